@@ -1,0 +1,114 @@
+/**
+ * Stable error codes and the one error class every component throws for untrusted input.
+ *
+ * Owns: the code list, its HTTP status and CLI exit code. Callers `switch (err.code)`.
+ * Never: put raw addresses, names or payload bytes into a message — messages are shown to
+ * users, written to logs and returned over HTTP.
+ */
+
+export const ErrorCode = {
+  // generic
+  BadRequest: 'ERR_BAD_REQUEST',
+  Internal: 'ERR_INTERNAL',
+  NotFound: 'ERR_NOT_FOUND',
+  // configuration and files
+  ConfigInvalid: 'ERR_CONFIG_INVALID',
+  PolicyInvalid: 'ERR_POLICY_INVALID',
+  KeyInvalid: 'ERR_KEY_INVALID',
+  // captures
+  CaptureBadMagic: 'ERR_CAPTURE_BAD_MAGIC',
+  CaptureTruncated: 'ERR_CAPTURE_TRUNCATED',
+  CaptureCorrupt: 'ERR_CAPTURE_CORRUPT',
+  CaptureUnsupported: 'ERR_CAPTURE_UNSUPPORTED',
+  // spool
+  SpoolNoPublicKey: 'ERR_SPOOL_NO_PUBLIC_KEY',
+  SpoolBadHeader: 'ERR_SPOOL_BAD_HEADER',
+  SpoolUnknownKey: 'ERR_SPOOL_UNKNOWN_KEY',
+  SpoolAuthFailed: 'ERR_SPOOL_AUTH_FAILED',
+  SpoolTruncated: 'ERR_SPOOL_TRUNCATED',
+  SpoolReplayed: 'ERR_SPOOL_REPLAYED',
+  SpoolRecordInvalid: 'ERR_SPOOL_RECORD_INVALID',
+  // processor
+  ProcessorWorkerFailed: 'ERR_PROCESSOR_WORKER_FAILED',
+  ArchiveWriteFailed: 'ERR_ARCHIVE_WRITE_FAILED',
+  // api
+  AuthMissing: 'ERR_AUTH_MISSING',
+  AuthInvalid: 'ERR_AUTH_INVALID',
+  AuthExpired: 'ERR_AUTH_EXPIRED',
+  Forbidden: 'ERR_FORBIDDEN',
+  RateLimited: 'ERR_RATE_LIMITED',
+  PayloadTooLarge: 'ERR_PAYLOAD_TOO_LARGE',
+  UnsupportedMediaType: 'ERR_UNSUPPORTED_MEDIA_TYPE',
+  NotAcceptable: 'ERR_NOT_ACCEPTABLE',
+  QueryInvalid: 'ERR_QUERY_INVALID',
+  QueryFilterInvalid: 'ERR_QUERY_FILTER_INVALID',
+  QueryTimeout: 'ERR_QUERY_TIMEOUT',
+  QueryTooLarge: 'ERR_QUERY_TOO_LARGE',
+  DatasetNotFound: 'ERR_DATASET_NOT_FOUND',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** HTTP status for each code (API envelope). */
+export const errorStatus: Record<ErrorCode, number> = {
+  ERR_BAD_REQUEST: 400,
+  ERR_INTERNAL: 500,
+  ERR_NOT_FOUND: 404,
+  ERR_CONFIG_INVALID: 500,
+  ERR_POLICY_INVALID: 400,
+  ERR_KEY_INVALID: 400,
+  ERR_CAPTURE_BAD_MAGIC: 400,
+  ERR_CAPTURE_TRUNCATED: 400,
+  ERR_CAPTURE_CORRUPT: 400,
+  ERR_CAPTURE_UNSUPPORTED: 400,
+  ERR_SPOOL_NO_PUBLIC_KEY: 500,
+  ERR_SPOOL_BAD_HEADER: 500,
+  ERR_SPOOL_UNKNOWN_KEY: 500,
+  ERR_SPOOL_AUTH_FAILED: 500,
+  ERR_SPOOL_TRUNCATED: 500,
+  ERR_SPOOL_REPLAYED: 500,
+  ERR_SPOOL_RECORD_INVALID: 500,
+  ERR_PROCESSOR_WORKER_FAILED: 500,
+  ERR_ARCHIVE_WRITE_FAILED: 500,
+  ERR_AUTH_MISSING: 401,
+  ERR_AUTH_INVALID: 401,
+  ERR_AUTH_EXPIRED: 401,
+  ERR_FORBIDDEN: 403,
+  ERR_RATE_LIMITED: 429,
+  ERR_PAYLOAD_TOO_LARGE: 413,
+  ERR_UNSUPPORTED_MEDIA_TYPE: 415,
+  ERR_NOT_ACCEPTABLE: 406,
+  ERR_QUERY_INVALID: 400,
+  ERR_QUERY_FILTER_INVALID: 400,
+  ERR_QUERY_TIMEOUT: 504,
+  ERR_QUERY_TOO_LARGE: 400,
+  ERR_DATASET_NOT_FOUND: 404,
+};
+
+/** CLI exit codes: 2 = usage/config/input problems, 3 = data corruption, 1 = anything else. */
+export function exitCodeFor(code: ErrorCode): number {
+  if (code.startsWith('ERR_CAPTURE_') || code.startsWith('ERR_SPOOL_')) return 3;
+  if (code === ErrorCode.ConfigInvalid || code === ErrorCode.PolicyInvalid || code === ErrorCode.KeyInvalid || code === ErrorCode.BadRequest) return 2;
+  return 1;
+}
+
+/**
+ * The error for untrusted input and operational failures. `details` must be non-sensitive
+ * (offsets, counts, field names), never raw traffic data.
+ */
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  readonly details: Record<string, unknown> | undefined;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; details?: Record<string, unknown> }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'AppError';
+    this.code = code;
+    this.details = options?.details;
+  }
+  get status(): number {
+    return errorStatus[this.code];
+  }
+}
+
+export function isAppError(err: unknown): err is AppError {
+  return err instanceof AppError;
+}

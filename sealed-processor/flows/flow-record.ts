@@ -1,0 +1,93 @@
+/**
+ * The two shapes a flow takes inside the sealed processor.
+ *
+ * `RawFlow` holds raw addresses, MACs and names: it exists only between `decode/` +
+ * `flows/` and `anonymize/`, and must never be logged, serialized or passed to a sink.
+ * `AnonFlowRow` is what the anonymizer returns: one value per column of schemas/columns.ts,
+ * every value branded `Anon`, so the archive sink (which accepts only `AnonFlowRow`) cannot
+ * receive a raw value by accident. A column the policy drops is `null`.
+ */
+import type { EndReason, FlowColumnName } from '../../schemas/columns.ts';
+
+declare const anonBrand: unique symbol;
+/** A value that has been through the anonymization policy. */
+export type Anon<T> = T & { readonly [anonBrand]: true };
+
+/** Marks a value as policy-processed. Only `anonymize/` may call this. */
+export function asAnon<T>(value: T): Anon<T> {
+  return value as Anon<T>;
+}
+
+/**
+ * A completed (or timed-out) bidirectional flow with raw identifiers.
+ * Absent optional numeric fields are -1; absent names are null.
+ * IPv4 addresses are u32 numbers in `srcV4`/`dstV4`; IPv6 addresses are four big-endian u32
+ * words in `src6`/`dst6` (unused for IPv4 flows).
+ */
+export interface RawFlow {
+  ipVersion: 4 | 6;
+  protocol: number;
+  srcV4: number;
+  dstV4: number;
+  src6: Uint32Array;
+  dst6: Uint32Array;
+  srcPort: number;
+  dstPort: number;
+  icmpType: number;
+  icmpCode: number;
+  vlanId: number;
+  /** MAC as two 24-bit halves: OUI (vendor) and NIC. -1 when the link type has no MAC. */
+  srcMacHi: number;
+  srcMacLo: number;
+  dstMacHi: number;
+  dstMacLo: number;
+  packetsFwd: number;
+  bytesFwd: number;
+  packetsRev: number;
+  bytesRev: number;
+  tcpFlagsFwd: number;
+  tcpFlagsRev: number;
+  /** Microseconds since the Unix epoch (UTC). */
+  timeStartUs: number;
+  timeEndUs: number;
+  endReason: EndReason;
+  dnsQname: string | null;
+  tlsSni: string | null;
+  httpHost: string | null;
+}
+
+/** Column values ready for the archive. Timestamps are microseconds since epoch; u64 as bigint. */
+export type AnonValue = Anon<string> | Anon<number> | Anon<bigint> | null;
+export type AnonFlowRow = { [K in FlowColumnName]: AnonValue };
+
+export function newRawFlow(): RawFlow {
+  return {
+    ipVersion: 4,
+    protocol: 0,
+    srcV4: 0,
+    dstV4: 0,
+    src6: new Uint32Array(4),
+    dst6: new Uint32Array(4),
+    srcPort: 0,
+    dstPort: 0,
+    icmpType: -1,
+    icmpCode: -1,
+    vlanId: -1,
+    srcMacHi: -1,
+    srcMacLo: -1,
+    dstMacHi: -1,
+    dstMacLo: -1,
+    packetsFwd: 0,
+    bytesFwd: 0,
+    packetsRev: 0,
+    bytesRev: 0,
+    tcpFlagsFwd: 0,
+    tcpFlagsRev: 0,
+    timeStartUs: 0,
+    timeEndUs: 0,
+    endReason: 'eof',
+    dnsQname: null,
+    tlsSni: null,
+    httpHost: null,
+  };
+}
