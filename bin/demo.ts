@@ -1,0 +1,60 @@
+/**
+ * `flowseal demo` (what `npm start` runs): the whole system on an embedded default with no
+ * configuration. Anonymizes the bundled real captures through the two-process pipeline into
+ * `<dir>/archive`, starts the query API on 127.0.0.1 with the local development issuer, and
+ * prints a token and curl lines that work when pasted.
+ */
+import { readdir, rm } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { runPipeline } from './pipeline.ts';
+import { runServe, devIssuerDirFor } from './serve.ts';
+import { loadOrCreateDevIssuer } from '../api/adapters/dev-issuer-files.ts';
+
+const FIXTURES = fileURLToPath(new URL('../test/fixtures/', import.meta.url));
+
+export interface DemoOptions {
+  dir: string;
+  port: number;
+  serve: boolean;
+}
+
+export async function runDemo(opts: DemoOptions): Promise<number> {
+  const dir = resolve(opts.dir);
+  const archive = join(dir, 'archive');
+  await rm(archive, { recursive: true, force: true });
+  const captures = (await readdir(FIXTURES)).filter((f) => /\.(pcap|pcapng)$/.test(f)).sort();
+  process.stderr.write(`flowseal demo: anonymizing ${captures.length} bundled captures into ${archive}\n`);
+  for (const c of captures) {
+    const code = await runPipeline({ capture: join(FIXTURES, c), archiveDir: archive, dataset: 'demo', stdio: 'pipe' });
+    if (code !== 0) {
+      process.stderr.write(`flowseal demo: pipeline failed on ${c} (exit ${code})\n`);
+      return code;
+    }
+  }
+  if (!opts.serve) return 0;
+  const issuer = await loadOrCreateDevIssuer(devIssuerDirFor(undefined));
+  const token = await issuer.signToken('demo-researcher', ['datasets:read', 'query', 'records'], 8 * 3600);
+  return runServe({
+    archiveDir: archive,
+    port: opts.port,
+    onReady: (url) => {
+      const q = `{"dataset":"demo","timeRange":{"from":"2000-01-01T00:00:00Z","to":"2100-01-01T00:00:00Z"},"groupBy":["protocol","dst_port"],"metrics":["flows","packets","bytes"],"orderBy":[{"by":"bytes","dir":"desc"}],"limit":10}`;
+      const lines = [
+        '',
+        `flowseal demo is serving the anonymized archive at ${url}`,
+        '',
+        'A development token (valid 8 hours; signed by the local DEV issuer in .flowseal/dev-issuer):',
+        `  export TOKEN='${token}'`,
+        '',
+        'Try:',
+        `  curl -s -H "Authorization: Bearer $TOKEN" ${url}/v1/datasets`,
+        `  curl -s -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' -d '${q}' ${url}/v1/query`,
+        `  curl -s -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' -d '{"dataset":"demo","timeRange":{"from":"2000-01-01T00:00:00Z","to":"2100-01-01T00:00:00Z"},"filter":{"protocol":6},"limit":5}' ${url}/v1/query`,
+        '',
+        'Stop with Ctrl-C.',
+      ];
+      process.stdout.write(`${lines.join('\n')}\n`);
+    },
+  });
+}

@@ -1,0 +1,77 @@
+/**
+ * `flowseal pipeline`: runs the sealed processor and the ingest side as two separate OS
+ * processes with the encrypted spool between them, and exits when the capture is processed.
+ *
+ * Owns: process orchestration only (start the processor, wait for its public key, start
+ * ingest with the same run id, wait for both). Never: touches keys or packet data itself.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { AppError, ErrorCode } from '../schemas/errors.ts';
+
+const FLOWSEAL = fileURLToPath(new URL('./flowseal.mjs', import.meta.url));
+
+export interface PipelineOptions {
+  capture: string;
+  archiveDir: string;
+  policyPath?: string | undefined;
+  dataset: string;
+  /** Spool directory; default: a fresh temporary directory removed afterwards. */
+  spoolDir?: string | undefined;
+  /** Where child diagnostics go (NDJSON lines). Default: inherit stderr. */
+  stdio?: 'inherit' | 'pipe';
+}
+
+function waitExit(child: ChildProcess): Promise<number> {
+  return new Promise((res) => child.on('exit', (code, signal) => res(code ?? (signal ? 128 : 1))));
+}
+
+async function waitForFile(path: string, child: ChildProcess, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!existsSync(path)) {
+    if (child.exitCode !== null) throw new AppError(ErrorCode.ProcessorWorkerFailed, 'the processor exited before publishing its key');
+    if (Date.now() > deadline) throw new AppError(ErrorCode.SpoolNoPublicKey, 'the processor did not publish its key in time');
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** Returns the exit code: 0 when everything was processed, else the failing side's code. */
+export async function runPipeline(opts: PipelineOptions): Promise<number> {
+  const ownSpool = !opts.spoolDir;
+  const spoolDir = opts.spoolDir ? resolve(opts.spoolDir) : await mkdtemp(join(tmpdir(), 'flowseal-spool-'));
+  const runId = `r${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
+  const node = process.execPath;
+  const procArgs = [FLOWSEAL, 'process', '--spool', spoolDir, '--archive', resolve(opts.archiveDir), '--dataset', opts.dataset, '--until-run', runId];
+  if (opts.policyPath) procArgs.push('--policy', resolve(opts.policyPath));
+  const stdio = opts.stdio ?? 'inherit';
+  const processor = spawn(node, procArgs, { stdio: ['ignore', stdio, stdio] });
+  const processorExit = waitExit(processor);
+  try {
+    await waitForFile(join(spoolDir, 'processor-key.json'), processor, 30_000);
+    const ingest = spawn(node, [FLOWSEAL, 'ingest', 'pcap', opts.capture, '--spool', spoolDir, '--run-id', runId], {
+      stdio: [opts.capture === '-' ? 'inherit' : 'ignore', stdio, stdio],
+    });
+    const ingestCode = await waitExit(ingest);
+    if (ingestCode !== 0) {
+      // Ingest seals a final segment even on a damaged capture; if it died without one, the
+      // processor would wait for the run forever: give it a grace period, then stop it.
+      const timer = setTimeout(() => processor.kill('SIGTERM'), 60_000);
+      await processorExit;
+      clearTimeout(timer);
+      return ingestCode;
+    }
+    const processorCode = await processorExit;
+    if (processorCode !== 0) return processorCode;
+    return ingestCode;
+  } catch (e) {
+    processor.kill('SIGTERM');
+    await processorExit;
+    throw e;
+  } finally {
+    if (ownSpool) await rm(spoolDir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,45 @@
+/**
+ * The run manifest: what one processor run published, written next to the archive as
+ * `<archive>/<dataset>/manifests/<run>.json` and signed (JWS, EdDSA).
+ *
+ * Owns: the manifest's shape. Never: secrets (keys, key material) or raw identifiers. The
+ * `keyId` is a one-way fingerprint of the anonymization key; `releaseNotes` is publishable.
+ */
+import { z } from 'zod';
+
+export const ManifestFile = z.strictObject({
+  path: z.string(),
+  rows: z.number().int().nonnegative(),
+  bytes: z.number().int().nonnegative(),
+  timeStart: z.string().nullable(),
+  timeEnd: z.string().nullable(),
+});
+export type ManifestFile = z.infer<typeof ManifestFile>;
+
+export const RunManifest = z.strictObject({
+  manifestVersion: z.literal(1),
+  runId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/),
+  dataset: z.string(),
+  schemaVersion: z.number().int(),
+  processorVersion: z.string(),
+  createdAt: z.string(),
+  timeStart: z.string().nullable(),
+  timeEnd: z.string().nullable(),
+  flows: z.number().int().nonnegative(),
+  files: z.array(ManifestFile),
+  /** Counters by reason: records, packets decoded, drops by reason, flows by end reason, quarantined segments, poison records. */
+  counts: z.record(z.string(), z.number()),
+  policyHash: z.string(),
+  keyId: z.string(),
+  releaseNotes: z.unknown(),
+});
+export type RunManifest = z.infer<typeof RunManifest>;
+
+/** What is stored on disk: the manifest plus its compact JWS over the canonical JSON. */
+export const SignedManifest = z.strictObject({
+  manifest: RunManifest,
+  jws: z.string(),
+  /** Public JWK of the signing key (ephemeral per processor start unless configured). */
+  signer: z.record(z.string(), z.unknown()),
+});
+export type SignedManifest = z.infer<typeof SignedManifest>;

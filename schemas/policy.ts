@@ -1,0 +1,251 @@
+/**
+ * The anonymization policy: what happens to each column of the flow record (by its
+ * anonymization class in schemas/columns.ts), to special address ranges and to internal
+ * networks, and where the master key comes from. Versioned (`version: 1`), JSON or YAML.
+ *
+ * Rules: a column the policy does not list is dropped (NULL). Address-part columns
+ * (`*_addr_hi/lo`) are never listed: they follow their address column and are NULL when its
+ * method yields a non-address token (ipcrypt-nd/ndx) or drops it. Column specs accept a
+ * shorthand string (`"keep"`) for `{ "method": "keep" }`.
+ *
+ * Owns: the schema, parsing (→ AppError PolicyInvalid with zod issue paths), the embedded
+ * DEFAULT_POLICY and the canonical policy hash. Never echoes policy values that could be
+ * addresses in error messages beyond the path and the rule broken.
+ */
+import { sha256 } from '@noble/hashes/sha2.js';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { parsePrefix } from '../sealed-processor/anonymize/ip-address.ts';
+import { AnonClass, FLOW_COLUMNS, type FlowColumnName } from './columns.ts';
+import { AppError, ErrorCode } from './errors.ts';
+
+/** Address methods (the draft-denis-ipcrypt family, Crypto-PAn, and simple ones). */
+export const ADDRESS_METHODS = ['ipcrypt-pfx', 'cryptopan', 'ipcrypt-det', 'ipcrypt-nd', 'ipcrypt-ndx', 'truncate', 'black-marker', 'keep', 'drop'] as const;
+
+const shorthand = (v: unknown): unknown => (typeof v === 'string' ? { method: v } : v);
+
+export const AddressSpec = z.strictObject({
+  method: z.enum(ADDRESS_METHODS),
+  /** truncate: IPv4 prefix length kept (default 24). */
+  prefixV4: z.int().min(0).max(32).optional(),
+  /** truncate: IPv6 prefix length kept (default 48). */
+  prefixV6: z.int().min(0).max(128).optional(),
+});
+export type AddressSpec = z.infer<typeof AddressSpec>;
+
+export const MacSpec = z.strictObject({ method: z.enum(['mac', 'keep', 'black-marker', 'drop']) });
+export type MacSpec = z.infer<typeof MacSpec>;
+
+export const NameSpec = z.strictObject({
+  method: z.enum(['name', 'keep', 'drop']),
+  /** Public suffixes kept in clear, e.g. ["com", "ac.uk"]. */
+  keepSuffixes: z.array(z.string().min(1).max(253).regex(/^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$/, 'must be dot-separated labels')).max(10000).optional(),
+});
+export type NameSpec = z.infer<typeof NameSpec>;
+
+export const PortSpec = z.strictObject({
+  method: z.enum(['keep', 'bin', 'black-marker', 'drop']),
+  /** bin: keep 0–1023 as they are (default true). */
+  keepWellKnown: z.boolean().optional(),
+});
+export type PortSpec = z.infer<typeof PortSpec>;
+
+export const TimeSpec = z.strictObject({
+  method: z.enum(['keep', 'shift', 'coarsen', 'drop']),
+  /** shift: the secret offset is uniform in [1 s, maxDays days] (default 365). */
+  maxDays: z.number().positive().max(36500).optional(),
+  /** coarsen: precision in microseconds (default 1 000 000 = 1 s). */
+  precisionUs: z.int().min(1).max(86_400_000_000).optional(),
+});
+export type TimeSpec = z.infer<typeof TimeSpec>;
+
+export const SizeSpec = z.strictObject({ method: z.enum(['keep', 'bin', 'drop']) });
+export type SizeSpec = z.infer<typeof SizeSpec>;
+
+export const PlainSpec = z.strictObject({ method: z.enum(['keep', 'drop']) });
+export type PlainSpec = z.infer<typeof PlainSpec>;
+
+export type ColumnSpec = AddressSpec | MacSpec | NameSpec | PortSpec | TimeSpec | SizeSpec | PlainSpec;
+export type PolicyColumns = Partial<Record<FlowColumnName, ColumnSpec>>;
+
+const specByClass: Record<string, z.ZodType> = {
+  [AnonClass.Address]: AddressSpec,
+  [AnonClass.Mac]: MacSpec,
+  [AnonClass.Name]: NameSpec,
+  [AnonClass.Port]: PortSpec,
+  [AnonClass.Time]: TimeSpec,
+  [AnonClass.Size]: SizeSpec,
+  [AnonClass.Plain]: PlainSpec,
+};
+
+const columnsShape: Record<string, z.ZodType> = {};
+for (const c of FLOW_COLUMNS) {
+  if (c.anonClass === AnonClass.AddressPart) continue;
+  columnsShape[c.name] = z.preprocess(shorthand, specByClass[c.anonClass]).optional();
+}
+const PolicyColumnsSchema = z.strictObject(columnsShape) as unknown as z.ZodType<PolicyColumns>;
+
+/** What to do with an address in a special range. */
+export const RangeAction = z.enum(['keep', 'map', 'black-marker']);
+export type RangeAction = z.infer<typeof RangeAction>;
+
+export const SpecialRanges = z.strictObject({
+  unspecified: RangeAction.optional(),
+  loopback: RangeAction.optional(),
+  private: RangeAction.optional(),
+  cgnat: RangeAction.optional(),
+  linkLocal: RangeAction.optional(),
+  multicast: RangeAction.optional(),
+  broadcast: RangeAction.optional(),
+  documentation: RangeAction.optional(),
+  ipv4Mapped: RangeAction.optional(),
+});
+export type SpecialRanges = z.infer<typeof SpecialRanges>;
+
+const ipv4Prefix = z.string().max(18).refine((s) => parsePrefix(s)?.version === 4, 'must be an IPv4 prefix a.b.c.d/n (IPv6 internal networks are not supported yet)');
+
+export const InternalNetwork = z.strictObject({
+  /** The internal prefix, e.g. 10.0.0.0/8. */
+  prefix: ipv4Prefix,
+  /** Where it maps: an unused prefix of the same length (default: allocated from internalTarget). */
+  target: ipv4Prefix.optional(),
+  /** Subnet size inside the network (default 24, or the prefix length if longer). */
+  subnetPrefix: z.int().min(0).max(32).optional(),
+  /** Keep host .1 (gateway) as .1 (default false). Network (all-zero) and broadcast (all-one) hosts are always kept. */
+  preserveGateway: z.boolean().optional(),
+});
+export type InternalNetwork = z.infer<typeof InternalNetwork>;
+
+export const KeySourceSpec = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('random') }),
+  z.strictObject({ type: z.literal('stdin') }),
+  z.strictObject({ type: z.literal('env'), name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/) }),
+  z.strictObject({ type: z.literal('file'), path: z.string().min(1).max(4096) }),
+]);
+export type KeySourceSpec = z.infer<typeof KeySourceSpec>;
+
+export const Policy = z
+  .strictObject({
+    version: z.literal(1),
+    description: z.string().max(2000).optional(),
+    columns: PolicyColumnsSchema,
+    specialRanges: SpecialRanges.optional(),
+    internalNetworks: z.array(InternalNetwork).max(256).optional(),
+    /** Pool for internal networks without an explicit target (default 240.0.0.0/4). */
+    internalTarget: ipv4Prefix.optional(),
+    keySource: KeySourceSpec.optional(),
+  })
+  .superRefine((p, ctx) => {
+    const nets = p.internalNetworks ?? [];
+    nets.forEach((n, i) => {
+      const pre = parsePrefix(n.prefix);
+      const tgt = n.target === undefined ? null : parsePrefix(n.target);
+      if (pre && tgt && pre.length !== tgt.length) {
+        ctx.addIssue({ code: 'custom', path: ['internalNetworks', i, 'target'], message: 'target must have the same prefix length as prefix' });
+      }
+      if (pre && n.subnetPrefix !== undefined && n.subnetPrefix < pre.length) {
+        ctx.addIssue({ code: 'custom', path: ['internalNetworks', i, 'subnetPrefix'], message: 'subnetPrefix must not be shorter than prefix' });
+      }
+    });
+    const all = [
+      ...nets.map((n, i) => ({ p: n.prefix, path: ['internalNetworks', i, 'prefix'] })),
+      ...nets.flatMap((n, i) => (n.target ? [{ p: n.target, path: ['internalNetworks', i, 'target'] }] : [])),
+    ];
+    for (let a = 0; a < all.length; a++) {
+      for (let b = a + 1; b < all.length; b++) {
+        if (v4Overlap(all[a].p, all[b].p)) {
+          ctx.addIssue({ code: 'custom', path: all[b].path, message: `overlaps ${all[a].path.join('.')}` });
+        }
+      }
+    }
+  });
+export type Policy = z.infer<typeof Policy>;
+
+function v4Overlap(a: string, b: string): boolean {
+  const x = parsePrefix(a);
+  const y = parsePrefix(b);
+  if (!x || !y || x.version !== 4 || y.version !== 4) return false;
+  const len = Math.min(x.length, y.length);
+  if (len === 0) return true;
+  const shift = 32 - len;
+  return x.v4 >>> shift === y.v4 >>> shift;
+}
+
+/**
+ * Parses and validates a policy document.
+ * @param format 'json' or 'yaml'; default: JSON when the text starts with `{`, else YAML.
+ * @throws AppError(PolicyInvalid) with `details.issues` = [{ path, message }].
+ */
+export function parsePolicy(text: string, format?: 'json' | 'yaml'): Policy {
+  const fmt = format ?? (text.trimStart().startsWith('{') ? 'json' : 'yaml');
+  let doc: unknown;
+  try {
+    doc = fmt === 'json' ? JSON.parse(text) : parseYaml(text);
+  } catch (cause) {
+    const msg = cause instanceof Error ? cause.message.split('\n')[0] : 'syntax error';
+    throw new AppError(ErrorCode.PolicyInvalid, `policy is not valid ${fmt.toUpperCase()}: ${msg}`, { cause });
+  }
+  const r = Policy.safeParse(doc);
+  if (!r.success) {
+    const issues = r.error.issues.map((i) => ({ path: i.path.map(String).join('.') || '(root)', message: i.message }));
+    throw new AppError(
+      ErrorCode.PolicyInvalid,
+      `policy invalid: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`,
+      { details: { issues } },
+    );
+  }
+  return r.data;
+}
+
+function canonicalJson(v: unknown): string {
+  if (v === null || typeof v !== 'object') return JSON.stringify(v);
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
+  const o = v as Record<string, unknown>;
+  const keys = Object.keys(o).filter((k) => o[k] !== undefined).sort();
+  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`).join(',')}}`;
+}
+
+/** Canonical policy hash: hex SHA-256 of the parsed policy as JSON with sorted keys. */
+export function policyHash(policy: Policy): string {
+  const d = sha256(new TextEncoder().encode(canonicalJson(policy)));
+  let s = '';
+  for (const b of d) s += (b < 16 ? '0' : '') + b.toString(16);
+  return s;
+}
+
+/**
+ * The embedded default: ipcrypt-pfx for addresses, SIGCOMM-2008 MAC mapping, HMAC'd names
+ * keeping common public suffixes, ports/times/sizes/plain kept, multicast and broadcast kept,
+ * other special ranges mapped, random in-memory key.
+ */
+export const DEFAULT_POLICY: Policy = Policy.parse({
+  version: 1,
+  description: 'flowseal default policy',
+  columns: {
+    time_start: 'keep',
+    time_end: 'keep',
+    ip_version: 'keep',
+    protocol: 'keep',
+    src_addr: 'ipcrypt-pfx',
+    dst_addr: 'ipcrypt-pfx',
+    src_port: 'keep',
+    dst_port: 'keep',
+    icmp_type: 'keep',
+    icmp_code: 'keep',
+    vlan_id: 'keep',
+    src_mac: 'mac',
+    dst_mac: 'mac',
+    packets_fwd: 'keep',
+    bytes_fwd: 'keep',
+    packets_rev: 'keep',
+    bytes_rev: 'keep',
+    tcp_flags_fwd: 'keep',
+    tcp_flags_rev: 'keep',
+    end_reason: 'keep',
+    dns_qname: { method: 'name', keepSuffixes: ['com', 'net', 'org', 'edu', 'gov', 'mil', 'int', 'arpa', 'in-addr.arpa', 'ip6.arpa', 'io', 'uk', 'co.uk', 'ac.uk', 'de', 'fr', 'nl', 'jp', 'cn', 'ru', 'br'] },
+    tls_sni: { method: 'name', keepSuffixes: ['com', 'net', 'org', 'edu', 'gov', 'io', 'co.uk', 'ac.uk', 'de', 'fr', 'nl', 'jp'] },
+    http_host: { method: 'name', keepSuffixes: ['com', 'net', 'org', 'edu', 'gov', 'io', 'co.uk', 'ac.uk', 'de', 'fr', 'nl', 'jp'] },
+  },
+  specialRanges: { multicast: 'keep', broadcast: 'keep' },
+  keySource: { type: 'random' },
+});

@@ -1,0 +1,164 @@
+/**
+ * One address method, keyed and ready: maps an IPv4 u32 or IPv6 word quadruple to output
+ * words. Wraps the primitives with their caches (the IPv4 prefix tree cache for ipcrypt-pfx
+ * and Crypto-PAn, a /64 output-prefix cache for IPv6), and the simple methods (truncate,
+ * black-marker, keep).
+ *
+ * Owns: method dispatch below the policy layer. Never sees policy special ranges or internal
+ * networks (address-anonymizer.ts does), never logs, no IO.
+ */
+import type { AddressSpec } from '../../schemas/policy.ts';
+import { toHex } from './aes-block.ts';
+import { cryptoPanBitV4, cryptoPanKey, cryptoPanV6 } from './cryptopan.ts';
+import { maskV4 } from './ip-address.ts';
+import { ipcryptDeterministic, ipcryptKey16, ipcryptNd, ipcryptNdx, ndxKey } from './ipcrypt-modes.ts';
+import { ipcryptPfxV6, pfxBitV4, pfxKey } from './ipcrypt-pfx.ts';
+import { PrefixCacheV4, mapPrefixPreservingV4, type PrefixBitV4 } from './prefix-cache.ts';
+
+export type AddressMethodName = AddressSpec['method'];
+
+/** Key length (bytes) each keyed method takes as its primitive key. */
+export const METHOD_KEY_BYTES: Record<AddressMethodName, number> = {
+  'ipcrypt-pfx': 32,
+  cryptopan: 32,
+  'ipcrypt-det': 16,
+  'ipcrypt-nd': 16,
+  'ipcrypt-ndx': 32,
+  truncate: 0,
+  'black-marker': 0,
+  keep: 0,
+  drop: 0,
+};
+
+/** A prepared address method. */
+export interface AddressMethod {
+  readonly name: AddressMethodName;
+  /** True when output bit prefixes follow input prefixes (pfx, Crypto-PAn, truncate, keep). */
+  readonly prefixPreserving: boolean;
+  /** True when the output is an address (false for nd/ndx tokens and drop). */
+  readonly yieldsAddress: boolean;
+  /** True when equal inputs give equal outputs (cacheable). */
+  readonly deterministic: boolean;
+  /** Maps IPv4 into `out` as four words (IPv4 outputs are ::ffff:x). */
+  mapV4(a: number, out: Uint32Array): void;
+  /** Maps IPv6 words into `out`. */
+  mapV6(w: ArrayLike<number>, out: Uint32Array): void;
+  /** Token for non-address methods (nd/ndx: hex of tweak ‖ ciphertext). */
+  token(w: ArrayLike<number>): string;
+}
+
+export interface AddressMethodOptions {
+  /** Random source for nd/ndx tweaks. */
+  random: (n: number) => Uint8Array;
+  /** Use the IPv4 prefix tree cache and IPv6 /64 cache (default true). */
+  cache?: boolean;
+  /** Bound on cached /24s (default 16384). */
+  cacheEntries?: number;
+}
+
+function setV4(out: Uint32Array, v: number): void {
+  out[0] = 0;
+  out[1] = 0;
+  out[2] = 0xffff;
+  out[3] = v >>> 0;
+}
+
+/** Cache of the first 64 output bits per input /64, for the IPv6 prefix-preserving maps. */
+function v6Resumable(
+  full: (w: ArrayLike<number>, out: Uint32Array, from: number) => void,
+  useCache: boolean,
+  maxEntries: number,
+): (w: ArrayLike<number>, out: Uint32Array) => void {
+  if (!useCache) return (w, out) => full(w, out, 0);
+  const tops = new Map<string, [number, number]>();
+  return (w, out) => {
+    if (w[0] === 0 && w[1] === 0 && w[2] === 0xffff) return full(w, out, 0);
+    const k = `${w[0]}:${w[1]}`;
+    const top = tops.get(k);
+    if (top === undefined) {
+      full(w, out, 0);
+      if (tops.size >= maxEntries) tops.delete(tops.keys().next().value as string);
+      tops.set(k, [out[0], out[1]]);
+      return;
+    }
+    out[0] = top[0];
+    out[1] = top[1];
+    full(w, out, 64);
+  };
+}
+
+/**
+ * Prepares an address method with its primitive key (raw: CLI `--key`; or a policy subkey).
+ * @throws TypeError when the key length does not fit the method (see METHOD_KEY_BYTES).
+ */
+export function createAddressMethod(spec: AddressSpec, key: Uint8Array, opts: AddressMethodOptions): AddressMethod {
+  const useCache = opts.cache ?? true;
+  const entries = opts.cacheEntries ?? 16384;
+  const base = { name: spec.method, token: (): string => '' };
+  const prefixTree = (bit: PrefixBitV4): ((a: number) => number) => {
+    if (!useCache) return (a) => mapPrefixPreservingV4(bit, a);
+    const c = new PrefixCacheV4(bit, entries);
+    return (a) => c.map(a);
+  };
+  switch (spec.method) {
+    case 'ipcrypt-pfx': {
+      const k = pfxKey(key);
+      const m4 = prefixTree((l, p) => pfxBitV4(k, l, p));
+      const m6 = v6Resumable((w, o, f) => ipcryptPfxV6(k, w, o, f), useCache, entries);
+      return { ...base, prefixPreserving: true, yieldsAddress: true, deterministic: true, mapV4: (a, o) => setV4(o, m4(a)), mapV6: m6 };
+    }
+    case 'cryptopan': {
+      const k = cryptoPanKey(key);
+      const m4 = prefixTree((l, p) => cryptoPanBitV4(k, l, p));
+      const m6 = v6Resumable((w, o, f) => cryptoPanV6(k, w, o, f), useCache, entries);
+      return { ...base, prefixPreserving: true, yieldsAddress: true, deterministic: true, mapV4: (a, o) => setV4(o, m4(a)), mapV6: m6 };
+    }
+    case 'ipcrypt-det': {
+      const xk = ipcryptKey16(key);
+      return {
+        ...base, prefixPreserving: false, yieldsAddress: true, deterministic: true,
+        mapV4: (a, o) => { setV4(o, a); ipcryptDeterministic(xk, o, o); },
+        mapV6: (w, o) => ipcryptDeterministic(xk, w, o),
+      };
+    }
+    case 'ipcrypt-nd':
+    case 'ipcrypt-ndx': {
+      const nd = spec.method === 'ipcrypt-nd';
+      const xk = nd ? ipcryptKey16(key) : null;
+      const kx = nd ? null : ndxKey(key);
+      return {
+        ...base, prefixPreserving: false, yieldsAddress: false, deterministic: false,
+        mapV4: (a, o) => setV4(o, a),
+        mapV6: (w, o) => { for (let i = 0; i < 4; i++) o[i] = w[i]; },
+        token: (w) => toHex(xk !== null ? ipcryptNd(xk, w, opts.random(8)) : ipcryptNdx(kx as ReturnType<typeof ndxKey>, w, opts.random(16))),
+      };
+    }
+    case 'truncate': {
+      const p4 = spec.prefixV4 ?? 24;
+      const p6 = spec.prefixV6 ?? 48;
+      return {
+        ...base, prefixPreserving: true, yieldsAddress: true, deterministic: true,
+        mapV4: (a, o) => setV4(o, (a & maskV4(p4)) >>> 0),
+        mapV6: (w, o) => { for (let i = 0; i < 4; i++) o[i] = (w[i] & maskV4(p6 - 32 * i)) >>> 0; },
+      };
+    }
+    case 'black-marker':
+      return {
+        ...base, prefixPreserving: false, yieldsAddress: true, deterministic: true,
+        mapV4: (_a, o) => setV4(o, 0),
+        mapV6: (_w, o) => o.fill(0),
+      };
+    case 'keep':
+      return {
+        ...base, prefixPreserving: true, yieldsAddress: true, deterministic: true,
+        mapV4: (a, o) => setV4(o, a),
+        mapV6: (w, o) => { for (let i = 0; i < 4; i++) o[i] = w[i]; },
+      };
+    case 'drop':
+      return {
+        ...base, prefixPreserving: false, yieldsAddress: false, deterministic: true,
+        mapV4: (_a, o) => o.fill(0),
+        mapV6: (_w, o) => o.fill(0),
+      };
+  }
+}

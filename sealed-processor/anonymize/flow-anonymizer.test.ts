@@ -1,0 +1,92 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { FLOW_COLUMN_NAMES } from '../../schemas/columns.ts';
+import { DEFAULT_POLICY, parsePolicy } from '../../schemas/policy.ts';
+import { newRawFlow, type RawFlow } from '../flows/flow-record.ts';
+import { createFlowAnonymizer } from './flow-anonymizer.ts';
+import { keyIdOf } from './key.ts';
+import { v4, words } from './test-helpers.test-util.ts';
+
+const MASTER = Uint8Array.from({ length: 32 }, (_, i) => i + 100);
+
+function flow(): RawFlow {
+  const f = newRawFlow();
+  f.protocol = 6;
+  f.srcV4 = v4('192.168.7.9');
+  f.dstV4 = v4('93.184.216.34');
+  f.srcPort = 51234;
+  f.dstPort = 443;
+  f.srcMacHi = 0x001122; f.srcMacLo = 0x334455;
+  f.packetsFwd = 10; f.bytesFwd = 1500; f.packetsRev = 9; f.bytesRev = 64000;
+  f.timeStartUs = 1_700_000_000_123_456; f.timeEndUs = 1_700_000_001_000_000;
+  f.tlsSni = 'www.example.com';
+  return f;
+}
+
+test('default policy: every column present, raw identifiers gone, parts follow the address', () => {
+  const anon = createFlowAnonymizer(DEFAULT_POLICY, MASTER);
+  const row = anon.anonymizeFlow(flow());
+  assert.deepEqual(Object.keys(row).sort(), [...FLOW_COLUMN_NAMES].sort());
+  const json = JSON.stringify(row, (_k, v) => (typeof v === 'bigint' ? v.toString() : v));
+  for (const raw of ['192.168.7.9', '93.184.216.34', '00:11:22:33:44:55', 'example']) assert.ok(!json.includes(raw), raw);
+  assert.match(String(row.tls_sni), /^[0-9a-f]{16}\.[0-9a-f]{16}\.com$/);
+  assert.equal(row.dst_port, 443);
+  assert.equal(row.bytes_rev, 64000n);
+  assert.equal(row.time_start, 1_700_000_000_123_456);
+  assert.equal(row.icmp_type, null);
+  assert.equal(row.src_mac !== null && String(row.src_mac).length, 17);
+  const [a, b, c, d] = String(row.src_addr).split('.').map(Number);
+  assert.equal(row.src_addr_lo, 0xffff00000000n + BigInt(((a << 24) | (b << 16) | (c << 8) | d) >>> 0));
+  assert.equal(row.src_addr_hi, 0n);
+  assert.equal(anon.keyId, keyIdOf(MASTER));
+  // Same master key + policy → same pseudonyms (a partner can line up archives).
+  assert.equal(createFlowAnonymizer(DEFAULT_POLICY, MASTER).anonymizeFlow(flow()).src_addr, row.src_addr);
+  assert.equal(anon.stats().flows, 1);
+});
+
+test('unlisted columns are dropped (NULL) and reported; nd addresses give NULL parts', () => {
+  const p = parsePolicy(JSON.stringify({
+    version: 1,
+    columns: { time_start: { method: 'coarsen', precisionUs: 60_000_000 }, src_addr: 'ipcrypt-nd', dst_addr: { method: 'truncate', prefixV6: 32 }, dst_port: 'bin', bytes_fwd: 'bin' },
+  }));
+  const anon = createFlowAnonymizer(p, MASTER, { random: (n) => new Uint8Array(n) });
+  const f = flow();
+  f.ipVersion = 6;
+  f.src6.set(words('2001:db8::1'));
+  f.dst6.set(words('2001:db8:aaaa::1'));
+  f.dstPort = 8443;
+  const row = anon.anonymizeFlow(f);
+  assert.equal(row.time_end, null);
+  assert.equal(row.protocol, null);
+  assert.equal(row.tls_sni, null);
+  assert.equal(row.src_mac, null);
+  assert.equal(row.time_start, Math.floor(1_700_000_000_123_456 / 60e6) * 60e6);
+  assert.match(String(row.src_addr), /^0{16}[0-9a-f]{32}$/);
+  assert.equal(row.src_addr_hi, null);
+  assert.equal(row.dst_addr, '2001:db8::');
+  assert.equal(row.dst_addr_hi, 0x20010db800000000n);
+  assert.equal(row.dst_port, 1024);
+  assert.equal(row.bytes_fwd, 1024n);
+  const notes = anon.releaseNotes() as { droppedColumns: { count: number; names: string[] } };
+  assert.ok(notes.droppedColumns.names.includes('protocol'));
+  assert.equal(notes.droppedColumns.count, notes.droppedColumns.names.length);
+});
+
+test('time shift is one secret offset for both timestamps; release notes hold no raw prefix', () => {
+  const p = parsePolicy(JSON.stringify({
+    version: 1,
+    columns: { time_start: 'shift', time_end: 'shift', src_addr: 'ipcrypt-pfx' },
+    internalNetworks: [{ prefix: '192.168.0.0/16' }],
+  }));
+  const anon = createFlowAnonymizer(p, MASTER);
+  const row = anon.anonymizeFlow(flow());
+  const ts = row.time_start as unknown as number;
+  const te = row.time_end as unknown as number;
+  assert.notEqual(ts, 1_700_000_000_123_456);
+  assert.equal(te - ts, 1_700_000_001_000_000 - 1_700_000_000_123_456);
+  assert.ok(String(row.src_addr).startsWith('240.0.'));
+  const notes = JSON.stringify(anon.releaseNotes());
+  assert.ok(!notes.includes('192.168'));
+  assert.match(notes, /240\.0\.0\.0\/16/);
+  assert.equal(anon.stats().internalAddresses, 1);
+});

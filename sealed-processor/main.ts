@@ -1,0 +1,86 @@
+/**
+ * `flowseal process` entry: loads the policy and the anonymization master key, then runs the
+ * supervisor. This is the IO shell of the sealed side.
+ *
+ * Key sources (policy `keySource`): `random` (default; generated in memory, never written:
+ * pseudonyms are consistent within this process only), `stdin` (read once at start; exposure:
+ * whoever starts the processor), `env` (exposure: the process environment, visible to the same
+ * user via /proc/<pid>/environ and to anything that inherits it), `file` (exposure: the file
+ * and its backups; use a tmpfs and tight permissions). The key is never logged; only its
+ * one-way key id is.
+ */
+import { readFile } from 'node:fs/promises';
+import { AppError, ErrorCode } from '../schemas/errors.ts';
+import { DEFAULT_POLICY, parsePolicy, type Policy } from '../schemas/policy.ts';
+import { generateMasterKey, keyIdOf } from './anonymize/key.ts';
+import { runSupervisor } from './supervisor.ts';
+
+export const PROCESSOR_VERSION = 'flowseal-processor/0.1.0';
+
+export interface ProcessorCommandOptions {
+  spoolDir: string;
+  archiveDir: string;
+  policyPath?: string | undefined;
+  dataset: string;
+  untilRun?: string | undefined;
+}
+
+function parseHexKey(text: string, what: string): Uint8Array {
+  const hex = text.trim().replace(/^0x/i, '');
+  if (!/^[0-9a-fA-F]{64}$/.test(hex)) throw new AppError(ErrorCode.KeyInvalid, `${what}: expected 64 hex digits (a 256-bit key)`);
+  return Uint8Array.from(Buffer.from(hex, 'hex'));
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** Resolves the master key named by the policy. */
+export async function loadMasterKey(policy: Policy): Promise<Uint8Array> {
+  const src = policy.keySource ?? { type: 'random' as const };
+  switch (src.type) {
+    case 'random':
+      return generateMasterKey();
+    case 'env': {
+      const v = process.env[src.name];
+      if (!v) throw new AppError(ErrorCode.KeyInvalid, `key source env: variable ${src.name} is not set`);
+      return parseHexKey(v, `environment variable ${src.name}`);
+    }
+    case 'file':
+      return parseHexKey(await readFile(src.path, 'utf8').catch(() => {
+        throw new AppError(ErrorCode.KeyInvalid, 'key source file: cannot read the key file');
+      }), 'key file');
+    case 'stdin':
+      return parseHexKey(await readStdin(), 'stdin');
+  }
+}
+
+export async function loadPolicy(path: string | undefined): Promise<Policy> {
+  if (!path) return DEFAULT_POLICY;
+  const text = await readFile(path, 'utf8').catch(() => {
+    throw new AppError(ErrorCode.PolicyInvalid, `cannot read policy file ${path}`);
+  });
+  return parsePolicy(text, /\.ya?ml$/i.test(path) ? 'yaml' : 'json');
+}
+
+export async function runProcessorCommand(opts: ProcessorCommandOptions): Promise<number> {
+  if (!/^[a-z0-9][a-z0-9_-]{0,63}$/.test(opts.dataset)) {
+    throw new AppError(ErrorCode.BadRequest, 'dataset names are lowercase letters, digits, - and _ (max 64)');
+  }
+  const policy = await loadPolicy(opts.policyPath);
+  const masterKey = await loadMasterKey(policy);
+  const log = (e: Record<string, unknown>) => process.stderr.write(`${JSON.stringify({ component: 'processor', time: new Date().toISOString(), ...e })}\n`);
+  log({ event: 'policy', keyId: keyIdOf(masterKey) });
+  return runSupervisor({
+    spoolDir: opts.spoolDir,
+    archiveDir: opts.archiveDir,
+    dataset: opts.dataset,
+    policy,
+    masterKey,
+    processorVersion: PROCESSOR_VERSION,
+    untilRun: opts.untilRun,
+    log,
+  });
+}

@@ -1,0 +1,158 @@
+/**
+ * Archive sink: buffers anonymized flow rows in an in-process DuckDB and writes them as
+ * Hive-partitioned, time-sorted, zstd Parquet files into a staging directory.
+ *
+ * Owns: the Parquet physical layout (column order and types from schemas/columns.ts, KV
+ * metadata, `date=YYYY-MM-DD/hour=HH/<run>-<seq>.parquet` names). It writes only into the
+ * staging directory it is given; publishing (atomic rename into the archive) is the
+ * supervisor's job. Never: accepts anything but `AnonFlowRow` (branded anonymized values).
+ */
+import { mkdir, rename, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { DuckDBInstance, type DuckDBAppender, type DuckDBConnection } from '@duckdb/node-api';
+import { FLOW_COLUMNS } from '../../schemas/columns.ts';
+import { AppError, ErrorCode } from '../../schemas/errors.ts';
+import type { AnonFlowRow } from '../flows/flow-record.ts';
+
+export interface StagedFile {
+  /** Path relative to the staging root (same as its final path relative to the dataset dir). */
+  relPath: string;
+  rows: number;
+  bytes: number;
+  /** ISO-8601 of min/max time_start in the file, or null when the time column is dropped. */
+  timeStart: string | null;
+  timeEnd: string | null;
+}
+
+export interface ParquetSinkOptions {
+  /** Directory files are written into (created). */
+  stagingDir: string;
+  /** Run id: file name prefix, `[A-Za-z0-9_-]+`. */
+  runId: string;
+  /** Written into every file's key/value metadata. Values must be non-sensitive. */
+  metadata: Record<string, string>;
+  /** Rows buffered before a batch of files is written out (bounds memory). Default 2,000,000. */
+  flushRows?: number;
+}
+
+const SAFE_ID = /^[A-Za-z0-9_-]{1,64}$/;
+const SAFE_META = /^[A-Za-z0-9_.:+\/=-]{0,256}$/;
+
+function sqlString(s: string): string {
+  return `'${s.replaceAll("'", "''")}'`;
+}
+
+/** Buffers rows and writes partitioned Parquet files. Not reentrant: call from one task. */
+export class ParquetSink {
+  readonly #opts: Required<ParquetSinkOptions>;
+  readonly #conn: DuckDBConnection;
+  readonly #instance: DuckDBInstance;
+  #appender: DuckDBAppender;
+  #buffered = 0;
+  #seq = 0;
+  #files: StagedFile[] = [];
+
+  private constructor(opts: Required<ParquetSinkOptions>, instance: DuckDBInstance, conn: DuckDBConnection, appender: DuckDBAppender) {
+    this.#opts = opts;
+    this.#instance = instance;
+    this.#conn = conn;
+    this.#appender = appender;
+  }
+
+  /** @throws TypeError on an unsafe run id or metadata value (programmer error). */
+  static async open(options: ParquetSinkOptions): Promise<ParquetSink> {
+    if (!SAFE_ID.test(options.runId)) throw new TypeError('runId must match [A-Za-z0-9_-]{1,64}');
+    for (const [k, v] of Object.entries(options.metadata)) {
+      if (!SAFE_META.test(k) || !SAFE_META.test(v)) throw new TypeError(`unsafe metadata entry ${k}`);
+    }
+    await mkdir(options.stagingDir, { recursive: true });
+    const instance = await DuckDBInstance.create(':memory:', {
+      autoinstall_known_extensions: 'false',
+      autoload_known_extensions: 'false',
+      threads: '2',
+      temp_directory: join(options.stagingDir, '.duckdb-tmp'),
+    });
+    const conn = await instance.connect();
+    const cols = FLOW_COLUMNS.map((c) => `"${c.name}" ${c.duckdbType}`).join(', ');
+    await conn.run(`CREATE TABLE flows (${cols})`);
+    const appender = await conn.createAppender('flows');
+    return new ParquetSink({ flushRows: 2_000_000, ...options }, instance, conn, appender);
+  }
+
+  /** Appends one anonymized row. Writes a batch of files when `flushRows` is reached. */
+  async append(row: AnonFlowRow): Promise<void> {
+    const a = this.#appender;
+    for (const c of FLOW_COLUMNS) {
+      const v = row[c.name];
+      if (v === null || v === undefined) {
+        a.appendNull();
+        continue;
+      }
+      switch (c.kind) {
+        case 'timestamp':
+          a.appendTimestamp({ micros: BigInt(v as number) });
+          break;
+        case 'u8':
+          a.appendUTinyInt(v as number);
+          break;
+        case 'u16':
+          a.appendUSmallInt(v as number);
+          break;
+        case 'u64':
+          a.appendUBigInt(typeof v === 'bigint' ? v : BigInt(v as number));
+          break;
+        case 'string':
+          a.appendVarchar(v as string);
+          break;
+      }
+    }
+    a.endRow();
+    if (++this.#buffered >= this.#opts.flushRows) await this.#writeBatch();
+  }
+
+  /** Writes what is buffered and returns every staged file. The sink is closed afterwards. */
+  async finish(): Promise<StagedFile[]> {
+    await this.#writeBatch();
+    this.#appender.closeSync();
+    this.#conn.closeSync();
+    this.#instance.closeSync();
+    return this.#files;
+  }
+
+  async #writeBatch(): Promise<void> {
+    this.#appender.flushSync();
+    if (this.#buffered === 0) return;
+    const parts = await this.#conn.runAndReadAll(
+      `SELECT DISTINCT coalesce(strftime(time_start, '%Y-%m-%d'), '1970-01-01') AS d,
+              coalesce(strftime(time_start, '%H'), '00') AS h FROM flows ORDER BY d, h`,
+    );
+    const kv = Object.entries(this.#opts.metadata).map(([k, v]) => `${sqlString(k)}: ${sqlString(v)}`).join(', ');
+    for (const [d, h] of parts.getRows() as [string, string][]) {
+      if (!/^\d{4}-\d{2}-\d{2}$/.test(d) || !/^\d{2}$/.test(h)) throw new TypeError('bad partition value');
+      const rel = join(`date=${d}`, `hour=${h}`, `${this.#opts.runId}-${String(this.#seq++).padStart(4, '0')}.parquet`);
+      const final = join(this.#opts.stagingDir, rel);
+      const tmp = `${final}.tmp`;
+      await mkdir(join(this.#opts.stagingDir, `date=${d}`, `hour=${h}`), { recursive: true });
+      const where = `coalesce(strftime(time_start, '%Y-%m-%d'), '1970-01-01') = ${sqlString(d)} AND coalesce(strftime(time_start, '%H'), '00') = ${sqlString(h)}`;
+      try {
+        await this.#conn.run(
+          `COPY (SELECT * FROM flows WHERE ${where} ORDER BY time_start) TO ${sqlString(tmp)}
+           (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880, KV_METADATA {${kv}})`,
+        );
+        const info = await this.#conn.runAndReadAll(
+          `SELECT count(*)::BIGINT, strftime(min(time_start), '%Y-%m-%dT%H:%M:%S.%fZ'), strftime(max(time_start), '%Y-%m-%dT%H:%M:%S.%fZ') FROM flows WHERE ${where}`,
+        );
+        const [rows, t0, t1] = info.getRows()[0] as [bigint, string | null, string | null];
+        await rename(tmp, final);
+        const { size } = await stat(final);
+        this.#files.push({ relPath: rel, rows: Number(rows), bytes: size, timeStart: t0, timeEnd: t1 });
+      } catch (cause) {
+        throw new AppError(ErrorCode.ArchiveWriteFailed, 'writing a Parquet file failed', { cause });
+      }
+    }
+    await this.#conn.run('DELETE FROM flows');
+    this.#appender.closeSync();
+    this.#appender = await this.#conn.createAppender('flows');
+    this.#buffered = 0;
+  }
+}

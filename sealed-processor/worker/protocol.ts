@@ -1,0 +1,90 @@
+/**
+ * Supervisor → worker message framing over the worker's stdin (pure, no IO).
+ *
+ * Frame: u8 type, u32 little-endian payload length, payload. JSON payloads are UTF-8; a
+ * RECORDS payload is spool plaintext (schemas/spool.ts record framing). The worker answers on
+ * stdout with one JSON object per line (`WorkerEvent`). The private spool key never crosses
+ * this channel: the supervisor decrypts, the worker only parses.
+ */
+import { z } from 'zod';
+import { Policy } from '../../schemas/policy.ts';
+
+export const FrameType = { Config: 1, Segment: 2, Records: 3, Finish: 4 } as const;
+export type FrameType = (typeof FrameType)[keyof typeof FrameType];
+
+/** Largest frame the worker accepts (a decrypted segment is at most a few MiB). */
+export const MAX_FRAME_BYTES = 64 * 1024 * 1024;
+
+export const WorkerConfig = z.strictObject({
+  runId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/),
+  dataset: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/),
+  stagingDir: z.string(),
+  policy: Policy,
+  /** Anonymization master key, hex. Lives in worker memory only. */
+  masterKeyHex: z.string().regex(/^[0-9a-f]{64}$/),
+  processorVersion: z.string(),
+  flushRows: z.number().int().positive().optional(),
+});
+export type WorkerConfig = z.infer<typeof WorkerConfig>;
+
+export const SegmentStart = z.strictObject({
+  seq: z.number().int().nonnegative(),
+  /** Acknowledge every record (used after an unexplained worker death in this segment). */
+  careful: z.boolean(),
+  /** Record indexes (within the segment) to skip: known poison records. */
+  skip: z.array(z.number().int().nonnegative()),
+});
+export type SegmentStart = z.infer<typeof SegmentStart>;
+
+export type WorkerEvent =
+  | { type: 'ready' }
+  | { type: 'ack'; seq: number; index: number }
+  | { type: 'segment-done'; seq: number; records: number }
+  | { type: 'poison'; seq: number; index: number; error: string }
+  | { type: 'done'; flows: number; files: unknown[]; counts: Record<string, number>; releaseNotes: unknown; timeStart: string | null; timeEnd: string | null }
+  | { type: 'failed'; code: string };
+
+/** Encodes one frame. */
+export function encodeFrame(type: FrameType, payload: Uint8Array): Uint8Array {
+  const out = new Uint8Array(5 + payload.length);
+  const view = new DataView(out.buffer);
+  view.setUint8(0, type);
+  view.setUint32(1, payload.length, true);
+  out.set(payload, 5);
+  return out;
+}
+
+export function encodeJsonFrame(type: FrameType, value: unknown): Uint8Array {
+  return encodeFrame(type, new TextEncoder().encode(JSON.stringify(value)));
+}
+
+/**
+ * Incremental frame decoder: push chunks, get complete frames. Copies only when a frame spans
+ * chunks. Throws TypeError on an oversized frame (the supervisor is trusted; this is a bug).
+ */
+export class FrameDecoder {
+  #buf: Uint8Array = new Uint8Array(0);
+
+  push(chunk: Uint8Array, onFrame: (type: number, payload: Uint8Array) => void): void {
+    let data = chunk;
+    if (this.#buf.length) {
+      data = new Uint8Array(this.#buf.length + chunk.length);
+      data.set(this.#buf, 0);
+      data.set(chunk, this.#buf.length);
+    }
+    const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+    let off = 0;
+    while (data.length - off >= 5) {
+      const len = view.getUint32(off + 1, true);
+      if (len > MAX_FRAME_BYTES) throw new TypeError('worker frame too large');
+      if (data.length - off - 5 < len) break;
+      onFrame(view.getUint8(off), data.subarray(off + 5, off + 5 + len));
+      off += 5 + len;
+    }
+    this.#buf = off === data.length ? new Uint8Array(0) : data.slice(off);
+  }
+
+  get pending(): number {
+    return this.#buf.length;
+  }
+}

@@ -1,0 +1,134 @@
+/**
+ * The sealed processor's worker process: reads frames from the supervisor on stdin, decodes
+ * records, assembles flows, anonymizes them and stages Parquet files; reports on stdout.
+ *
+ * Owns: the parsing attack surface. It never holds the spool key (the supervisor decrypts),
+ * never writes outside its staging directory, and reports only counts, record indexes and
+ * error codes — never an address, name or payload byte. A parser exception is caught per
+ * frame (not per packet), reported as a poison record with its index, and ends the process:
+ * the supervisor replays the run without that record.
+ */
+import { AppError, ErrorCode, isAppError } from '../../schemas/errors.ts';
+import { FrameDecoder, FrameType, SegmentStart, WorkerConfig, type WorkerEvent } from './protocol.ts';
+import { RecordProcessor } from './record-processor.ts';
+import { ParquetSink } from '../sinks/parquet-sink.ts';
+import { createFlowAnonymizer } from '../anonymize/flow-anonymizer.ts';
+import { SCHEMA_VERSION } from '../../schemas/columns.ts';
+import { policyHash } from '../../schemas/policy.ts';
+
+function emit(ev: WorkerEvent): void {
+  // stdout is a pipe: writes are synchronous on Linux, so an ack is out before the next record.
+  process.stdout.write(`${JSON.stringify(ev)}\n`);
+}
+
+/** Test-only fault injection (ignored unless NODE_ENV=test): `throw:<seq>:<index>` or `exit:<seq>:<index>`. */
+function faultFromEnv(): { mode: 'throw' | 'exit'; seq: number; index: number } | null {
+  const spec = process.env.NODE_ENV === 'test' ? process.env.FLOWSEAL_FAULT : undefined;
+  const m = spec ? /^(throw|exit):(\d+):(\d+)$/.exec(spec) : null;
+  return m ? { mode: m[1] as 'throw' | 'exit', seq: Number(m[2]), index: Number(m[3]) } : null;
+}
+
+async function main(): Promise<number> {
+  const decoder = new FrameDecoder();
+  const frames: [number, Uint8Array][] = [];
+  let processor: RecordProcessor | null = null;
+  let sink: ParquetSink | null = null;
+  let segment: SegmentStart | null = null;
+  let skip = new Set<number>();
+  let indexInSegment = 0;
+  let recordsInSegment = 0;
+  const fault = faultFromEnv();
+
+  for await (const chunk of process.stdin) {
+    decoder.push(chunk as Uint8Array, (t, p) => frames.push([t, p]));
+    while (frames.length) {
+      const [type, payload] = frames.shift()!;
+      switch (type) {
+        case FrameType.Config: {
+          const config = WorkerConfig.parse(JSON.parse(new TextDecoder().decode(payload)));
+          const masterKey = Uint8Array.from(Buffer.from(config.masterKeyHex, 'hex'));
+          const anonymizer = createFlowAnonymizer(config.policy, masterKey);
+          sink = await ParquetSink.open({
+            stagingDir: config.stagingDir,
+            runId: config.runId,
+            metadata: {
+              'flowseal.schema_version': String(SCHEMA_VERSION),
+              'flowseal.policy_hash': policyHash(config.policy),
+              'flowseal.key_id': anonymizer.keyId,
+              'flowseal.run_id': config.runId,
+              'flowseal.dataset': config.dataset,
+              'flowseal.processor': config.processorVersion,
+            },
+            ...(config.flushRows ? { flushRows: config.flushRows } : {}),
+          });
+          processor = new RecordProcessor(anonymizer);
+          emit({ type: 'ready' });
+          break;
+        }
+        case FrameType.Segment: {
+          if (segment && processor) emit({ type: 'segment-done', seq: segment.seq, records: recordsInSegment });
+          segment = SegmentStart.parse(JSON.parse(new TextDecoder().decode(payload)));
+          skip = new Set(segment.skip);
+          indexInSegment = 0;
+          recordsInSegment = 0;
+          break;
+        }
+        case FrameType.Records: {
+          if (!processor || !sink || !segment) throw new AppError(ErrorCode.SpoolRecordInvalid, 'records before config/segment');
+          const seg = segment;
+          try {
+            const n = processor.processPlaintext(payload, indexInSegment, skip, (index) => {
+              if (fault && fault.seq === seg.seq && fault.index === index) {
+                if (fault.mode === 'exit') process.exit(137);
+                throw new Error('injected parser fault');
+              }
+            });
+            indexInSegment += n;
+            recordsInSegment += n;
+          } catch (e) {
+            emit({ type: 'poison', seq: seg.seq, index: processor.currentIndex, error: isAppError(e) ? e.code : 'ERR_PARSER_EXCEPTION' });
+            return 70;
+          }
+          if (seg.careful) emit({ type: 'ack', seq: seg.seq, index: indexInSegment - 1 });
+          for (const row of processor.drainRows()) await sink.append(row);
+          break;
+        }
+        case FrameType.Finish: {
+          if (!processor || !sink) throw new AppError(ErrorCode.SpoolRecordInvalid, 'finish before config');
+          if (segment) emit({ type: 'segment-done', seq: segment.seq, records: recordsInSegment });
+          processor.finish();
+          for (const row of processor.drainRows()) await sink.append(row);
+          const files = await sink.finish();
+          let t0: string | null = null;
+          let t1: string | null = null;
+          for (const f of files) {
+            if (f.timeStart && (!t0 || f.timeStart < t0)) t0 = f.timeStart;
+            if (f.timeEnd && (!t1 || f.timeEnd > t1)) t1 = f.timeEnd;
+          }
+          emit({
+            type: 'done',
+            flows: files.reduce((n, f) => n + f.rows, 0),
+            files,
+            counts: processor.counts(),
+            releaseNotes: processor.releaseNotes(),
+            timeStart: t0,
+            timeEnd: t1,
+          });
+          return 0;
+        }
+        default:
+          throw new AppError(ErrorCode.SpoolRecordInvalid, 'unknown worker frame');
+      }
+    }
+  }
+  // stdin closed without FINISH: the supervisor went away; nothing is published.
+  return 75;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    emit({ type: 'failed', code: isAppError(e) ? e.code : ErrorCode.ProcessorWorkerFailed });
+    process.exit(1);
+  },
+);
