@@ -1,0 +1,68 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SignJWT, exportJWK, generateKeyPair } from 'jose';
+import { startNodeServer } from './node.ts';
+import { loadOrCreateDevIssuer } from './dev-issuer-files.ts';
+import { makeArchive } from '../../test/support/make-archive.ts';
+
+const quiet = { info: () => {}, error: () => {} };
+
+test('Node server with the dev issuer: health, datasets, NDJSON audit, 0600 key files', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'flowseal-node-'));
+  try {
+    const archive = join(root, 'archive');
+    await makeArchive(archive, { dataset: 'lab', rows: [{ time_start: '2026-01-01T10:00:00Z', src_addr: '10.0.0.1', dst_addr: '10.0.0.2' }] });
+    const devDir = join(root, 'dev-issuer');
+    const auditLog = join(root, 'audit', 'audit.ndjson');
+    const lines: string[] = [];
+    const server = await startNodeServer({ archiveDir: archive, port: 0, devIssuerDir: devDir, auditLogPath: auditLog, logger: { info: (m) => void lines.push(m), error: () => {} } });
+    try {
+      assert.ok(lines.some((l) => /DEV issuer/.test(l)), 'must say it trusts the dev issuer');
+      assert.equal(statSync(join(devDir, 'private.jwk.json')).mode & 0o777, 0o600);
+      const health = await fetch(`${server.url}/healthz`);
+      assert.equal(health.status, 200);
+      const dev = await loadOrCreateDevIssuer(devDir);
+      const token = await dev.signToken('carol', ['datasets:read'], 60);
+      const res = await fetch(`${server.url}/v1/datasets`, { headers: { Authorization: `Bearer ${token}` } });
+      assert.equal(res.status, 200);
+      const body = (await res.json()) as { datasets: { id: string }[] };
+      assert.deepEqual(body.datasets.map((d) => d.id), ['lab']);
+    } finally {
+      await server.close();
+    }
+    const audit = readFileSync(auditLog, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    assert.equal(audit.length, 2);
+    assert.equal(audit[1].subject, 'carol');
+    assert.equal(audit[1].status, 200);
+    assert.ok(!readFileSync(auditLog, 'utf8').includes('Bearer'));
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('Node server with a configured issuer whose JWKS is a file; dev tokens are then refused', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'flowseal-node-'));
+  try {
+    const archive = join(root, 'archive');
+    await makeArchive(archive, { dataset: 'lab', rows: [{ time_start: '2026-01-01T10:00:00Z', src_addr: '10.0.0.1', dst_addr: '10.0.0.2' }] });
+    const { publicKey, privateKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519' });
+    writeFileSync(join(root, 'jwks.json'), JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), alg: 'EdDSA', kid: 'e1' }] }));
+    writeFileSync(join(root, 'api.yaml'), ['issuers:', '  - issuer: https://idp.example', '    audience: flowseal-api', '    algorithms: [EdDSA]', '    jwks: { file: jwks.json }', `auditLogPath: ${join(root, 'audit.ndjson')}`].join('\n'));
+    const server = await startNodeServer({ archiveDir: archive, configPath: join(root, 'api.yaml'), port: 0, devIssuerDir: join(root, 'dev'), logger: quiet });
+    try {
+      const token = await new SignJWT({ scope: 'query' }).setProtectedHeader({ alg: 'EdDSA', kid: 'e1', typ: 'JWT' }).setIssuer('https://idp.example').setAudience('flowseal-api').setSubject('dave').setExpirationTime('5m').sign(privateKey);
+      const ok = await fetch(`${server.url}/v1/datasets/lab`, { headers: { Authorization: `Bearer ${token}` } });
+      assert.equal(ok.status, 200);
+      const dev = await loadOrCreateDevIssuer(join(root, 'dev'));
+      const refused = await fetch(`${server.url}/v1/datasets`, { headers: { Authorization: `Bearer ${await dev.signToken('eve', ['query'], 60)}` } });
+      assert.equal(refused.status, 401);
+    } finally {
+      await server.close();
+    }
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});

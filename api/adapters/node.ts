@@ -1,0 +1,119 @@
+/**
+ * Node runtime adapter: reads the config file and file-based JWKS, opens the DuckDB engine
+ * over the archive, wires the in-memory rate limiter and the NDJSON audit log, and serves the
+ * app with @hono/node-server.
+ *
+ * Without a config file (or one with no issuers) only the DEV issuer is trusted and a log line
+ * says so. Owns: process-level IO for the API. Never: puts runtime code into the app itself.
+ */
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { serve } from '@hono/node-server';
+import type { JSONWebKeySet } from 'jose';
+import { loadApiConfig } from '../../schemas/api-config.ts';
+import { AppError, ErrorCode } from '../../schemas/errors.ts';
+import type { ApiConfig, IssuerConfig } from '../../schemas/api-config.ts';
+import { createApp, consoleLogger } from '../app.ts';
+import type { Logger } from '../ports.ts';
+import { createDuckDbEngine } from '../engine/duckdb-engine.ts';
+import { createJoseVerifier } from '../auth/jose-verifier.ts';
+import type { ResolvedIssuer } from '../auth/jose-verifier.ts';
+import { createMemoryRateLimitStore } from '../rate-limit/memory-store.ts';
+import { createNdjsonAuditSink } from './ndjson-audit-sink.ts';
+import { loadOrCreateDevIssuer } from './dev-issuer-files.ts';
+
+export interface NodeServerOptions {
+  /** Archive root; falls back to the config's `archiveDir`. */
+  readonly archiveDir?: string;
+  readonly configPath?: string;
+  readonly host?: string;
+  /** 0 picks a free port. */
+  readonly port?: number;
+  /** DEV issuer key directory, used when no issuer is configured. Default `.flowseal/dev-issuer`. */
+  readonly devIssuerDir?: string;
+  /** Overrides the config's audit log path. */
+  readonly auditLogPath?: string;
+  readonly logger?: Logger;
+}
+
+export interface RunningServer {
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+async function resolveIssuer(cfg: IssuerConfig, baseDir: string): Promise<ResolvedIssuer> {
+  const { jwks } = cfg;
+  let keys: JSONWebKeySet | URL;
+  if ('keys' in jwks) keys = jwks as JSONWebKeySet;
+  else if ('file' in jwks) keys = JSON.parse(await readFile(resolve(baseDir, jwks.file), 'utf8')) as JSONWebKeySet;
+  else keys = new URL(jwks.url);
+  return { issuer: cfg.issuer, audience: cfg.audience, algorithms: cfg.algorithms, requireNbf: cfg.requireNbf, jwks: keys };
+}
+
+/** What every runtime adapter needs: the app, its engine (to close) and the parsed config. */
+export interface BuiltApp {
+  readonly app: ReturnType<typeof createApp>;
+  readonly engine: { close(): Promise<void> };
+  readonly config: ApiConfig;
+}
+
+/**
+ * Wires the app from files (config, JWKS files, dev issuer keys) and the archive. Uses node:fs,
+ * which Bun and Deno also provide, so their adapters reuse it.
+ * @throws AppError ERR_CONFIG_INVALID for a bad config file; IO errors for unreadable files.
+ */
+export async function buildAppFromFiles(options: NodeServerOptions): Promise<BuiltApp> {
+  const logger = options.logger ?? consoleLogger;
+  const configText = options.configPath ? await readFile(options.configPath, 'utf8') : '';
+  const config: ApiConfig = loadApiConfig(configText);
+  const baseDir = options.configPath ? resolve(options.configPath, '..') : process.cwd();
+  const issuers = await Promise.all(config.issuers.map((i) => resolveIssuer(i, baseDir)));
+  if (issuers.length === 0) {
+    const devDir = resolve(options.devIssuerDir ?? '.flowseal/dev-issuer');
+    const dev = await loadOrCreateDevIssuer(devDir);
+    issuers.push({ issuer: dev.issuer, audience: dev.audience, algorithms: ['ES256'], jwks: dev.jwks });
+    logger.info('no token issuers configured: trusting the DEV issuer only (not for production)', { devIssuerDir: devDir });
+  }
+  const archiveDir = options.archiveDir ?? config.archiveDir;
+  if (archiveDir === undefined) throw new AppError(ErrorCode.ConfigInvalid, 'no archive directory given (option or config archiveDir)');
+  const engine = await createDuckDbEngine({
+    archiveDir: resolve(archiveDir),
+    memoryLimit: config.duckdb.memoryLimit,
+    threads: config.duckdb.threads,
+  });
+  const app = createApp({
+    engine,
+    verifier: createJoseVerifier({ issuers, clockToleranceSec: config.clockToleranceSec }),
+    rateLimit: createMemoryRateLimitStore(),
+    audit: createNdjsonAuditSink(resolve(options.auditLogPath ?? config.auditLogPath ?? '.flowseal/audit.ndjson')),
+    config,
+    logger,
+  });
+  return { app, engine, config };
+}
+
+/**
+ * Starts the API server with @hono/node-server.
+ * @throws as `buildAppFromFiles`, or when the port cannot be bound.
+ */
+export async function startNodeServer(options: NodeServerOptions): Promise<RunningServer> {
+  const logger = options.logger ?? consoleLogger;
+  const { app, engine, config } = await buildAppFromFiles(options);
+  const host = options.host ?? config.host;
+  const port = options.port ?? config.port;
+  const server = await new Promise<ReturnType<typeof serve>>((ok, fail) => {
+    const s = serve({ fetch: app.fetch, hostname: host, port }, () => ok(s));
+    s.once('error', fail);
+  });
+  const addr = server.address() as AddressInfo;
+  const url = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
+  logger.info('flowseal API listening', { url });
+  return {
+    url,
+    async close() {
+      await new Promise<void>((ok) => server.close(() => ok()));
+      await engine.close();
+    },
+  };
+}

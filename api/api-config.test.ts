@@ -1,0 +1,28 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { loadApiConfig } from '../schemas/api-config.ts';
+import { AppError } from '../schemas/errors.ts';
+
+test('empty config gives documented defaults', () => {
+  const c = loadApiConfig('');
+  assert.equal(c.host, '127.0.0.1');
+  assert.equal(c.port, 8787);
+  assert.equal(c.limits.maxRecordRows, 1000);
+  assert.equal(c.limits.queryTimeoutMs, 10_000);
+  assert.equal(c.limits.minGroupSize, 1);
+  assert.deepEqual(c.issuers, []);
+});
+
+test('issuer algorithms exclude none and HS*; unknown keys are rejected with paths', () => {
+  const bad = (text: string) => assert.throws(() => loadApiConfig(text), (e: unknown) => e instanceof AppError && e.code === 'ERR_CONFIG_INVALID');
+  bad('issuers: [{ issuer: x, jwks: { url: "https://x/jwks" }, algorithms: [HS256] }]');
+  bad('issuers: [{ issuer: x, jwks: { url: "https://x/jwks" }, algorithms: [none] }]');
+  bad('limits: { maxRecordRows: 0 }');
+  bad('limitz: {}');
+  bad('port: [');
+  const ok = loadApiConfig('{"issuers":[{"issuer":"x","jwks":{"file":"k.json"}}],"limits":{"minGroupSize":5}}');
+  assert.deepEqual(ok.issuers[0].algorithms, ['ES256', 'EdDSA', 'RS256']);
+  assert.equal(ok.issuers[0].audience, 'flowseal-api');
+  assert.equal(ok.limits.minGroupSize, 5);
+  assert.equal(ok.limits.maxRecordRows, 1000);
+});

@@ -1,0 +1,63 @@
+/**
+ * Builds the whole query API from its ports: `createApp(deps)` returns a Hono app that runs on
+ * any runtime with Web APIs (Node via api/adapters/node.ts, Bun, Deno).
+ *
+ * Middleware order: request id → audit → (errors via onError) → body limit → bearer auth →
+ * per-subject rate limit → routes. `/healthz` and `/openapi.json` need no token.
+ * Owns: wiring. Never: imports node:*, DuckDB or the file system.
+ */
+import { Hono } from 'hono';
+import type { ApiConfig } from '../schemas/api-config.ts';
+import type { AuditSink, Logger, QueryEngine, RateLimitStore, TokenVerifier } from './ports.ts';
+import type { AppEnv } from './middleware/context.ts';
+import { requestId } from './middleware/request-id.ts';
+import { audit } from './middleware/audit.ts';
+import { errorHandler, notFound } from './middleware/error-handler.ts';
+import { limitBody } from './middleware/body.ts';
+import { auth } from './middleware/auth.ts';
+import { rateLimit } from './middleware/rate-limit.ts';
+import { datasetRoutes } from './routes/datasets.ts';
+import { queryRoutes } from './routes/query.ts';
+import { openApiDocument } from './routes/openapi.ts';
+
+export interface AppDeps {
+  readonly engine: QueryEngine;
+  readonly verifier: TokenVerifier;
+  readonly rateLimit: RateLimitStore;
+  readonly audit: AuditSink;
+  readonly config: ApiConfig;
+  /** Clock, ms since the epoch. Default Date.now. */
+  readonly now?: () => number;
+  /** Default crypto.randomUUID. */
+  readonly newRequestId?: () => string;
+  /** Default: JSON lines on the console's error stream. */
+  readonly logger?: Logger;
+}
+
+/** A logger writing one JSON object per line to `console.error` / `console.log`. */
+export const consoleLogger: Logger = {
+  info: (message, fields) => console.log(JSON.stringify({ level: 'info', message, ...fields })),
+  error: (message, fields) => console.error(JSON.stringify({ level: 'error', message, ...fields })),
+};
+
+/** Creates the API app. Throws nothing; misconfiguration surfaces per request. */
+export function createApp(deps: AppDeps): Hono<AppEnv> {
+  const now = deps.now ?? Date.now;
+  const logger = deps.logger ?? consoleLogger;
+  const app = new Hono<AppEnv>();
+  app.onError(errorHandler(logger));
+  app.notFound(notFound());
+  app.use('*', requestId(deps.newRequestId));
+  app.use('*', audit({ sink: deps.audit, now, logger }));
+  app.use('*', limitBody(deps.config.limits.maxBodyBytes));
+
+  app.get('/healthz', (c) => c.json({ ok: true }));
+  const openapi = openApiDocument();
+  app.get('/openapi.json', (c) => c.json(openapi));
+
+  app.use('/v1/*', auth({ verifier: deps.verifier }));
+  app.use('/v1/*', rateLimit({ store: deps.rateLimit, config: deps.config.rateLimit, now }));
+  app.route('/v1/datasets', datasetRoutes(deps.engine));
+  app.route('/v1', queryRoutes({ engine: deps.engine, rateLimit: deps.rateLimit, config: deps.config, now }));
+  return app;
+}

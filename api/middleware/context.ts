@@ -1,0 +1,24 @@
+/**
+ * The Hono environment shared by the API's middleware and routes: request id, authenticated
+ * principal, and the audit facts routes fill in (dataset, validated query, rows returned).
+ *
+ * Owns: the variable names and their types. Never: stores the bearer token.
+ */
+import type { Principal } from '../../schemas/claims.ts';
+
+/** What a route reports for the audit entry of its request. */
+export interface AuditFacts {
+  dataset: string | null;
+  query: unknown;
+  rows: number | null;
+  /** Set by the error handler. */
+  errorCode: string | null;
+}
+
+export interface AppEnv {
+  Variables: {
+    requestId: string;
+    principal: Principal | undefined;
+    audit: AuditFacts;
+  };
+}

@@ -1,0 +1,117 @@
+/**
+ * The ports `createApp(deps)` is built from: query engine, token verifier, rate-limit store,
+ * audit sink and logger. Adapters (DuckDB, jose, memory, NDJSON file) implement them.
+ *
+ * Owns: the contracts only. Never: imports a runtime, DuckDB or the file system.
+ */
+import type { Principal } from '../schemas/claims.ts';
+import type { ResultColumn } from '../schemas/query.ts';
+
+/** A bound parameter. `bigint` values are bound as UBIGINT (address halves, masks). */
+export type QueryParam = string | number | bigint | boolean;
+
+/** SQL produced by api/query/compile-query.ts: text from fixed fragments, values as `$n` params. */
+export interface CompiledSql {
+  readonly sql: string;
+  readonly params: readonly QueryParam[];
+}
+
+/** What the engine knows about one dataset. Times are ISO-8601 `Z` or null when unknown. */
+export interface DatasetInfo {
+  readonly id: string;
+  readonly timeStart: string | null;
+  readonly timeEnd: string | null;
+  readonly flows: number | null;
+  readonly files: number;
+  readonly runs: number;
+  readonly policyHashes: readonly string[];
+  readonly keyIds: readonly string[];
+}
+
+export interface EngineRunOptions {
+  /** Rows to return at most; more available → `truncated`. */
+  readonly maxRows: number;
+  /** Deadline, milliseconds from the start of the call. */
+  readonly timeoutMs: number;
+}
+
+/** Rows are JSON-safe arrays aligned with `columns` (BIGINT > 2^53 as string, timestamps ISO `Z`). */
+export interface EngineResult {
+  readonly columns: readonly ResultColumn[];
+  readonly rows: unknown[][];
+  readonly truncated: boolean;
+}
+
+export interface QueryEngine {
+  /** Datasets present in the archive (cached briefly by implementations). */
+  listDatasets(): Promise<readonly DatasetInfo[]>;
+  /** The `read_parquet` glob for a dataset id already validated and found in the listing. */
+  datasetGlob(id: string): string;
+  /**
+   * Runs compiled SQL in the sandbox.
+   * @throws AppError ERR_QUERY_TIMEOUT past the deadline, ERR_QUERY_INVALID / ERR_INTERNAL otherwise.
+   */
+  run(query: CompiledSql, options: EngineRunOptions): Promise<EngineResult>;
+  close?(): Promise<void>;
+}
+
+export interface TokenVerifier {
+  /**
+   * Verifies a bearer token.
+   * @throws AppError ERR_AUTH_INVALID or ERR_AUTH_EXPIRED.
+   */
+  verify(token: string): Promise<Principal>;
+}
+
+/** Token bucket parameters. */
+export interface BucketSpec {
+  /** Maximum tokens (burst). */
+  readonly capacity: number;
+  /** Tokens added per millisecond. */
+  readonly refillPerMs: number;
+}
+
+export interface BucketState {
+  /** Whether the tokens were taken. */
+  readonly allowed: boolean;
+  /** Tokens left after this call (may be negative after a forced take). */
+  readonly remaining: number;
+  /** Milliseconds until the bucket is full again. */
+  readonly resetMs: number;
+  /** When refused: milliseconds until `cost` tokens are available. */
+  readonly retryAfterMs: number;
+}
+
+export interface RateLimitStore {
+  /**
+   * Takes `cost` tokens from bucket `key` if available (or always, with `force`, going into
+   * debt). `cost` 0 only reads the state.
+   */
+  take(key: string, cost: number, spec: BucketSpec, nowMs: number, options?: { force?: boolean }): Promise<BucketState>;
+}
+
+/** One audit record per request. Never contains the token. */
+export interface AuditEntry {
+  readonly time: string;
+  readonly requestId: string;
+  readonly subject: string | null;
+  readonly issuer: string | null;
+  readonly method: string;
+  readonly path: string;
+  readonly status: number;
+  readonly dataset: string | null;
+  /** The validated structured query (or the convenience GET's equivalent). */
+  readonly query: unknown;
+  readonly rows: number | null;
+  readonly errorCode: string | null;
+  readonly durationMs: number;
+}
+
+export interface AuditSink {
+  write(entry: AuditEntry): Promise<void>;
+}
+
+export interface Logger {
+  info(message: string, fields?: Record<string, unknown>): void;
+  error(message: string, fields?: Record<string, unknown>): void;
+}

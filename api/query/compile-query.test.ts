@@ -1,0 +1,60 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { compileQuery } from './compile-query.ts';
+import { QueryRequest } from '../../schemas/query.ts';
+import { AppError } from '../../schemas/errors.ts';
+
+const LIMITS = { recordRows: 100, groupRows: 1000, minGroupSize: 1, maxTimeRangeDays: 7, maxFilterNodes: 8 };
+const GLOB = "/arch/lab/**/*.parquet";
+const base = { dataset: 'lab', timeRange: { from: '2026-01-01T10:30:00Z', to: '2026-01-01T12:00:00Z' } };
+
+function compile(extra: Record<string, unknown>) {
+  return compileQuery(QueryRequest.parse({ ...base, ...extra }), LIMITS, GLOB);
+}
+
+test('values never appear in SQL text; they are bound parameters', () => {
+  const c = compile({ filter: { srcNet: ['10.0.0.0/8', '2001:db8::/48'], dstPort: [443, 8443], endReason: 'fin' }, groupBy: ['dst_port'] });
+  assert.ok(!c.sql.includes('443') && !c.sql.includes('fin') && !c.sql.includes('/arch') && !c.sql.includes('2001'));
+  assert.ok(c.params.includes(GLOB));
+  assert.ok(c.params.includes('fin'));
+  assert.ok(c.params.includes(0xffff_0a00_0000n) && c.params.includes(0xffff_0aff_ffffn));
+  assert.ok(c.params.includes(0x2001_0db8_0000_0000n) && c.params.includes(0x2001_0db8_0000_ffffn));
+  // every placeholder has a value and vice versa
+  const used = new Set([...c.sql.matchAll(/\$(\d+)/g)].map((m) => Number(m[1])));
+  assert.equal(Math.max(...used), c.params.length);
+});
+
+test('time range becomes a time_start predicate plus date/hour partition pruning', () => {
+  const c = compile({ groupBy: ['protocol'] });
+  assert.match(c.sql, /time_start >= make_timestamp\(\$\d+\) AND time_start < make_timestamp\(\$\d+\)/);
+  assert.match(c.sql, /date BETWEEN CAST\(\$\d+ AS DATE\)/);
+  assert.ok(c.params.includes(Date.parse(base.timeRange.from) * 1000));
+  assert.ok(c.params.includes('2026-01-01'));
+  assert.ok(c.params.includes(10) && c.params.includes(11), 'hours 10 and 11 (12:00 is exclusive)');
+});
+
+test('records are capped at recordRows, asking for one extra row to detect truncation', () => {
+  const c = compile({ limit: 5000 });
+  assert.equal(c.kind, 'records');
+  assert.equal(c.limit, 100);
+  assert.equal(c.params.at(-1), 101);
+  assert.ok(!c.sql.includes('src_addr_hi,'), 'address halves are not record output');
+});
+
+test('errors: inverted/too long time range, unknown orderBy, filter too large, bad CIDR', () => {
+  const code = (fn: () => unknown, expected: string) => assert.throws(fn, (e: unknown) => e instanceof AppError && e.code === expected);
+  code(() => compileQuery(QueryRequest.parse({ ...base, timeRange: { from: base.timeRange.to, to: base.timeRange.from } }), LIMITS, GLOB), 'ERR_QUERY_INVALID');
+  code(() => compileQuery(QueryRequest.parse({ ...base, timeRange: { from: '2026-01-01T00:00:00Z', to: '2026-02-01T00:00:00Z' } }), LIMITS, GLOB), 'ERR_QUERY_TOO_LARGE');
+  code(() => compile({ groupBy: ['protocol'], orderBy: [{ by: 'bytes' }], metrics: ['flows'] }), 'ERR_QUERY_INVALID');
+  code(() => compile({ filter: { or: Array.from({ length: 9 }, (_, i) => ({ dstPort: i })) } }), 'ERR_QUERY_FILTER_INVALID');
+  code(() => compile({ filter: { srcNet: '10.0.0.0/40' } }), 'ERR_QUERY_FILTER_INVALID');
+  code(() => compile({ filter: { dstPort: { min: 10, max: 1 } } }), 'ERR_QUERY_FILTER_INVALID');
+  code(() => compile({ groupBy: ['protocol', 'protocol'] }), 'ERR_QUERY_INVALID');
+  code(() => compile({ metrics: ['flows'] }), 'ERR_QUERY_INVALID');
+});
+
+test('schema rejects identifiers outside the allow-list', () => {
+  for (const extra of [{ groupBy: ['src_addr_lo'] }, { groupBy: ['protocol); DROP'] }, { select: ['*'] }, { metrics: ['count(*)'] }, { filter: { col: 1 } }]) {
+    assert.equal(QueryRequest.safeParse({ ...base, ...extra }).success, false, JSON.stringify(extra));
+  }
+});

@@ -1,0 +1,71 @@
+/**
+ * `POST /v1/query` (JSON body, schemas/query.ts) and the convenience GETs that build the same
+ * request from query-string parameters:
+ * `GET /v1/datasets/:id/records?from=&to=&filter=<json>&limit=`,
+ * `GET /v1/datasets/:id/top?from=&to=&by=dst_port&metric=bytes&n=10&filter=`,
+ * `GET /v1/datasets/:id/timeseries?from=&to=&bucket=1h&metric=flows&filter=`.
+ *
+ * Owns: request decoding for queries. Never: passes a string it has not validated with the
+ * query schema to the compiler.
+ */
+import { Hono } from 'hono';
+import type { Context } from 'hono';
+import { AppError, ErrorCode } from '../../schemas/errors.ts';
+import { principalOf } from '../middleware/auth.ts';
+import { readJsonBody } from '../middleware/body.ts';
+import type { AppEnv } from '../middleware/context.ts';
+import { executeQuery, parseQueryRequest } from './execute-query.ts';
+import type { ExecuteDeps } from './execute-query.ts';
+
+function filterParam(c: Context<AppEnv>): unknown {
+  const text = c.req.query('filter');
+  if (text === undefined || text === '') return undefined;
+  if (text.length > 8192) throw new AppError(ErrorCode.QueryInvalid, 'filter parameter too long');
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new AppError(ErrorCode.QueryInvalid, 'filter parameter must be JSON (the structured filter)');
+  }
+}
+
+function intParam(c: Context<AppEnv>, name: string): number | undefined {
+  const text = c.req.query(name);
+  if (text === undefined || text === '') return undefined;
+  if (!/^\d{1,9}$/.test(text)) throw new AppError(ErrorCode.QueryInvalid, `${name} must be a positive integer`);
+  return Number(text);
+}
+
+function base(c: Context<AppEnv>): Record<string, unknown> {
+  const body: Record<string, unknown> = {
+    dataset: c.req.param('id'),
+    timeRange: { from: c.req.query('from'), to: c.req.query('to') },
+  };
+  const filter = filterParam(c);
+  if (filter !== undefined) body.filter = filter;
+  return body;
+}
+
+/** Query routes, mounted at `/v1`. */
+export function queryRoutes(deps: ExecuteDeps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  const run = async (c: Context<AppEnv>, body: unknown) => {
+    const req = parseQueryRequest(body);
+    const res = await executeQuery(deps, principalOf(c), req, c.get('requestId'), c.get('audit'));
+    return c.json(res);
+  };
+  app.post('/query', async (c) => run(c, await readJsonBody(c)));
+  app.get('/datasets/:id/records', async (c) => {
+    const limit = intParam(c, 'limit');
+    return run(c, { ...base(c), ...(limit !== undefined ? { limit } : {}) });
+  });
+  app.get('/datasets/:id/top', async (c) => {
+    const n = intParam(c, 'n') ?? 10;
+    const metric = c.req.query('metric') ?? 'flows';
+    return run(c, { ...base(c), groupBy: [c.req.query('by') ?? 'dst_port'], metrics: [metric], orderBy: [{ by: metric, dir: 'desc' }], limit: n });
+  });
+  app.get('/datasets/:id/timeseries', async (c) => {
+    const metric = c.req.query('metric') ?? 'flows';
+    return run(c, { ...base(c), groupBy: [{ timeBucket: c.req.query('bucket') ?? '1h' }], metrics: [metric], orderBy: [{ by: 'time_bucket', dir: 'asc' }] });
+  });
+  return app;
+}

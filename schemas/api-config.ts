@@ -1,0 +1,112 @@
+/**
+ * Configuration of the query API (`flowseal serve`): listen address, trusted token issuers,
+ * query limits, rate limits, DuckDB resources and the audit log path.
+ *
+ * Owns: the config file's shape and defaults, and parsing it from YAML/JSON text.
+ * Never: reads files or the environment (the Node adapter does), or holds secrets — issuers
+ * are described by their *public* keys (JWKS) only.
+ */
+import { z } from 'zod';
+import { parse as parseYaml } from 'yaml';
+import { AppError, ErrorCode } from './errors.ts';
+
+/** Asymmetric JWS algorithms we accept. `none` and every HS* are deliberately absent. */
+export const TokenAlgorithm = z.enum(['ES256', 'ES384', 'EdDSA', 'RS256', 'PS256']);
+export type TokenAlgorithm = z.infer<typeof TokenAlgorithm>;
+
+/** Where an issuer's public keys come from: inline JWKS, a file (read by the adapter), or a URL. */
+export const JwksSource = z.union([
+  z.strictObject({ keys: z.array(z.record(z.string(), z.unknown())).min(1) }),
+  z.strictObject({ file: z.string().min(1) }),
+  z.strictObject({ url: z.url({ protocol: /^https?$/ }) }),
+]);
+export type JwksSource = z.infer<typeof JwksSource>;
+
+/** One trusted token issuer. */
+export const IssuerConfig = z.strictObject({
+  /** Expected `iss` claim, exactly. */
+  issuer: z.string().min(1),
+  /** Expected `aud` (one of). Default `flowseal-api`. */
+  audience: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).default('flowseal-api'),
+  jwks: JwksSource,
+  /** Allowed algorithms. Default ES256, EdDSA, RS256. */
+  algorithms: z.array(TokenAlgorithm).min(1).default(['ES256', 'EdDSA', 'RS256']),
+  /** Reject tokens without an `nbf` claim. Default false (many IdPs omit it; it is checked when present). */
+  requireNbf: z.boolean().default(false),
+});
+export type IssuerConfig = z.infer<typeof IssuerConfig>;
+
+export const ApiLimits = z.strictObject({
+  /** Rows per record listing (request without groupBy). Default 1000. */
+  maxRecordRows: z.number().int().positive().default(1000),
+  /** Record rows one subject may list per period. Default 100 000. */
+  maxRowsPerPeriod: z.number().int().positive().default(100_000),
+  /** Length of the record budget period, seconds. Default 86 400 (one day). */
+  recordPeriodSec: z.number().int().positive().default(86_400),
+  /** Groups per aggregate response. Default 10 000. */
+  maxGroupRows: z.number().int().positive().default(10_000),
+  /** Deadline of one query, milliseconds. Default 10 000. */
+  queryTimeoutMs: z.number().int().positive().default(10_000),
+  /** Longest `timeRange` a request may span, days. Default 31. */
+  maxTimeRangeDays: z.number().positive().default(31),
+  /** Aggregate groups with fewer flows are suppressed. Default 1 (no suppression). */
+  minGroupSize: z.number().int().positive().default(1),
+  /** Request body cap, bytes. Default 65 536. */
+  maxBodyBytes: z.number().int().positive().default(65_536),
+  /** Leaves + combinators in one filter tree. Default 64. */
+  maxFilterNodes: z.number().int().positive().default(64),
+});
+export type ApiLimits = z.infer<typeof ApiLimits>;
+
+export const RateLimitConfig = z.strictObject({
+  /** Tokens refilled per minute per subject. Default 60. */
+  perMinute: z.number().positive().default(60),
+  /** Bucket capacity (burst). Default 20. */
+  burst: z.number().int().positive().default(20),
+  /** Tokens one `POST /v1/query` (and query GET) costs; other requests cost 1. Default 2. */
+  queryCost: z.number().int().positive().default(2),
+});
+export type RateLimitConfig = z.infer<typeof RateLimitConfig>;
+
+export const DuckdbConfig = z.strictObject({
+  /** DuckDB `memory_limit`, e.g. `1GB`. */
+  memoryLimit: z.string().regex(/^\d+(\.\d+)?\s?(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/).default('1GB'),
+  /** DuckDB `threads`. Default 2. */
+  threads: z.number().int().positive().max(256).default(2),
+});
+export type DuckdbConfig = z.infer<typeof DuckdbConfig>;
+
+export const ApiConfig = z.strictObject({
+  /** Archive root; the Node adapter's `archiveDir` option overrides it. */
+  archiveDir: z.string().min(1).optional(),
+  host: z.string().min(1).default('127.0.0.1'),
+  port: z.number().int().min(0).max(65_535).default(8787),
+  issuers: z.array(IssuerConfig).default([]),
+  /** Clock tolerance for `exp`/`nbf`, seconds. Default 30. */
+  clockToleranceSec: z.number().int().min(0).max(300).default(30),
+  limits: ApiLimits.prefault({}),
+  rateLimit: RateLimitConfig.prefault({}),
+  duckdb: DuckdbConfig.prefault({}),
+  /** NDJSON audit log file (appended). Default `.flowseal/audit.ndjson` (Node adapter). */
+  auditLogPath: z.string().min(1).optional(),
+});
+export type ApiConfig = z.infer<typeof ApiConfig>;
+
+/**
+ * Parses API config text (YAML or JSON) and applies defaults. Empty text gives all defaults.
+ * @throws AppError ERR_CONFIG_INVALID with issue paths (never the offending values).
+ */
+export function loadApiConfig(text: string): ApiConfig {
+  let raw: unknown;
+  try {
+    raw = text.trim() === '' ? {} : parseYaml(text);
+  } catch (cause) {
+    throw new AppError(ErrorCode.ConfigInvalid, 'API config is not valid YAML/JSON', { cause });
+  }
+  const parsed = ApiConfig.safeParse(raw ?? {});
+  if (!parsed.success) {
+    const issues = parsed.error.issues.slice(0, 20).map((i) => ({ path: i.path.map(String).join('.'), code: i.code }));
+    throw new AppError(ErrorCode.ConfigInvalid, `API config invalid at ${issues.map((i) => i.path || '(root)').join(', ')}`, { details: { issues } });
+  }
+  return parsed.data;
+}

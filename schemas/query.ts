@@ -1,0 +1,160 @@
+/**
+ * The query request and response of `POST /v1/query` (and what the convenience GETs build).
+ *
+ * Owns: the structured filter language, group-by forms, metric names and the response shape.
+ * Every name a user can send is an enum derived from schemas/columns.ts, and every value is a
+ * typed literal, so nothing a user sends can become SQL text (api/query compiles it with bound
+ * parameters). Never: accepts free-form column names or expressions.
+ */
+import { z } from 'zod';
+import { FLOW_COLUMNS, EndReason } from './columns.ts';
+import { DatasetId } from './claims.ts';
+
+function nonEmpty(names: string[]): [string, ...string[]] {
+  if (names.length === 0) throw new TypeError('empty column list');
+  return names as [string, ...string[]];
+}
+
+/** Columns a user may group on directly (queryable, not timestamps: use a time bucket). */
+export const GROUP_COLUMNS = FLOW_COLUMNS.filter((c) => c.queryable && c.kind !== 'timestamp').map((c) => c.name);
+/** Columns a record listing may return (address halves are internal). */
+export const RECORD_COLUMNS = FLOW_COLUMNS.filter((c) => !('derivedFrom' in c)).map((c) => c.name);
+
+export const GroupColumn = z.enum(nonEmpty(GROUP_COLUMNS));
+export const RecordColumn = z.enum(nonEmpty(RECORD_COLUMNS));
+
+/** Metric name → meaning (the compiler maps each to a fixed SQL aggregate). */
+export const METRICS = {
+  flows: 'Number of flows.',
+  packets: 'Packets in both directions.',
+  bytes: 'IP-layer bytes in both directions.',
+  packets_fwd: 'Packets initiator → responder.',
+  packets_rev: 'Packets responder → initiator.',
+  bytes_fwd: 'Bytes initiator → responder.',
+  bytes_rev: 'Bytes responder → initiator.',
+  distinct_src_addr: 'Distinct (anonymized) initiator addresses.',
+  distinct_dst_addr: 'Distinct (anonymized) responder addresses.',
+  distinct_src_port: 'Distinct initiator ports.',
+  distinct_dst_port: 'Distinct responder ports.',
+  duration_avg_ms: 'Mean flow duration, milliseconds.',
+  bytes_p50: 'Median bytes per flow (both directions).',
+  bytes_p95: '95th percentile of bytes per flow (both directions).',
+} as const;
+export type Metric = keyof typeof METRICS;
+export const Metric = z.enum(Object.keys(METRICS) as [Metric, ...Metric[]]);
+
+const U8 = z.number().int().min(0).max(255);
+const U16 = z.number().int().min(0).max(65_535);
+const Count = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+
+/** One value, a list (any of), or an inclusive range. */
+function intMatcher(t: z.ZodNumber) {
+  return z.union([t, z.array(t).min(1).max(256), z.strictObject({ min: t, max: t })]);
+}
+const Range = z.strictObject({ min: Count.optional(), max: Count.optional() });
+
+/** An IPv4 or IPv6 CIDR (or a bare address = host route). Parsed strictly by api/query/cidr.ts. */
+export const Cidr = z.string().min(2).max(64).regex(/^[0-9a-fA-F:.]+(\/\d{1,3})?$/, 'expected an IPv4 or IPv6 CIDR');
+const NetMatcher = z.union([Cidr, z.array(Cidr).min(1).max(256)]);
+
+/**
+ * Structured filter. Keys of one object are ANDed; `and`/`or`/`not` combine sub-filters.
+ * Address filters apply to the anonymized addresses (prefix-preserving, so CIDRs keep meaning
+ * within the anonymized space). `bytes`/`packets` are totals over both directions.
+ */
+export const QueryFilter = z.strictObject({
+  protocol: intMatcher(U8).optional(),
+  ipVersion: z.union([z.literal(4), z.literal(6)]).optional(),
+  srcPort: intMatcher(U16).optional(),
+  dstPort: intMatcher(U16).optional(),
+  /** Either side's port. */
+  port: intMatcher(U16).optional(),
+  srcNet: NetMatcher.optional(),
+  dstNet: NetMatcher.optional(),
+  /** Either side's address. */
+  net: NetMatcher.optional(),
+  vlanId: intMatcher(U16).optional(),
+  bytes: Range.optional(),
+  packets: Range.optional(),
+  endReason: z.union([z.enum(Object.values(EndReason)), z.array(z.enum(Object.values(EndReason))).min(1)]).optional(),
+  get and(): z.ZodOptional<z.ZodArray<typeof QueryFilter>> {
+    return z.array(QueryFilter).min(1).max(32).optional();
+  },
+  get or(): z.ZodOptional<z.ZodArray<typeof QueryFilter>> {
+    return z.array(QueryFilter).min(1).max(32).optional();
+  },
+  get not(): z.ZodOptional<typeof QueryFilter> {
+    return QueryFilter.optional();
+  },
+});
+export type QueryFilter = z.infer<typeof QueryFilter>;
+
+export const TimeBucket = z.enum(['1m', '5m', '1h', '1d']);
+export type TimeBucket = z.infer<typeof TimeBucket>;
+
+/** Group by a column, an address prefix (output `src_net`/`dst_net`), or a time bucket (output `time_bucket`). */
+export const GroupBy = z.union([
+  GroupColumn,
+  z.strictObject({
+    column: z.enum(['src_addr', 'dst_addr']),
+    prefixV4: z.number().int().min(0).max(32).default(24),
+    prefixV6: z.number().int().min(0).max(128).default(48),
+  }),
+  z.strictObject({ timeBucket: TimeBucket }),
+]);
+export type GroupBy = z.infer<typeof GroupBy>;
+
+export const TimeRange = z.strictObject({
+  /** Inclusive start, ISO-8601 with offset. */
+  from: z.iso.datetime({ offset: true }),
+  /** Exclusive end, ISO-8601 with offset. */
+  to: z.iso.datetime({ offset: true }),
+});
+export type TimeRange = z.infer<typeof TimeRange>;
+
+export const OrderBy = z.strictObject({
+  /** An output column: a group key name (`src_net`, `time_bucket`, ...), a metric, or a record column. */
+  by: z.string().regex(/^[a-z][a-z0-9_]{0,39}$/),
+  dir: z.enum(['asc', 'desc']).default('desc'),
+});
+export type OrderBy = z.infer<typeof OrderBy>;
+
+export const QueryRequest = z.strictObject({
+  dataset: DatasetId,
+  timeRange: TimeRange,
+  filter: QueryFilter.optional(),
+  /** Record listing only: columns to return (default all record columns). */
+  select: z.array(RecordColumn).min(1).max(RECORD_COLUMNS.length).optional(),
+  /** Without groupBy the query is a record listing (needs scope `records`); `[]` gives one total row. */
+  groupBy: z.array(GroupBy).max(6).optional(),
+  /** Aggregate metrics; default flows, packets, bytes. */
+  metrics: z.array(Metric).min(1).max(Object.keys(METRICS).length).optional(),
+  orderBy: z.array(OrderBy).min(1).max(4).optional(),
+  /** Rows wanted; capped by the server's limits. */
+  limit: z.number().int().positive().max(1_000_000).optional(),
+});
+export type QueryRequest = z.infer<typeof QueryRequest>;
+
+export const ResultColumn = z.strictObject({ name: z.string(), type: z.string() });
+export type ResultColumn = z.infer<typeof ResultColumn>;
+
+export const QueryStats = z.strictObject({
+  rows: z.number().int(),
+  /** More rows existed than returned (limit, record cap, budget or deadline). */
+  truncated: z.boolean(),
+  elapsedMs: z.number(),
+  /** Aggregates: groups withheld because they had fewer than `minGroupSize` flows. */
+  suppressedGroups: z.number().int().optional(),
+  /** Record listings: rows left in this subject's record budget for the period. */
+  recordBudgetRemaining: z.number().int().optional(),
+});
+export type QueryStats = z.infer<typeof QueryStats>;
+
+/** Rows are arrays aligned with `columns`. BIGINTs beyond 2^53 are strings; timestamps ISO-8601 `Z`. */
+export const QueryResponse = z.strictObject({
+  columns: z.array(ResultColumn),
+  rows: z.array(z.array(z.unknown())),
+  stats: QueryStats,
+  requestId: z.string(),
+});
+export type QueryResponse = z.infer<typeof QueryResponse>;

@@ -1,0 +1,174 @@
+/**
+ * Test helper: writes a small synthetic (already "anonymized") flow archive in the layout the
+ * sealed processor produces — `<dir>/<dataset>/date=YYYY-MM-DD/hour=HH/<run>-<seq>.parquet`,
+ * zstd, columns exactly FLOW_COLUMNS in order, rows sorted by time_start, KV metadata — plus
+ * an optional run manifest `<dir>/<dataset>/manifests/<run>.json`.
+ *
+ * Owns: fixture generation for API tests. Address halves are computed here with its own small
+ * parser (not api/query/cidr.ts) so tests compare the API against an independent computation.
+ * Never: used by production code.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { FLOW_COLUMNS, SCHEMA_VERSION } from '../../schemas/columns.ts';
+
+/** One synthetic flow; unspecified fields get plausible defaults. Times are ISO-8601 `Z`. */
+export interface FlowRowInput {
+  time_start: string;
+  time_end?: string;
+  protocol?: number;
+  src_addr: string;
+  dst_addr: string;
+  src_port?: number;
+  dst_port?: number;
+  icmp_type?: number | null;
+  icmp_code?: number | null;
+  vlan_id?: number | null;
+  src_mac?: string | null;
+  dst_mac?: string | null;
+  packets_fwd?: number;
+  bytes_fwd?: number;
+  packets_rev?: number;
+  bytes_rev?: number;
+  tcp_flags_fwd?: number;
+  tcp_flags_rev?: number;
+  end_reason?: string;
+  dns_qname?: string | null;
+  tls_sni?: string | null;
+  http_host?: string | null;
+}
+
+export interface MakeArchiveOptions {
+  dataset: string;
+  rows: readonly FlowRowInput[];
+  runId?: string;
+  /** Write a run manifest (default true). */
+  manifest?: boolean;
+  policyHash?: string;
+  keyId?: string;
+}
+
+/** Address text → [hi, lo] halves (IPv4 as ::ffff:a.b.c.d), by expanding to 32 hex digits. */
+export function addressHalves(text: string): { version: 4 | 6; hi: bigint; lo: bigint } {
+  if (!text.includes(':')) {
+    const hex = text.split('.').map((o) => Number(o).toString(16).padStart(2, '0')).join('');
+    return { version: 4, hi: 0n, lo: BigInt(`0x0000ffff${hex}`) };
+  }
+  const [head, tail = ''] = text.split('::');
+  const h = head ? head.split(':') : [];
+  const t = tail ? tail.split(':') : [];
+  const groups = text.includes('::') ? [...h, ...Array(8 - h.length - t.length).fill('0'), ...t] : h;
+  const full = groups.map((g) => g.padStart(4, '0')).join('');
+  return { version: 6, hi: BigInt(`0x${full.slice(0, 16)}`), lo: BigInt(`0x${full.slice(16)}`) };
+}
+
+function row(r: FlowRowInput): unknown[] {
+  const src = addressHalves(r.src_addr);
+  const dst = addressHalves(r.dst_addr);
+  const us = (iso: string): number => Date.parse(iso) * 1000;
+  const values: Record<string, unknown> = {
+    time_start: us(r.time_start),
+    time_end: us(r.time_end ?? r.time_start),
+    ip_version: src.version,
+    protocol: r.protocol ?? 6,
+    src_addr: r.src_addr,
+    src_addr_hi: src.hi,
+    src_addr_lo: src.lo,
+    dst_addr: r.dst_addr,
+    dst_addr_hi: dst.hi,
+    dst_addr_lo: dst.lo,
+    src_port: r.src_port ?? 40000,
+    dst_port: r.dst_port ?? 443,
+    icmp_type: r.icmp_type ?? null,
+    icmp_code: r.icmp_code ?? null,
+    vlan_id: r.vlan_id ?? null,
+    src_mac: r.src_mac ?? null,
+    dst_mac: r.dst_mac ?? null,
+    packets_fwd: r.packets_fwd ?? 1,
+    bytes_fwd: r.bytes_fwd ?? 60,
+    packets_rev: r.packets_rev ?? 0,
+    bytes_rev: r.bytes_rev ?? 0,
+    tcp_flags_fwd: r.tcp_flags_fwd ?? 2,
+    tcp_flags_rev: r.tcp_flags_rev ?? 0,
+    end_reason: r.end_reason ?? 'idle',
+    dns_qname: r.dns_qname ?? null,
+    tls_sni: r.tls_sni ?? null,
+    http_host: r.http_host ?? null,
+  };
+  return FLOW_COLUMNS.map((c) => values[c.name]);
+}
+
+function quote(s: string): string {
+  return `'${s.replaceAll("'", "''")}'`;
+}
+
+/**
+ * Writes the archive files for `rows` under `dir` and returns the Parquet paths written.
+ * One file per (date, hour) of time_start, rows sorted by time_start.
+ */
+export async function makeArchive(dir: string, options: MakeArchiveOptions): Promise<string[]> {
+  const runId = options.runId ?? 'run1';
+  const policyHash = options.policyHash ?? 'sha256:test-policy';
+  const keyId = options.keyId ?? 'kid-test';
+  const instance = await DuckDBInstance.create(':memory:');
+  const conn = await instance.connect();
+  const cols = FLOW_COLUMNS.map((c) => `${c.name} ${c.duckdbType}`).join(', ');
+  await conn.run(`CREATE TABLE flows (${cols})`);
+  const sorted = [...options.rows].sort((a, b) => Date.parse(a.time_start) - Date.parse(b.time_start));
+  for (let i = 0; i < sorted.length; i += 100) {
+    const batch = sorted.slice(i, i + 100);
+    const params: unknown[] = [];
+    const tuples = batch.map((r) => {
+      const vals = row(r);
+      const slots = FLOW_COLUMNS.map((c, j) => {
+        params.push(vals[j]);
+        const ph = `$${params.length}`;
+        return c.kind === 'timestamp' ? `make_timestamp(${ph}::BIGINT)` : `${ph}::${c.duckdbType}`;
+      });
+      return `(${slots.join(', ')})`;
+    });
+    await conn.run(`INSERT INTO flows VALUES ${tuples.join(', ')}`, params as never);
+  }
+  const hours = [...new Set(sorted.map((r) => Math.floor(Date.parse(r.time_start) / 3_600_000)))];
+  const files: string[] = [];
+  let seq = 0;
+  for (const h of hours) {
+    const d = new Date(h * 3_600_000).toISOString();
+    const partDir = join(dir, options.dataset, `date=${d.slice(0, 10)}`, `hour=${d.slice(11, 13)}`);
+    mkdirSync(partDir, { recursive: true });
+    const file = join(partDir, `${runId}-${String(seq++).padStart(4, '0')}.parquet`);
+    const kv = `{'flowseal.schema_version': '${SCHEMA_VERSION}', 'flowseal.policy_hash': ${quote(policyHash)}, 'flowseal.key_id': ${quote(keyId)}, 'flowseal.run_id': ${quote(runId)}}`;
+    await conn.run(
+      `COPY (SELECT * FROM flows WHERE date_trunc('hour', time_start) = make_timestamp(${h * 3_600_000_000}::BIGINT) ORDER BY time_start) ` +
+        `TO ${quote(file)} (FORMAT parquet, COMPRESSION zstd, KV_METADATA ${kv})`,
+    );
+    files.push(file);
+  }
+  conn.closeSync();
+  instance.closeSync();
+  if (options.manifest ?? true) {
+    const mdir = join(dir, options.dataset, 'manifests');
+    mkdirSync(mdir, { recursive: true });
+    const times = sorted.map((r) => Date.parse(r.time_start));
+    const ends = sorted.map((r) => Date.parse(r.time_end ?? r.time_start));
+    const manifest = {
+      manifestVersion: 1,
+      runId,
+      dataset: options.dataset,
+      schemaVersion: SCHEMA_VERSION,
+      processorVersion: 'test',
+      createdAt: new Date(0).toISOString(),
+      timeStart: times.length ? new Date(Math.min(...times)).toISOString() : null,
+      timeEnd: ends.length ? new Date(Math.max(...ends)).toISOString() : null,
+      flows: sorted.length,
+      files: [],
+      counts: {},
+      policyHash,
+      keyId,
+      releaseNotes: null,
+    };
+    writeFileSync(join(mdir, `${runId}.json`), JSON.stringify({ manifest, jws: 'unsigned-test', signer: {} }));
+  }
+  return files;
+}
