@@ -4,7 +4,7 @@
  * `<dir>/archive`, starts the query API on 127.0.0.1 with the local development issuer, and
  * prints a token and curl lines that work when pasted.
  */
-import { readdir, rm } from 'node:fs/promises';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runPipeline } from './pipeline.ts';
@@ -33,13 +33,15 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     }
   }
   if (!opts.serve) return 0;
+  const { from, to } = await archiveTimeRange(join(archive, 'demo', 'manifests'));
   const issuer = await loadOrCreateDevIssuer(devIssuerDirFor(undefined));
   const token = await issuer.signToken('demo-researcher', ['datasets:read', 'query', 'records'], 8 * 3600);
   return runServe({
     archiveDir: archive,
     port: opts.port,
     onReady: (url) => {
-      const q = `{"dataset":"demo","timeRange":{"from":"2000-01-01T00:00:00Z","to":"2100-01-01T00:00:00Z"},"groupBy":["protocol","dst_port"],"metrics":["flows","packets","bytes"],"orderBy":[{"by":"bytes","dir":"desc"}],"limit":10}`;
+      const range = `"timeRange":{"from":"${from}","to":"${to}"}`;
+      const q = `{"dataset":"demo",${range},"groupBy":["protocol","dst_port"],"metrics":["flows","packets","bytes"],"orderBy":[{"by":"bytes","dir":"desc"}],"limit":10}`;
       const lines = [
         '',
         `flowseal demo is serving the anonymized archive at ${url}`,
@@ -50,11 +52,28 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
         'Try:',
         `  curl -s -H "Authorization: Bearer $TOKEN" ${url}/v1/datasets`,
         `  curl -s -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' -d '${q}' ${url}/v1/query`,
-        `  curl -s -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' -d '{"dataset":"demo","timeRange":{"from":"2000-01-01T00:00:00Z","to":"2100-01-01T00:00:00Z"},"filter":{"protocol":6},"limit":5}' ${url}/v1/query`,
+        `  curl -s -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' -d '{"dataset":"demo",${range},"filter":{"protocol":6},"limit":5}' ${url}/v1/query`,
+        `  curl -s -H "Authorization: Bearer $TOKEN" '${url}/v1/datasets/demo/top?from=${from}&to=${to}&by=dst_port&metric=bytes&n=5'`,
         '',
         'Stop with Ctrl-C.',
       ];
       process.stdout.write(`${lines.join('\n')}\n`);
     },
   });
+}
+
+/** The whole days covering every run in the archive (from the run manifests). */
+async function archiveTimeRange(manifestDir: string): Promise<{ from: string; to: string }> {
+  let min = Infinity;
+  let max = -Infinity;
+  for (const name of await readdir(manifestDir).catch(() => [] as string[])) {
+    if (!name.endsWith('.json')) continue;
+    const m = JSON.parse(await readFile(join(manifestDir, name), 'utf8')) as { manifest: { timeStart: string | null; timeEnd: string | null } };
+    if (m.manifest.timeStart) min = Math.min(min, Date.parse(m.manifest.timeStart));
+    if (m.manifest.timeEnd) max = Math.max(max, Date.parse(m.manifest.timeEnd));
+  }
+  if (!Number.isFinite(min)) min = max = Date.now();
+  const day = 86_400_000;
+  const iso = (ms: number) => new Date(ms).toISOString().replace('.000Z', 'Z');
+  return { from: iso(Math.floor(min / day) * day), to: iso(Math.floor(max / day) * day + day) };
 }

@@ -72,7 +72,7 @@ export async function runProcessorCommand(opts: ProcessorCommandOptions): Promis
   const policy = await loadPolicy(opts.policyPath);
   const masterKey = await loadMasterKey(policy);
   const log = (e: Record<string, unknown>) => process.stderr.write(`${JSON.stringify({ component: 'processor', time: new Date().toISOString(), ...e })}\n`);
-  log({ event: 'policy', keyId: keyIdOf(masterKey) });
+  log({ event: 'policy', anonymizationKeyId: keyIdOf(masterKey) });
   return runSupervisor({
     spoolDir: opts.spoolDir,
     archiveDir: opts.archiveDir,

@@ -114,7 +114,7 @@ export async function runSupervisor(opts: SupervisorOptions): Promise<number> {
   const rolled = await rollForwardStaging(stagingRoot, opts.archiveDir);
   if (rolled.completed || rolled.discarded) opts.log({ event: 'staging-recovered', ...rolled });
   await writePublicKey(opts.spoolDir, keys);
-  opts.log({ event: 'started', keyId: keys.keyId });
+  opts.log({ event: 'started', spoolKeyId: keys.keyId });
   const published = new Set<string>();
   let stopping = false;
   const stop = () => {

@@ -9,7 +9,7 @@
  */
 import { mkdir, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DuckDBInstance, type DuckDBAppender, type DuckDBConnection } from '@duckdb/node-api';
+import { DuckDBInstance, DuckDBTimestampValue, type DuckDBAppender, type DuckDBConnection } from '@duckdb/node-api';
 import { FLOW_COLUMNS } from '../../schemas/columns.ts';
 import { AppError, ErrorCode } from '../../schemas/errors.ts';
 import type { AnonFlowRow } from '../flows/flow-record.ts';
@@ -90,7 +90,7 @@ export class ParquetSink {
       }
       switch (c.kind) {
         case 'timestamp':
-          a.appendTimestamp({ micros: BigInt(v as number) });
+          a.appendTimestamp(new DuckDBTimestampValue(BigInt(v as number)));
           break;
         case 'u8':
           a.appendUTinyInt(v as number);
