@@ -1,0 +1,315 @@
+/**
+ * Bidirectional flow assembly (RFC 5103 biflows) from decoded packets.
+ *
+ * Owns: the flow key (canonical, so both directions meet: the two endpoints (address, port)
+ * ordered, plus protocol, IP version, outer VLAN and an ICMP echo bit), initiator choice, per
+ * direction packets/bytes/TCP flags, TCP connection boundaries, timeouts, eviction, fragment
+ * attribution (fragment-map.ts) and the once-per-flow application-name lookup.
+ *
+ * Rules (chosen so each TCP connection is one record, as tshark's `conv,tcp` counts it):
+ * - Initiator = sender of the first packet seen, except a first TCP SYN+ACK: then its receiver.
+ * - TCP ends after FIN in both directions or an RST, but the flow stays (in a "closing" list)
+ *   for `tcpFinGraceUs` after its last packet so the final ACK and stragglers land in it;
+ *   reason 'fin' or 'rst' (whichever closed it first).
+ * - A SYN without ACK whose sequence number differs from that direction's base sequence
+ *   (Wireshark's port-reuse rule: base = SYN seq, else first seq - 1, else peer's ack - 1)
+ *   ends the current flow (reason 'fin'/'rst' if it was closed, else 'idle') and starts a new one.
+ * - ICMP/ICMPv6: echo request/reply keyed by (addresses, echo identifier); any other message by
+ *   (addresses, type<<8|code). Records carry ports 0 and the first packet's type/code.
+ * - Idle: `tcpIdleTimeoutUs` for open TCP, `idleTimeoutUs` for everything else (reason 'idle').
+ *   Active: a packet arriving ≥ `activeTimeoutUs` after the record's first packet emits the
+ *   record ('active') and restarts counting under the same key; learnt names carry over.
+ * - Full table: the oldest closing flow, else the least recently seen flow, is evicted
+ *   (reason 'idle', or its close reason) and counted in `counters.evicted`.
+ * - Names (DNS qname, TLS SNI, HTTP Host): the first of up to 4 payload-carrying TCP/UDP
+ *   packets of a flow that yields one; each flow creates at most one name string.
+ * - Expiry lists are ordered by last-seen arrival; slightly out-of-order timestamps only delay
+ *   an expiry. Packets arriving after a closed flow was emitted start a new flow.
+ * Time is whatever the caller passes (packet timestamps, µs); nothing reads a clock.
+ * Never: allocates per packet on the common path, throws on packet content, or lets a
+ * RawFlow escape beyond the `onFlow` call (it is one reused object).
+ */
+import type { EndReason } from '../../schemas/columns.ts';
+import { AppNameKind, classifyAppPayload, extractAppName } from '../decode/app-name.ts';
+import { IpProto, TcpFlag, type DecodedPacket } from '../decode/decoded-packet.ts';
+import { exportFlow } from './flow-export.ts';
+import { FlowIndex } from './flow-index.ts';
+import { FlowKeyBuilder, KeyResult } from './flow-key.ts';
+import { newRawFlow, type RawFlow } from './flow-record.ts';
+import { FlowList, FlowStore, KEY_WORDS } from './flow-store.ts';
+import { closeReason, isNewConnection, trackTcp } from './tcp-state.ts';
+
+/** Options for `FlowTable`; all times in microseconds. */
+export interface FlowTableOptions {
+  /** Idle timeout of UDP, ICMP and other non-TCP flows. Default 60 s. */
+  idleTimeoutUs?: number;
+  /** Idle timeout of TCP flows not yet closed. Default 300 s. */
+  tcpIdleTimeoutUs?: number;
+  /** Longest record before it is emitted ('active') and continued. Default 1800 s. */
+  activeTimeoutUs?: number;
+  /** How long a closed (FIN both ways / RST) TCP flow keeps absorbing packets. Default 5 s. */
+  tcpFinGraceUs?: number;
+  /** Most live flows; beyond it the oldest is evicted. Default 1,000,000. */
+  maxFlows?: number;
+  /** `observe` runs `expire` when packet time advanced this much; 0 = only explicit calls. Default 1 s. */
+  expireIntervalUs?: number;
+  /** Entries of the fragment map. Default 4096. */
+  fragmentMapSize?: number;
+}
+
+/** Diagnostics (counts only). */
+export interface FlowTableCounters {
+  packets: number;
+  /** Packets without an IP layer passed to `observe`. */
+  ignored: number;
+  flowsCreated: number;
+  flowsEmitted: number;
+  emitted: Record<EndReason, number>;
+  /** Flows ended early because the table was full. */
+  evicted: number;
+  /** New TCP connections detected on a live 5-tuple. */
+  portReuse: number;
+  fragmentsAttributed: number;
+  fragmentsUnattributed: number;
+  namesExtracted: number;
+}
+
+/** Payload packets examined for a name before giving up; `NAME_DONE` once found. */
+const MAX_NAME_TRIES = 4;
+const NAME_DONE = 255;
+
+/** Assembles biflows; see the file comment for the rules. Single-threaded, synchronous. */
+export class FlowTable {
+  readonly counters: FlowTableCounters = {
+    packets: 0,
+    ignored: 0,
+    flowsCreated: 0,
+    flowsEmitted: 0,
+    emitted: { idle: 0, active: 0, fin: 0, rst: 0, eof: 0 },
+    evicted: 0,
+    portReuse: 0,
+    fragmentsAttributed: 0,
+    fragmentsUnattributed: 0,
+    namesExtracted: 0,
+  };
+  private readonly idleUs: number;
+  private readonly tcpIdleUs: number;
+  private readonly activeUs: number;
+  private readonly graceUs: number;
+  private readonly maxFlows: number;
+  private readonly expireEveryUs: number;
+  private nextExpireUs = -Infinity;
+  private readonly store: FlowStore;
+  private readonly index: FlowIndex;
+  private readonly keys: FlowKeyBuilder;
+  private readonly record: RawFlow = newRawFlow();
+  private readonly onFlow: (flow: RawFlow) => void;
+
+  /**
+   * @param onFlow receives every finished record. The RawFlow object is reused: copy what you
+   *   need before returning, and do not call back into this table from it.
+   * @throws TypeError on a non-positive or non-finite option.
+   */
+  constructor(opts: FlowTableOptions, onFlow: (flow: RawFlow) => void) {
+    this.idleUs = positive(opts.idleTimeoutUs ?? 60e6, 'idleTimeoutUs');
+    this.tcpIdleUs = positive(opts.tcpIdleTimeoutUs ?? 300e6, 'tcpIdleTimeoutUs');
+    this.activeUs = positive(opts.activeTimeoutUs ?? 1800e6, 'activeTimeoutUs');
+    this.graceUs = positive(opts.tcpFinGraceUs ?? 5e6, 'tcpFinGraceUs');
+    this.maxFlows = Math.floor(positive(opts.maxFlows ?? 1_000_000, 'maxFlows'));
+    this.expireEveryUs = opts.expireIntervalUs ?? 1e6;
+    if (!(this.expireEveryUs >= 0)) throw new TypeError('expireIntervalUs must be >= 0');
+    const initial = Math.min(this.maxFlows, 16384);
+    this.store = new FlowStore(initial);
+    this.index = new FlowIndex(initial);
+    this.keys = new FlowKeyBuilder(opts.fragmentMapSize ?? 4096);
+    this.onFlow = onFlow;
+  }
+
+  /** Live flows. */
+  get size(): number {
+    return this.store.size;
+  }
+
+  /**
+   * Adds one successfully decoded packet (decodePacket returned 0) seen at `tsUs`
+   * (µs since epoch). Packets without IP are counted in `counters.ignored`.
+   */
+  observe(pkt: DecodedPacket, tsUs: number): void {
+    const c = this.counters;
+    if (pkt.ipVersion !== 4 && pkt.ipVersion !== 6) {
+      c.ignored++;
+      return;
+    }
+    c.packets++;
+    if (this.expireEveryUs > 0 && tsUs >= this.nextExpireUs) {
+      this.expire(tsUs);
+      this.nextExpireUs = tsUs + this.expireEveryUs;
+    }
+    const result = this.keys.build(pkt, tsUs);
+    if ((result & KeyResult.FragmentAttributed) !== 0) c.fragmentsAttributed++;
+    else if ((result & KeyResult.FragmentUnattributed) !== 0) c.fragmentsUnattributed++;
+    const srcIsA = (result & KeyResult.SrcIsA) !== 0;
+    const key = this.keys.key;
+    const hash = this.index.hashKey(key);
+    const store = this.store;
+    let id = this.index.find(key, hash, store.keys, store.hash);
+    if (id >= 0) {
+      const fwd = (srcIsA ? 1 : 0) === store.initIsA[id];
+      if (pkt.protocol === IpProto.Tcp && isNewConnection(store, id, pkt, fwd)) {
+        c.portReuse++;
+        this.end(id, closeReason(store, id));
+        id = -1;
+      } else if (tsUs - store.times[id * 2] >= this.activeUs) {
+        this.emit(id, 'active');
+        this.restart(id, tsUs);
+      }
+    }
+    if (id < 0) id = this.create(hash, pkt, srcIsA, tsUs);
+    this.update(id, pkt, srcIsA, tsUs);
+  }
+
+  /** Ends every flow whose timeout has passed at `nowUs` (cheap: looks at list heads only). */
+  expire(nowUs: number): void {
+    this.expireList(FlowList.Closing, this.graceUs, nowUs);
+    this.expireList(FlowList.Tcp, this.tcpIdleUs, nowUs);
+    this.expireList(FlowList.Other, this.idleUs, nowUs);
+  }
+
+  /**
+   * Ends every live flow (end of input): closed TCP flows keep their 'fin'/'rst' reason,
+   * all others get `reason` (normally 'eof').
+   */
+  flush(reason: EndReason): void {
+    for (const list of [FlowList.Closing, FlowList.Tcp, FlowList.Other]) {
+      const head = this.store.head;
+      while (head[list] !== -1) {
+        const id = head[list];
+        this.end(id, list === FlowList.Closing ? closeReason(this.store, id) : reason);
+      }
+    }
+  }
+
+  private create(hash: number, pkt: DecodedPacket, srcIsA: boolean, tsUs: number): number {
+    const store = this.store;
+    if (store.size >= this.maxFlows) this.evictOne();
+    if (store.size >= store.capacity) this.growStore();
+    const tcp = pkt.protocol === IpProto.Tcp;
+    const id = store.alloc(tcp ? FlowList.Tcp : FlowList.Other);
+    store.keys.set(this.keys.key, id * KEY_WORDS);
+    store.hash[id] = hash;
+    this.index.insert(id, hash);
+    // A first packet that is a SYN+ACK comes from the responder.
+    const srcIsInit = !(tcp && (pkt.tcpFlags & (TcpFlag.Syn | TcpFlag.Ack)) === (TcpFlag.Syn | TcpFlag.Ack));
+    store.initIsA[id] = srcIsInit === srcIsA ? 1 : 0;
+    const m = id * 4;
+    store.macs[m] = srcIsInit ? pkt.srcMacHi : pkt.dstMacHi;
+    store.macs[m + 1] = srcIsInit ? pkt.srcMacLo : pkt.dstMacLo;
+    store.macs[m + 2] = srcIsInit ? pkt.dstMacHi : pkt.srcMacHi;
+    store.macs[m + 3] = srcIsInit ? pkt.dstMacLo : pkt.srcMacLo;
+    store.icmp[id * 2] = pkt.icmpType;
+    store.icmp[id * 2 + 1] = pkt.icmpCode;
+    store.tcpState[id] = 0;
+    store.appTries[id] = tcp || pkt.protocol === IpProto.Udp ? 0 : NAME_DONE;
+    this.restart(id, tsUs);
+    this.counters.flowsCreated++;
+    return id;
+  }
+
+  /** Zeroes the counters of `id` and starts its record at `tsUs`. */
+  private restart(id: number, tsUs: number): void {
+    const s = this.store;
+    s.counts.fill(0, id * 4, id * 4 + 4);
+    s.flags[id * 2] = 0;
+    s.flags[id * 2 + 1] = 0;
+    s.times[id * 2] = tsUs;
+    s.times[id * 2 + 1] = tsUs;
+  }
+
+  private update(id: number, pkt: DecodedPacket, srcIsA: boolean, tsUs: number): void {
+    const s = this.store;
+    const fwd = (srcIsA ? 1 : 0) === s.initIsA[id];
+    const m = id * 4 + (fwd ? 0 : 2);
+    s.counts[m]++;
+    s.counts[m + 1] += pkt.ipBytes;
+    s.flags[id * 2 + (fwd ? 0 : 1)] |= pkt.tcpFlags;
+    if (tsUs > s.times[id * 2 + 1]) s.times[id * 2 + 1] = tsUs;
+    else if (tsUs < s.times[id * 2]) s.times[id * 2] = tsUs;
+    // Link types with one address (SLL) reveal the other side's MAC on a reverse packet.
+    if (s.macs[m] === -1 && pkt.srcMacHi !== -1) {
+      s.macs[m] = pkt.srcMacHi;
+      s.macs[m + 1] = pkt.srcMacLo;
+    }
+    const other = id * 4 + (fwd ? 2 : 0);
+    if (s.macs[other] === -1 && pkt.dstMacHi !== -1) {
+      s.macs[other] = pkt.dstMacHi;
+      s.macs[other + 1] = pkt.dstMacLo;
+    }
+    let list: FlowList = s.listOf[id] as FlowList;
+    if (pkt.protocol === IpProto.Tcp) list = trackTcp(s, id, pkt, fwd);
+    s.touch(id, list);
+    if (s.appTries[id] < MAX_NAME_TRIES && pkt.payloadLength > 0) this.tryName(id, pkt);
+  }
+
+  private tryName(id: number, pkt: DecodedPacket): void {
+    const s = this.store;
+    s.appTries[id]++;
+    const kind = classifyAppPayload(pkt);
+    if (kind === AppNameKind.None) return;
+    const name = extractAppName(pkt, kind);
+    if (name === null) return;
+    if (kind === AppNameKind.Dns) s.dnsQname[id] = name;
+    else if (kind === AppNameKind.TlsSni) s.tlsSni[id] = name;
+    else s.httpHost[id] = name;
+    s.appTries[id] = NAME_DONE;
+    this.counters.namesExtracted++;
+  }
+
+  private expireList(list: FlowList, timeoutUs: number, nowUs: number): void {
+    const s = this.store;
+    for (let id = s.head[list]; id !== -1 && s.times[id * 2 + 1] + timeoutUs <= nowUs; id = s.head[list]) {
+      this.end(id, list === FlowList.Closing ? closeReason(this.store, id) : 'idle');
+    }
+  }
+
+  private evictOne(): void {
+    const s = this.store;
+    let id = s.head[FlowList.Closing];
+    let reason: EndReason = 'idle';
+    if (id !== -1) reason = closeReason(this.store, id);
+    else {
+      const a = s.head[FlowList.Tcp];
+      const b = s.head[FlowList.Other];
+      id = a === -1 || (b !== -1 && s.times[b * 2 + 1] < s.times[a * 2 + 1]) ? b : a;
+    }
+    this.counters.evicted++;
+    this.end(id, reason);
+  }
+
+  private growStore(): void {
+    const s = this.store;
+    const capacity = Math.min(this.maxFlows, s.capacity * 2);
+    const live = new Int32Array(s.size);
+    let n = 0;
+    for (let list = 0; list < 3; list++) for (let id = s.head[list]; id !== -1; id = s.next[id]) live[n++] = id;
+    s.grow(capacity);
+    this.index.rebuild(capacity, live, s.hash);
+  }
+
+  private emit(id: number, reason: EndReason): void {
+    exportFlow(this.store, id, reason, this.record);
+    this.counters.flowsEmitted++;
+    this.counters.emitted[reason]++;
+    this.onFlow(this.record);
+  }
+
+  private end(id: number, reason: EndReason): void {
+    this.emit(id, reason);
+    this.index.remove(id, this.store.hash[id], this.store.hash);
+    this.store.release(id);
+  }
+}
+
+function positive(value: number, name: string): number {
+  if (!(value > 0) || !Number.isFinite(value)) throw new TypeError(`${name} must be a positive finite number`);
+  return value;
+}
