@@ -1,0 +1,102 @@
+/**
+ * `flowseal ingest pcap`: streams a pcap/pcapng capture (a file, or stdin for `-`) through
+ * the CaptureReader into the SpoolWriter, so packets land on disk only sealed to the
+ * processor's public key.
+ *
+ * Owns: wiring, the per-link-type counts and the one-way diagnostics (NDJSON-able objects of
+ * counts and codes). On a damaged capture it still closes the writer — records before the
+ * damage are sealed and the run gets its final segment, so the processor is not left
+ * waiting — and then rethrows the AppError so the command exits non-zero.
+ * Never: logs or returns packet bytes, addresses or the input path's content; buffers more
+ * than one read chunk plus one spool chunk.
+ */
+import { open } from 'node:fs/promises';
+import { AppError, ErrorCode, isAppError } from '../schemas/errors.ts';
+import { RecordKind } from '../schemas/spool.ts';
+import { CaptureReader, type CaptureRecord } from './capture/capture-reader.ts';
+import { SpoolWriter, type SpoolWriterOptions } from './spool/spool-writer.ts';
+
+export interface IngestPcapOptions {
+  /** Capture file path, or '-' for standard input. */
+  input: string;
+  spoolDir: string;
+  runId?: string;
+  /** Diagnostics sink: counts and codes only. */
+  log: (obj: object) => void;
+  /** Stream read for '-' (default process.stdin); tests inject one. */
+  stdin?: AsyncIterable<Uint8Array>;
+  /** Passed to the SpoolWriter (tests use small segments). */
+  segmentMaxBytes?: SpoolWriterOptions['segmentMaxBytes'];
+}
+
+export interface IngestPcapResult {
+  runId: string;
+  records: number;
+  segments: number;
+  /** Bytes of sealed segment files written. */
+  bytes: number;
+  /** Records per pcap LINKTYPE_* value. */
+  linkTypes: Record<number, number>;
+}
+
+const READ_CHUNK_BYTES = 256 * 1024;
+
+async function openInput(opts: IngestPcapOptions): Promise<{ stream: AsyncIterable<Uint8Array>; close: () => Promise<void> }> {
+  if (opts.input === '-') return { stream: opts.stdin ?? (process.stdin as AsyncIterable<Uint8Array>), close: async () => undefined };
+  try {
+    const fh = await open(opts.input, 'r');
+    return { stream: fh.createReadStream({ highWaterMark: READ_CHUNK_BYTES, autoClose: false }), close: () => fh.close() };
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? 'unknown';
+    throw new AppError(ErrorCode.BadRequest, `cannot open the capture file (${code})`, { cause: e });
+  }
+}
+
+/**
+ * Ingests one capture into the spool as one run. Throws ERR_SPOOL_NO_PUBLIC_KEY before
+ * reading anything if no processor key is published; ERR_CAPTURE_* (after sealing what came
+ * before) for a damaged capture; the writer's error for IO failures (open segment discarded).
+ */
+export async function runIngestPcap(opts: IngestPcapOptions): Promise<IngestPcapResult> {
+  const input = await openInput(opts);
+  let writer: SpoolWriter;
+  try {
+    writer = await SpoolWriter.open(opts.spoolDir, {
+      ...(opts.runId !== undefined ? { runId: opts.runId } : {}),
+      ...(opts.segmentMaxBytes !== undefined ? { segmentMaxBytes: opts.segmentMaxBytes } : {}),
+    });
+  } catch (e) {
+    await input.close();
+    throw e;
+  }
+  opts.log({ event: 'ingest-start', runId: writer.runId, source: opts.input === '-' ? 'stdin' : 'file' });
+  const linkTypes: Record<number, number> = {};
+  let last: Promise<void> = Promise.resolve();
+  const reader = new CaptureReader((rec: CaptureRecord) => {
+    linkTypes[rec.linkType] = (linkTypes[rec.linkType] ?? 0) + 1;
+    last = writer.append({ kind: RecordKind.Packet, linkType: rec.linkType, ifIndex: rec.ifIndex, tsSec: rec.tsSec, tsNsec: rec.tsNsec, origLen: rec.origLen, data: rec.data });
+  });
+  try {
+    for await (const chunk of input.stream) {
+      reader.push(chunk);
+      // Wait for sealing triggered by this chunk: backpressure and bounded memory.
+      await last;
+    }
+    reader.end();
+    await last;
+  } catch (e) {
+    await input.close();
+    if (isAppError(e) && e.code.startsWith('ERR_CAPTURE_')) {
+      opts.log({ event: 'capture-error', code: e.code, records: reader.stats.records, offset: reader.offset });
+      const sealed = await writer.close();
+      opts.log({ event: 'ingest-closed-after-error', runId: writer.runId, ...sealed });
+    } else {
+      await writer.abort();
+    }
+    throw e;
+  }
+  await input.close();
+  const res = await writer.close();
+  opts.log({ event: 'capture-read', format: reader.format, ...reader.stats });
+  return { runId: writer.runId, records: res.records, segments: res.segments, bytes: res.bytes, linkTypes };
+}

@@ -1,0 +1,246 @@
+/**
+ * Writes records into the encrypted spool: frames them (schemas/spool.ts), seals 1 MiB
+ * chunks as they fill, rotates segments by size or age, and publishes each segment by
+ * fsync + atomic rename (`segments/<run>-<seq8>.seg.tmp` → `.seg`).
+ *
+ * Owns: segment lifecycle and the run's final-segment flag (the last segment of every run,
+ * even a run of zero records, carries it). A segment's final flag is fixed when its HPKE
+ * context starts, i.e. at its first sealed chunk: when `close()` finds the open segment
+ * already started as non-final, it finishes it and adds an empty final segment. A segment is
+ * sealed to the processor key current at that moment: `processor-key.json` is re-checked
+ * (inode, size, mtime) for every segment, so a restarted processor's key is picked up.
+ * Never: holds anything that can decrypt a finished segment (only the processor's public
+ * key, and the open segment's sender context, which has no `open`); logs record bytes.
+ */
+import { mkdir, open, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { AppError, ErrorCode } from '../../schemas/errors.ts';
+import {
+  encodeSpoolRecord,
+  parseSegmentFileName,
+  RunId,
+  segmentFileName,
+  SpoolBuffer,
+  spoolRecordBytes,
+  SPOOL_CHUNK_MAX_PLAINTEXT,
+  type SpoolRecordInput,
+} from '../../schemas/spool.ts';
+import { RecipientKeySource } from './recipient-key.ts';
+import { SegmentSealer } from './segment-sealer.ts';
+
+export interface SpoolWriterOptions {
+  /** Run id ([A-Za-z0-9_-]{1,64}); default: time + random. */
+  runId?: string;
+  /** Plaintext bytes per segment before rotation; default 8 MiB. */
+  segmentMaxBytes?: number;
+  /** Rotate a segment this old (ms since its first record), checked on append; default: never. */
+  segmentMaxAgeMs?: number;
+  /** Clock, ms since the epoch; default Date.now. */
+  now?: () => number;
+}
+
+export interface SpoolWriterResult {
+  segments: number;
+  records: number;
+  /** Bytes of sealed segment files published. */
+  bytes: number;
+}
+
+export const DEFAULT_SEGMENT_MAX_BYTES = 8 * 1024 * 1024;
+
+/** One segment being written; the sealer and file exist from its first sealed chunk on. */
+interface SegmentJob {
+  seq: number;
+  sealer: SegmentSealer | null;
+  file: FileHandle | null;
+  tmpPath: string;
+  bytes: number;
+}
+
+/** Streams records into sealed segments of one run. Not reentrant across runs: one writer per run. */
+export class SpoolWriter {
+  readonly runId: string;
+  readonly #dir: string;
+  readonly #keys: RecipientKeySource;
+  readonly #maxBytes: number;
+  readonly #maxAgeMs: number;
+  readonly #now: () => number;
+  #pending = new SpoolBuffer(1 << 16);
+  #job: SegmentJob;
+  #nextSeq = 0;
+  #segBytes = 0;
+  #segStartedAt = 0;
+  #chain: Promise<void> = Promise.resolve();
+  #failed: unknown = null;
+  #closed = false;
+  #result: SpoolWriterResult = { segments: 0, records: 0, bytes: 0 };
+
+  private constructor(spoolDir: string, runId: string, keys: RecipientKeySource, opts: SpoolWriterOptions) {
+    this.runId = runId;
+    this.#dir = join(spoolDir, 'segments');
+    this.#keys = keys;
+    this.#maxBytes = opts.segmentMaxBytes ?? DEFAULT_SEGMENT_MAX_BYTES;
+    this.#maxAgeMs = opts.segmentMaxAgeMs ?? 0;
+    this.#now = opts.now ?? Date.now;
+    this.#job = this.#newJob();
+  }
+
+  /**
+   * Opens a writer for one run. Throws ERR_SPOOL_NO_PUBLIC_KEY if the processor has not
+   * published its key, ERR_KEY_INVALID for a malformed key file, ERR_BAD_REQUEST for a bad
+   * or already used run id.
+   */
+  static async open(spoolDir: string, opts: SpoolWriterOptions = {}): Promise<SpoolWriter> {
+    const now = opts.now ?? Date.now;
+    const runId = opts.runId ?? defaultRunId(now());
+    if (!RunId.safeParse(runId).success) throw new AppError(ErrorCode.BadRequest, 'run id must be 1-64 of [A-Za-z0-9_-]');
+    if (opts.segmentMaxBytes !== undefined && !(opts.segmentMaxBytes >= 1)) throw new TypeError('segmentMaxBytes must be ≥ 1');
+    const keys = new RecipientKeySource(spoolDir);
+    await keys.current();
+    const dir = join(spoolDir, 'segments');
+    await mkdir(dir, { recursive: true });
+    for (const name of await readdir(dir)) {
+      if (parseSegmentFileName(name.replace(/\.tmp$/, ''))?.runId === runId) {
+        throw new AppError(ErrorCode.BadRequest, 'this run id already has segments in the spool');
+      }
+    }
+    return new SpoolWriter(spoolDir, runId, keys, opts);
+  }
+
+  /**
+   * Appends one record. The record (and its `data`) is copied before this returns, so a
+   * reused buffer may be overwritten at once; the promise settles when any sealing or
+   * writing it triggered is done (callers may await only the last one: work is serialized).
+   * Rejects with the first IO/key error of this writer.
+   */
+  append(rec: SpoolRecordInput): Promise<void> {
+    if (this.#closed) throw new TypeError('SpoolWriter.append after close');
+    if (this.#failed !== null) return Promise.reject(this.#failed);
+    const size = spoolRecordBytes(rec.data.length);
+    if (this.#segBytes > 0) {
+      const tooOld = this.#maxAgeMs > 0 && this.#now() - this.#segStartedAt >= this.#maxAgeMs;
+      if (tooOld || this.#segBytes + size > this.#maxBytes) this.#rotate();
+    }
+    if (this.#segBytes === 0) this.#segStartedAt = this.#now();
+    encodeSpoolRecord(this.#pending, rec);
+    this.#segBytes += size;
+    this.#result.records++;
+    while (this.#pending.length >= SPOOL_CHUNK_MAX_PLAINTEXT) {
+      const chunk = this.#pending.bytes.slice(0, SPOOL_CHUNK_MAX_PLAINTEXT);
+      this.#pending.discard(SPOOL_CHUNK_MAX_PLAINTEXT);
+      const job = this.#job;
+      this.#enqueue(async () => {
+        await this.#sealChunk(job, chunk, false, false);
+      });
+    }
+    return this.#chain;
+  }
+
+  /**
+   * Seals what is buffered as the run's final segment(s) and publishes them. Returns counts.
+   * A run of zero records still gets one empty final segment.
+   */
+  async close(): Promise<SpoolWriterResult> {
+    if (this.#closed) throw new TypeError('SpoolWriter.close called twice');
+    this.#closed = true;
+    const job = this.#job;
+    const rest = this.#takePending();
+    this.#enqueue(async () => {
+      const wasFinal = await this.#sealChunk(job, rest, true, true);
+      if (!wasFinal) await this.#sealChunk(this.#newJob(), new Uint8Array(0), true, true);
+    });
+    await this.#chain;
+    return { ...this.#result };
+  }
+
+  /** Stops without publishing the open segment (its temp file is removed). Never throws. */
+  async abort(): Promise<void> {
+    this.#closed = true;
+    await this.#chain.catch(() => undefined);
+    const job = this.#job;
+    await job.file?.close().catch(() => undefined);
+    if (job.file) await unlink(job.tmpPath).catch(() => undefined);
+    job.file = null;
+    job.sealer = null;
+  }
+
+  #newJob(): SegmentJob {
+    const seq = this.#nextSeq++;
+    return { seq, sealer: null, file: null, tmpPath: join(this.#dir, `${segmentFileName(this.runId, seq)}.tmp`), bytes: 0 };
+  }
+
+  #takePending(): Uint8Array {
+    const rest = this.#pending.bytes.slice();
+    this.#pending.clear();
+    this.#segBytes = 0;
+    return rest;
+  }
+
+  /** Finishes the open segment (not the run's last) and starts the next one. */
+  #rotate(): void {
+    const job = this.#job;
+    const rest = this.#takePending();
+    this.#enqueue(async () => {
+      await this.#sealChunk(job, rest, true, false);
+    });
+    this.#job = this.#newJob();
+  }
+
+  #enqueue(fn: () => Promise<void>): void {
+    this.#chain = this.#chain.then(fn).catch((e: unknown) => {
+      this.#failed ??= e;
+      throw this.#failed;
+    });
+    // The caller awaits the returned chain; this only keeps a dropped promise from crashing the process.
+    this.#chain.catch(() => undefined);
+  }
+
+  /**
+   * Seals one chunk into `job`, starting the segment first if needed (with `runFinal` as
+   * its final flag). `last` finishes and publishes the segment. Returns the header's final flag.
+   */
+  async #sealChunk(job: SegmentJob, plaintext: Uint8Array, last: boolean, runFinal: boolean): Promise<boolean> {
+    if (!job.sealer) {
+      const key = await this.#keys.current();
+      job.sealer = await SegmentSealer.start({ recipientPublicKey: key.publicKey, keyId: key.keyId, runId: this.runId, seq: job.seq, final: runFinal, createdAt: this.#now() });
+      job.file = await open(job.tmpPath, 'wx', 0o600);
+      await this.#write(job, job.sealer.headerBytes);
+    }
+    const sealer = job.sealer;
+    await this.#write(job, await sealer.seal(plaintext, last));
+    if (last) await this.#publish(job);
+    return sealer.final;
+  }
+
+  async #write(job: SegmentJob, bytes: Uint8Array): Promise<void> {
+    let off = 0;
+    while (off < bytes.length) {
+      const { bytesWritten } = await job.file!.write(bytes, off, bytes.length - off);
+      off += bytesWritten;
+    }
+    job.bytes += bytes.length;
+  }
+
+  async #publish(job: SegmentJob): Promise<void> {
+    const file = job.file!;
+    await file.sync();
+    await file.close();
+    job.file = null;
+    job.sealer = null;
+    await rename(job.tmpPath, join(this.#dir, segmentFileName(this.runId, job.seq)));
+    const dir = await open(this.#dir, 'r');
+    try {
+      await dir.sync();
+    } finally {
+      await dir.close();
+    }
+    this.#result.segments++;
+    this.#result.bytes += job.bytes;
+  }
+}
+
+function defaultRunId(nowMs: number): string {
+  const rnd = new Uint8Array(6);
+  crypto.getRandomValues(rnd);
+  return `r${nowMs.toString(36)}${[...rnd].map((b) => b.toString(16).padStart(2, '0')).join('')}`;
+}
