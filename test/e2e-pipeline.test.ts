@@ -49,7 +49,10 @@ describe('pipeline → archive → API, checked against tshark', { skip: haveTsh
       assert.equal(r.code, 0, `pipeline failed on ${f.file}: ${r.stderr.slice(-800)}`);
     }
     const issuerDir = join(dir, 'dev-issuer');
-    server = await startNodeServer({ archiveDir: archive, port: 0, devIssuerDir: issuerDir, auditLogPath: join(dir, 'audit.ndjson'), logger: { info: () => undefined, warn: () => undefined, error: () => undefined } as never });
+    // The suite sends ~25 requests in a burst: allow that (rate limiting has its own tests).
+    const configPath = join(dir, 'api.json');
+    await writeFile(configPath, JSON.stringify({ rateLimit: { perMinute: 600, burst: 100 } }));
+    server = await startNodeServer({ archiveDir: archive, configPath, port: 0, devIssuerDir: issuerDir, auditLogPath: join(dir, 'audit.ndjson'), logger: { info: () => undefined, warn: () => undefined, error: () => undefined } as never });
     token = await (await loadOrCreateDevIssuer(issuerDir)).signToken('e2e', ['datasets:read', 'query', 'records'], 600);
   });
 
