@@ -28,6 +28,12 @@ function required(values: Record<string, unknown>, name: string): string {
   return v;
 }
 
+function positiveInt(text: string, name: string): number {
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n <= 0) throw new AppError('ERR_BAD_REQUEST', `--${name} must be a positive integer`);
+  return n;
+}
+
 const commands: Record<string, Command> = {
   demo: {
     summary: 'Anonymize the bundled captures, serve the API on 127.0.0.1 and print a token and curl lines',
@@ -56,8 +62,8 @@ const commands: Record<string, Command> = {
   },
   ingest: {
     summary: 'Capture side: seal packets from a pcap/pcapng file (or - for stdin) into the spool',
-    usage: 'flowseal ingest pcap <file|-> --spool <dir> [--run-id <id>]',
-    options: { spool: { type: 'string' }, 'run-id': { type: 'string' } },
+    usage: 'flowseal ingest pcap <file|-> --spool <dir> [--run-id <id>] [--segment-bytes <n>]',
+    options: { spool: { type: 'string' }, 'run-id': { type: 'string' }, 'segment-bytes': { type: 'string' } },
     run: async (v, p) => {
       if (p[0] !== 'pcap' || p.length !== 2) throw new AppError('ERR_BAD_REQUEST', 'usage: flowseal ingest pcap <file|-> --spool <dir>');
       const { runIngestPcap } = await import('../ingest/ingest-pcap.ts');
@@ -65,6 +71,7 @@ const commands: Record<string, Command> = {
         input: p[1]!,
         spoolDir: required(v, 'spool'),
         ...(str(v['run-id']) ? { runId: str(v['run-id'])! } : {}),
+        ...(str(v['segment-bytes']) ? { segmentMaxBytes: positiveInt(str(v['segment-bytes'])!, 'segment-bytes') } : {}),
         log: (o: object) => err(JSON.stringify({ component: 'ingest', ...o })),
       });
       err(JSON.stringify({ component: 'ingest', event: 'done', ...res }));

@@ -10,6 +10,7 @@
  * Never: logs or returns packet bytes, addresses or the input path's content; buffers more
  * than one read chunk plus one spool chunk.
  */
+import { writeRunEndMarker } from './spool/run-end-marker.ts';
 import { open } from 'node:fs/promises';
 import { AppError, ErrorCode, isAppError } from '../schemas/errors.ts';
 import { RecordKind } from '../schemas/spool.ts';
@@ -89,6 +90,7 @@ export async function runIngestPcap(opts: IngestPcapOptions): Promise<IngestPcap
     if (isAppError(e) && e.code.startsWith('ERR_CAPTURE_')) {
       opts.log({ event: 'capture-error', code: e.code, records: reader.stats.records, offset: reader.offset });
       const sealed = await writer.close();
+      await writeRunEndMarker(opts.spoolDir, writer.runId, sealed.segments);
       opts.log({ event: 'ingest-closed-after-error', runId: writer.runId, ...sealed });
     } else {
       await writer.abort();
@@ -97,6 +99,7 @@ export async function runIngestPcap(opts: IngestPcapOptions): Promise<IngestPcap
   }
   await input.close();
   const res = await writer.close();
+  await writeRunEndMarker(opts.spoolDir, writer.runId, res.segments);
   opts.log({ event: 'capture-read', format: reader.format, ...reader.stats });
   return { runId: writer.runId, records: res.records, segments: res.segments, bytes: res.bytes, linkTypes };
 }

@@ -389,3 +389,16 @@ export async function computeKeyId(publicKey: Uint8Array): Promise<string> {
   const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', publicKey as Uint8Array<ArrayBuffer>));
   return hexOf(digest.subarray(0, KEY_ID_BYTES));
 }
+
+/**
+ * Run-end marker `<spool>/segments/<runId>.end` ({ segments: n }), written by ingest after the
+ * final segment. Unauthenticated on purpose: it is only a hint that lets the processor finish
+ * a run whose final segment was rejected (tampered) instead of waiting for it forever. Forging
+ * one can end a run early; its later segments are then refused as replays, never duplicated.
+ */
+export const RunEndMarker = z.strictObject({ segments: z.number().int().min(0).max(0xffff_ffff) });
+export type RunEndMarker = z.infer<typeof RunEndMarker>;
+
+export function runEndMarkerName(runId: string): string {
+  return `${RunId.parse(runId)}.end`;
+}

@@ -20,7 +20,7 @@ import { iterateSpoolRecords } from '../schemas/spool.ts';
 import { generateProcessorKeys, type ProcessorKeys } from './spool/keys.ts';
 import { writePublicKey } from './spool/key-file.ts';
 import { openSegment } from './spool/spool-reader.ts';
-import { listSegments, quarantineSegment } from './spool/spool-files.ts';
+import { listSegments, quarantineSegment, readRunEndMarker, removeRunEndMarker } from './spool/spool-files.ts';
 import { encodeFrame, encodeJsonFrame, FrameType, type WorkerConfig, type WorkerEvent } from './worker/protocol.ts';
 import { publishRun, rollForwardStaging, type PublishInput } from './sinks/publish.ts';
 
@@ -39,6 +39,8 @@ export interface SupervisorOptions {
   /** One-way diagnostics sink (counts and codes only). */
   log: (event: Record<string, unknown>) => void;
   pollMs?: number;
+  /** How long a missing segment is waited for before the run goes on without it. Default 10 s. */
+  gapTimeoutMs?: number;
   /** Worker restarts allowed per run before the run is given up (its segments quarantined). */
   maxRestarts?: number;
   /** Extra environment for the worker (tests inject faults with it). */
@@ -147,7 +149,7 @@ async function step(opts: SupervisorOptions, keys: ProcessorKeys, published: Set
   }
   let progressed = false;
   for (const runId of byRun.keys()) {
-    const done = await processRun(opts, keys, runId);
+    const done = await processRun(opts, published, keys, runId);
     if (done) {
       published.add(runId);
       progressed = true;
@@ -160,11 +162,11 @@ async function step(opts: SupervisorOptions, keys: ProcessorKeys, published: Set
  * Processes one run to completion: feeds its segments in order as they appear, restarting
  * the worker on a crash. Returns true when the run was published (or given up).
  */
-async function processRun(opts: SupervisorOptions, keys: ProcessorKeys, runId: string): Promise<boolean> {
+async function processRun(opts: SupervisorOptions, published: ReadonlySet<string>, keys: ProcessorKeys, runId: string): Promise<boolean> {
   const state: RunState = { runId, fed: [], nextSeq: 0, poison: new Map(), suspect: new Set(), restarts: 0, counts: {}, finished: false };
   const maxRestarts = opts.maxRestarts ?? 8;
   for (;;) {
-    const outcome = await attemptRun(opts, keys, state);
+    const outcome = await attemptRun(opts, published, keys, state);
     if (outcome === 'published') return true;
     if (outcome === 'waiting') return false;
     state.restarts++;
@@ -180,7 +182,7 @@ async function processRun(opts: SupervisorOptions, keys: ProcessorKeys, runId: s
 
 type Outcome = 'published' | 'waiting' | 'crashed';
 
-async function attemptRun(opts: SupervisorOptions, keys: ProcessorKeys, state: RunState): Promise<Outcome> {
+async function attemptRun(opts: SupervisorOptions, published: ReadonlySet<string>, keys: ProcessorKeys, state: RunState): Promise<Outcome> {
   const stagingDir = join(opts.archiveDir, '.staging', state.runId);
   await rm(stagingDir, { recursive: true, force: true });
   const worker = new WorkerHandle(opts.workerEnv ?? {});
@@ -198,6 +200,7 @@ async function attemptRun(opts: SupervisorOptions, keys: ProcessorKeys, state: R
   state.fed = [];
   let cursor = 0;
   let finalSeen = false;
+  let gapSince: number | null = null;
   for (;;) {
     let next: { name: string; seq: number } | undefined = replay[cursor];
     if (next) cursor++;
@@ -205,7 +208,23 @@ async function attemptRun(opts: SupervisorOptions, keys: ProcessorKeys, state: R
       const all = (await listSegments(opts.spoolDir)).filter((s) => s.runId === state.runId && s.seq >= state.nextSeq);
       next = all.find((s) => s.seq === state.nextSeq);
       if (!next) {
-        if (state.fed.length === 0 && replay.length === 0) {
+        const later = all.reduce<number | null>((m, s) => (m === null || s.seq < m ? s.seq : m), null);
+        if (later !== null) {
+          // A gap: a segment never arrived (or was removed). Wait a while, then go on without it.
+          gapSince ??= Date.now();
+          if (Date.now() - gapSince >= (opts.gapTimeoutMs ?? 10_000)) {
+            bump(state.counts, 'segments_missing', later - state.nextSeq);
+            opts.log({ event: 'segments-missing', run: state.runId, from: state.nextSeq, to: later - 1 });
+            state.nextSeq = later;
+            gapSince = null;
+            continue;
+          }
+        } else if ((await readRunEndMarker(opts.spoolDir, state.runId))?.segments === state.nextSeq && state.nextSeq > 0) {
+          // Every segment of the run was handled but the final one was rejected: finish anyway.
+          bump(state.counts, 'final_segment_rejected');
+          finalSeen = true;
+          break;
+        } else if (state.fed.length === 0 && replay.length === 0) {
           worker.child.kill('SIGTERM');
           await worker.exited;
           return 'waiting';
@@ -213,8 +232,9 @@ async function attemptRun(opts: SupervisorOptions, keys: ProcessorKeys, state: R
         await new Promise((r) => setTimeout(r, opts.pollMs ?? 100));
         continue;
       }
+      gapSince = null;
     }
-    const fed = await feedSegment(opts, keys, state, worker, next);
+    const fed = await feedSegment(opts, published, keys, state, worker, next);
     state.nextSeq = Math.max(state.nextSeq, next.seq + 1);
     if (fed === 'rejected') continue;
     state.fed.push(next);
@@ -240,6 +260,7 @@ async function attemptRun(opts: SupervisorOptions, keys: ProcessorKeys, state: R
   };
   const manifest = await publishRun(input);
   for (const f of state.fed) await unlink(join(opts.spoolDir, 'segments', f.name)).catch(() => undefined);
+  await removeRunEndMarker(opts.spoolDir, state.runId);
   opts.log({ event: 'run-published', run: state.runId, flows: manifest.flows, files: manifest.files.length, counts: manifest.counts });
   return 'published';
 }
@@ -269,6 +290,7 @@ async function noteCrash(state: RunState, worker: WorkerHandle, sent: { seq: num
 /** Decrypts one segment and sends its records. Quarantines a bad segment and moves on. */
 async function feedSegment(
   opts: SupervisorOptions,
+  published: ReadonlySet<string>,
   keys: ProcessorKeys,
   state: RunState,
   worker: WorkerHandle,
@@ -277,7 +299,13 @@ async function feedSegment(
   let opened;
   try {
     const bytes = await readFile(join(opts.spoolDir, 'segments', seg.name));
-    opened = await openSegment(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), keys);
+    opened = await openSegment(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), keys, {
+      isReplay: (run) => published.has(run),
+    });
+    // The name is not authenticated, the header is: a copy renamed to another slot is a replay.
+    if (opened.header.runId !== state.runId || opened.header.seq !== seg.seq) {
+      throw new AppError(ErrorCode.SpoolReplayed, 'segment header does not match its place in the spool');
+    }
   } catch (e) {
     const code = isAppError(e) ? e.code : ErrorCode.SpoolBadHeader;
     if (code === ErrorCode.SpoolUnknownKey) {

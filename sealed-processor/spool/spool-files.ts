@@ -7,10 +7,10 @@
  * Owns: directory scans and quarantine moves. Never: reads segment contents, or writes
  * anything but a code, a name and a time into a reason file.
  */
-import { mkdir, readdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ErrorCode } from '../../schemas/errors.ts';
-import { parseSegmentFileName } from '../../schemas/spool.ts';
+import { parseSegmentFileName, RunEndMarker, runEndMarkerName } from '../../schemas/spool.ts';
 
 export interface SegmentEntry {
   /** File name inside `<spool>/segments/`. */
@@ -50,4 +50,19 @@ export async function quarantineSegment(spoolDir: string, name: string, code: Er
   const reason = { code, segment: name, runId: parsed.runId, seq: parsed.seq, quarantinedAt: new Date(now()).toISOString() };
   await writeFile(join(dir, `${name}.reason.json`), `${JSON.stringify(reason)}\n`);
   await rename(join(spoolDir, 'segments', name), join(dir, name));
+}
+
+/** Reads a run's end marker (see schemas/spool.ts `RunEndMarker`), or null if absent/invalid. */
+export async function readRunEndMarker(spoolDir: string, runId: string): Promise<RunEndMarker | null> {
+  try {
+    const text = await readFile(join(spoolDir, 'segments', runEndMarkerName(runId)), 'utf8');
+    return RunEndMarker.parse(JSON.parse(text));
+  } catch {
+    return null;
+  }
+}
+
+/** Removes a run's end marker once the run is published. */
+export async function removeRunEndMarker(spoolDir: string, runId: string): Promise<void> {
+  await unlink(join(spoolDir, 'segments', runEndMarkerName(runId))).catch(() => undefined);
 }

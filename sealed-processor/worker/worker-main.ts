@@ -21,11 +21,15 @@ function emit(ev: WorkerEvent): void {
   process.stdout.write(`${JSON.stringify(ev)}\n`);
 }
 
-/** Test-only fault injection (ignored unless NODE_ENV=test): `throw:<seq>:<index>` or `exit:<seq>:<index>`. */
+/**
+ * Test-only fault injection (ignored unless NODE_ENV=test): `throw|exit:<seq>:<index>`, where
+ * `*` matches any segment or record (every attempt then dies).
+ */
 function faultFromEnv(): { mode: 'throw' | 'exit'; seq: number; index: number } | null {
   const spec = process.env.NODE_ENV === 'test' ? process.env.FLOWSEAL_FAULT : undefined;
-  const m = spec ? /^(throw|exit):(\d+):(\d+)$/.exec(spec) : null;
-  return m ? { mode: m[1] as 'throw' | 'exit', seq: Number(m[2]), index: Number(m[3]) } : null;
+  const m = spec ? /^(throw|exit):(\d+|\*):(\d+|\*)$/.exec(spec) : null;
+  const num = (x: string) => (x === '*' ? -1 : Number(x));
+  return m ? { mode: m[1] as 'throw' | 'exit', seq: num(m[2]!), index: num(m[3]!) } : null;
 }
 
 async function main(): Promise<number> {
@@ -78,7 +82,7 @@ async function main(): Promise<number> {
           const seg = segment;
           try {
             const n = processor.processPlaintext(payload, indexInSegment, skip, (index) => {
-              if (fault && fault.seq === seg.seq && fault.index === index) {
+              if (fault && (fault.seq < 0 || fault.seq === seg.seq) && (fault.index < 0 || fault.index === index)) {
                 if (fault.mode === 'exit') process.exit(137);
                 throw new Error('injected parser fault');
               }

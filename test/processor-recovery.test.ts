@@ -1,0 +1,161 @@
+/**
+ * The sealed processor under failure, driven through the real `flowseal process` and
+ * `flowseal ingest` commands: a parser exception and a hard worker death on one record lose
+ * exactly that record and nothing else (no duplicates); a tampered segment is quarantined
+ * while the others are processed; a killed processor leaves no visible partial output, and
+ * after a restart its old spool is crypto-shredded and new runs publish without duplicates.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { FLOWSEAL_BIN, runFlowseal } from './support/run-flowseal.ts';
+import { fixturePath } from './support/capture-facts.ts';
+
+const CAPTURE = fixturePath('http-lo.pcap');
+const CAPTURE_PACKETS = 68;
+
+function startProcessor(spool: string, archive: string, untilRun: string, env: Record<string, string> = {}): { child: ChildProcess; exit: Promise<number>; stderr: () => string } {
+  const child = spawn(process.execPath, [FLOWSEAL_BIN, 'process', '--spool', spool, '--archive', archive, '--dataset', 'd', '--until-run', untilRun], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, NODE_ENV: 'test', ...env },
+  });
+  let err = '';
+  child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
+  const exit = new Promise<number>((res) => child.on('exit', (c, s) => res(c ?? (s ? 128 : 1))));
+  return { child, exit, stderr: () => err };
+}
+
+async function waitFor(cond: () => boolean | Promise<boolean>, ms = 20_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+async function archiveTotals(archive: string): Promise<{ flows: number; packets: number; files: number }> {
+  const files = (await readdir(join(archive, 'd'), { recursive: true }).catch(() => [] as string[])).filter((f) => f.endsWith('.parquet'));
+  if (!files.length) return { flows: 0, packets: 0, files: 0 };
+  const db = await DuckDBInstance.create(':memory:');
+  const c = await db.connect();
+  const r = await c.runAndReadAll(`SELECT count(*)::BIGINT, sum(packets_fwd + packets_rev)::BIGINT FROM read_parquet('${join(archive, 'd', '**', '*.parquet')}')`);
+  const [f, p] = r.getRows()[0] as [bigint, bigint];
+  return { flows: Number(f), packets: Number(p), files: files.length };
+}
+
+async function manifest(archive: string, run: string): Promise<{ flows: number; counts: Record<string, number> }> {
+  return JSON.parse(await readFile(join(archive, 'd', 'manifests', `${run}.json`), 'utf8')).manifest;
+}
+
+async function runCase(dir: string, run: string, env: Record<string, string>, segmentBytes = 4096) {
+  const spool = join(dir, 'spool');
+  const archive = join(dir, 'archive');
+  const p = startProcessor(spool, archive, run, env);
+  await waitFor(() => existsSync(join(spool, 'processor-key.json')));
+  const ing = await runFlowseal(['ingest', 'pcap', CAPTURE, '--spool', spool, '--run-id', run, '--segment-bytes', String(segmentBytes)]);
+  assert.equal(ing.code, 0, ing.stderr);
+  assert.equal(await p.exit, 0, p.stderr());
+  return { spool, archive, stderr: p.stderr() };
+}
+
+describe('sealed processor recovery', () => {
+  let root: string;
+  before(async () => {
+    root = await mkdtemp(join(tmpdir(), 'flowseal-recovery-'));
+  });
+  after(async () => {
+    await rm(root, { recursive: true, force: true });
+  });
+
+  test('clean run: every packet in exactly one flow', async () => {
+    const { archive } = await runCase(join(root, 'clean'), 'clean', {});
+    const t = await archiveTotals(archive);
+    assert.equal(t.packets, CAPTURE_PACKETS);
+    const m = await manifest(archive, 'clean');
+    assert.equal(m.counts.records, CAPTURE_PACKETS);
+    assert.equal(m.counts.poison_records ?? 0, 0);
+  });
+
+  test('a parser exception on one record skips exactly that record and replays the rest', async () => {
+    const { archive } = await runCase(join(root, 'throw'), 'throwrun', { FLOWSEAL_FAULT: 'throw:1:3' });
+    const t = await archiveTotals(archive);
+    assert.equal(t.packets, CAPTURE_PACKETS - 1);
+    const m = await manifest(archive, 'throwrun');
+    assert.equal(m.counts.poison_records, 1);
+    assert.equal(m.counts.records_skipped_poison, 1);
+    assert.equal(m.counts.worker_restarts, 1);
+  });
+
+  test('a hard worker death is narrowed to its record by acknowledged replay', async () => {
+    const { archive, stderr } = await runCase(join(root, 'exit'), 'exitrun', { FLOWSEAL_FAULT: 'exit:0:5' });
+    const t = await archiveTotals(archive);
+    const m = await manifest(archive, 'exitrun');
+    assert.equal(t.packets, CAPTURE_PACKETS - 1, JSON.stringify(m.counts) + stderr);
+    assert.equal(m.counts.poison_records, 1);
+    assert.equal(m.counts.worker_restarts, 2);
+    assert.doesNotMatch(stderr, /127\.0\.0\.1/);
+  });
+
+  test('a tampered segment is quarantined; the other segments are processed', async () => {
+    const dir = join(root, 'tamper');
+    const spool = join(dir, 'spool');
+    const side = join(dir, 'side');
+    const archive = join(dir, 'archive');
+    const p = startProcessor(spool, archive, 'tamp');
+    await waitFor(() => existsSync(join(spool, 'processor-key.json')));
+    // Seal into a side directory with the processor's public key, tamper, then hand over.
+    await mkdir(side, { recursive: true });
+    await copyFile(join(spool, 'processor-key.json'), join(side, 'processor-key.json'));
+    const ing = await runFlowseal(['ingest', 'pcap', CAPTURE, '--spool', side, '--run-id', 'tamp', '--segment-bytes', '4096']);
+    assert.equal(ing.code, 0, ing.stderr);
+    const names = (await readdir(join(side, 'segments'))).filter((n) => n.endsWith('.seg')).sort();
+    assert.ok(names.length >= 3, `expected several segments, got ${names.length}`);
+    const victim = join(side, 'segments', names[1]!);
+    const bytes = await readFile(victim);
+    bytes[bytes.length - 20]! ^= 0x01;
+    await writeFile(victim, bytes);
+    await mkdir(join(spool, 'segments'), { recursive: true });
+    for (const n of (await readdir(join(side, 'segments'))).sort()) await rename(join(side, 'segments', n), join(spool, 'segments', n));
+    assert.equal(await p.exit, 0, p.stderr());
+    const m = await manifest(archive, 'tamp');
+    assert.equal(m.counts.segments_quarantined, 1);
+    const t = await archiveTotals(archive);
+    assert.ok(t.packets > 0 && t.packets < CAPTURE_PACKETS, `some but not all packets: ${t.packets}`);
+    const q = await readdir(join(spool, 'quarantine'));
+    assert.deepEqual(q.sort(), [names[1]!, `${names[1]!}.reason.json`].sort());
+    const reason = JSON.parse(await readFile(join(spool, 'quarantine', `${names[1]!}.reason.json`), 'utf8'));
+    assert.equal(reason.code, 'ERR_SPOOL_AUTH_FAILED');
+    assert.match(p.stderr(), /"event":"segment-rejected".*"code":"ERR_SPOOL_AUTH_FAILED"/);
+  });
+
+  test('a killed processor leaves no partial output; after restart old raw data is shredded and nothing is duplicated', async () => {
+    const dir = join(root, 'kill');
+    const spool = join(dir, 'spool');
+    const archive = join(dir, 'archive');
+    // First processor: exits hard in the worker forever (every restart), so it never publishes.
+    const p1 = startProcessor(spool, archive, 'killed', { FLOWSEAL_FAULT: 'exit:*:*' });
+    await waitFor(() => existsSync(join(spool, 'processor-key.json')));
+    const ing = await runFlowseal(['ingest', 'pcap', CAPTURE, '--spool', spool, '--run-id', 'killed', '--segment-bytes', '4096']);
+    assert.equal(ing.code, 0, ing.stderr);
+    await waitFor(() => p1.stderr().includes('worker-restart'));
+    p1.child.kill('SIGKILL');
+    await p1.exit;
+    assert.deepEqual(await archiveTotals(archive), { flows: 0, packets: 0, files: 0 });
+    const segmentsBefore = (await readdir(join(spool, 'segments'))).filter((n) => n.endsWith('.seg')).length;
+    assert.ok(segmentsBefore > 0);
+    // Second processor: new keys. The old segments cannot be read by anyone any more.
+    const p2 = startProcessor(spool, archive, 'fresh');
+    await waitFor(() => existsSync(join(spool, 'processor-key.json')) && p2.stderr().includes('"event":"started"'));
+    const ing2 = await runFlowseal(['ingest', 'pcap', CAPTURE, '--spool', spool, '--run-id', 'fresh']);
+    assert.equal(ing2.code, 0, ing2.stderr);
+    assert.equal(await p2.exit, 0, p2.stderr());
+    const t = await archiveTotals(archive);
+    assert.equal(t.packets, CAPTURE_PACKETS, 'the new run exactly once, nothing of the killed one');
+    assert.ok(!existsSync(join(archive, '.staging', 'killed')), 'unjournaled staging was discarded');
+  });
+});
