@@ -1,0 +1,103 @@
+/**
+ * The `flowseal` command as a user runs it: help texts, usage errors, stdin capture input,
+ * and damaged captures (clear code, non-zero exit, records before the damage kept).
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { runFlowseal } from './support/run-flowseal.ts';
+import { fixturePath } from './support/capture-facts.ts';
+
+const SUBCOMMANDS = ['demo', 'pipeline', 'ingest', 'process', 'serve', 'token', 'anonymize', 'policy'];
+
+async function packetsIn(archive: string, dataset: string): Promise<number> {
+  const files = (await readdir(join(archive, dataset), { recursive: true }).catch(() => [] as string[])).filter((f) => f.endsWith('.parquet'));
+  if (!files.length) return 0;
+  const db = await DuckDBInstance.create(':memory:');
+  const c = await db.connect();
+  const r = await c.runAndReadAll(`SELECT sum(packets_fwd + packets_rev)::BIGINT FROM read_parquet('${join(archive, dataset, '**', '*.parquet')}')`);
+  return Number(r.getRows()[0]![0]);
+}
+
+describe('flowseal CLI', () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'flowseal-cli-'));
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test('--help lists every subcommand and each has its own --help', async () => {
+    const r = await runFlowseal(['--help']);
+    assert.equal(r.code, 0);
+    for (const s of SUBCOMMANDS) assert.match(r.stdout, new RegExp(`^  ${s}\\b`, 'm'));
+    for (const s of SUBCOMMANDS) {
+      const h = await runFlowseal([s, '--help']);
+      assert.equal(h.code, 0, s);
+      assert.match(h.stdout, new RegExp(`Usage: flowseal ${s}`), s);
+    }
+  });
+
+  test('usage errors exit 2 with a message', async () => {
+    const none = await runFlowseal([]);
+    assert.equal(none.code, 2);
+    const unknown = await runFlowseal(['frobnicate']);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /unknown command 'frobnicate'/);
+    const missing = await runFlowseal(['pipeline', fixturePath('http-lo.pcap')]);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /--archive is required/);
+    const badFlag = await runFlowseal(['serve', '--archive', dir, '--bogus']);
+    assert.equal(badFlag.code, 2);
+    const badDataset = await runFlowseal(['pipeline', fixturePath('http-lo.pcap'), '--archive', join(dir, 'a'), '--dataset', '../x']);
+    assert.notEqual(badDataset.code, 0);
+  });
+
+  test('pipeline reads a capture from stdin', async () => {
+    const archive = join(dir, 'stdin-archive');
+    const input = await readFile(fixturePath('http-lo.pcap'));
+    const r = await runFlowseal(['pipeline', '-', '--archive', archive, '--dataset', 'live'], { input });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(await packetsIn(archive, 'live'), 68);
+  });
+
+  test('a truncated capture: ERR_CAPTURE_TRUNCATED, exit 3, the records before the damage are archived', async () => {
+    const archive = join(dir, 'trunc-archive');
+    const whole = await readFile(fixturePath('http-lo.pcap'));
+    const input = whole.subarray(0, Math.floor(whole.length * 0.6));
+    const r = await runFlowseal(['pipeline', '-', '--archive', archive, '--dataset', 'cut'], { input });
+    assert.equal(r.code, 3, r.stderr);
+    assert.match(r.stderr, /ERR_CAPTURE_TRUNCATED/);
+    const n = await packetsIn(archive, 'cut');
+    assert.ok(n > 0 && n < 68, `kept ${n} of 68 packets`);
+  });
+
+  test('not a capture at all: ERR_CAPTURE_BAD_MAGIC, exit 3, nothing archived', async () => {
+    const archive = join(dir, 'bad-archive');
+    const r = await runFlowseal(['pipeline', '-', '--archive', archive, '--dataset', 'bad'], { input: new TextEncoder().encode('GET / HTTP/1.1\r\n\r\n'.repeat(10)) });
+    assert.equal(r.code, 3);
+    assert.match(r.stderr, /ERR_CAPTURE_BAD_MAGIC/);
+    assert.equal(await packetsIn(archive, 'bad'), 0);
+  });
+
+  test('ingest without a running processor says so', async () => {
+    const r = await runFlowseal(['ingest', 'pcap', fixturePath('http-lo.pcap'), '--spool', join(dir, 'empty-spool')]);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /ERR_SPOOL_NO_PUBLIC_KEY/);
+  });
+
+  test('token mints a JWT for the dev issuer', async () => {
+    const r = await runFlowseal(['token', '--sub', 'alice', '--scope', 'query records', '--dev-issuer', join(dir, 'iss')]);
+    assert.equal(r.code, 0, r.stderr);
+    const [h, p] = r.stdout.trim().split('.');
+    assert.equal(JSON.parse(Buffer.from(h!, 'base64url').toString()).alg, 'ES256');
+    const claims = JSON.parse(Buffer.from(p!, 'base64url').toString());
+    assert.equal(claims.sub, 'alice');
+    assert.equal(claims.scope, 'query records');
+    assert.ok(claims.exp > claims.iat);
+  });
+});
