@@ -46,13 +46,13 @@ const commands: Record<string, Command> = {
   },
   pipeline: {
     summary: 'Ingest a capture and run the sealed processor as two processes with the encrypted spool between them',
-    usage: 'flowseal pipeline <capture|-> --archive <dir> [--policy <file>] [--dataset <name>] [--spool <dir>]',
+    usage: 'flowseal pipeline <capture...|-> --archive <dir> [--policy <file>] [--dataset <name>] [--spool <dir>]',
     options: { archive: { type: 'string' }, policy: { type: 'string' }, dataset: { type: 'string' }, spool: { type: 'string' } },
     run: async (v, p) => {
-      if (p.length !== 1) throw new AppError('ERR_BAD_REQUEST', 'pipeline takes exactly one capture path (or - for stdin)');
+      if (p.length === 0) throw new AppError('ERR_BAD_REQUEST', 'pipeline takes one or more capture paths (or - for stdin)');
       const { runPipeline } = await import('./pipeline.ts');
       return runPipeline({
-        capture: p[0]!,
+        captures: p,
         archiveDir: required(v, 'archive'),
         policyPath: str(v.policy),
         dataset: str(v.dataset) ?? 'default',

@@ -25,12 +25,11 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
   await rm(archive, { recursive: true, force: true });
   const captures = (await readdir(FIXTURES)).filter((f) => /\.(pcap|pcapng)$/.test(f)).sort();
   process.stderr.write(`flowseal demo: anonymizing ${captures.length} bundled captures into ${archive}\n`);
-  for (const c of captures) {
-    const code = await runPipeline({ capture: join(FIXTURES, c), archiveDir: archive, dataset: 'demo', stdio: 'pipe' });
-    if (code !== 0) {
-      process.stderr.write(`flowseal demo: pipeline failed on ${c} (exit ${code})\n`);
-      return code;
-    }
+  // One pipeline, one processor: every capture shares the run's in-memory anonymization key.
+  const code = await runPipeline({ captures: captures.map((c) => join(FIXTURES, c)), archiveDir: archive, dataset: 'demo', stdio: 'pipe' });
+  if (code !== 0) {
+    process.stderr.write(`flowseal demo: the pipeline failed (exit ${code})\n`);
+    return code;
   }
   if (!opts.serve) return 0;
   const { from, to } = await archiveTimeRange(join(archive, 'demo', 'manifests'));

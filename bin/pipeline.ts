@@ -16,7 +16,8 @@ import { AppError, ErrorCode } from '../schemas/errors.ts';
 const FLOWSEAL = fileURLToPath(new URL('./flowseal.mjs', import.meta.url));
 
 export interface PipelineOptions {
-  capture: string;
+  /** One or more capture paths, or a single '-' for stdin. One processor (one anonymization key) serves them all. */
+  captures: string[];
   archiveDir: string;
   policyPath?: string | undefined;
   dataset: string;
@@ -41,32 +42,38 @@ async function waitForFile(path: string, child: ChildProcess, timeoutMs: number)
 
 /** Returns the exit code: 0 when everything was processed, else the failing side's code. */
 export async function runPipeline(opts: PipelineOptions): Promise<number> {
+  if (opts.captures.length === 0) throw new AppError(ErrorCode.BadRequest, 'pipeline needs at least one capture');
+  if (opts.captures.includes('-') && opts.captures.length > 1) throw new AppError(ErrorCode.BadRequest, "'-' (stdin) must be the only capture");
   const ownSpool = !opts.spoolDir;
   const spoolDir = opts.spoolDir ? resolve(opts.spoolDir) : await mkdtemp(join(tmpdir(), 'flowseal-spool-'));
-  const runId = `r${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
+  // Run ids sort in ingest order, which is the order the processor takes runs in.
+  const base = `r${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
+  const runIds = opts.captures.map((_, i) => `${base}-${String(i).padStart(4, '0')}`);
   const node = process.execPath;
-  const procArgs = [FLOWSEAL, 'process', '--spool', spoolDir, '--archive', resolve(opts.archiveDir), '--dataset', opts.dataset, '--until-run', runId];
+  const procArgs = [FLOWSEAL, 'process', '--spool', spoolDir, '--archive', resolve(opts.archiveDir), '--dataset', opts.dataset, '--until-run', runIds.at(-1)!];
   if (opts.policyPath) procArgs.push('--policy', resolve(opts.policyPath));
   const stdio = opts.stdio ?? 'inherit';
   const processor = spawn(node, procArgs, { stdio: ['ignore', stdio, stdio] });
   const processorExit = waitExit(processor);
   try {
     await waitForFile(join(spoolDir, 'processor-key.json'), processor, 30_000);
-    const ingest = spawn(node, [FLOWSEAL, 'ingest', 'pcap', opts.capture, '--spool', spoolDir, '--run-id', runId], {
-      stdio: [opts.capture === '-' ? 'inherit' : 'ignore', stdio, stdio],
-    });
-    const ingestCode = await waitExit(ingest);
-    if (ingestCode !== 0) {
+    let firstFailure = 0;
+    for (const [i, capture] of opts.captures.entries()) {
+      const ingest = spawn(node, [FLOWSEAL, 'ingest', 'pcap', capture, '--spool', spoolDir, '--run-id', runIds[i]!], {
+        stdio: [capture === '-' ? 'inherit' : 'ignore', stdio, stdio],
+      });
+      const code = await waitExit(ingest);
+      if (code !== 0 && firstFailure === 0) firstFailure = code;
+    }
+    if (firstFailure !== 0) {
       // Ingest seals a final segment even on a damaged capture; if it died without one, the
       // processor would wait for the run forever: give it a grace period, then stop it.
       const timer = setTimeout(() => processor.kill('SIGTERM'), 60_000);
       await processorExit;
       clearTimeout(timer);
-      return ingestCode;
+      return firstFailure;
     }
-    const processorCode = await processorExit;
-    if (processorCode !== 0) return processorCode;
-    return ingestCode;
+    return await processorExit;
   } catch (e) {
     processor.kill('SIGTERM');
     await processorExit;

@@ -75,7 +75,9 @@ class WorkerHandle {
   segmentsDone: number[] = [];
 
   constructor(env: Record<string, string>) {
-    this.child = spawn(process.execPath, [RUN_TS, WORKER_MAIN], {
+    // FLOWSEAL_WORKER_NODE_ARGS: extra Node flags for the worker (profiling, e.g. --cpu-prof).
+    const nodeArgs = (process.env.FLOWSEAL_WORKER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+    this.child = spawn(process.execPath, [...nodeArgs, RUN_TS, WORKER_MAIN], {
       stdio: ['pipe', 'pipe', 'inherit'],
       env: { ...process.env, ...env },
     });

@@ -65,6 +65,18 @@ describe('flowseal CLI', () => {
     assert.equal(await packetsIn(archive, 'live'), 68);
   });
 
+  test('several captures in one pipeline share one anonymization key', async () => {
+    const archive = join(dir, 'multi-archive');
+    const r = await runFlowseal(['pipeline', fixturePath('http-lo.pcap'), fixturePath('sll2-any.pcap'), '--archive', archive, '--dataset', 'multi']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(await packetsIn(archive, 'multi'), 68 + 19);
+    const manifests = await readdir(join(archive, 'multi', 'manifests'));
+    assert.equal(manifests.length, 2);
+    const keyIds = new Set<string>();
+    for (const m of manifests) keyIds.add(JSON.parse(await readFile(join(archive, 'multi', 'manifests', m), 'utf8')).manifest.keyId);
+    assert.equal(keyIds.size, 1);
+  });
+
   test('a truncated capture: ERR_CAPTURE_TRUNCATED, exit 3, the records before the damage are archived', async () => {
     const archive = join(dir, 'trunc-archive');
     const whole = await readFile(fixturePath('http-lo.pcap'));

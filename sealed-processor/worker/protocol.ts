@@ -59,32 +59,53 @@ export function encodeJsonFrame(type: FrameType, value: unknown): Uint8Array {
 }
 
 /**
- * Incremental frame decoder: push chunks, get complete frames. Copies only when a frame spans
- * chunks. Throws TypeError on an oversized frame (the supervisor is trusted; this is a bug).
+ * Incremental frame decoder: push chunks, get complete frames. Pending chunks are kept in a
+ * list and joined once per frame (a multi-MiB frame arrives in many 64 KiB pipe reads; joining
+ * on every read would copy it quadratically). Frames that lie inside one chunk are not copied.
+ * Throws TypeError on an oversized frame (the supervisor is trusted; this is a bug).
  */
 export class FrameDecoder {
-  #buf: Uint8Array = new Uint8Array(0);
+  #chunks: Uint8Array[] = [];
+  #pending = 0;
 
   push(chunk: Uint8Array, onFrame: (type: number, payload: Uint8Array) => void): void {
-    let data = chunk;
-    if (this.#buf.length) {
-      data = new Uint8Array(this.#buf.length + chunk.length);
-      data.set(this.#buf, 0);
-      data.set(chunk, this.#buf.length);
-    }
-    const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
-    let off = 0;
-    while (data.length - off >= 5) {
-      const len = view.getUint32(off + 1, true);
+    this.#chunks.push(chunk);
+    this.#pending += chunk.length;
+    for (;;) {
+      if (this.#pending < 5) return;
+      const head = this.#chunks[0]!.length >= 5 ? this.#chunks[0]! : this.#join(5);
+      const len = new DataView(head.buffer, head.byteOffset, 5).getUint32(1, true);
       if (len > MAX_FRAME_BYTES) throw new TypeError('worker frame too large');
-      if (data.length - off - 5 < len) break;
-      onFrame(view.getUint8(off), data.subarray(off + 5, off + 5 + len));
-      off += 5 + len;
+      if (this.#pending < 5 + len) return;
+      const first = this.#chunks[0]!.length >= 5 + len ? this.#chunks[0]! : this.#join(5 + len);
+      onFrame(first[0]!, first.subarray(5, 5 + len));
+      this.#consume(5 + len);
     }
-    this.#buf = off === data.length ? new Uint8Array(0) : data.slice(off);
+  }
+
+  /** Makes the first chunk at least `n` bytes long by joining chunks (n ≤ pending). */
+  #join(n: number): Uint8Array {
+    const out = new Uint8Array(Math.max(n, 0));
+    let off = 0;
+    while (off < n) {
+      const c = this.#chunks.shift()!;
+      const take = Math.min(c.length, n - off);
+      out.set(c.subarray(0, take), off);
+      off += take;
+      if (take < c.length) this.#chunks.unshift(c.subarray(take));
+    }
+    this.#chunks.unshift(out);
+    return out;
+  }
+
+  #consume(n: number): void {
+    this.#pending -= n;
+    const c = this.#chunks[0]!;
+    if (c.length === n) this.#chunks.shift();
+    else this.#chunks[0] = c.subarray(n);
   }
 
   get pending(): number {
-    return this.#buf.length;
+    return this.#pending;
   }
 }
