@@ -21,7 +21,7 @@ import { generateProcessorKeys, type ProcessorKeys } from './spool/keys.ts';
 import { writePublicKey } from './spool/key-file.ts';
 import { openSegment } from './spool/spool-reader.ts';
 import { listSegments, quarantineSegment, readRunEndMarker, removeRunEndMarker } from './spool/spool-files.ts';
-import { encodeFrame, encodeJsonFrame, FrameType, type WorkerConfig, type WorkerEvent } from './worker/protocol.ts';
+import { encodeFrame, encodeFrameHeader, encodeJsonFrame, FrameType, type WorkerConfig, type WorkerEvent } from './worker/protocol.ts';
 import { publishRun, rollForwardStaging, type PublishInput } from './sinks/publish.ts';
 
 const RUN_TS = fileURLToPath(new URL('../bin/run-ts.mjs', import.meta.url));
@@ -198,13 +198,16 @@ async function attemptRun(opts: SupervisorOptions, published: ReadonlySet<string
   };
   if (!(await worker.send(encodeJsonFrame(FrameType.Config, config)))) return noteCrash(state, worker, []);
   // Replay what an earlier worker of this run already consumed, then continue with new segments.
+  // `state.fed` keeps every segment this run has consumed across attempts; `sent` is what this
+  // worker has been given, in order (for pinning down where a crash happened).
   const replay = state.fed.slice();
-  state.fed = [];
+  const sent: { name: string; seq: number }[] = [];
   let cursor = 0;
   let finalSeen = false;
   let gapSince: number | null = null;
   for (;;) {
     let next: { name: string; seq: number } | undefined = replay[cursor];
+    const replaying = next !== undefined;
     if (next) cursor++;
     else {
       const all = (await listSegments(opts.spoolDir)).filter((s) => s.runId === state.runId && s.seq >= state.nextSeq);
@@ -226,7 +229,7 @@ async function attemptRun(opts: SupervisorOptions, published: ReadonlySet<string
           bump(state.counts, 'final_segment_rejected');
           finalSeen = true;
           break;
-        } else if (state.fed.length === 0 && replay.length === 0) {
+        } else if (state.fed.length === 0) {
           worker.child.kill('SIGTERM');
           await worker.exited;
           return 'waiting';
@@ -238,18 +241,23 @@ async function attemptRun(opts: SupervisorOptions, published: ReadonlySet<string
     }
     const fed = await feedSegment(opts, published, keys, state, worker, next);
     state.nextSeq = Math.max(state.nextSeq, next.seq + 1);
-    if (fed === 'rejected') continue;
-    state.fed.push(next);
-    if (fed === 'crashed') return noteCrash(state, worker, state.fed);
+    if (fed === 'rejected') {
+      // Only possible on replay if the file changed under us: it is no longer part of the run.
+      if (replaying) state.fed = state.fed.filter((f) => f.seq !== next.seq);
+      continue;
+    }
+    if (!replaying) state.fed.push(next);
+    sent.push(next);
+    if (fed === 'crashed') return noteCrash(state, worker, sent);
     if (fed === 'final') {
       finalSeen = true;
       break;
     }
   }
   if (!finalSeen) return 'waiting';
-  if (!(await worker.send(encodeFrame(FrameType.Finish, new Uint8Array(0))))) return noteCrash(state, worker, state.fed);
+  if (!(await worker.send(encodeFrame(FrameType.Finish, new Uint8Array(0))))) return noteCrash(state, worker, sent);
   const code = await worker.exited;
-  if (code !== 0 || !worker.done) return noteCrash(state, worker, state.fed);
+  if (code !== 0 || !worker.done) return noteCrash(state, worker, sent);
   const input: PublishInput = {
     runId: state.runId,
     dataset: opts.dataset,
@@ -337,7 +345,10 @@ async function feedSegment(
       if (!ok) break;
     }
     if (!ok) return 'crashed';
-  } else if (!(await worker.send(encodeFrame(FrameType.Records, opened.plaintext)))) {
+  } else if (
+    !(await worker.send(encodeFrameHeader(FrameType.Records, opened.plaintext.length))) ||
+    !(await worker.send(opened.plaintext))
+  ) {
     return 'crashed';
   }
   return opened.header.final ? 'final' : 'ok';

@@ -54,6 +54,15 @@ export function encodeFrame(type: FrameType, payload: Uint8Array): Uint8Array {
   return out;
 }
 
+/** The 5-byte header of a frame, for writing a large payload without copying it. */
+export function encodeFrameHeader(type: FrameType, length: number): Uint8Array {
+  const out = new Uint8Array(5);
+  const view = new DataView(out.buffer);
+  view.setUint8(0, type);
+  view.setUint32(1, length, true);
+  return out;
+}
+
 export function encodeJsonFrame(type: FrameType, value: unknown): Uint8Array {
   return encodeFrame(type, new TextEncoder().encode(JSON.stringify(value)));
 }
