@@ -34,6 +34,13 @@ function positiveInt(text: string, name: string): number {
   return n;
 }
 
+/** Spool segments are decrypted whole in the processor's memory: keep them modest. */
+function segmentBytes(text: string): number {
+  const n = positiveInt(text, 'segment-bytes');
+  if (n > 32 * 1024 * 1024) throw new AppError('ERR_BAD_REQUEST', '--segment-bytes must be at most 33554432 (32 MiB)');
+  return n;
+}
+
 const commands: Record<string, Command> = {
   demo: {
     summary: 'Anonymize the bundled captures, serve the API on 127.0.0.1 and print a token and curl lines',
@@ -71,7 +78,7 @@ const commands: Record<string, Command> = {
         input: p[1]!,
         spoolDir: required(v, 'spool'),
         ...(str(v['run-id']) ? { runId: str(v['run-id'])! } : {}),
-        ...(str(v['segment-bytes']) ? { segmentMaxBytes: positiveInt(str(v['segment-bytes'])!, 'segment-bytes') } : {}),
+        ...(str(v['segment-bytes']) ? { segmentMaxBytes: segmentBytes(str(v['segment-bytes'])!) } : {}),
         log: (o: object) => err(JSON.stringify({ component: 'ingest', ...o })),
       });
       err(JSON.stringify({ component: 'ingest', event: 'done', ...res }));

@@ -158,4 +158,45 @@ describe('sealed processor recovery', () => {
     assert.equal(t.packets, CAPTURE_PACKETS, 'the new run exactly once, nothing of the killed one');
     assert.ok(!existsSync(join(archive, '.staging', 'killed')), 'unjournaled staging was discarded');
   });
+
+  test('a run that never ends does not hold up other runs', async () => {
+    const dir = join(root, 'stuck');
+    const spool = join(dir, 'spool');
+    const side = join(dir, 'side');
+    const archive = join(dir, 'archive');
+    const p = startProcessor(spool, archive, 'later');
+    await waitFor(() => existsSync(join(spool, 'processor-key.json')));
+    await mkdir(side, { recursive: true });
+    await copyFile(join(spool, 'processor-key.json'), join(side, 'processor-key.json'));
+    const ing = await runFlowseal(['ingest', 'pcap', CAPTURE, '--spool', side, '--run-id', 'aaa-stuck', '--segment-bytes', '4096']);
+    assert.equal(ing.code, 0, ing.stderr);
+    // Only the first segment of run 'aaa-stuck' arrives: the run can never complete.
+    await mkdir(join(spool, 'segments'), { recursive: true });
+    const first = (await readdir(join(side, 'segments'))).filter((n) => n.endsWith('.seg')).sort()[0]!;
+    await rename(join(side, 'segments', first), join(spool, 'segments', first));
+    const ing2 = await runFlowseal(['ingest', 'pcap', CAPTURE, '--spool', spool, '--run-id', 'later']);
+    assert.equal(ing2.code, 0, ing2.stderr);
+    assert.equal(await p.exit, 0, p.stderr());
+    assert.equal((await manifest(archive, 'later')).flows > 0, true);
+  });
+
+  test('a reused run id never replaces a published run', async () => {
+    const dir = join(root, 'reuse');
+    const first = await runCase(dir, 'same', {});
+    const before = await archiveTotals(first.archive);
+    const manifestBefore = await readFile(join(first.archive, 'd', 'manifests', 'same.json'), 'utf8');
+    // A new processor (new keys) on the same archive; the capture side reuses the run id.
+    const spool = join(dir, 'spool');
+    const p = startProcessor(spool, first.archive, 'other');
+    await waitFor(() => p.stderr().includes('"event":"started"'));
+    const again = await runFlowseal(['ingest', 'pcap', fixturePath('sll2-any.pcap'), '--spool', spool, '--run-id', 'same']);
+    assert.equal(again.code, 0, again.stderr);
+    const other = await runFlowseal(['ingest', 'pcap', fixturePath('sll2-any.pcap'), '--spool', spool, '--run-id', 'other']);
+    assert.equal(other.code, 0, other.stderr);
+    assert.equal(await p.exit, 0, p.stderr());
+    assert.equal(await readFile(join(first.archive, 'd', 'manifests', 'same.json'), 'utf8'), manifestBefore);
+    const after = await archiveTotals(first.archive);
+    assert.equal(after.packets, before.packets + 19, 'only the run "other" was added');
+    assert.match(p.stderr(), /"run":"same".*"code":"ERR_SPOOL_REPLAYED"/);
+  });
 });

@@ -9,11 +9,13 @@
  * file and no flow is published twice.
  * Never: writes anything but anonymized output and non-secret metadata.
  */
-import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { link, mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve, sep } from 'node:path';
+import { z } from 'zod';
 import { CompactSign, exportJWK, generateKeyPair, type CryptoKey, type JWK } from 'jose';
 import { SCHEMA_VERSION } from '../../schemas/columns.ts';
-import { RunManifest, type SignedManifest } from '../../schemas/manifest.ts';
+import { AppError, ErrorCode } from '../../schemas/errors.ts';
+import { RunManifest, SignedManifest } from '../../schemas/manifest.ts';
 import { policyHash, type Policy } from '../../schemas/policy.ts';
 import type { StagedFile } from './parquet-sink.ts';
 
@@ -29,10 +31,40 @@ export interface PublishInput {
   keyId?: string;
 }
 
-interface Journal {
-  dataset: string;
-  files: string[];
-  manifest: SignedManifest;
+/** A staged file's path: exactly the archive layout, nothing that could leave the dataset dir. */
+export const StagedPath = z.string().regex(/^date=\d{4}-\d{2}-\d{2}\/hour=\d{2}\/[A-Za-z0-9_-]{1,64}-\d{4,}\.parquet$/);
+
+/** What the worker reports for each staged file (parsed: the worker is the parsing attack surface). */
+export const StagedFileReport = z.strictObject({
+  relPath: StagedPath,
+  rows: z.number().int().nonnegative(),
+  bytes: z.number().int().nonnegative(),
+  timeStart: z.string().nullable(),
+  timeEnd: z.string().nullable(),
+});
+
+const Journal = z.strictObject({
+  dataset: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/),
+  files: z.array(StagedPath),
+  manifest: SignedManifest,
+});
+type Journal = z.infer<typeof Journal>;
+
+/** fsync a file or directory so a rename that follows is durable. */
+async function fsyncPath(path: string): Promise<void> {
+  const fh = await open(path, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** `root/rel`, refusing anything that would resolve outside `root`. */
+function inside(root: string, rel: string): string {
+  const full = resolve(root, rel);
+  if (!full.startsWith(resolve(root) + sep)) throw new AppError(ErrorCode.ArchiveWriteFailed, 'a staged path leaves the archive');
+  return full;
 }
 
 let signer: { key: CryptoKey; jwk: JWK } | null = null;
@@ -67,7 +99,8 @@ async function atomicWrite(path: string, text: string): Promise<void> {
 
 /** Builds, signs, journals and publishes a run. Returns the manifest. */
 export async function publishRun(input: PublishInput): Promise<RunManifest> {
-  const staged = input.done.files as StagedFile[];
+  const staged: StagedFile[] = z.array(StagedFileReport).parse(input.done.files);
+  for (const f of staged) await fsyncPath(join(input.stagingDir, f.relPath));
   const notes = input.done.releaseNotes as { keyId?: string } | null;
   const manifest = RunManifest.parse({
     manifestVersion: 1,
@@ -92,32 +125,53 @@ export async function publishRun(input: PublishInput): Promise<RunManifest> {
   const signed: SignedManifest = { manifest, jws, signer: jwk as Record<string, unknown> };
   const journal: Journal = { dataset: input.dataset, files: staged.map((f) => f.relPath), manifest: signed };
   await atomicWrite(join(input.stagingDir, 'publish.json'), JSON.stringify(journal));
+  await fsyncPath(input.stagingDir);
   await applyJournal(input.stagingDir, input.archiveDir, journal);
   return manifest;
 }
 
-/** Renames staged files that are still in staging, writes the manifest, drops the staging dir. */
+/**
+ * Moves staged files that are still in staging into the dataset (link + unlink: an existing
+ * archive file is never replaced), writes the manifest, drops the staging dir.
+ * @throws AppError ERR_ARCHIVE_WRITE_FAILED if a target already exists (a reused run id).
+ */
 async function applyJournal(stagingDir: string, archiveDir: string, journal: Journal): Promise<void> {
   const datasetDir = join(archiveDir, journal.dataset);
   for (const rel of journal.files) {
-    const from = join(stagingDir, rel);
-    const to = join(datasetDir, rel);
+    const from = inside(stagingDir, rel);
+    const to = inside(datasetDir, rel);
     const exists = await stat(from).then(() => true, () => false);
     if (!exists) continue;
     await mkdir(dirname(to), { recursive: true });
-    await rename(from, to);
+    try {
+      await link(from, to);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') {
+        throw new AppError(ErrorCode.ArchiveWriteFailed, 'an archive file of this run already exists; refusing to replace it');
+      }
+      throw e;
+    }
+    await unlink(from);
+    await fsyncPath(dirname(to));
   }
-  await atomicWrite(join(datasetDir, 'manifests', `${journal.manifest.manifest.runId}.json`), JSON.stringify(journal.manifest, null, 2));
+  const manifestPath = inside(join(datasetDir, 'manifests'), `${journal.manifest.manifest.runId}.json`);
+  await atomicWrite(manifestPath, JSON.stringify(journal.manifest, null, 2));
   await rm(stagingDir, { recursive: true, force: true });
 }
 
 /**
- * At start: completes every journaled publish and discards every unjournaled staging dir.
- * Returns how many of each.
+ * At start: completes every journaled publish, discards every unjournaled staging dir, and
+ * moves a staging dir with an unreadable or invalid journal aside to `<archive>/.rejected/`
+ * (never trusted, never fatal). Returns how many of each.
  */
-export async function rollForwardStaging(stagingRoot: string, archiveDir: string): Promise<{ completed: number; discarded: number }> {
+export async function rollForwardStaging(
+  stagingRoot: string,
+  archiveDir: string,
+  log: (event: Record<string, unknown>) => void = () => undefined,
+): Promise<{ completed: number; discarded: number; rejected: number }> {
   let completed = 0;
   let discarded = 0;
+  let rejected = 0;
   const names = await readdir(stagingRoot).catch(() => [] as string[]);
   for (const name of names) {
     const dir = join(stagingRoot, name);
@@ -127,8 +181,17 @@ export async function rollForwardStaging(stagingRoot: string, archiveDir: string
       discarded++;
       continue;
     }
-    await applyJournal(dir, archiveDir, JSON.parse(text) as Journal);
-    completed++;
+    try {
+      const journal = Journal.parse(JSON.parse(text));
+      if (journal.manifest.manifest.runId !== name) throw new AppError(ErrorCode.ArchiveWriteFailed, 'journal run id does not match its directory');
+      await applyJournal(dir, archiveDir, journal);
+      completed++;
+    } catch (e) {
+      await mkdir(join(archiveDir, '.rejected'), { recursive: true });
+      await rename(dir, join(archiveDir, '.rejected', `${name}-${Date.now()}`)).catch(() => rm(dir, { recursive: true, force: true }));
+      log({ event: 'staging-rejected', code: e instanceof AppError ? e.code : ErrorCode.ArchiveWriteFailed });
+      rejected++;
+    }
   }
-  return { completed, discarded };
+  return { completed, discarded, rejected };
 }

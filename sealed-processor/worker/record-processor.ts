@@ -24,6 +24,7 @@ export class RecordProcessor {
   #skipped = 0;
   #datagrams = 0;
   #flowsByReason: Record<string, number> = {};
+  #anonymizeErrors = 0;
   /** Index (within the current segment) of the record being processed: names a poison record. */
   currentIndex = 0;
 
@@ -34,7 +35,13 @@ export class RecordProcessor {
 
   #onFlow(flow: RawFlow): void {
     this.#flowsByReason[flow.endReason] = (this.#flowsByReason[flow.endReason] ?? 0) + 1;
-    this.#rows.push(this.#anonymizer.anonymizeFlow(flow));
+    // One try per flow (not per packet): a flow the anonymizer cannot handle is dropped and
+    // counted instead of being blamed on whichever packet happened to expire it.
+    try {
+      this.#rows.push(this.#anonymizer.anonymizeFlow(flow));
+    } catch {
+      this.#anonymizeErrors++;
+    }
   }
 
   /**
@@ -89,6 +96,7 @@ export class RecordProcessor {
       records_skipped_poison: this.#skipped,
       datagrams_unprocessed: this.#datagrams,
       packets_decoded: d.decoded,
+      flows_dropped_anonymize_error: this.#anonymizeErrors,
     };
     for (const [k, v] of Object.entries(d.dropped)) out[`drop_${k}`] = v;
     for (const [k, v] of Object.entries(d.byLinkType)) out[`linktype_${k}`] = v.packets;

@@ -1,0 +1,91 @@
+/**
+ * Decrypts one spool segment and hands its records to a worker.
+ *
+ * Owns: the authenticity decisions for a segment (its header must name the run and slot it was
+ * found in; a run already published is a replay), what happens to a bad one (sealed to a key
+ * this process never held → deleted and counted as shredded; anything else → quarantined with
+ * its code), and the framing of plaintext for the worker: one frame per record in careful mode
+ * (so acknowledgements pin down a poison record), otherwise frames of at most
+ * `MAX_RECORDS_FRAME` bytes split at record boundaries.
+ * Never: logs or returns plaintext; only codes and counts leave this file.
+ */
+import { readFile, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { AppError, ErrorCode, isAppError } from '../../schemas/errors.ts';
+import { iterateSpoolRecords } from '../../schemas/spool.ts';
+import type { ProcessorKeys } from '../spool/keys.ts';
+import { openSegment } from '../spool/spool-reader.ts';
+import { quarantineSegment } from '../spool/spool-files.ts';
+import { encodeFrame, encodeFrameHeader, encodeJsonFrame, FrameType, MAX_FRAME_BYTES } from '../worker/protocol.ts';
+import type { WorkerHandle } from './worker-handle.ts';
+
+/** Largest RECORDS frame sent in normal mode (well under the worker's frame limit). */
+export const MAX_RECORDS_FRAME = Math.min(16 * 1024 * 1024, MAX_FRAME_BYTES);
+
+export interface SegmentRef {
+  name: string;
+  seq: number;
+}
+
+export interface FeedContext {
+  spoolDir: string;
+  keys: ProcessorKeys;
+  runId: string;
+  isPublished: (runId: string) => boolean;
+  poison: ReadonlySet<number>;
+  careful: boolean;
+  count: (key: string, n?: number) => void;
+  log: (event: Record<string, unknown>) => void;
+}
+
+export type FeedResult = 'ok' | 'final' | 'rejected' | 'crashed';
+
+/** Rejects a segment: shred (unknown key) or quarantine (anything else). */
+export async function rejectSegment(ctx: Pick<FeedContext, 'spoolDir' | 'runId' | 'count' | 'log'>, seg: SegmentRef, code: string): Promise<void> {
+  if (code === ErrorCode.SpoolUnknownKey) {
+    // Sealed to a key this process never held (written before a restart): crypto-shredded.
+    await unlink(join(ctx.spoolDir, 'segments', seg.name)).catch(() => undefined);
+    ctx.count('segments_shredded');
+  } else {
+    await quarantineSegment(ctx.spoolDir, seg.name, code as ErrorCode).catch(() => undefined);
+    ctx.count('segments_quarantined');
+  }
+  ctx.log({ event: 'segment-rejected', run: ctx.runId, seq: seg.seq, code });
+}
+
+export async function feedSegment(ctx: FeedContext, worker: WorkerHandle, seg: SegmentRef): Promise<FeedResult> {
+  let opened;
+  try {
+    const bytes = await readFile(join(ctx.spoolDir, 'segments', seg.name));
+    opened = await openSegment(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), ctx.keys, {
+      isReplay: (run) => ctx.isPublished(run),
+    });
+    // The name is not authenticated, the header is: a copy renamed to another slot is a replay.
+    if (opened.header.runId !== ctx.runId || opened.header.seq !== seg.seq) {
+      throw new AppError(ErrorCode.SpoolReplayed, 'segment header does not match its place in the spool');
+    }
+  } catch (e) {
+    await rejectSegment(ctx, seg, isAppError(e) ? e.code : ErrorCode.SpoolBadHeader);
+    return 'rejected';
+  }
+  const plaintext = opened.plaintext;
+  const segmentFrame = encodeJsonFrame(FrameType.Segment, { seq: seg.seq, careful: ctx.careful, skip: [...ctx.poison] });
+  if (!(await worker.send(segmentFrame))) return 'crashed';
+  // Cut points at record boundaries: every record in careful mode, else at most MAX_RECORDS_FRAME.
+  const cuts: number[] = [0];
+  iterateSpoolRecords(plaintext, (_rec, start, end) => {
+    const last = cuts[cuts.length - 1]!;
+    if (ctx.careful) cuts.push(end);
+    else if (end - last > MAX_RECORDS_FRAME && start > last) cuts.push(start);
+  });
+  if (cuts[cuts.length - 1] !== plaintext.length) cuts.push(plaintext.length);
+  for (let i = 1; i < cuts.length; i++) {
+    const part = plaintext.subarray(cuts[i - 1]!, cuts[i]!);
+    if (part.length === 0) continue;
+    const ok = part.length < 65536
+      ? await worker.send(encodeFrame(FrameType.Records, part))
+      : (await worker.send(encodeFrameHeader(FrameType.Records, part.length))) && (await worker.send(part));
+    if (!ok) return 'crashed';
+  }
+  return opened.header.final ? 'final' : 'ok';
+}
