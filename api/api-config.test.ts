@@ -9,7 +9,7 @@ test('empty config gives documented defaults', () => {
   assert.equal(c.port, 8787);
   assert.equal(c.limits.maxRecordRows, 1000);
   assert.equal(c.limits.queryTimeoutMs, 10_000);
-  assert.equal(c.limits.minGroupSize, 1);
+  assert.equal(c.limits.minGroupSize, 5, 'aggregates suppress groups under 5 flows unless configured otherwise');
   assert.deepEqual(c.issuers, []);
 });
 
@@ -25,4 +25,9 @@ test('issuer algorithms exclude none and HS*; unknown keys are rejected with pat
   assert.equal(ok.issuers[0].audience, 'flowseal-api');
   assert.equal(ok.limits.minGroupSize, 5);
   assert.equal(ok.limits.maxRecordRows, 1000);
+});
+
+test('minGroupSize 1 (no suppression) is allowed when set explicitly; 0 is not', () => {
+  assert.equal(loadApiConfig('limits: { minGroupSize: 1 }').limits.minGroupSize, 1);
+  assert.throws(() => loadApiConfig('limits: { minGroupSize: 0 }'), (e: unknown) => e instanceof AppError && e.code === 'ERR_CONFIG_INVALID');
 });

@@ -85,6 +85,8 @@ interface Harness {
   call(method: string, path: string, opts?: { token?: string | null; body?: unknown; raw?: string; headers?: Record<string, string> }): Promise<{ status: number; headers: Headers; json: any; text: string }>;
   audit: MemoryAuditSink;
   runs: string[];
+  /** Bound parameters of each engine run, aligned with `runs`. */
+  params: unknown[][];
   logged: unknown[];
   token(scopes: string[], extra?: Record<string, unknown>): Promise<string>;
 }
@@ -92,6 +94,7 @@ interface Harness {
 async function harness(config: Record<string, unknown> = {}, engineOverride?: QueryEngine): Promise<Harness> {
   const audit = createMemoryAuditSink();
   const runs: string[] = [];
+  const params: unknown[][] = [];
   const logged: unknown[] = [];
   const logger: Logger = { info: () => {}, error: (m, f) => void logged.push({ m, f }) };
   const base = engineOverride ?? engine;
@@ -100,6 +103,7 @@ async function harness(config: Record<string, unknown> = {}, engineOverride?: Qu
     datasetGlob: (id) => base.datasetGlob(id),
     run: (q, o) => {
       runs.push(q.sql);
+      params.push([...q.params]);
       return base.run(q, o);
     },
   };
@@ -115,6 +119,7 @@ async function harness(config: Record<string, unknown> = {}, engineOverride?: Qu
   return {
     audit,
     runs,
+    params,
     logged,
     token: (scopes, extra) => dev.signToken('alice', scopes, 600, extra),
     async call(method, path, opts = {}) {
@@ -372,6 +377,122 @@ test('minGroupSize suppresses small groups and reports how many', async () => {
   const none = await h.call('POST', '/v1/query', { body: q({ groupBy: ['src_port'], metrics: ['flows'] }) });
   assert.equal(none.json.rows.length, 0);
   assert.ok(none.json.stats.suppressedGroups > 0);
+});
+
+test('per-connection group keys need the records scope; groups and totals under 5 flows are withheld by default', async () => {
+  const h = await harness({ limits: { maxRowsPerPeriod: 1000 } });
+  const aggOnly = await h.token(['query']);
+  const perConnection = [
+    ['src_addr', 'src_port', 'dst_addr', 'dst_port'],
+    [{ timeBucket: '1m' }, { column: 'src_addr', prefixV4: 32, prefixV6: 128 }, 'dst_addr', 'src_port', 'dst_port', 'protocol'],
+  ];
+  for (const groupBy of perConnection) {
+    const r = await h.call('POST', '/v1/query', { token: aggOnly, body: q({ groupBy, metrics: ['flows', 'bytes_fwd'] }) });
+    assert.equal(r.status, 403, JSON.stringify(groupBy));
+    assert.equal(r.json.error.code, 'ERR_FORBIDDEN');
+  }
+  assert.equal(h.runs.length, 0);
+  // a /24 source prefix is an aggregate: allowed, and no row describes fewer than 5 flows
+  const coarse = await h.call('POST', '/v1/query', { token: aggOnly, body: q({ groupBy: [{ column: 'src_addr', prefixV4: 24 }, 'dst_addr', 'dst_port'], metrics: ['flows'] }) });
+  assert.equal(coarse.status, 200, coarse.text);
+  assert.equal(coarse.json.stats.minGroupSize, 5);
+  assert.ok(coarse.json.rows.every((row: any[]) => row[3] >= 5));
+  assert.ok(coarse.json.stats.suppressedGroups > 0);
+  assert.equal(coarse.json.stats.recordBudgetRemaining, undefined);
+  // a total over fewer than 5 flows is withheld too
+  const portCounts = new Map<number, number>();
+  for (const row of ROWS) portCounts.set(row.src_port!, (portCounts.get(row.src_port!) ?? 0) + 1);
+  const rare = [...portCounts].find(([, n]) => n < 5)![0];
+  const total = await h.call('POST', '/v1/query', { token: aggOnly, body: q({ filter: { srcPort: rare }, groupBy: [], metrics: ['flows', 'bytes'] }) });
+  assert.equal(total.status, 200, total.text);
+  assert.deepEqual(total.json.rows, []);
+  assert.equal(total.json.stats.suppressedGroups, 1);
+  assert.equal(total.json.stats.minGroupSize, 5);
+  // with `records`, per-connection groups are served and charged to the record budget
+  const listing = await h.call('POST', '/v1/query', { body: q({ groupBy: perConnection[0], metrics: ['flows'] }) });
+  assert.equal(listing.status, 200, listing.text);
+  assert.equal(listing.json.stats.recordBudgetRemaining, 1000 - listing.json.rows.length);
+  const after = await h.call('POST', '/v1/query', { body: q({ limit: 1 }) });
+  assert.equal(after.json.stats.recordBudgetRemaining, 1000 - listing.json.rows.length - 1);
+  // minGroupSize 1 must be asked for explicitly; then single-flow totals are served
+  const open = await harness({ limits: { minGroupSize: 1 } });
+  const one = await open.call('POST', '/v1/query', { token: aggOnly, body: q({ filter: { srcPort: rare }, groupBy: [], metrics: ['flows'] }) });
+  assert.deepEqual(one.json.rows, [[portCounts.get(rare)]]);
+  assert.equal(one.json.stats.minGroupSize, 1);
+});
+
+test('record budget: concurrent listings cannot overspend it; failed queries refund their reservation', async () => {
+  const h = await harness({ limits: { maxRecordRows: 50, maxRowsPerPeriod: 120 } });
+  const results = await Promise.all(Array.from({ length: 8 }, () => h.call('POST', '/v1/query', { body: q({}) })));
+  const served = results.filter((r) => r.status === 200).reduce((n, r) => n + r.json.rows.length, 0);
+  assert.equal(served, 120, 'exactly the budget, however the requests interleave');
+  assert.ok(results.every((r) => r.status === 200 || r.json.error.code === 'ERR_RATE_LIMITED'));
+
+  let fail = true;
+  const flaky: QueryEngine = {
+    listDatasets: () => engine.listDatasets(),
+    datasetGlob: (id) => engine.datasetGlob(id),
+    run: async (cq, o) => {
+      if (fail) throw new Error('engine down');
+      return engine.run(cq, o);
+    },
+  };
+  const f = await harness({ limits: { maxRecordRows: 50, maxRowsPerPeriod: 120 } }, flaky);
+  for (let i = 0; i < 3; i += 1) assert.equal((await f.call('POST', '/v1/query', { body: q({}) })).status, 500);
+  fail = false;
+  const ok = await f.call('POST', '/v1/query', { body: q({}) });
+  assert.equal(ok.json.rows.length, 50);
+  assert.equal(ok.json.stats.recordBudgetRemaining, 70);
+});
+
+test('a deeply nested filter is a 400 ERR_QUERY_FILTER_INVALID, not a stack overflow', async () => {
+  const h = await harness();
+  let deep = '{"protocol":6}';
+  for (let i = 0; i < 6000; i += 1) deep = `{"not":${deep}}`;
+  const raw = JSON.stringify(q({ groupBy: [] })).replace(/}$/, `,"filter":${deep}}`);
+  const r = await h.call('POST', '/v1/query', { raw, headers: { 'Content-Type': 'application/json' } });
+  assert.equal(r.status, 400, r.text.slice(0, 200));
+  assert.equal(r.json.error.code, 'ERR_QUERY_FILTER_INVALID');
+  assert.deepEqual(h.logged, []);
+  const nest = (levels: number) => {
+    let f: unknown = { protocol: 6 };
+    for (let i = 0; i < levels; i += 1) f = { not: f };
+    return f;
+  };
+  const get = await h.call('GET', `/v1/datasets/lab/records?from=${FROM}&to=${TO}&filter=${encodeURIComponent(JSON.stringify(nest(17)))}`);
+  assert.equal(get.json.error.code, 'ERR_QUERY_FILTER_INVALID');
+  assert.equal(h.runs.length, 0);
+  const sixteen = await h.call('POST', '/v1/query', { body: q({ filter: nest(16), groupBy: [], metrics: ['flows'] }) });
+  assert.equal(sixteen.status, 200, sixteen.text);
+  assert.deepEqual(sixteen.json.rows, [[ROWS.filter((x) => x.protocol === 6).length]]);
+});
+
+test('no route lets a user path reach the engine: every path is under the archive, never the spill directory', async () => {
+  const h = await harness({ limits: { minGroupSize: 1 } });
+  const spill = String((await engine.run({ sql: "SELECT current_setting('temp_directory')", params: [] }, { maxRows: 1, timeoutMs: 5000 })).rows[0][0]);
+  assert.ok(spill.length > 1 && !spill.startsWith(`${dir}/`));
+  const spillName = spill.split('/').at(-1)!;
+  const hostile = [spill, `..${spill}`, spillName, `../${spillName}`, encodeURIComponent(`../../${spill}`)];
+  for (const id of hostile) {
+    assert.equal((await h.call('POST', '/v1/query', { body: q({ dataset: id, groupBy: [] }) })).status, 400, id);
+    assert.ok([400, 404].includes((await h.call('GET', `/v1/datasets/${encodeURIComponent(id)}/records?from=${FROM}&to=${TO}`)).status), id);
+    assert.equal((await h.call('GET', `/v1/datasets/${encodeURIComponent(id)}`)).status, 404, id);
+  }
+  assert.equal(h.runs.length, 0);
+  await h.call('GET', '/v1/datasets');
+  await h.call('GET', '/v1/datasets/lab');
+  await h.call('POST', '/v1/query', { body: q({ groupBy: ['protocol'] }) });
+  await h.call('POST', '/v1/query', { body: q({ limit: 3 }) });
+  await h.call('GET', `/v1/datasets/lab/records?from=${FROM}&to=${TO}&limit=2`);
+  await h.call('GET', `/v1/datasets/other/top?from=${FROM}&to=${TO}&by=dst_port`);
+  await h.call('GET', `/v1/datasets/lab/timeseries?from=${FROM}&to=${TO}`);
+  assert.equal(h.runs.length, 5);
+  for (const [i, sql] of h.runs.entries()) {
+    assert.ok(!sql.includes('/'), 'no path is spliced into SQL text');
+    const paths = h.params[i].filter((v): v is string => typeof v === 'string' && v.includes('/'));
+    assert.equal(paths.length, 1);
+    assert.ok(paths.every((p) => p.startsWith(`${dir}/`) && !p.includes('..') && !p.startsWith(spill)), paths.join());
+  }
 });
 
 test('rate limit: 429 with Retry-After and RateLimit-* headers on every response', async () => {

@@ -85,7 +85,9 @@ export interface BucketState {
 export interface RateLimitStore {
   /**
    * Takes `cost` tokens from bucket `key` if available (or always, with `force`, going into
-   * debt). `cost` 0 only reads the state.
+   * debt). `cost` 0 only reads the state; a negative `cost` returns tokens (a refund of an
+   * earlier reservation), never beyond `spec.capacity`. Must be atomic per key: concurrent
+   * callers cannot both take the same tokens.
    */
   take(key: string, cost: number, spec: BucketSpec, nowMs: number, options?: { force?: boolean }): Promise<BucketState>;
 }

@@ -49,8 +49,11 @@ export const ApiLimits = z.strictObject({
   queryTimeoutMs: z.number().int().positive().default(10_000),
   /** Longest `timeRange` a request may span, days. Default 31. */
   maxTimeRangeDays: z.number().positive().default(31),
-  /** Aggregate groups with fewer flows are suppressed. Default 1 (no suppression). */
-  minGroupSize: z.number().int().positive().default(1),
+  /**
+   * Aggregate groups (and no-group totals) over fewer flows are withheld. Default 5; set 1
+   * explicitly to disable suppression (e.g. a private deployment whose users may list records).
+   */
+  minGroupSize: z.number().int().positive().default(5),
   /** Request body cap, bytes. Default 65 536. */
   maxBodyBytes: z.number().int().positive().default(65_536),
   /** Leaves + combinators in one filter tree. Default 64. */

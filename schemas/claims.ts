@@ -13,7 +13,10 @@ export const Scope = {
   DatasetsRead: 'datasets:read',
   /** Run aggregate queries (also allows listing datasets). */
   Query: 'query',
-  /** Additionally list individual flow records (queries without groupBy). */
+  /**
+   * Additionally list individual flow records: queries without groupBy, and group-bys whose keys
+   * identify single connections (both exact addresses plus a port).
+   */
   Records: 'records',
 } as const;
 export type Scope = (typeof Scope)[keyof typeof Scope];

@@ -58,6 +58,13 @@ export const Cidr = z.string().min(2).max(64).regex(/^[0-9a-fA-F:.]+(\/\d{1,3})?
 const NetMatcher = z.union([Cidr, z.array(Cidr).min(1).max(256)]);
 
 /**
+ * Deepest `and`/`or`/`not` nesting a filter may have (the root is level 0). Bodies are checked
+ * against it before schema validation (api/query/filter-depth.ts), because validating a very
+ * deep tree recursively would exhaust the stack.
+ */
+export const MAX_FILTER_DEPTH = 16;
+
+/**
  * Structured filter. Keys of one object are ANDed; `and`/`or`/`not` combine sub-filters.
  * Address filters apply to the anonymized addresses (prefix-preserving, so CIDRs keep meaning
  * within the anonymized space). `bytes`/`packets` are totals over both directions.
@@ -125,7 +132,11 @@ export const QueryRequest = z.strictObject({
   filter: QueryFilter.optional(),
   /** Record listing only: columns to return (default all record columns). */
   select: z.array(RecordColumn).min(1).max(RECORD_COLUMNS.length).optional(),
-  /** Without groupBy the query is a record listing (needs scope `records`); `[]` gives one total row. */
+  /**
+   * Without groupBy the query is a record listing (needs scope `records`); `[]` gives one total
+   * row. Keys that identify single connections (both exact addresses plus a port) also need
+   * `records` and count against the record budget.
+   */
   groupBy: z.array(GroupBy).max(6).optional(),
   /** Aggregate metrics; default flows, packets, bytes. */
   metrics: z.array(Metric).min(1).max(Object.keys(METRICS).length).optional(),
@@ -143,9 +154,17 @@ export const QueryStats = z.strictObject({
   /** More rows existed than returned (limit, record cap, budget or deadline). */
   truncated: z.boolean(),
   elapsedMs: z.number(),
-  /** Aggregates: groups withheld because they had fewer than `minGroupSize` flows. */
+  /**
+   * Aggregates: the minimum group size the server applied. Every group — and a no-group total —
+   * over fewer flows is withheld; 1 means no suppression.
+   */
+  minGroupSize: z.number().int().optional(),
+  /** Aggregates: groups (or the total) withheld because they had fewer than `minGroupSize` flows. */
   suppressedGroups: z.number().int().optional(),
-  /** Record listings: rows left in this subject's record budget for the period. */
+  /**
+   * Record listings, and aggregates whose keys identify single connections: rows left in this
+   * subject's record budget for the period.
+   */
   recordBudgetRemaining: z.number().int().optional(),
 });
 export type QueryStats = z.infer<typeof QueryStats>;

@@ -49,9 +49,10 @@ describe('pipeline → archive → API, checked against tshark', { skip: haveTsh
       assert.equal(r.code, 0, `pipeline failed on ${f.file}: ${r.stderr.slice(-800)}`);
     }
     const issuerDir = join(dir, 'dev-issuer');
-    // The suite sends ~25 requests in a burst: allow that (rate limiting has its own tests).
+    // The suite sends ~25 requests in a burst and compares single conversations: allow that
+    // (rate limiting and group-size suppression have their own tests).
     const configPath = join(dir, 'api.json');
-    await writeFile(configPath, JSON.stringify({ rateLimit: { perMinute: 600, burst: 100 } }));
+    await writeFile(configPath, JSON.stringify({ rateLimit: { perMinute: 600, burst: 100 }, limits: { minGroupSize: 1 } }));
     server = await startNodeServer({ archiveDir: archive, configPath, port: 0, devIssuerDir: issuerDir, auditLogPath: join(dir, 'audit.ndjson'), logger: { info: () => undefined, warn: () => undefined, error: () => undefined } as never });
     token = await (await loadOrCreateDevIssuer(issuerDir)).signToken('e2e', ['datasets:read', 'query', 'records'], 600);
   });

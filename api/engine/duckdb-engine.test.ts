@@ -1,6 +1,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createDuckDbEngine } from './duckdb-engine.ts';
@@ -86,4 +86,61 @@ test('row cap marks truncation; deadline interrupts with ERR_QUERY_TIMEOUT', asy
     engine.run({ sql: 'SELECT count(*) FROM range(100000000000) a WHERE a.range % 7 = 3', params: [] }, { maxRows: 10, timeoutMs: 50 }),
     (err: unknown) => err instanceof AppError && err.code === 'ERR_QUERY_TIMEOUT',
   );
+});
+
+async function allowedDirectories(e: DuckDbEngine): Promise<string[]> {
+  const r = await e.run({ sql: "SELECT unnest(current_setting('allowed_directories')) AS d ORDER BY d", params: [] }, opts);
+  return r.rows.map((row) => String(row[0]));
+}
+
+async function spillDirectory(e: DuckDbEngine): Promise<string> {
+  const r = await e.run({ sql: "SELECT current_setting('temp_directory')", params: [] }, opts);
+  return String(r.rows[0][0]);
+}
+
+test('sandbox: allowed_directories is the archive plus a private, empty spill directory removed on close', async () => {
+  // DuckDB's default temp directory is <cwd>/.tmp, which it would add to allowed_directories.
+  const cwdTmp = join(process.cwd(), '.tmp');
+  assert.deepEqual((await allowedDirectories(engine)).filter((d) => d.startsWith(cwdTmp)), []);
+  const spill = await spillDirectory(engine);
+  assert.ok(spill.startsWith(tmpdir()) && !spill.startsWith(`${archive}/`), 'spill directory is outside the archive');
+  assert.deepEqual(await allowedDirectories(engine), [`${archive}/`, `${spill}/`].sort());
+  assert.ok(existsSync(spill));
+  // a second engine gets its own directory, and close() removes it
+  const other = await createDuckDbEngine({ archiveDir: archive, threads: 1 });
+  const otherSpill = await spillDirectory(other);
+  assert.notEqual(otherSpill, spill);
+  assert.deepEqual(readdirSync(otherSpill), []);
+  await other.close();
+  assert.equal(existsSync(otherSpill), false);
+});
+
+test('sandbox: with spill disabled allowed_directories is exactly the archive; <cwd>/.tmp stays unreachable', async () => {
+  const cwd = mkdtempSync(join(tmpdir(), 'flowseal-engine-cwd-'));
+  const before = process.cwd();
+  process.chdir(cwd);
+  try {
+    mkdirSync(join(cwd, '.tmp'));
+    writeFileSync(join(cwd, '.tmp', 'secret.txt'), 'outside');
+    const locked = await createDuckDbEngine({ archiveDir: archive, threads: 1, spill: false });
+    try {
+      assert.deepEqual(await allowedDirectories(locked), [`${archive}/`]);
+      assert.equal(await spillDirectory(locked), '');
+      await assert.rejects(locked.run({ sql: `SELECT content FROM read_text('${join(cwd, '.tmp', 'secret.txt')}')`, params: [] }, opts), AppError);
+      await assert.rejects(locked.run({ sql: `COPY (SELECT 1) TO '${join(cwd, '.tmp', 'w.csv')}'`, params: [] }, opts), AppError);
+      assert.equal(existsSync(join(cwd, '.tmp', 'w.csv')), false);
+    } finally {
+      await locked.close();
+    }
+    // the default engine, started from this cwd, cannot reach <cwd>/.tmp either
+    const spilling = await createDuckDbEngine({ archiveDir: archive, threads: 1 });
+    try {
+      await assert.rejects(spilling.run({ sql: `SELECT content FROM read_text('${join(cwd, '.tmp', 'secret.txt')}')`, params: [] }, opts), AppError);
+    } finally {
+      await spilling.close();
+    }
+  } finally {
+    process.chdir(before);
+    rmSync(cwd, { recursive: true, force: true });
+  }
 });

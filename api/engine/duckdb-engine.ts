@@ -3,16 +3,27 @@
  * connection per query with a deadline, streamed reading with a row cap.
  *
  * Sandbox (order matters, see shared/FACTS.md): on a bootstrap connection
- * `SET allowed_directories = ['<archive>/']`, `SET enable_external_access = false`,
- * `SET lock_configuration = true`; extensions never auto-install/auto-load. After that no
- * connection can read or write outside the archive, ATTACH, INSTALL/LOAD, or SET anything.
- * `allowed_directories` also permits writes under the archive, so the process must get the
- * archive read-only from the OS as well.
+ * `SET temp_directory`, `SET allowed_directories = ['<archive>/']`,
+ * `SET enable_external_access = false`, `SET lock_configuration = true`; extensions never
+ * auto-install/auto-load. After that no connection can read or write outside the archive (and
+ * the spill directory below), ATTACH, INSTALL/LOAD, or SET anything. `allowed_directories` also
+ * permits writes under the archive, so the process must get the archive read-only from the OS
+ * as well.
+ *
+ * Spilling: DuckDB adds its temp directory to `allowed_directories` when external access is
+ * disabled, and its default is `<cwd>/.tmp` — a directory that may hold anything. So the temp
+ * directory is set first, to a fresh, private (0700) directory created under the OS temp dir
+ * and removed on `close()`, or to nothing (`spill: false`: no disk spilling, big aggregates
+ * fail with ERR_QUERY_TOO_LARGE instead). Users never name paths: the only paths reaching SQL
+ * are discovery globs and `datasetGlob(id)`, both under the archive.
  *
  * Owns: dataset discovery (via DuckDB `glob`/`read_text`, so it is sandboxed too), manifest
  * reading (lenient), error mapping. Never: echoes SQL, paths or DuckDB messages to callers —
  * errors become stable codes with generic messages (the original is kept as `cause` for logs).
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { DuckDBInstance, BIGINT, BOOLEAN, DOUBLE, UBIGINT, VARCHAR } from '@duckdb/node-api';
 import type { DuckDBConnection, DuckDBType } from '@duckdb/node-api';
 import { AppError, ErrorCode } from '../../schemas/errors.ts';
@@ -28,6 +39,11 @@ export interface DuckDbEngineOptions {
   readonly memoryLimit?: string;
   /** DuckDB `threads`. Default 2. */
   readonly threads?: number;
+  /**
+   * Whether DuckDB may spill to disk (in a private directory the engine creates under the OS
+   * temp dir and removes on close). Default true; false keeps every query in `memoryLimit`.
+   */
+  readonly spill?: boolean;
   /** How long a dataset listing is reused, ms. Default 10 000. */
   readonly datasetCacheMs?: number;
   readonly now?: () => number;
@@ -59,27 +75,46 @@ export function mapDuckDbError(err: unknown, timedOut: boolean): AppError {
 }
 
 /**
- * Creates the engine and locks the instance down.
- * @throws TypeError when `archiveDir` is not absolute.
+ * Creates the engine and locks the instance down (creating the spill directory, see above).
+ * @throws TypeError when `archiveDir` is not absolute or contains the OS temp directory.
  */
 export async function createDuckDbEngine(options: DuckDbEngineOptions): Promise<DuckDbEngine> {
   const root = options.archiveDir.replace(/\/+$/, '');
   if (!root.startsWith('/')) throw new TypeError('archiveDir must be an absolute path');
   const now = options.now ?? Date.now;
   const cacheMs = options.datasetCacheMs ?? 10_000;
+  const spillDir = options.spill === false ? null : mkdtempSync(join(tmpdir(), 'flowseal-duckdb-spill-'));
+  if (spillDir !== null && (spillDir === root || spillDir.startsWith(`${root}/`))) {
+    rmSync(spillDir, { recursive: true, force: true });
+    throw new TypeError('archiveDir must not contain the spill directory (the OS temp directory)');
+  }
+  const removeSpillDir = (): void => {
+    if (spillDir !== null) rmSync(spillDir, { recursive: true, force: true });
+  };
   const instance = await DuckDBInstance.create(':memory:', {
     autoinstall_known_extensions: 'false',
     autoload_known_extensions: 'false',
     allow_community_extensions: 'false',
     threads: String(options.threads ?? 2),
     memory_limit: options.memoryLimit ?? '1GB',
+  }).catch((err: unknown) => {
+    removeSpillDir();
+    throw err;
   });
-  const boot = await instance.connect();
-  await boot.run('SET parquet_metadata_cache = true');
-  await boot.run(`SET allowed_directories = [${sqlString(`${root}/`)}]`);
-  await boot.run('SET enable_external_access = false');
-  await boot.run('SET lock_configuration = true');
-  boot.closeSync();
+  try {
+    const boot = await instance.connect();
+    await boot.run('SET parquet_metadata_cache = true');
+    // Before the lockdown: DuckDB adds the temp directory to allowed_directories.
+    await boot.run(`SET temp_directory = ${sqlString(spillDir ?? '')}`);
+    await boot.run(`SET allowed_directories = [${sqlString(`${root}/`)}]`);
+    await boot.run('SET enable_external_access = false');
+    await boot.run('SET lock_configuration = true');
+    boot.closeSync();
+  } catch (err) {
+    instance.closeSync();
+    removeSpillDir();
+    throw err;
+  }
 
   async function withConnection<T>(timeoutMs: number, body: (c: DuckDBConnection, isTimedOut: () => boolean) => Promise<T>): Promise<T> {
     const conn = await instance.connect();
@@ -192,6 +227,7 @@ export async function createDuckDbEngine(options: DuckDbEngineOptions): Promise<
     },
     async close() {
       instance.closeSync();
+      removeSpillDir();
     },
   };
 }

@@ -8,6 +8,7 @@
  * `ParamList.add`. Pure: no IO, no clock.
  */
 import type { QueryFilter } from '../../schemas/query.ts';
+import { MAX_FILTER_DEPTH } from '../../schemas/query.ts';
 import { AppError, ErrorCode } from '../../schemas/errors.ts';
 import type { QueryParam } from '../ports.ts';
 import { parseCidr } from './cidr.ts';
@@ -76,7 +77,7 @@ function spend(b: Budget): void {
 }
 
 function compileNode(f: QueryFilter, p: ParamList, b: Budget): string {
-  if (b.depth > 16) throw new AppError(ErrorCode.QueryFilterInvalid, 'filter nested deeper than 16 levels');
+  if (b.depth > MAX_FILTER_DEPTH) throw new AppError(ErrorCode.QueryFilterInvalid, `filter nested deeper than ${MAX_FILTER_DEPTH} levels`);
   const terms: string[] = [];
   const leaf = (sql: string): void => {
     spend(b);

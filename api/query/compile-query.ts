@@ -7,6 +7,17 @@
  * aggregates, ordering rules and the output description the result shaper needs. Never: puts
  * a user-supplied string into SQL text — identifiers come from schemas/columns.ts and the
  * fixed tables below, values (the Parquet glob included) are bound `$n` parameters. Pure.
+ *
+ * Minimum group size: every aggregate row — a group, or the single row of a no-group total
+ * (`groupBy: []`) — over fewer than `minGroupSize` flows is withheld and counted in
+ * `__suppressed`. Key sets that identify single connections are not this module's concern:
+ * api/routes/execute-query.ts gates them (connection-keys.ts) behind the `records` scope and the
+ * record budget. Known limit: suppression cannot stop *differencing*. Two admissible
+ * aggregates whose filters differ by one flow (e.g. a total with and without
+ * `not: { srcNet: a/32, srcPort: p }`) each cover ≥ minGroupSize flows, yet their difference is
+ * that one flow's metrics. Closing this needs noise (differential privacy) or query auditing
+ * across requests, which this compiler does not do; suppression only guarantees that no single
+ * response row describes fewer than `minGroupSize` flows.
  */
 import type { GroupBy, Metric, QueryRequest } from '../../schemas/query.ts';
 import { RECORD_COLUMNS } from '../../schemas/query.ts';

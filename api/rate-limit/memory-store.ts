@@ -2,27 +2,46 @@
  * In-memory `RateLimitStore`: one token bucket per key, refilled continuously. Right for a
  * single API process; several replicas need a shared store (e.g. Redis) behind the same port.
  *
- * Owns: bucket arithmetic and eviction of full, idle buckets. Never: reads the clock (the
- * caller passes `nowMs`).
+ * Each bucket keeps the spec (capacity, refill rate) it was last used with, so eviction judges
+ * a bucket by its own limits: a depleted record budget is never mistaken for a full request
+ * bucket just because the call that triggered eviction used a smaller capacity. Evicting a full
+ * bucket loses nothing (it would be recreated full).
+ *
+ * Owns: bucket arithmetic and eviction (full buckets first, then the fullest). Never: reads the
+ * clock (the caller passes `nowMs`).
  */
 import type { BucketSpec, BucketState, RateLimitStore } from '../ports.ts';
 
 interface Bucket {
   tokens: number;
   at: number;
+  capacity: number;
+  refillPerMs: number;
 }
 
-/** Creates the store. `maxKeys` bounds memory (default 100 000): full buckets are evicted first. */
+/** Tokens the bucket would hold at `nowMs`, as a fraction of its capacity (1 = full). */
+function fullness(b: Bucket, nowMs: number): number {
+  const tokens = Math.min(b.capacity, b.tokens + Math.max(0, nowMs - b.at) * b.refillPerMs);
+  return b.capacity > 0 ? tokens / b.capacity : 1;
+}
+
+/**
+ * Creates the store. `maxKeys` bounds memory (default 100 000). When a new key would exceed it,
+ * buckets that have refilled to their own capacity are dropped; if that is not enough, the
+ * fullest buckets go first (about 1 % of `maxKeys` at once, so the scan is amortised).
+ */
 export function createMemoryRateLimitStore(maxKeys = 100_000): RateLimitStore {
   const buckets = new Map<string, Bucket>();
 
-  function evict(nowMs: number, spec: BucketSpec): void {
+  function evict(nowMs: number): void {
     for (const [key, b] of buckets) {
-      if (b.tokens + (nowMs - b.at) * spec.refillPerMs >= spec.capacity) buckets.delete(key);
+      if (fullness(b, nowMs) >= 1) buckets.delete(key);
     }
-    // Still full of active buckets: drop the oldest entries (insertion order).
-    for (const key of buckets.keys()) {
-      if (buckets.size < maxKeys) break;
+    if (buckets.size < maxKeys) return;
+    const target = Math.max(0, maxKeys - Math.max(1, Math.ceil(maxKeys / 100)));
+    const ranked = [...buckets].map(([key, b]) => ({ key, f: fullness(b, nowMs) })).sort((x, y) => y.f - x.f);
+    for (const { key } of ranked) {
+      if (buckets.size <= target) break;
       buckets.delete(key);
     }
   }
@@ -31,15 +50,18 @@ export function createMemoryRateLimitStore(maxKeys = 100_000): RateLimitStore {
     async take(key, cost, spec, nowMs, options) {
       let b = buckets.get(key);
       if (!b) {
-        if (buckets.size >= maxKeys) evict(nowMs, spec);
-        b = { tokens: spec.capacity, at: nowMs };
+        if (buckets.size >= maxKeys) evict(nowMs);
+        b = { tokens: spec.capacity, at: nowMs, capacity: spec.capacity, refillPerMs: spec.refillPerMs };
         buckets.set(key, b);
       }
+      b.capacity = spec.capacity;
+      b.refillPerMs = spec.refillPerMs;
       const elapsed = Math.max(0, nowMs - b.at);
       b.tokens = Math.min(spec.capacity, b.tokens + elapsed * spec.refillPerMs);
       b.at = Math.max(b.at, nowMs);
       const allowed = b.tokens >= cost || options?.force === true;
-      if (allowed) b.tokens -= cost;
+      // A negative cost is a refund; it never lifts the bucket above its capacity.
+      if (allowed) b.tokens = Math.min(spec.capacity, b.tokens - cost);
       const state: BucketState = {
         allowed,
         remaining: b.tokens,

@@ -1,6 +1,6 @@
 /**
- * Runs one validated query for one principal: dataset access, scopes, record budget, compile,
- * engine, result shaping. Shared by `POST /v1/query` and the convenience GETs.
+ * Runs one validated query for one principal: dataset access, scopes, record budget (reserved
+ * before the query, unused rows refunded after), compile, engine, result shaping. Shared by `POST /v1/query` and the convenience GETs.
  *
  * Owns: the access and cap policy around a query. Never: builds SQL (api/query does) or lets a
  * dataset id reach the engine before it is validated and found in the listing.
@@ -13,9 +13,12 @@ import type { QueryResponse } from '../../schemas/query.ts';
 import type { ApiConfig } from '../../schemas/api-config.ts';
 import type { DatasetInfo, QueryEngine, RateLimitStore } from '../ports.ts';
 import { compileQuery } from '../query/compile-query.ts';
+import { identifiesConnections } from '../query/connection-keys.ts';
+import { assertFilterDepth } from '../query/filter-depth.ts';
 import { shapeResult } from '../query/shape-result.ts';
 import { requireScope } from '../middleware/auth.ts';
 import type { AuditFacts } from '../middleware/context.ts';
+import { reserveRecordRows } from './record-budget.ts';
 
 export interface ExecuteDeps {
   readonly engine: QueryEngine;
@@ -25,10 +28,15 @@ export interface ExecuteDeps {
 }
 
 /**
- * Validates a request body against `QueryRequest`.
- * @throws AppError ERR_QUERY_INVALID with issue paths and codes (input values are not echoed).
+ * Validates a request body against `QueryRequest`. The filter's nesting depth is checked first,
+ * iteratively, so a deeply nested body cannot exhaust the stack inside the schema validator.
+ * @throws AppError ERR_QUERY_FILTER_INVALID for a filter nested deeper than 16 levels,
+ *   ERR_QUERY_INVALID with issue paths and codes (input values are not echoed).
  */
 export function parseQueryRequest(body: unknown): QueryRequest {
+  if (body !== null && typeof body === 'object' && !Array.isArray(body) && Object.hasOwn(body, 'filter')) {
+    assertFilterDepth((body as { filter?: unknown }).filter);
+  }
   const parsed = QueryRequest.safeParse(body);
   if (parsed.success) return parsed.data;
   const issues = parsed.error.issues.slice(0, 20).map((i) => ({
@@ -52,7 +60,12 @@ export async function resolveDataset(engine: QueryEngine, principal: Principal, 
   return found;
 }
 
-/** Runs the query; fills `facts` for the audit entry. */
+/**
+ * Runs the query; fills `facts` for the audit entry. Record listings and aggregates whose keys
+ * identify single connections need scope `records` and reserve their rows from the subject's
+ * record budget before running (the unused part is refunded afterwards, also on failure).
+ * @throws AppError ERR_FORBIDDEN, ERR_DATASET_NOT_FOUND, ERR_RATE_LIMITED, compiler and engine errors.
+ */
 export async function executeQuery(deps: ExecuteDeps, principal: Principal, req: QueryRequest, requestId: string, facts: AuditFacts): Promise<QueryResponse> {
   const { engine, config, now } = deps;
   const limits = config.limits;
@@ -60,46 +73,54 @@ export async function executeQuery(deps: ExecuteDeps, principal: Principal, req:
   facts.query = req;
   requireScope(principal, Scope.Query);
   const isRecords = req.groupBy === undefined;
-  if (isRecords) requireScope(principal, Scope.Records);
+  const perConnection = req.groupBy === undefined || identifiesConnections(req.groupBy);
+  if (perConnection) requireScope(principal, Scope.Records);
   await resolveDataset(engine, principal, req.dataset);
 
-  const budgetKey = `records|${principal.issuer}|${principal.subject}`;
-  const budgetSpec = { capacity: limits.maxRowsPerPeriod, refillPerMs: limits.maxRowsPerPeriod / (limits.recordPeriodSec * 1000) };
-  let recordRows = limits.maxRecordRows;
-  if (isRecords) {
-    const state = await deps.rateLimit.take(budgetKey, 0, budgetSpec, now());
-    if (state.remaining < 1) {
-      const retry = Math.max(1, Math.ceil((1 - state.remaining) / budgetSpec.refillPerMs / 1000));
-      throw new AppError(ErrorCode.RateLimited, 'record budget for this period is used up; use aggregates or wait', { details: { retryAfterSec: retry } });
+  const cap = isRecords ? limits.maxRecordRows : limits.maxGroupRows;
+  const reservation = perConnection ? await reserveRecordRows(deps.rateLimit, limits, principal, Math.min(req.limit ?? cap, cap), now) : null;
+  let settled = false;
+  try {
+    const started = now();
+    const rowCap = reservation?.rows ?? cap;
+    const compiled = compileQuery(
+      req,
+      {
+        recordRows: isRecords ? rowCap : limits.maxRecordRows,
+        groupRows: isRecords ? limits.maxGroupRows : rowCap,
+        minGroupSize: limits.minGroupSize,
+        maxTimeRangeDays: limits.maxTimeRangeDays,
+        maxFilterNodes: limits.maxFilterNodes,
+      },
+      engine.datasetGlob(req.dataset),
+    );
+    const result = await engine.run(compiled, { maxRows: compiled.limit + 1, timeoutMs: limits.queryTimeoutMs });
+    const shaped = shapeResult(compiled, result);
+    const used = shaped.rows.length;
+    facts.rows = used;
+    const elapsedMs = Math.max(0, now() - started);
+    let recordBudgetRemaining: number | undefined;
+    if (reservation) {
+      settled = true;
+      recordBudgetRemaining = await reservation.settle(used);
     }
-    recordRows = Math.min(recordRows, Math.floor(state.remaining));
+    const aggregate = compiled.kind === 'aggregate';
+    return {
+      columns: shaped.columns,
+      rows: shaped.rows,
+      stats: {
+        rows: used,
+        truncated: shaped.truncated,
+        elapsedMs,
+        ...(aggregate ? { minGroupSize: limits.minGroupSize } : {}),
+        ...(shaped.suppressedGroups !== undefined ? { suppressedGroups: shaped.suppressedGroups } : {}),
+        ...(recordBudgetRemaining !== undefined ? { recordBudgetRemaining } : {}),
+      },
+      requestId,
+    };
+  } catch (err) {
+    // Failed before settling (compile or engine error): give the whole reservation back.
+    if (reservation && !settled) await reservation.settle(0).catch(() => undefined);
+    throw err;
   }
-
-  const started = now();
-  const compiled = compileQuery(
-    req,
-    { recordRows, groupRows: limits.maxGroupRows, minGroupSize: limits.minGroupSize, maxTimeRangeDays: limits.maxTimeRangeDays, maxFilterNodes: limits.maxFilterNodes },
-    engine.datasetGlob(req.dataset),
-  );
-  const result = await engine.run(compiled, { maxRows: compiled.limit + 1, timeoutMs: limits.queryTimeoutMs });
-  const shaped = shapeResult(compiled, result);
-  facts.rows = shaped.rows.length;
-
-  let recordBudgetRemaining: number | undefined;
-  if (isRecords) {
-    const after = await deps.rateLimit.take(budgetKey, shaped.rows.length, budgetSpec, now(), { force: true });
-    recordBudgetRemaining = Math.max(0, Math.floor(after.remaining));
-  }
-  return {
-    columns: shaped.columns,
-    rows: shaped.rows,
-    stats: {
-      rows: shaped.rows.length,
-      truncated: shaped.truncated,
-      elapsedMs: Math.max(0, now() - started),
-      ...(shaped.suppressedGroups !== undefined ? { suppressedGroups: shaped.suppressedGroups } : {}),
-      ...(recordBudgetRemaining !== undefined ? { recordBudgetRemaining } : {}),
-    },
-    requestId,
-  };
 }
