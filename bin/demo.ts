@@ -40,7 +40,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     port: opts.port,
     onReady: (url) => {
       const range = `"timeRange":{"from":"${from}","to":"${to}"}`;
-      const q = `{"dataset":"demo",${range},"groupBy":["protocol","dst_port"],"metrics":["flows","packets","bytes"],"orderBy":[{"by":"bytes","dir":"desc"}],"limit":10}`;
+      const q = `{"dataset":"demo",${range},"groupBy":["protocol"],"metrics":["flows","packets","bytes","distinct_dst_port"],"orderBy":[{"by":"bytes","dir":"desc"}],"limit":10}`;
       const lines = [
         '',
         `flowseal demo is serving the anonymized archive at ${url}`,
@@ -54,6 +54,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
         `  curl -s -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' -d '{"dataset":"demo",${range},"filter":{"protocol":6},"limit":5}' ${url}/v1/query`,
         `  curl -s -H "Authorization: Bearer $TOKEN" '${url}/v1/datasets/demo/top?from=${from}&to=${to}&by=dst_port&metric=bytes&n=5'`,
         '',
+        'Groups of fewer than 5 flows are withheld (minGroupSize; see stats.suppressedGroups).',
         'Stop with Ctrl-C.',
       ];
       process.stdout.write(`${lines.join('\n')}\n`);
