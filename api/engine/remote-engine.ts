@@ -1,0 +1,120 @@
+/**
+ * The remote engine: forwards an API request, already checked at the edge, to an origin query
+ * node over `fetch` and hands back the origin's answer. Used by the Cloudflare Workers gateway
+ * (api/adapters/worker.ts); any runtime with Web `fetch` can use it.
+ *
+ * The split, and why it is whole requests rather than `QueryEngine.run(sql)`: the origin keeps
+ * the full app (`createApp` over DuckDB) and stays the authority — it verifies the caller's own
+ * bearer token again, applies scopes, dataset access, per-period record budgets and caps, and
+ * compiles the query itself. Forwarding compiled SQL instead would make origins execute SQL
+ * received over the network (anyone holding the edge's credential could read the whole archive
+ * inside the DuckDB sandbox, bypassing every cap) and would move budgets that need global state
+ * into per-isolate memory. So the edge only sheds load early (bad tokens, rate limit, invalid
+ * queries) and the origin never trusts it.
+ *
+ * Owns: building the origin request (method, path, query, body, an allow-list of headers),
+ * the deadline, and filtering the origin's response headers. Never: adds credentials of its
+ * own, forwards cookies or client-chosen hop headers, or reveals the origin URL or its errors
+ * to the client (failures become ERR_INTERNAL, with the cause kept for the log).
+ */
+import { AppError, ErrorCode } from '../../schemas/errors.ts';
+
+/** Request headers passed to the origin; everything else (cookies, X-Forwarded-*, ...) is dropped. */
+export const FORWARDED_REQUEST_HEADERS = ['authorization', 'content-type', 'accept'] as const;
+
+/** Response headers passed back from the origin. */
+export const FORWARDED_RESPONSE_HEADERS = [
+  'content-type',
+  'x-request-id',
+  'ratelimit-limit',
+  'ratelimit-remaining',
+  'ratelimit-reset',
+  'retry-after',
+  'www-authenticate',
+  'cache-control',
+] as const;
+
+export interface RemoteEngineOptions {
+  /** Base URL of the origin query node, `http:` or `https:` (a path prefix is kept). */
+  readonly originUrl: string;
+  /** Default `globalThis.fetch` (on Workers this may be a service binding's `fetch`). */
+  readonly fetch?: (request: Request) => Promise<Response>;
+  /** Deadline for the origin's answer (status, headers and body), ms. Default 30 000. */
+  readonly timeoutMs?: number;
+}
+
+export interface ForwardOptions {
+  /** The request body already read (and size-checked) by the edge; omitted for GET/HEAD. */
+  readonly body?: string | ArrayBuffer;
+}
+
+export interface RemoteEngine {
+  /** The origin base URL, normalised (no trailing slash). */
+  readonly originUrl: string;
+  /**
+   * Sends `request`'s method, path, query string, allow-listed headers and `body` to the same
+   * path under the origin, and returns the origin's status, body and allow-listed headers.
+   * @throws AppError ERR_INTERNAL when the origin cannot be reached or misses the deadline.
+   */
+  forward(request: Request, options?: ForwardOptions): Promise<Response>;
+}
+
+/**
+ * Creates the remote engine.
+ * @throws TypeError when `originUrl` is not an absolute http(s) URL or `timeoutMs` is not positive.
+ */
+export function createRemoteEngine(options: RemoteEngineOptions): RemoteEngine {
+  let base: URL;
+  try {
+    base = new URL(options.originUrl);
+  } catch {
+    throw new TypeError('originUrl must be an absolute URL');
+  }
+  if (base.protocol !== 'http:' && base.protocol !== 'https:') throw new TypeError('originUrl must be http: or https:');
+  if (base.search !== '' || base.hash !== '' || base.username !== '' || base.password !== '') {
+    throw new TypeError('originUrl must not carry a query, fragment or credentials');
+  }
+  const prefix = base.pathname.replace(/\/+$/, '');
+  const originUrl = `${base.origin}${prefix}`;
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  if (!(timeoutMs > 0)) throw new TypeError('timeoutMs must be positive');
+  const send = options.fetch ?? ((r: Request) => fetch(r));
+
+  return {
+    originUrl,
+    async forward(request, forwardOptions = {}) {
+      const incoming = new URL(request.url);
+      const target = `${originUrl}${incoming.pathname}${incoming.search}`;
+      const headers = new Headers();
+      for (const name of FORWARDED_REQUEST_HEADERS) {
+        const value = request.headers.get(name);
+        if (value !== null) headers.set(name, value);
+      }
+      const hasBody = request.method !== 'GET' && request.method !== 'HEAD' && forwardOptions.body !== undefined;
+      const outgoing = new Request(target, {
+        method: request.method,
+        headers,
+        redirect: 'manual',
+        signal: AbortSignal.timeout(timeoutMs),
+        ...(hasBody ? { body: forwardOptions.body } : {}),
+      });
+      let answer: Response;
+      try {
+        answer = await send(outgoing);
+      } catch (cause) {
+        const timedOut = cause instanceof Error && cause.name === 'TimeoutError';
+        throw new AppError(ErrorCode.Internal, timedOut ? 'origin did not answer in time' : 'origin unreachable', { cause });
+      }
+      if (answer.status >= 300 && answer.status < 400) {
+        await answer.body?.cancel();
+        throw new AppError(ErrorCode.Internal, 'origin answered with a redirect');
+      }
+      const out = new Headers();
+      for (const name of FORWARDED_RESPONSE_HEADERS) {
+        const value = answer.headers.get(name);
+        if (value !== null) out.set(name, value);
+      }
+      return new Response(answer.body, { status: answer.status, headers: out });
+    },
+  };
+}
