@@ -45,6 +45,7 @@ export const ErrorCode = {
   QueryTimeout: 'ERR_QUERY_TIMEOUT',
   QueryTooLarge: 'ERR_QUERY_TOO_LARGE',
   DatasetNotFound: 'ERR_DATASET_NOT_FOUND',
+  UpstreamUnavailable: 'ERR_UPSTREAM_UNAVAILABLE',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -82,6 +83,7 @@ export const errorStatus: Record<ErrorCode, number> = {
   ERR_QUERY_TIMEOUT: 504,
   ERR_QUERY_TOO_LARGE: 400,
   ERR_DATASET_NOT_FOUND: 404,
+  ERR_UPSTREAM_UNAVAILABLE: 502,
 };
 
 /** CLI exit codes: 2 = usage/config/input problems, 3 = data corruption, 1 = anything else. */

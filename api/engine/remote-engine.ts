@@ -15,7 +15,7 @@
  * Owns: building the origin request (method, path, query, body, an allow-list of headers),
  * the deadline, and filtering the origin's response headers. Never: adds credentials of its
  * own, forwards cookies or client-chosen hop headers, or reveals the origin URL or its errors
- * to the client (failures become ERR_INTERNAL, with the cause kept for the log).
+ * to the client (failures become ERR_UPSTREAM_UNAVAILABLE, 502, with the cause kept for the log).
  */
 import { AppError, ErrorCode } from '../../schemas/errors.ts';
 
@@ -54,7 +54,7 @@ export interface RemoteEngine {
   /**
    * Sends `request`'s method, path, query string, allow-listed headers and `body` to the same
    * path under the origin, and returns the origin's status, body and allow-listed headers.
-   * @throws AppError ERR_INTERNAL when the origin cannot be reached or misses the deadline.
+   * @throws AppError ERR_UPSTREAM_UNAVAILABLE when the origin cannot be reached or misses the deadline.
    */
   forward(request: Request, options?: ForwardOptions): Promise<Response>;
 }
@@ -103,11 +103,11 @@ export function createRemoteEngine(options: RemoteEngineOptions): RemoteEngine {
         answer = await send(outgoing);
       } catch (cause) {
         const timedOut = cause instanceof Error && cause.name === 'TimeoutError';
-        throw new AppError(ErrorCode.Internal, timedOut ? 'origin did not answer in time' : 'origin unreachable', { cause });
+        throw new AppError(ErrorCode.UpstreamUnavailable, timedOut ? 'origin did not answer in time' : 'origin unreachable', { cause });
       }
       if (answer.status >= 300 && answer.status < 400) {
         await answer.body?.cancel();
-        throw new AppError(ErrorCode.Internal, 'origin answered with a redirect');
+        throw new AppError(ErrorCode.UpstreamUnavailable, 'origin answered with a redirect');
       }
       const out = new Headers();
       for (const name of FORWARDED_RESPONSE_HEADERS) {

@@ -2,7 +2,7 @@
  * What the Workers edge gateway (api/adapters/worker.ts) and the remote engine
  * (api/engine/remote-engine.ts) do themselves, checked in process with a fake origin `fetch`:
  * refusals happen at the edge without an origin round trip, only allow-listed headers cross,
- * origin failures become a generic 500, and a bad Worker environment fails closed. The shared
+ * origin failures become a 502, and a bad Worker environment fails closed. The shared
  * HTTP suite against a real origin under workerd is in cross-runtime.test.ts.
  */
 import { test } from 'node:test';
@@ -104,7 +104,7 @@ test('forwarding keeps method, path under the origin prefix, query and body; onl
   assert.equal(h.seen[1].url, `${ORIGIN}/openapi.json`);
 });
 
-test('origin failures become a generic 500 envelope that reveals nothing', async () => {
+test('origin failures become a 502 ERR_UPSTREAM_UNAVAILABLE envelope that reveals nothing', async () => {
   const cases: [string, (r: Request) => Promise<Response>][] = [
     ['unreachable', async () => { throw new TypeError('fetch failed: connect ECONNREFUSED origin.invalid'); }],
     // AbortSignal.timeout's timer does not keep Node alive on its own (a real socket would): hold a timer until the abort.
@@ -118,11 +118,11 @@ test('origin failures become a generic 500 envelope that reveals nothing', async
     const h = await harness(answer);
     const tk = await h.issuer.signToken('dan', ['query'], 60);
     const res = await h.app.request('/v1/datasets', { headers: { Authorization: `Bearer ${tk}` } });
-    assert.equal(res.status, 500, label);
+    assert.equal(res.status, 502, label);
     const text = await res.text();
     const body = JSON.parse(text);
-    assert.equal(body.error.code, 'ERR_INTERNAL', label);
-    assert.equal(body.error.message, 'internal error', label);
+    assert.equal(body.error.code, 'ERR_UPSTREAM_UNAVAILABLE', label);
+    assert.match(body.error.message, /^origin (unreachable|did not answer in time|answered with a redirect)$/, label);
     assert.equal(body.error.requestId, res.headers.get('x-request-id'), label);
     assert.ok(!text.includes('origin.invalid') && !text.includes('elsewhere'), `${label}: no origin details`);
     assert.ok(h.logs.some((l) => l.includes('origin')), `${label}: the reason is logged`);
@@ -146,13 +146,13 @@ test('the Worker entry fails closed on a bad environment and reaches a real orig
     assert.deepEqual(Object.keys((await res.json()).error).sort(), ['code', 'message', 'requestId']);
   }
   assert.equal(quiet.mock.callCount(), bad.length, 'each misconfiguration is logged');
-  // A closed local port: the real global fetch fails and the client gets the generic 500.
+  // A closed local port: the real global fetch fails and the client gets a 502.
   const env = { ORIGIN_URL: `http://127.0.0.1:${await freePort()}`, FLOWSEAL_CONFIG: h.configJson };
   assert.equal((await worker.fetch(new Request('http://edge.test/healthz'), env)).status, 200);
   const tk = await h.issuer.signToken('eve', ['query'], 60);
   const res = await worker.fetch(new Request('http://edge.test/v1/datasets', { headers: { Authorization: `Bearer ${tk}` } }), env);
-  assert.equal(res.status, 500);
-  assert.equal((await res.json()).error.message, 'internal error');
+  assert.equal(res.status, 502);
+  assert.equal((await res.json()).error.code, 'ERR_UPSTREAM_UNAVAILABLE');
 });
 
 test('createRemoteEngine rejects origin URLs it cannot forward to safely', () => {
