@@ -3,7 +3,8 @@
  * anonymization class in schemas/columns.ts), to special address ranges and to internal
  * networks, and where the master key comes from. Versioned (`version: 1`), JSON or YAML.
  *
- * Rules: a column the policy does not list is dropped (NULL). Address-part columns
+ * Rules: a column the policy does not list is dropped (NULL), except that `time_start` and
+ * `time_end` are required (the archive partitions by time; use shift/coarsen to hide it). Address-part columns
  * (`*_addr_hi/lo`) are never listed: they follow their address column and are NULL when its
  * method yields a non-address token (ipcrypt-nd/ndx) or drops it. Column specs accept a
  * shorthand string (`"keep"`) for `{ "method": "keep" }`.
@@ -15,7 +16,10 @@
 import { sha256 } from '@noble/hashes/sha2.js';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { parsePrefix } from '../sealed-processor/anonymize/ip-address.ts';
+import { parsePrefix, type ParsedPrefix } from '../sealed-processor/anonymize/ip-address.ts';
+import {
+  forbiddenTargets, internalNetworkState, overlaps4, overlaps6, rangeActions, type Prefix4, type Prefix6,
+} from '../sealed-processor/anonymize/reserved-outputs.ts';
 import { AnonClass, FLOW_COLUMNS, type FlowColumnName } from './columns.ts';
 import { AppError, ErrorCode } from './errors.ts';
 
@@ -102,16 +106,21 @@ export const SpecialRanges = z.strictObject({
 });
 export type SpecialRanges = z.infer<typeof SpecialRanges>;
 
-const ipv4Prefix = z.string().max(18).refine((s) => parsePrefix(s)?.version === 4, 'must be an IPv4 prefix a.b.c.d/n (IPv6 internal networks are not supported yet)');
+const ipv4Prefix = z.string().max(18).refine((s) => parsePrefix(s)?.version === 4, 'must be an IPv4 prefix a.b.c.d/n');
+const ipv6Prefix = z.string().max(49).refine((s) => parsePrefix(s)?.version === 6, 'must be an IPv6 prefix x:y::/n');
+const ipPrefix = z.string().max(49).refine((s) => parsePrefix(s) !== null, 'must be an IPv4 prefix a.b.c.d/n or an IPv6 prefix x:y::/n');
 
 export const InternalNetwork = z.strictObject({
-  /** The internal prefix, e.g. 10.0.0.0/8. */
-  prefix: ipv4Prefix,
-  /** Where it maps: an unused prefix of the same length (default: allocated from internalTarget). */
-  target: ipv4Prefix.optional(),
-  /** Subnet size inside the network (default 24, or the prefix length if longer). */
-  subnetPrefix: z.int().min(0).max(32).optional(),
-  /** Keep host .1 (gateway) as .1 (default false). Network (all-zero) and broadcast (all-one) hosts are always kept. */
+  /** The internal prefix, e.g. 10.0.0.0/8 or 2001:db8:1234::/48. */
+  prefix: ipPrefix,
+  /** Where it maps: an unused prefix of the same family and length (default: allocated from internalTarget / internalTargetV6). */
+  target: ipPrefix.optional(),
+  /**
+   * Subnet size inside the network (default 24 for IPv4, 64 for IPv6, or the prefix length if
+   * longer). IPv6: subnet and host parts must each be at most 64 bits.
+   */
+  subnetPrefix: z.int().min(0).max(128).optional(),
+  /** Keep host 1 (gateway: .1, ::1) as 1 (default false). Host 0 and all-ones are always kept. */
   preserveGateway: z.boolean().optional(),
 });
 export type InternalNetwork = z.infer<typeof InternalNetwork>;
@@ -131,20 +140,52 @@ export const Policy = z
     columns: PolicyColumnsSchema,
     specialRanges: SpecialRanges.optional(),
     internalNetworks: z.array(InternalNetwork).max(256).optional(),
-    /** Pool for internal networks without an explicit target (default 240.0.0.0/4). */
+    /** Pool for IPv4 internal networks without an explicit target (default 240.0.0.0/4). */
     internalTarget: ipv4Prefix.optional(),
+    /** Pool for IPv6 internal networks without an explicit target (default fec0::/10, see internal-networks.ts). */
+    internalTargetV6: ipv6Prefix.optional(),
     keySource: KeySourceSpec.optional(),
   })
   .superRefine((p, ctx) => {
+    const cols = p.columns as Record<string, { method: string } | undefined>;
+    for (const c of ['time_start', 'time_end']) {
+      const m = cols[c]?.method;
+      if (m === undefined || m === 'drop') {
+        ctx.addIssue({ code: 'custom', path: ['columns', c], message: `${c} is required (keep, shift or coarsen): the archive partitions rows by time (date=/hour=)` });
+      }
+    }
     const nets = p.internalNetworks ?? [];
+    const actions = rangeActions(p.specialRanges);
+    const forbidden = forbiddenTargets(actions);
     nets.forEach((n, i) => {
       const pre = parsePrefix(n.prefix);
       const tgt = n.target === undefined ? null : parsePrefix(n.target);
-      if (pre && tgt && pre.length !== tgt.length) {
+      if (pre === null) return;
+      if (tgt && tgt.version !== pre.version) {
+        ctx.addIssue({ code: 'custom', path: ['internalNetworks', i, 'target'], message: 'target must be of the same address family as prefix' });
+      } else if (tgt && pre.length !== tgt.length) {
         ctx.addIssue({ code: 'custom', path: ['internalNetworks', i, 'target'], message: 'target must have the same prefix length as prefix' });
       }
-      if (pre && n.subnetPrefix !== undefined && n.subnetPrefix < pre.length) {
+      const sp = n.subnetPrefix;
+      if (sp !== undefined && sp < pre.length) {
         ctx.addIssue({ code: 'custom', path: ['internalNetworks', i, 'subnetPrefix'], message: 'subnetPrefix must not be shorter than prefix' });
+      } else if (pre.version === 4 && sp !== undefined && sp > 32) {
+        ctx.addIssue({ code: 'custom', path: ['internalNetworks', i, 'subnetPrefix'], message: 'subnetPrefix of an IPv4 network must be at most 32' });
+      } else if (pre.version === 6) {
+        const s6 = Math.max(pre.length, sp ?? 64);
+        if (s6 - pre.length > 64 || 128 - s6 > 64) {
+          ctx.addIssue({ code: 'custom', path: ['internalNetworks', i, 'subnetPrefix'], message: 'IPv6 subnet and host parts must each be at most 64 bits (subnetPrefix between prefix length and prefix length + 64, and at least 64)' });
+        }
+      }
+      const net = toPrefix(pre);
+      const state = internalNetworkState(net, actions);
+      if (state === 'partial') {
+        ctx.addIssue({ code: 'custom', path: ['internalNetworks', i, 'prefix'], message: 'straddles a special range the policy keeps or black-marks (or ::ffff:0:0/96): make it lie inside or outside it' });
+      }
+      if (tgt && tgt.version === pre.version && state === 'active') {
+        const t = toPrefix(tgt);
+        const bad = 'words' in t ? forbidden.v6.some((f) => overlaps6(f, t)) : forbidden.v4.some((f) => overlaps4(f, t));
+        if (bad) ctx.addIssue({ code: 'custom', path: ['internalNetworks', i, 'target'], message: 'overlaps a special range the policy keeps, a black-marker value or ::ffff:0:0/96' });
       }
     });
     const all = [
@@ -153,7 +194,7 @@ export const Policy = z
     ];
     for (let a = 0; a < all.length; a++) {
       for (let b = a + 1; b < all.length; b++) {
-        if (v4Overlap(all[a].p, all[b].p)) {
+        if (prefixesOverlap(all[a].p, all[b].p)) {
           ctx.addIssue({ code: 'custom', path: all[b].path, message: `overlaps ${all[a].path.join('.')}` });
         }
       }
@@ -161,14 +202,17 @@ export const Policy = z
   });
 export type Policy = z.infer<typeof Policy>;
 
-function v4Overlap(a: string, b: string): boolean {
+function toPrefix(p: ParsedPrefix): Prefix4 | Prefix6 {
+  return p.version === 4 ? { value: p.v4, length: p.length } : { words: p.v6, length: p.length };
+}
+
+function prefixesOverlap(a: string, b: string): boolean {
   const x = parsePrefix(a);
   const y = parsePrefix(b);
-  if (!x || !y || x.version !== 4 || y.version !== 4) return false;
-  const len = Math.min(x.length, y.length);
-  if (len === 0) return true;
-  const shift = 32 - len;
-  return x.v4 >>> shift === y.v4 >>> shift;
+  if (!x || !y || x.version !== y.version) return false;
+  const px = toPrefix(x);
+  const py = toPrefix(y);
+  return 'words' in px ? overlaps6(px, py as Prefix6) : overlaps4(px, py as Prefix4);
 }
 
 /**

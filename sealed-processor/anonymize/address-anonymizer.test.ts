@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { AddressAnonymizer } from './address-anonymizer.ts';
+import { AddressAnonymizer, createAddressAnonymizer } from './address-anonymizer.ts';
+import type { AddressSpec, SpecialRanges } from '../../schemas/policy.ts';
 import { createAddressMethod } from './address-methods.ts';
 import { InternalNetworks } from './internal-networks.ts';
 import { formatIpv4, parseAddress } from './ip-address.ts';
@@ -10,16 +11,16 @@ import { v4 } from './test-helpers.test-util.ts';
 const KEY = Uint8Array.from({ length: 32 }, (_, i) => 255 - i);
 const rnd = (n: number): Uint8Array => new Uint8Array(n).fill(9);
 
-function pfx(): ReturnType<typeof createAddressMethod> {
-  return createAddressMethod({ method: 'ipcrypt-pfx' }, KEY, { random: rnd });
+function anon(ranges: SpecialRanges | undefined, nets: InternalNetworks | null = null, spec: AddressSpec = { method: 'ipcrypt-pfx' }): AddressAnonymizer {
+  return createAddressAnonymizer(spec, spec.method === 'ipcrypt-det' ? KEY.subarray(0, 16) : KEY, ranges, nets, { random: rnd });
 }
 
 test('special ranges: default keeps multicast and broadcast, maps the rest; policy overrides', () => {
-  const a = new AddressAnonymizer(pfx(), undefined, null);
+  const a = anon(undefined);
   assert.equal(a.mapV4(v4('224.0.0.251'))?.text, '224.0.0.251');
   assert.equal(a.mapV4(v4('255.255.255.255'))?.text, '255.255.255.255');
   assert.notEqual(a.mapV4(v4('10.1.2.3'))?.text, '10.1.2.3');
-  const b = new AddressAnonymizer(pfx(), { loopback: 'keep', private: 'black-marker', multicast: 'map' }, null);
+  const b = anon({ loopback: 'keep', private: 'black-marker', multicast: 'map' });
   assert.equal(b.mapV4(v4('127.0.0.1'))?.text, '127.0.0.1');
   assert.equal(b.mapV4(v4('192.168.1.1'))?.text, '0.0.0.0');
   assert.notEqual(b.mapV4(v4('224.0.0.251'))?.text, '224.0.0.251');
@@ -47,8 +48,8 @@ test('address parts: IPv4 as ::ffff:x halves; IPv6 halves; nd tokens have none',
 });
 
 test('internal networks keep subnet membership and host structure inside the target', () => {
-  const nets = new InternalNetworks([{ prefix: '10.0.0.0/8', subnetPrefix: 24, preserveGateway: true }], undefined, KEY);
-  const a = new AddressAnonymizer(pfx(), undefined, nets);
+  const nets = new InternalNetworks([{ prefix: '10.0.0.0/8', subnetPrefix: 24, preserveGateway: true }], KEY);
+  const a = anon(undefined, nets);
   const out = (ip: string): number => {
     const r = a.mapV4(v4(ip));
     const p = parseAddress(String(r?.text));
@@ -72,29 +73,32 @@ test('internal networks keep subnet membership and host structure inside the tar
   assert.equal(a.stats.internal > 0, true);
 });
 
-test('no external address lands in an internal target (swap with the internal image)', () => {
-  const nets = new InternalNetworks([{ prefix: '10.0.0.0/8', target: '77.0.0.0/8' }], undefined, KEY);
-  const a = new AddressAnonymizer(pfx(), { private: 'map' }, nets);
-  const plain = createAddressMethod({ method: 'ipcrypt-pfx' }, KEY, { random: rnd });
-  // Find external inputs whose plain pfx image is inside 77/8: the preimage /8.
-  const w = new Uint32Array(4);
-  let pre = -1;
-  for (let o = 1; o < 256 && pre < 0; o++) {
-    if (o === 10) continue;
-    plain.mapV4((o << 24) >>> 0, w);
-    if (w[3] >>> 24 === 77) pre = o;
-  }
-  assert.ok(pre > 0);
-  plain.mapV4(v4('10.0.0.0'), w);
-  const imageOf10 = w[3] >>> 24;
-  fc.assert(fc.property(fc.nat({ max: 0xffffff }), fc.nat({ max: 0xffffffff }), (low, any) => {
-    const r = a.mapV4(((pre << 24) | low) >>> 0);
-    const p = parseAddress(String(r?.text));
+test('no external address lands in an internal target; real inputs inside the target are redirected injectively', () => {
+  const nets = new InternalNetworks([{ prefix: '10.0.0.0/8', target: '77.0.0.0/8' }], KEY);
+  const a = anon({ private: 'map' }, nets);
+  const out = (x: number): number => {
+    const p = parseAddress(String(a.mapV4(x >>> 0)?.text));
     assert.ok(p && p.version === 4);
-    assert.equal(p.v4 >>> 24, imageOf10, 'moved into the image the internal network gave up');
-    const q = parseAddress(String(a.mapV4(any >>> 0)?.text));
-    assert.ok(q && q.version === 4);
-    if ((any >>> 24) !== 10) assert.notEqual(q.v4 >>> 24, 77);
-  }), { numRuns: 200 });
-  assert.equal(formatIpv4(0), '0.0.0.0');
+    return p.v4;
+  };
+  // The target's own real addresses (77/8) are mapped as if they were 10/8 externally, i.e.
+  // into the image no other input uses: never into 77/8, never onto another output.
+  const seen = new Map<number, number>();
+  fc.assert(fc.property(fc.nat({ max: 0xffffff }), fc.nat({ max: 0xffffffff }), (low, any) => {
+    for (const x of [((77 << 24) | low) >>> 0, ((10 << 24) | low) >>> 0, any >>> 0]) {
+      const y = out(x);
+      const internal = x >>> 24 === 10;
+      assert.equal(y >>> 24 === 77, internal, 'only internal addresses land in the target');
+      const prev = seen.get(y);
+      assert.ok(prev === undefined || prev === x, 'injective');
+      seen.set(y, x);
+    }
+  }), { numRuns: 300 });
+  assert.ok(a.stats.redirected > 0);
+  assert.equal(formatIpv4(out(v4('10.1.2.3')) & 0xff000000), '77.0.0.0');
+});
+
+test('an address method built without the policy reserved outputs is refused', () => {
+  const bare = createAddressMethod({ method: 'ipcrypt-pfx' }, KEY, { random: rnd });
+  assert.throws(() => new AddressAnonymizer(bare, undefined, null), TypeError);
 });

@@ -1,33 +1,35 @@
 /**
  * Policy-level address anonymization: special ranges, internal networks, the external
- * method, collision avoidance between the two, and a bounded result cache.
+ * method, reserved outputs, and a bounded result cache.
  *
  * Order for each address: classify (special-ranges.ts) → the range's action (keep |
  * black-marker | map; default: multicast and broadcast kept, everything else mapped) →
- * for `map`: an address inside an internal network goes to its target prefix
+ * for `map`: an address inside an internal network (IPv4 or IPv6) goes to its target prefix
  * (internal-networks.ts) when the method is ipcrypt-pfx, Crypto-PAn or ipcrypt-det; any
- * other address goes through the external method.
+ * other address goes through the external method, which was built to avoid the policy's
+ * reserved outputs (kept ranges, black-marker values, internal targets, ::ffff:0:0/96 for
+ * IPv6 — see reserved-outputs.ts for how, and what that costs). Real inputs inside an
+ * internal target are redirected first (same file). Hence a mapped address never lands in a
+ * range the policy keeps, never looks black-marked, never collides with a mapped internal
+ * address, and prefix preservation among mapped addresses stays exact (except for those
+ * redirected target inputs).
  *
- * Collision avoidance (prefix-preserving methods): the external map E is a bijection that
- * keeps prefixes, so the externals that would land in target T_i are exactly one input
- * prefix, and the output prefix E(I_i) of internal network I_i is never used by an external
- * address (internal addresses do not go through E). We therefore rewrite an external output
- * that falls into T_i by replacing its T_i prefix with E(I_i) (repeating if E(I_i) is itself
- * another target — cycle-walking over the swaps). This stays injective and keeps prefix
- * relations below the target length. We require that every E(I_i) is either equal to or
- * disjoint from every target; otherwise construction fails (change the target).
+ * Truncate, keep, black-marker and the nd/ndx tokens are not keyed maps: they get no
+ * reserved outputs (truncating to fewer bits than a kept range's length can land in it).
  *
  * Owns: the address pipeline and its cache. Never logs or returns a raw address except
  * under a `keep` rule the policy asked for.
  */
 import type { Anon } from '../flows/flow-record.ts';
 import { asAnon } from '../flows/flow-record.ts';
-import { AppError, ErrorCode } from '../../schemas/errors.ts';
 import type { AddressSpec, RangeAction, SpecialRanges } from '../../schemas/policy.ts';
-import type { AddressMethod } from './address-methods.ts';
-import { formatAddressWords, formatIpv6, maskV4 } from './ip-address.ts';
+import { createAddressMethod, type AddressMethod, type AddressMethodOptions } from './address-methods.ts';
+import { formatAddressWords, formatIpv6 } from './ip-address.ts';
 import type { InternalNetworks } from './internal-networks.ts';
-import { RangeKind, classifyV4, classifyV6 } from './special-ranges.ts';
+import { NO_RESERVED, rangeActions, redirectV4, redirectV6, reservedOutputs, type ReservedOutputs } from './reserved-outputs.ts';
+import { DEFAULT_RANGE_ACTIONS, RangeKind, SPECIAL_RANGE_KINDS, classifyV4, classifyV6 } from './special-ranges.ts';
+
+export { DEFAULT_RANGE_ACTIONS };
 
 /** An anonymized address: text plus the 128-bit value as two u64 halves (null for tokens). */
 export interface AddressOut {
@@ -41,78 +43,74 @@ export interface AddressStats {
   cacheHits: number;
   cacheMisses: number;
   internal: number;
+  /** Real inputs found inside an internal target and redirected (see reserved-outputs.ts). */
+  redirected: number;
   byKind: Record<string, number>;
 }
 
-/** Default special-range actions (see file comment). */
-export const DEFAULT_RANGE_ACTIONS: Readonly<Record<string, RangeAction>> = { multicast: 'keep', broadcast: 'keep' };
-
+const ALL_KINDS: readonly string[] = [...SPECIAL_RANGE_KINDS, RangeKind.Public];
 const INTERNAL_METHODS = new Set<AddressSpec['method']>(['ipcrypt-pfx', 'cryptopan', 'ipcrypt-det']);
 const V4_MAPPED_HI = 0n;
-const V4_MAPPED_LO_BASE = 0xffff00000000n;
+const V4_MAPPED_LO_BASE = 0xffff00000000;
+
+/** The reserved outputs a method must avoid under these ranges and internal networks. */
+export function reservedFor(method: AddressSpec['method'], ranges: SpecialRanges | undefined, internal: InternalNetworks | null): ReservedOutputs {
+  if (!INTERNAL_METHODS.has(method)) return NO_RESERVED;
+  const useInternal = internal !== null && internal.size > 0;
+  return reservedOutputs(rangeActions(ranges), useInternal ? internal.blocks() : null);
+}
+
+/**
+ * Builds the policy-level anonymizer of one address spec, with the method keyed by `key` and
+ * built to avoid the reserved outputs of `ranges` and `internal`.
+ * @throws AppError(PolicyInvalid) for internal networks that straddle kept ranges or targets
+ * that overlap them; TypeError for a key of the wrong size.
+ */
+export function createAddressAnonymizer(
+  spec: AddressSpec,
+  key: Uint8Array,
+  ranges: SpecialRanges | undefined,
+  internal: InternalNetworks | null,
+  opts: Omit<AddressMethodOptions, 'reserved'> & { maxCache?: number },
+): AddressAnonymizer {
+  const reserved = reservedFor(spec.method, ranges, internal);
+  return new AddressAnonymizer(createAddressMethod(spec, key, { ...opts, reserved }), ranges, internal, opts.maxCache);
+}
 
 /** The policy-level mapper of one address column spec (shared by columns with equal specs). */
 export class AddressAnonymizer {
-  readonly stats: AddressStats = { cacheHits: 0, cacheMisses: 0, internal: 0, byKind: {} };
+  /** byKind starts with every kind at 0 so its shape never changes (cheap keyed updates per miss). */
+  readonly stats: AddressStats = { cacheHits: 0, cacheMisses: 0, internal: 0, redirected: 0, byKind: Object.fromEntries(ALL_KINDS.map((k) => [k, 0])) };
   readonly #method: AddressMethod;
   readonly #actions: Record<string, RangeAction>;
   readonly #internal: InternalNetworks | null;
-  readonly #swaps: Array<{ target: number; mask: number; image: number }> = [];
+  readonly #reserved: ReservedOutputs;
   /** IPv4 results grouped per /24 (a small Map of 256-slot arrays beats one huge Map). */
   readonly #cache4 = new Map<number, Array<AddressOut | undefined>>();
   readonly #cache6 = new Map<string, AddressOut>();
   readonly #maxCache: number;
   readonly #w = new Uint32Array(4);
+  readonly #r = new Uint32Array(4);
 
   /**
+   * Prefer createAddressAnonymizer, which builds the method with the right reserved outputs.
    * @param maxCache bound on cached IPv6 results (default 1 Mi); IPv4 keeps maxCache / 64 /24 groups.
-   * @throws AppError(PolicyInvalid) when an internal network's external image overlaps a
-   * target without being equal to it (see file comment).
+   * @throws TypeError when a keyed method was built for other reserved outputs than these
+   * ranges and internal networks need; AppError(PolicyInvalid) as createAddressAnonymizer.
    */
   constructor(method: AddressMethod, ranges: SpecialRanges | undefined, internal: InternalNetworks | null, maxCache = 1 << 20) {
     this.#method = method;
     this.#actions = { ...DEFAULT_RANGE_ACTIONS, ...(ranges ?? {}) } as Record<string, RangeAction>;
     this.#internal = internal !== null && internal.size > 0 && INTERNAL_METHODS.has(method.name) ? internal : null;
+    this.#reserved = reservedFor(method.name, ranges, internal);
+    if (method.reservedId !== this.#reserved.id) {
+      throw new TypeError('address method built for other reserved outputs than this policy needs (use createAddressAnonymizer)');
+    }
     this.#maxCache = maxCache;
-    if (this.#internal !== null && method.prefixPreserving) this.#buildSwaps(this.#internal);
-  }
-
-  #buildSwaps(internal: InternalNetworks): void {
-    const t = internal.targets();
-    for (const { target, length, network } of t) {
-      const mask = maskV4(length);
-      this.#method.mapV4(network, this.#w);
-      this.#swaps.push({ target, mask, image: (this.#w[3] & mask) >>> 0 });
-    }
-    for (const s of this.#swaps) {
-      for (const u of this.#swaps) {
-        const m = (s.mask & u.mask) >>> 0;
-        if (((s.image ^ u.target) & m) === 0 && !(s.mask === u.mask && s.image === u.target)) {
-          throw new AppError(ErrorCode.PolicyInvalid, 'an internal network target overlaps the mapped image of an internal network under this key; choose another target');
-        }
-      }
-    }
-  }
-
-  #avoidTargets(v: number): number {
-    const swaps = this.#swaps;
-    for (let step = 0; step <= swaps.length; step++) {
-      let moved = false;
-      for (let i = 0; i < swaps.length; i++) {
-        const s = swaps[i];
-        if (((v ^ s.target) & s.mask) === 0) {
-          v = ((s.image & s.mask) | (v & ~s.mask)) >>> 0;
-          moved = true;
-          break;
-        }
-      }
-      if (!moved) return v;
-    }
-    return v;
   }
 
   #count(kind: string): void {
-    this.stats.byKind[kind] = (this.stats.byKind[kind] ?? 0) + 1;
+    this.stats.byKind[kind]++;
   }
 
   /** Anonymizes an IPv4 address (u32); null when the method drops addresses. */
@@ -143,10 +141,10 @@ export class AddressAnonymizer {
         w[0] = 0; w[1] = 0; w[2] = 0xffff; w[3] = a;
         return { text: asAnon(this.#method.token(w)), hi: null, lo: null };
       } else {
-        this.#method.mapV4(a, this.#w);
-        const w = this.#w;
-        if (this.#swaps.length > 0 && w[0] === 0 && w[1] === 0 && w[2] === 0xffff) w[3] = this.#avoidTargets(w[3]);
-        out = wordsOut(w);
+        const b = this.#reserved.redirect4.length === 0 ? a : redirectV4(this.#reserved, a);
+        if (b !== a) this.stats.redirected++;
+        this.#method.mapV4(b, this.#w);
+        out = wordsOut(this.#w);
       }
     }
     if (group === undefined) {
@@ -177,13 +175,25 @@ export class AddressAnonymizer {
     if (action === 'keep') {
       out = { text: asAnon(formatIpv6(w)), hi: asAnon(hiOf(w)), lo: asAnon(loOf(w)) };
     } else if (action === 'black-marker') {
-      o.fill(0);
       out = { text: asAnon('::'), hi: asAnon(0n), lo: asAnon(0n) };
-    } else if (!this.#method.yieldsAddress) {
-      return { text: asAnon(this.#method.token(w)), hi: null, lo: null };
     } else {
-      this.#method.mapV6(w, o);
-      out = wordsOut(o);
+      const idx = this.#internal === null || this.#internal.sizeV6 === 0 ? -1 : this.#internal.match6(w);
+      if (idx >= 0) {
+        this.stats.internal++;
+        (this.#internal as InternalNetworks).map6(w, idx, o);
+        out = wordsOut(o);
+      } else if (!this.#method.yieldsAddress) {
+        return { text: asAnon(this.#method.token(w)), hi: null, lo: null };
+      } else {
+        let input: ArrayLike<number> = w;
+        if (this.#reserved.redirect6.length > 0) {
+          redirectV6(this.#reserved, w, this.#r);
+          if (this.#r[0] !== w[0] >>> 0 || this.#r[1] !== w[1] >>> 0 || this.#r[2] !== w[2] >>> 0 || this.#r[3] !== w[3] >>> 0) this.stats.redirected++;
+          input = this.#r;
+        }
+        this.#method.mapV6(input, o);
+        out = wordsOut(o);
+      }
     }
     if (this.#cache6.size >= this.#maxCache) this.#cache6.delete(this.#cache6.keys().next().value as string);
     this.#cache6.set(key, out);
@@ -199,12 +209,16 @@ function loOf(w: ArrayLike<number>): bigint {
   return (BigInt(w[2] >>> 0) << 32n) | BigInt(w[3] >>> 0);
 }
 
+/** Decimal text of 0..255 (dotted-quad rendering runs once per distinct address). */
+const DECIMAL = Array.from({ length: 256 }, (_, i) => String(i));
+
 function v4Out(v: number): AddressOut {
   const u = v >>> 0;
   return {
-    text: asAnon(`${u >>> 24}.${(u >>> 16) & 255}.${(u >>> 8) & 255}.${u & 255}`),
+    text: asAnon(`${DECIMAL[u >>> 24]}.${DECIMAL[(u >>> 16) & 255]}.${DECIMAL[(u >>> 8) & 255]}.${DECIMAL[u & 255]}`),
     hi: asAnon(V4_MAPPED_HI),
-    lo: asAnon(V4_MAPPED_LO_BASE | BigInt(u)),
+    // ::ffff:0:0 + u is below 2^53: one exact double → one BigInt, no BigInt arithmetic.
+    lo: asAnon(BigInt(V4_MAPPED_LO_BASE + u)),
   };
 }
 

@@ -4,8 +4,12 @@
  * and Crypto-PAn, a /64 output-prefix cache for IPv6), and the simple methods (truncate,
  * black-marker, keep).
  *
- * Owns: method dispatch below the policy layer. Never sees policy special ranges or internal
- * networks (address-anonymizer.ts does), never logs, no IO.
+ * With `reserved` (reserved-outputs.ts), the keyed methods never produce a reserved output:
+ * ipcrypt-pfx and Crypto-PAn pin the tree levels above reserved prefixes, ipcrypt-det
+ * cycle-walks. Without it they are the bare primitives (published vectors).
+ *
+ * Owns: method dispatch below the policy layer. Never decides which ranges are reserved
+ * (address-anonymizer.ts and reserved-outputs.ts do), never logs, no IO.
  */
 import type { AddressSpec } from '../../schemas/policy.ts';
 import { toHex } from './aes-block.ts';
@@ -14,6 +18,7 @@ import { maskV4 } from './ip-address.ts';
 import { ipcryptDeterministic, ipcryptKey16, ipcryptNd, ipcryptNdx, ndxKey } from './ipcrypt-modes.ts';
 import { ipcryptPfxV6, pfxBitV4, pfxKey } from './ipcrypt-pfx.ts';
 import { PrefixCacheV4, mapPrefixPreservingV4, type PrefixBitV4 } from './prefix-cache.ts';
+import { NO_RESERVED, inPrefix6, pinnedLevelsV6, pinnedNodesV4, type ReservedOutputs } from './reserved-outputs.ts';
 
 export type AddressMethodName = AddressSpec['method'];
 
@@ -39,6 +44,8 @@ export interface AddressMethod {
   readonly yieldsAddress: boolean;
   /** True when equal inputs give equal outputs (cacheable). */
   readonly deterministic: boolean;
+  /** `ReservedOutputs.id` of the reserved set this method avoids ('' for none). */
+  readonly reservedId: string;
   /** Maps IPv4 into `out` as four words (IPv4 outputs are ::ffff:x). */
   mapV4(a: number, out: Uint32Array): void;
   /** Maps IPv6 words into `out`. */
@@ -54,6 +61,8 @@ export interface AddressMethodOptions {
   cache?: boolean;
   /** Bound on cached /24s (default 16384). */
   cacheEntries?: number;
+  /** Outputs to avoid (pfx, Crypto-PAn, det); default none: the bare primitive. */
+  reserved?: ReservedOutputs;
 }
 
 function setV4(out: Uint32Array, v: number): void {
@@ -63,27 +72,77 @@ function setV4(out: Uint32Array, v: number): void {
   out[3] = v >>> 0;
 }
 
-/** Cache of the first 64 output bits per input /64, for the IPv6 prefix-preserving maps. */
+/**
+ * The IPv6 prefix-preserving maps with pins and a cache of the first 64 output bits per input
+ * /64. The pinned levels below 64 depend only on the input's first 64 bits, so cached tops
+ * stay valid. IPv4-mapped inputs take the (pinned, cached) IPv4 path.
+ */
 function v6Resumable(
-  full: (w: ArrayLike<number>, out: Uint32Array, from: number) => void,
+  full: (w: ArrayLike<number>, out: Uint32Array, from: number, pinned: number) => void,
+  v4: (a: number) => number,
   useCache: boolean,
   maxEntries: number,
+  reserved: ReservedOutputs,
 ): (w: ArrayLike<number>, out: Uint32Array) => void {
-  if (!useCache) return (w, out) => full(w, out, 0);
+  const pins = reserved.v6;
+  const pinnedOf = (w: ArrayLike<number>): number => (pins.length === 0 ? 0 : pinnedLevelsV6(pins, w));
   const tops = new Map<string, [number, number]>();
   return (w, out) => {
-    if (w[0] === 0 && w[1] === 0 && w[2] === 0xffff) return full(w, out, 0);
+    if (w[0] === 0 && w[1] === 0 && w[2] === 0xffff) return setV4(out, v4(w[3] >>> 0));
+    if (!useCache) return full(w, out, 0, pinnedOf(w));
     const k = `${w[0]}:${w[1]}`;
     const top = tops.get(k);
     if (top === undefined) {
-      full(w, out, 0);
+      full(w, out, 0, pinnedOf(w));
       if (tops.size >= maxEntries) tops.delete(tops.keys().next().value as string);
       tops.set(k, [out[0], out[1]]);
       return;
     }
     out[0] = top[0];
     out[1] = top[1];
-    full(w, out, 64);
+    full(w, out, 64, pinnedOf(w));
+  };
+}
+
+/**
+ * Wraps a tree's PRF bit so that the nodes above reserved IPv4 prefixes never flip. Per level
+ * a short list of pinned prefixes (one per reserved range at most) beats a Set keyed by a
+ * double: this runs on every cache miss of every tree node.
+ */
+function pinnedBit(bit: PrefixBitV4, reserved: ReservedOutputs): PrefixBitV4 {
+  if (reserved.v4.length === 0) return bit;
+  const byLevel: number[][] = Array.from({ length: 32 }, () => []);
+  for (const node of pinnedNodesV4(reserved.v4)) {
+    const level = 31 - Math.clz32(node);
+    byLevel[level].push(node - 2 ** level);
+  }
+  return (level, prefix) => {
+    const pins = byLevel[level];
+    for (let i = 0; i < pins.length; i++) if (pins[i] === prefix) return 0;
+    return bit(level, prefix);
+  };
+}
+
+/** ipcrypt-det with cycle-walking out of the reserved 128-bit set (see reserved-outputs.ts). */
+function detWalk(xk: ReturnType<typeof ipcryptKey16>, reserved: ReservedOutputs): (w: ArrayLike<number>, o: Uint32Array) => void {
+  const wide = reserved.wide;
+  const isReserved = (o: Uint32Array): boolean => {
+    for (let i = 0; i < wide.length; i++) if (inPrefix6(wide[i], o)) return true;
+    return false;
+  };
+  const input = new Uint32Array(4);
+  return (w, o) => {
+    if (wide.length === 0) return ipcryptDeterministic(xk, w, o);
+    for (let i = 0; i < 4; i++) input[i] = w[i] >>> 0;
+    if (isReserved(input)) {
+      // Only a black-marker value (0.0.0.0, ::) can get here (kept inputs are not mapped,
+      // target inputs are redirected): it stays itself, as the pinned tree maps do.
+      o.set(input);
+      return;
+    }
+    ipcryptDeterministic(xk, input, o);
+    // Terminates: the input is not reserved and lies on the same AES cycle.
+    while (isReserved(o)) ipcryptDeterministic(xk, o, o);
   };
 }
 
@@ -94,8 +153,11 @@ function v6Resumable(
 export function createAddressMethod(spec: AddressSpec, key: Uint8Array, opts: AddressMethodOptions): AddressMethod {
   const useCache = opts.cache ?? true;
   const entries = opts.cacheEntries ?? 16384;
-  const base = { name: spec.method, token: (): string => '' };
-  const prefixTree = (bit: PrefixBitV4): ((a: number) => number) => {
+  const reserved = opts.reserved ?? NO_RESERVED;
+  const keyed = spec.method === 'ipcrypt-pfx' || spec.method === 'cryptopan' || spec.method === 'ipcrypt-det';
+  const base = { name: spec.method, token: (): string => '', reservedId: keyed ? reserved.id : '' };
+  const prefixTree = (raw: PrefixBitV4): ((a: number) => number) => {
+    const bit = pinnedBit(raw, reserved);
     if (!useCache) return (a) => mapPrefixPreservingV4(bit, a);
     const c = new PrefixCacheV4(bit, entries);
     return (a) => c.map(a);
@@ -104,21 +166,21 @@ export function createAddressMethod(spec: AddressSpec, key: Uint8Array, opts: Ad
     case 'ipcrypt-pfx': {
       const k = pfxKey(key);
       const m4 = prefixTree((l, p) => pfxBitV4(k, l, p));
-      const m6 = v6Resumable((w, o, f) => ipcryptPfxV6(k, w, o, f), useCache, entries);
+      const m6 = v6Resumable((w, o, f, p) => ipcryptPfxV6(k, w, o, f, p), m4, useCache, entries, reserved);
       return { ...base, prefixPreserving: true, yieldsAddress: true, deterministic: true, mapV4: (a, o) => setV4(o, m4(a)), mapV6: m6 };
     }
     case 'cryptopan': {
       const k = cryptoPanKey(key);
       const m4 = prefixTree((l, p) => cryptoPanBitV4(k, l, p));
-      const m6 = v6Resumable((w, o, f) => cryptoPanV6(k, w, o, f), useCache, entries);
+      const m6 = v6Resumable((w, o, f, p) => cryptoPanV6(k, w, o, f, p), m4, useCache, entries, reserved);
       return { ...base, prefixPreserving: true, yieldsAddress: true, deterministic: true, mapV4: (a, o) => setV4(o, m4(a)), mapV6: m6 };
     }
     case 'ipcrypt-det': {
-      const xk = ipcryptKey16(key);
+      const det = detWalk(ipcryptKey16(key), reserved);
       return {
         ...base, prefixPreserving: false, yieldsAddress: true, deterministic: true,
-        mapV4: (a, o) => { setV4(o, a); ipcryptDeterministic(xk, o, o); },
-        mapV6: (w, o) => ipcryptDeterministic(xk, w, o),
+        mapV4: (a, o) => { setV4(o, a); det(o, o); },
+        mapV6: (w, o) => det(w, o),
       };
     }
     case 'ipcrypt-nd':

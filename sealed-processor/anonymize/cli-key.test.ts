@@ -46,7 +46,7 @@ test('anonymize: errors are exit 2 and never echo the input or key', async () =>
 });
 
 test('anonymize --policy applies special ranges, MACs and names with the master key', async () => {
-  const policy = JSON.stringify({ version: 1, columns: { src_addr: 'ipcrypt-pfx', src_mac: 'mac' } });
+  const policy = JSON.stringify({ version: 1, columns: { time_start: 'keep', time_end: 'keep', src_addr: 'ipcrypt-pfx', src_mac: 'mac' } });
   const t = io({ 'p.json': new TextEncoder().encode(policy) });
   const master = '11'.repeat(32);
   assert.equal(await runAnonymizeCommand(['--policy', 'p.json', '--key', master, '224.0.0.1', '8.8.8.8', '00:11:22:33:44:55', 'example.com'], t.io), 0);
@@ -57,7 +57,7 @@ test('anonymize --policy applies special ranges, MACs and names with the master 
 });
 
 test('policy check: ok + hash, or issues with exit 2', async () => {
-  const t = io({ 'good.yaml': 'version: 1\ncolumns:\n  src_addr: keep\n', 'bad.json': '{"version":1,"columns":{"src_addr":"x"}}' });
+  const t = io({ 'good.yaml': 'version: 1\ncolumns:\n  time_start: keep\n  time_end: keep\n  src_addr: keep\n', 'bad.json': '{"version":1,"columns":{"src_addr":"x"}}' });
   assert.equal(await runPolicyCheckCommand(['good.yaml'], t.io), 0);
   assert.match(t.out[0], /^ok [0-9a-f]{64}$/);
   assert.equal(await runPolicyCheckCommand(['bad.json'], t.io), 2);

@@ -14,10 +14,9 @@
 import { AppError, ErrorCode, exitCodeFor, isAppError } from '../../schemas/errors.ts';
 import { parsePolicy, policyHash, type AddressSpec } from '../../schemas/policy.ts';
 import { newRawFlow } from '../flows/flow-record.ts';
-import { AddressAnonymizer } from './address-anonymizer.ts';
 import { METHOD_KEY_BYTES, createAddressMethod } from './address-methods.ts';
 import { createFlowAnonymizer } from './flow-anonymizer.ts';
-import { parseAddress } from './ip-address.ts';
+import { formatAddressWords, isV4MappedWords, parseAddress } from './ip-address.ts';
 import { parseKeyArg } from './key.ts';
 import { createMacMapper, formatMac, parseMac } from './mac.ts';
 import { createNameMapper } from './names.ts';
@@ -186,14 +185,17 @@ function direct(a: Args, key: Uint8Array): string[] {
   } catch (cause) {
     throw new AppError(ErrorCode.KeyInvalid, cause instanceof Error ? cause.message : 'bad key', { cause });
   }
-  // Direct mode applies the primitive alone: every range is "map", no internal networks.
-  const all = { unspecified: 'map', loopback: 'map', private: 'map', cgnat: 'map', linkLocal: 'map', multicast: 'map', broadcast: 'map', documentation: 'map', ipv4Mapped: 'map' } as const;
-  const anon = new AddressAnonymizer(method, all, null);
+  // Direct mode applies the bare primitive (published vectors): no special ranges, no
+  // internal networks, no reserved outputs; IPv4-mapped input is IPv4 (draft §3.2 output).
+  const w = new Uint32Array(4);
   return a.inputs.map((input, i) => {
     const p = parseAddress(input);
     if (p === null) throw new AppError(ErrorCode.BadRequest, `input #${i + 1} is not an IP address`);
-    const r = p.version === 4 ? anon.mapV4(p.v4) : anon.mapV6(p.v6);
-    return r === null ? 'null' : String(r.text);
+    const words = p.version === 4 ? Uint32Array.of(0, 0, 0xffff, p.v4) : p.v6;
+    if (!method.yieldsAddress) return method.token(words);
+    if (isV4MappedWords(words)) method.mapV4(words[3], w);
+    else method.mapV6(words, w);
+    return formatAddressWords(w);
   });
 }
 

@@ -19,13 +19,12 @@
  *
  * Owns: the primitive on u32 / four-word inputs. Never logs, no IO.
  */
-import { unsafe } from '@noble/ciphers/aes.js';
-import { aesEncryptWords, bswap32, expandAes128, type AesSchedule } from './aes-block.ts';
+import { encryptBE, expandKeyBE, msbOfAesBE } from './aes-prf.ts';
 import { maskV4 } from './ip-address.ts';
 
-/** Expanded Crypto-PAn key: AES schedule and the encrypted pad as big-endian words. */
+/** Expanded Crypto-PAn key: AES schedule (big-endian words, aes-prf.ts) and the encrypted pad. */
 export interface CryptoPanKey {
-  readonly xk: AesSchedule;
+  readonly xk: Uint32Array;
   readonly pad: Uint32Array;
 }
 
@@ -35,17 +34,17 @@ export interface CryptoPanKey {
  */
 export function cryptoPanKey(key: Uint8Array): CryptoPanKey {
   if (key.length !== 32) throw new TypeError(`Crypto-PAn key must be 32 bytes, got ${key.length}`);
-  const xk = expandAes128(key.subarray(0, 16));
+  const xk = expandKeyBE(key.subarray(0, 16));
   const p = key.subarray(16, 32);
   const pad = new Uint32Array(4);
   const w = (o: number): number => ((p[o] << 24) | (p[o + 1] << 16) | (p[o + 2] << 8) | p[o + 3]) >>> 0;
-  aesEncryptWords(xk, w(0), w(4), w(8), w(12), pad);
+  encryptBE(xk, w(0), w(4), w(8), w(12), pad);
   return { xk, pad };
 }
 
-/** MSB of AES(input given as BE words). noble's s0 is little-endian: byte 0 is its low byte. */
-function msbOfAes(xk: AesSchedule, w0: number, w1: number, w2: number, w3: number): number {
-  return (unsafe.encrypt(xk, bswap32(w0), bswap32(w1), bswap32(w2), bswap32(w3)).s0 >>> 7) & 1;
+/** MSB of byte 0 of AES(input given as BE words). */
+function msbOfAes(xk: Uint32Array, w0: number, w1: number, w2: number, w3: number): number {
+  return msbOfAesBE(xk, w0 >>> 0, w1 >>> 0, w2 >>> 0, w3 >>> 0);
 }
 
 /** The IPv4 PRF bit at `level` (0..31) for the first `level` address bits `prefix`. */
@@ -69,9 +68,10 @@ export function cryptoPanV4(k: CryptoPanKey, addr: number): number {
 /**
  * Crypto-PAn of an IPv6 address (four BE words → `out`), the 128-bit extension. Like the
  * Go port, an IPv4-mapped input is anonymized as IPv4 and stays IPv4-mapped.
- * `fromLevel` resumes after a cached output prefix held in `out` (see ipcrypt-pfx).
+ * `fromLevel` resumes after a cached output prefix held in `out`, and `pinned` forces the
+ * flip of the levels below it to 0 (see ipcrypt-pfx).
  */
-export function cryptoPanV6(k: CryptoPanKey, w: ArrayLike<number>, out: Uint32Array, fromLevel = 0): void {
+export function cryptoPanV6(k: CryptoPanKey, w: ArrayLike<number>, out: Uint32Array, fromLevel = 0, pinned = 0): void {
   if (w[0] === 0 && w[1] === 0 && w[2] === 0xffff) {
     out[0] = 0;
     out[1] = 0;
@@ -84,12 +84,16 @@ export function cryptoPanV6(k: CryptoPanKey, w: ArrayLike<number>, out: Uint32Ar
   for (let i = 0; i < 4; i++) o[i] = (out[i] & maskV4(fromLevel - 32 * i)) >>> 0;
   const inp = [0, 0, 0, 0];
   for (let level = fromLevel; level < 128; level++) {
+    const wi = level >>> 5;
+    const sh = 31 - (level & 31);
+    if (level < pinned) {
+      if ((w[wi] >>> sh) & 1) o[wi] = (o[wi] | (1 << sh)) >>> 0;
+      continue;
+    }
     for (let i = 0; i < 4; i++) {
       const m = maskV4(level - 32 * i);
       inp[i] = ((w[i] & m) | (pad[i] & ~m)) >>> 0;
     }
-    const wi = level >>> 5;
-    const sh = 31 - (level & 31);
     const bit = ((w[wi] >>> sh) & 1) ^ msbOfAes(k.xk, inp[0], inp[1], inp[2], inp[3]);
     if (bit) o[wi] = (o[wi] | (1 << sh)) >>> 0;
   }

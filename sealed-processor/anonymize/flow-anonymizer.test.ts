@@ -4,7 +4,9 @@ import { FLOW_COLUMN_NAMES } from '../../schemas/columns.ts';
 import { DEFAULT_POLICY, parsePolicy } from '../../schemas/policy.ts';
 import { newRawFlow, type RawFlow } from '../flows/flow-record.ts';
 import { createFlowAnonymizer } from './flow-anonymizer.ts';
-import { keyIdOf } from './key.ts';
+import { cryptoPanKey, cryptoPanV4 } from './cryptopan.ts';
+import { formatIpv4 } from './ip-address.ts';
+import { deriveSubkey, keyIdOf } from './key.ts';
 import { v4, words } from './test-helpers.test-util.ts';
 
 const MASTER = Uint8Array.from({ length: 32 }, (_, i) => i + 100);
@@ -47,7 +49,7 @@ test('default policy: every column present, raw identifiers gone, parts follow t
 test('unlisted columns are dropped (NULL) and reported; nd addresses give NULL parts', () => {
   const p = parsePolicy(JSON.stringify({
     version: 1,
-    columns: { time_start: { method: 'coarsen', precisionUs: 60_000_000 }, src_addr: 'ipcrypt-nd', dst_addr: { method: 'truncate', prefixV6: 32 }, dst_port: 'bin', bytes_fwd: 'bin' },
+    columns: { time_start: { method: 'coarsen', precisionUs: 60_000_000 }, time_end: 'shift', src_addr: 'ipcrypt-nd', dst_addr: { method: 'truncate', prefixV6: 32 }, dst_port: 'bin', bytes_fwd: 'bin' },
   }));
   const anon = createFlowAnonymizer(p, MASTER, { random: (n) => new Uint8Array(n) });
   const f = flow();
@@ -56,7 +58,7 @@ test('unlisted columns are dropped (NULL) and reported; nd addresses give NULL p
   f.dst6.set(words('2001:db8:aaaa::1'));
   f.dstPort = 8443;
   const row = anon.anonymizeFlow(f);
-  assert.equal(row.time_end, null);
+  assert.notEqual(row.time_end, null);
   assert.equal(row.protocol, null);
   assert.equal(row.tls_sni, null);
   assert.equal(row.src_mac, null);
@@ -89,4 +91,28 @@ test('time shift is one secret offset for both timestamps; release notes hold no
   assert.ok(!notes.includes('192.168'));
   assert.match(notes, /240\.0\.0\.0\/16/);
   assert.equal(anon.stats().internalAddresses, 1);
+});
+
+test('cryptopan-compat policy (all ranges mapped) is bit-exact Crypto-PAn for IPv4; IPv6 internal networks work end to end', async () => {
+  const { readFile } = await import('node:fs/promises');
+  const text = await readFile(new URL('../../test/fixtures/policies/cryptopan-compat.yaml', import.meta.url), 'utf8');
+  const anon = createFlowAnonymizer(parsePolicy(text), MASTER);
+  const k = cryptoPanKey(deriveSubkey(MASTER, 'flowseal/v1/cryptopan/address', 32));
+  const f = flow();
+  for (const ip of ['127.0.0.1', '10.1.2.3', '224.0.0.251', '255.255.255.255', '128.11.68.132']) {
+    f.srcV4 = v4(ip);
+    assert.equal(anon.anonymizeFlow(f).src_addr, formatIpv4(cryptoPanV4(k, v4(ip))), ip);
+  }
+  const campus = await readFile(new URL('../../test/fixtures/policies/campus.yaml', import.meta.url), 'utf8');
+  const c = createFlowAnonymizer(parsePolicy(campus), MASTER);
+  const g = flow();
+  g.ipVersion = 6;
+  g.src6.set(words('fd12:3456:789a:10::1'));
+  g.dst6.set(words('ff02::fb'));
+  const row = c.anonymizeFlow(g);
+  assert.match(String(row.src_addr), /^fec0::.*:1$|^fec0:0:0:[0-9a-f]+::1$/, 'ULA campus network in fec0::/48, gateway kept');
+  assert.equal(row.dst_addr, 'ff02::fb', 'multicast kept');
+  assert.equal(c.stats().internalAddresses, 1);
+  const notes = JSON.stringify(c.releaseNotes());
+  assert.ok(!notes.includes('fd12') && !notes.includes('172.16'), 'no raw internal prefix in release notes');
 });

@@ -19,9 +19,10 @@ import {
   policyHash as hashPolicy,
   type AddressSpec, type MacSpec, type NameSpec, type Policy, type PortSpec, type SizeSpec, type TimeSpec,
 } from '../../schemas/policy.ts';
-import { AddressAnonymizer, type AddressOut } from './address-anonymizer.ts';
-import { METHOD_KEY_BYTES, createAddressMethod } from './address-methods.ts';
+import { createAddressAnonymizer, type AddressAnonymizer, type AddressOut } from './address-anonymizer.ts';
+import { METHOD_KEY_BYTES } from './address-methods.ts';
 import { InternalNetworks } from './internal-networks.ts';
+import { forbiddenTargets, rangeActions } from './reserved-outputs.ts';
 import { deriveSubkey, keyIdOf } from './key.ts';
 import { createMacMapper, formatMac } from './mac.ts';
 import { createNameMapper } from './names.ts';
@@ -34,6 +35,8 @@ export interface FlowAnonymizerStats {
   addressCacheHits: number;
   addressCacheMisses: number;
   internalAddresses: number;
+  /** Real inputs inside an internal target, redirected (reserved-outputs.ts). */
+  redirectedAddresses: number;
   addressesByRange: Record<string, number>;
 }
 
@@ -66,7 +69,11 @@ export function createFlowAnonymizer(policy: Policy, masterKey: Uint8Array, opts
   const counters = { flows: 0, invalidNames: 0 };
   const columns = policy.columns as Record<string, unknown>;
   const internal = (policy.internalNetworks ?? []).length > 0
-    ? new InternalNetworks(policy.internalNetworks ?? [], policy.internalTarget, deriveSubkey(masterKey, 'flowseal/v1/internal/address', 32))
+    ? new InternalNetworks(policy.internalNetworks ?? [], deriveSubkey(masterKey, 'flowseal/v1/internal/address', 32), {
+      poolV4: policy.internalTarget,
+      poolV6: policy.internalTargetV6,
+      avoid: forbiddenTargets(rangeActions(policy.specialRanges)),
+    })
     : null;
   const addressAnons = new Map<string, AddressAnonymizer>();
   const addressFor = (spec: AddressSpec): AddressAnonymizer => {
@@ -75,7 +82,7 @@ export function createFlowAnonymizer(policy: Policy, masterKey: Uint8Array, opts
     if (a === undefined) {
       const len = METHOD_KEY_BYTES[spec.method];
       const key = len > 0 ? deriveSubkey(masterKey, `flowseal/v1/${spec.method}/address`, len) : new Uint8Array(0);
-      a = new AddressAnonymizer(createAddressMethod(spec, key, { random }), policy.specialRanges, internal);
+      a = createAddressAnonymizer(spec, key, policy.specialRanges, internal, { random });
       addressAnons.set(k, a);
     }
     return a;
@@ -182,6 +189,7 @@ export function createFlowAnonymizer(policy: Policy, masterKey: Uint8Array, opts
     }
   }
 
+  const actions = rangeActions(policy.specialRanges);
   const hash = hashPolicy(policy);
   const keyId = keyIdOf(masterKey);
   const addrStats = (): AddressAnonymizer[] => [...addressAnons.values()];
@@ -214,14 +222,23 @@ export function createFlowAnonymizer(policy: Policy, masterKey: Uint8Array, opts
         policy: redactPolicy(policy),
         droppedColumns: { count: dropped.length, names: [...dropped] },
         internalTopology: internal === null ? [] : internal.summary(),
+        // What keyed address maps never produce (reserved-outputs.ts): readers may rely on it,
+        // and it tells them which leading prefix bits the pinning keeps (cp to these ranges).
+        reservedOutputs: {
+          keptRanges: Object.entries(actions).filter(([, a]) => a === 'keep').map(([k]) => k),
+          blackMarkerValues: Object.values(actions).includes('black-marker'),
+          internalTargets: internal === null ? 0 : internal.size,
+          ipv4MappedSpaceInIpv6: true,
+        },
       };
     },
     stats(): FlowAnonymizerStats {
-      const s: FlowAnonymizerStats = { ...counters, addressCacheHits: 0, addressCacheMisses: 0, internalAddresses: 0, addressesByRange: {} };
+      const s: FlowAnonymizerStats = { ...counters, addressCacheHits: 0, addressCacheMisses: 0, internalAddresses: 0, redirectedAddresses: 0, addressesByRange: {} };
       for (const a of addrStats()) {
         s.addressCacheHits += a.stats.cacheHits;
         s.addressCacheMisses += a.stats.cacheMisses;
         s.internalAddresses += a.stats.internal;
+        s.redirectedAddresses += a.stats.redirected;
         for (const [k, v] of Object.entries(a.stats.byKind)) s.addressesByRange[k] = (s.addressesByRange[k] ?? 0) + v;
       }
       return s;

@@ -5,23 +5,45 @@
  * the network prefix and `subnetPrefix`) and the host number (the remaining bits) are each
  * permuted with a keyed small-domain permutation (the host permutation is chosen per
  * subnet). Host 0 (network) and all-ones (subnet-directed broadcast) are kept, and host 1
- * (gateway) too when `preserveGateway`.
+ * (gateway) too when `preserveGateway`. IPv4 here; IPv6 networks in internal-net-v6.ts.
  *
- * Collisions with external addresses are prevented by the caller (address-anonymizer.ts):
- * an external address whose mapped form lands in a target prefix gets that prefix replaced
- * by the (now unused) image of the corresponding internal network — see there.
+ * Targets without an explicit `target` are allocated from a pool: `internalTarget` (IPv4,
+ * default 240.0.0.0/4: reserved "future use" space, never routed) and `internalTargetV6`
+ * (default fec0::/10: the deprecated site-local block, RFC 3879, which must not be reassigned
+ * and is never routed, and which no special range of ours covers, so no policy can keep it;
+ * ULA fd00::/8 would clash with real ULA traffic a policy may keep, and the documentation
+ * blocks with campus policies that keep those). Allocation skips `avoid` prefixes (ranges the
+ * policy keeps).
  *
- * Owns: matching, target allocation from the pool, the mapping and a topology summary
+ * Collisions with external addresses are prevented by the caller: the targets are reserved
+ * outputs (reserved-outputs.ts), which the external maps never produce.
+ *
+ * Owns: matching, target allocation from the pools, the mapping and a topology summary
  * that reveals only targets, lengths and counts. Never exposes raw internal prefixes.
  */
 import { AppError, ErrorCode } from '../../schemas/errors.ts';
 import type { InternalNetwork } from '../../schemas/policy.ts';
 import { deriveSubkey } from './key.ts';
+import { InternalNet6, maskWords, stepPrefix128, type InternalNet6Summary } from './internal-net-v6.ts';
 import { formatIpv4, maskV4, parsePrefix } from './ip-address.ts';
+import { overlaps6, type InternalBlock4, type InternalBlock6, type Prefix4, type Prefix6 } from './reserved-outputs.ts';
 import { SmallPermutation } from './small-permutation.ts';
 
-/** Default pool for targets: 240.0.0.0/4 (reserved, never routed). */
+/** Default IPv4 pool for targets: 240.0.0.0/4 (reserved, never routed). */
 export const DEFAULT_INTERNAL_TARGET = '240.0.0.0/4';
+
+/** Default IPv6 pool for targets: fec0::/10 (deprecated site-local, RFC 3879; see file comment). */
+export const DEFAULT_INTERNAL_TARGET_V6 = 'fec0::/10';
+
+/** Where targets come from and what they must avoid. */
+export interface InternalNetworksOptions {
+  /** IPv4 pool (policy `internalTarget`, default 240.0.0.0/4). */
+  poolV4?: string | undefined;
+  /** IPv6 pool (policy `internalTargetV6`, default fec0::/10). */
+  poolV6?: string | undefined;
+  /** Prefixes an allocated target must not overlap (kept ranges: reserved-outputs.ts forbiddenTargets). */
+  avoid?: { v4: readonly Prefix4[]; v6: readonly Prefix6[] };
+}
 
 interface Net {
   readonly prefix: number;
@@ -36,8 +58,10 @@ interface Net {
   mapped: number;
 }
 
-/** Anonymized description of one internal network for release notes. */
-export interface InternalNetSummary {
+/** Anonymized description of one internal network for release notes (IPv4 or IPv6). */
+export type InternalNetSummary = InternalNet6Summary;
+
+interface InternalNetSummaryV4 {
   target: string;
   prefixLength: number;
   subnetPrefix: number;
@@ -51,20 +75,23 @@ const SUBNETS_SEEN_CAP = 1 << 20;
 /** The compiled internal-network table of a policy. */
 export class InternalNetworks {
   readonly #nets: Net[] = [];
+  readonly #nets6: InternalNet6[] = [];
 
   /**
    * @param nets the policy's `internalNetworks` (validated by schemas/policy.ts).
-   * @param pool the policy's `internalTarget` (default 240.0.0.0/4).
    * @param key 32-byte subkey for the subnet and host permutations.
-   * @throws AppError(PolicyInvalid) when a network does not fit into the pool.
+   * @param opts pools and prefixes to avoid (see InternalNetworksOptions).
+   * @throws AppError(PolicyInvalid) when a network does not fit into its pool.
    */
-  constructor(nets: readonly InternalNetwork[], pool: string | undefined, key: Uint8Array) {
-    const poolP = parsePrefix(pool ?? DEFAULT_INTERNAL_TARGET);
+  constructor(nets: readonly InternalNetwork[], key: Uint8Array, opts: InternalNetworksOptions = {}) {
+    const poolP = parsePrefix(opts.poolV4 ?? DEFAULT_INTERNAL_TARGET);
     if (poolP === null || poolP.version !== 4) throw new AppError(ErrorCode.PolicyInvalid, 'internalTarget must be an IPv4 prefix');
-    const taken: Array<{ p: number; len: number }> = [];
+    const taken: Array<{ p: number; len: number }> = (opts.avoid?.v4 ?? []).map((a) => ({ p: a.value, len: a.length }));
+    const taken6: Prefix6[] = [...(opts.avoid?.v6 ?? [])];
     for (const n of nets) {
       const t = n.target ? parsePrefix(n.target) : null;
       if (t && t.version === 4) taken.push({ p: t.v4, len: t.length });
+      if (t && t.version === 6) taken6.push({ words: t.v6, length: t.length });
     }
     const overlaps = (p: number, len: number): boolean =>
       taken.some((x) => {
@@ -75,7 +102,17 @@ export class InternalNetworks {
     const kHost = deriveSubkey(key, 'flowseal/v1/internal/host', 16);
     nets.forEach((n, i) => {
       const pre = parsePrefix(n.prefix);
-      if (pre === null || pre.version !== 4) throw new AppError(ErrorCode.PolicyInvalid, `internalNetworks.${i}.prefix must be IPv4`);
+      if (pre === null) throw new AppError(ErrorCode.PolicyInvalid, `internalNetworks.${i}.prefix is not a prefix`);
+      if (pre.version === 6) {
+        const t = n.target ? parsePrefix(n.target) : null;
+        if (t !== null && t.version !== 6) throw new AppError(ErrorCode.PolicyInvalid, `internalNetworks.${i}.target must be IPv6 like its prefix`);
+        const target = t !== null ? t.v6 : allocate6(pre.length, opts.poolV6 ?? DEFAULT_INTERNAL_TARGET_V6, taken6, i);
+        if (t === null) taken6.push({ words: target, length: pre.length });
+        const sp = Math.max(pre.length, n.subnetPrefix ?? 64);
+        this.#nets6.push(new InternalNet6(pre.v6, target, pre.length, sp, n.preserveGateway ?? false,
+          deriveSubkey(key, `flowseal/v1/internal6/subnet/${i}`, 16), deriveSubkey(key, `flowseal/v1/internal6/host/${i}`, 16)));
+        return;
+      }
       let target: number;
       const t = n.target ? parsePrefix(n.target) : null;
       if (t && t.version === 4) {
@@ -110,9 +147,26 @@ export class InternalNetworks {
     });
   }
 
-  /** Number of internal networks. */
+  /** Number of internal networks (both families). */
   get size(): number {
-    return this.#nets.length;
+    return this.#nets.length + this.#nets6.length;
+  }
+
+  /** Number of IPv6 internal networks. */
+  get sizeV6(): number {
+    return this.#nets6.length;
+  }
+
+  /** Index of the IPv6 internal network holding `w` (four BE words), or -1. */
+  match6(w: ArrayLike<number>): number {
+    const nets = this.#nets6;
+    for (let i = 0; i < nets.length; i++) if (nets[i].contains(w)) return i;
+    return -1;
+  }
+
+  /** Maps `w` (inside IPv6 network `idx`) into its target; writes `out`. */
+  map6(w: ArrayLike<number>, idx: number, out: Uint32Array): void {
+    this.#nets6[idx].map(w, out);
   }
 
   /** Index of the internal network holding `addr`, or -1. */
@@ -143,13 +197,20 @@ export class InternalNetworks {
     return (n.target + mSubnet * 2 ** n.hostBits + mHost) >>> 0;
   }
 
-  /** Targets as (prefix, length) pairs, in network order. */
-  targets(): Array<{ target: number; length: number; network: number }> {
-    return this.#nets.map((n) => ({ target: n.target, length: n.length, network: n.prefix }));
+  /** Networks with their targets, per family, in policy order (for reserved-outputs.ts). */
+  blocks(): { v4: InternalBlock4[]; v6: InternalBlock6[] } {
+    return {
+      v4: this.#nets.map((n) => ({ target: n.target, length: n.length, network: n.prefix })),
+      v6: this.#nets6.map((n) => ({ target: n.target, length: n.length, network: n.network })),
+    };
   }
 
   /** Anonymized topology summary (targets, lengths, counts; no raw prefixes). */
   summary(): InternalNetSummary[] {
+    return [...this.#summary4(), ...this.#nets6.map((n) => n.summary())];
+  }
+
+  #summary4(): InternalNetSummaryV4[] {
     return this.#nets.map((n) => ({
       target: `${formatIpv4(n.target)}/${n.length}`,
       prefixLength: n.length,
@@ -159,4 +220,27 @@ export class InternalNetworks {
       subnetsSeen: n.subnetsSeen.size,
     }));
   }
+}
+
+/**
+ * First prefix of length `len` inside `pool` that overlaps nothing in `taken`, skipping whole
+ * taken blocks at a time.
+ * @throws AppError(PolicyInvalid) when the pool is invalid, too small or full.
+ */
+function allocate6(len: number, pool: string, taken: readonly Prefix6[], i: number): Uint32Array {
+  const p = parsePrefix(pool);
+  if (p === null || p.version !== 6) throw new AppError(ErrorCode.PolicyInvalid, 'internalTargetV6 must be an IPv6 prefix');
+  if (len < p.length) throw new AppError(ErrorCode.PolicyInvalid, `internalNetworks.${i} (/${len}) is larger than internalTargetV6 (/${p.length})`);
+  let cand: Uint32Array | null = maskWords(p.v6, len);
+  for (let guard = 0; cand !== null && guard < 100_000; guard++) {
+    if (!overlaps6({ words: p.v6, length: p.length }, { words: cand, length: len })) break;
+    const c: Uint32Array = cand;
+    const hit = taken.find((t) => overlaps6(t, { words: c, length: len }));
+    if (hit === undefined) return cand;
+    // Step past the taken block when it is at least as large, else to the next candidate.
+    if (hit.length === 0) break;
+    cand = hit.length <= len ? stepPrefix128(maskWords(hit.words, hit.length), hit.length - 1) : stepPrefix128(cand, len - 1);
+    if (cand !== null) cand = maskWords(cand, len);
+  }
+  throw new AppError(ErrorCode.PolicyInvalid, `internalTargetV6 has no room left for internalNetworks.${i}`);
 }

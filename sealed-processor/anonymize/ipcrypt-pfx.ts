@@ -12,14 +12,13 @@
  * Owns: the primitive on u32 / four-word inputs. Never allocates per bit beyond noble's
  * block result, never logs, no IO.
  */
-import { unsafe } from '@noble/ciphers/aes.js';
-import { bswap32, expandAes128, type AesSchedule } from './aes-block.ts';
+import { expandKeyBE, pfxPrfBit } from './aes-prf.ts';
 import { maskV4 } from './ip-address.ts';
 
-/** Expanded ipcrypt-pfx key (two independent AES-128 schedules). */
+/** Expanded ipcrypt-pfx key (two independent AES-128 schedules, big-endian words; aes-prf.ts). */
 export interface PfxKey {
-  readonly k1: AesSchedule;
-  readonly k2: AesSchedule;
+  readonly k1: Uint32Array;
+  readonly k2: Uint32Array;
 }
 
 /**
@@ -31,19 +30,12 @@ export function pfxKey(key: Uint8Array): PfxKey {
   let same = true;
   for (let i = 0; i < 16; i++) if (key[i] !== key[16 + i]) same = false;
   if (same) throw new TypeError('ipcrypt-pfx key halves must differ');
-  return { k1: expandAes128(key.subarray(0, 16)), k2: expandAes128(key.subarray(16, 32)) };
+  return { k1: expandKeyBE(key.subarray(0, 16)), k2: expandKeyBE(key.subarray(16, 32)) };
 }
 
 /** PRF bit for a block given as big-endian words: LSB of byte 15 of AES(K1,P) ⊕ AES(K2,P). */
 function prfBit(k: PfxKey, w0: number, w1: number, w2: number, w3: number): number {
-  const a0 = bswap32(w0);
-  const a1 = bswap32(w1);
-  const a2 = bswap32(w2);
-  const a3 = bswap32(w3);
-  const r1 = unsafe.encrypt(k.k1, a0, a1, a2, a3);
-  const r2 = unsafe.encrypt(k.k2, a0, a1, a2, a3);
-  // noble's s3 is little-endian: byte 15 is its top byte.
-  return ((r1.s3 ^ r2.s3) >>> 24) & 1;
+  return pfxPrfBit(k.k1, k.k2, w0 >>> 0, w1 >>> 0, w2 >>> 0, w3 >>> 0);
 }
 
 /**
@@ -51,9 +43,11 @@ function prfBit(k: PfxKey, w0: number, w1: number, w2: number, w3: number): numb
  * (prefix < 2^level). Padded prefix = 1 ‖ 0^80 ‖ 1^16 ‖ prefix, right-aligned in 128 bits.
  */
 export function pfxBitV4(k: PfxKey, level: number, prefix: number): number {
-  // Low 64 bits: 0xffff followed by `level` prefix bits (≤ 48 bits: exact in a double).
-  const lo = 0xffff * 2 ** level + prefix;
-  return prfBit(k, (1 << level) >>> 0, 0, Math.floor(lo / 4294967296), lo >>> 0);
+  // Low 64 bits: 0xffff followed by `level` prefix bits (at most 47 bits). Integer shifts, no
+  // float division: this runs once per prefix-tree node on every cache miss.
+  const w3 = ((0xffff << level) | prefix) >>> 0;
+  const w2 = level > 16 ? 0xffff >>> (32 - level) : 0;
+  return pfxPrfBit(k.k1, k.k2, (1 << level) >>> 0, 0, w2, w3);
 }
 
 /** ipcrypt-pfx of an IPv4 address (u32 in, u32 out). */
@@ -70,10 +64,11 @@ export function ipcryptPfxV4(k: PfxKey, addr: number): number {
 /**
  * ipcrypt-pfx of a 16-byte address given as four big-endian words; writes `out`.
  * IPv4-mapped inputs (::ffff:a.b.c.d) take the IPv4 path and stay IPv4-mapped (draft §6.2).
- * `fromLevel`/`knownOut` let a caller resume after a cached output prefix: when
- * `fromLevel` > 0, `out` must already hold the first `fromLevel` output bits.
+ * `fromLevel` lets a caller resume after a cached output prefix: when `fromLevel` > 0,
+ * `out` must already hold the first `fromLevel` output bits. `pinned` (default 0) forces the
+ * flip of levels below it to 0 (reserved-outputs.ts); 0 gives the draft's function.
  */
-export function ipcryptPfxV6(k: PfxKey, w: ArrayLike<number>, out: Uint32Array, fromLevel = 0): void {
+export function ipcryptPfxV6(k: PfxKey, w: ArrayLike<number>, out: Uint32Array, fromLevel = 0, pinned = 0): void {
   if (w[0] === 0 && w[1] === 0 && w[2] === 0xffff) {
     out[0] = 0;
     out[1] = 0;
@@ -102,7 +97,7 @@ export function ipcryptPfxV6(k: PfxKey, w: ArrayLike<number>, out: Uint32Array, 
     const wi = level >>> 5;
     const sh = 31 - (level & 31);
     const inBit = (w[wi] >>> sh) & 1;
-    const ob = inBit ^ prfBit(k, p0, p1, p2, p3);
+    const ob = level < pinned ? inBit : inBit ^ prfBit(k, p0, p1, p2, p3);
     if (ob) {
       const m = (1 << sh) >>> 0;
       if (wi === 0) o0 = (o0 | m) >>> 0;

@@ -9,7 +9,11 @@
  * 198.51.100/24, 203.0.113/24, 2001:db8::/32, 3fff::/20), ipv4Mapped (::ffff:0:0/96), and
  * public for everything else.
  *
- * Owns: the classification only. No IO.
+ * `RANGE_PREFIXES` lists the same ranges as CIDR text (the classifiers below must agree with
+ * it; a property test checks that), for the anonymizer's reserved-output logic and the policy
+ * validator. `DEFAULT_RANGE_ACTIONS` is what a policy without `specialRanges` does.
+ *
+ * Owns: the classification and the range table. No IO.
  */
 
 /** Special range kinds, as used in the policy's `specialRanges` keys. */
@@ -70,3 +74,19 @@ export function classifyV6(w: ArrayLike<number>): RangeKind {
   if (w0 === 0x20010db8 || (w0 >>> 12) === 0x3fff0) return RangeKind.Documentation;
   return RangeKind.Public;
 }
+
+/** What the policy does with a special range when it does not say: multicast and broadcast kept, the rest mapped. */
+export const DEFAULT_RANGE_ACTIONS: Readonly<Record<string, 'keep' | 'map' | 'black-marker'>> = { multicast: 'keep', broadcast: 'keep' };
+
+/** Each special kind as CIDR prefixes, per family (exactly what classifyV4/classifyV6 recognize). */
+export const RANGE_PREFIXES: Readonly<Record<Exclude<RangeKind, 'public'>, { readonly v4: readonly string[]; readonly v6: readonly string[] }>> = {
+  unspecified: { v4: ['0.0.0.0/8'], v6: ['::/128'] },
+  loopback: { v4: ['127.0.0.0/8'], v6: ['::1/128'] },
+  private: { v4: ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'], v6: ['fc00::/7'] },
+  cgnat: { v4: ['100.64.0.0/10'], v6: [] },
+  linkLocal: { v4: ['169.254.0.0/16'], v6: ['fe80::/10'] },
+  multicast: { v4: ['224.0.0.0/4'], v6: ['ff00::/8'] },
+  broadcast: { v4: ['255.255.255.255/32'], v6: [] },
+  documentation: { v4: ['192.0.2.0/24', '198.51.100.0/24', '203.0.113.0/24'], v6: ['2001:db8::/32', '3fff::/20'] },
+  ipv4Mapped: { v4: [], v6: ['::ffff:0:0/96'] },
+};
