@@ -116,16 +116,23 @@ const noWrangler = wrangler ? false : 'wrangler not found in node_modules/.bin (
 
 runtimeSuite('edge gateway (wrangler dev, workerd) → node origin', noWrangler, async () => {
   const upstream = await nodeOrigin();
-  const [port, inspector] = [await freePort(), await freePort()];
-  return startServer({
-    command: wrangler as string,
-    args: [
-      'dev', '--config', tempWranglerConfig(), '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(inspector),
-      '--var', `ORIGIN_URL:${upstream.url}`, '--var', `FLOWSEAL_CONFIG:${fixture.edgeConfigJson}`,
-    ],
-    env: { ...WRANGLER_ENV, WRANGLER_LOG_PATH: join(root, 'wrangler-logs') },
-    timeoutMs: 30_000,
-  });
+  // A port picked free can be taken by a parallel test before workerd binds it: retry.
+  for (let attempt = 1; ; attempt++) {
+    const [port, inspector] = [await freePort(), await freePort()];
+    try {
+      return await startServer({
+        command: wrangler as string,
+        args: [
+          'dev', '--config', tempWranglerConfig(), '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(inspector),
+          '--var', `ORIGIN_URL:${upstream.url}`, '--var', `FLOWSEAL_CONFIG:${fixture.edgeConfigJson}`,
+        ],
+        env: { ...WRANGLER_ENV, WRANGLER_LOG_PATH: join(root, 'wrangler-logs') },
+        timeoutMs: 30_000,
+      });
+    } catch (e) {
+      if (attempt >= 3 || !/Address already in use/.test(String((e as Error).message))) throw e;
+    }
+  }
 });
 
 test('wrangler deploy --dry-run bundles the Worker offline, without DuckDB', { skip: noWrangler }, () => {
