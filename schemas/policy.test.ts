@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { AppError, ErrorCode } from './errors.ts';
-import { DEFAULT_POLICY, Policy, parsePolicy, policyHash } from './policy.ts';
+import { DEFAULT_POLICY, Policy, parsePolicy, policyHash, publishablePolicy } from './policy.ts';
 
 /** The two required time columns, as a JSON fragment. */
 const T = '"time_start":"keep","time_end":"keep"';
@@ -85,4 +85,17 @@ test('internal networks: IPv6 accepted with its rules; targets and ranges checke
   assert.match(paths('"internalNetworks":[{"prefix":"2001:db8::/48"},{"prefix":"2001:db8::/56"}]')[0], /^internalNetworks\.1\.prefix: overlaps internalNetworks\.0\.prefix/);
   // Inside a kept range it is inert (never reached), so its target may be anything.
   assert.equal(parsePolicy(`{"version":1,"columns":{${T}},"internalNetworks":[{"prefix":"192.0.2.0/24","target":"224.0.0.0/24"}],"specialRanges":{"documentation":"keep"}}`).version, 1);
+});
+
+test('the published policy hash does not depend on internal prefixes or the key location', () => {
+  const base = { ...DEFAULT_POLICY, internalNetworks: [{ prefix: '10.137.0.0/16' }] };
+  const a = Policy.parse(base);
+  const b = Policy.parse({ ...base, internalNetworks: [{ prefix: '10.200.0.0/16' }] });
+  const c = Policy.parse({ ...base, internalNetworks: [{ prefix: '10.137.0.0/17' }] });
+  assert.equal(policyHash(a), policyHash(b), 'a brute-forceable hash would reveal the prefix');
+  assert.notEqual(policyHash(a), policyHash(c), 'the prefix length is public and counts');
+  const k1 = Policy.parse({ ...DEFAULT_POLICY, keySource: { type: 'file', path: '/secret/one' } });
+  const k2 = Policy.parse({ ...DEFAULT_POLICY, keySource: { type: 'file', path: '/other/two' } });
+  assert.equal(policyHash(k1), policyHash(k2));
+  assert.doesNotMatch(JSON.stringify(publishablePolicy(a)), /10\.137/);
 });

@@ -249,9 +249,30 @@ function canonicalJson(v: unknown): string {
   return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`).join(',')}}`;
 }
 
-/** Canonical policy hash: hex SHA-256 of the parsed policy as JSON with sorted keys. */
+/**
+ * The policy as it may be published (release notes, the hash below): internal prefixes are
+ * replaced by their length and the key source by its type, so neither the operator's address
+ * plan nor where its key lives can be read back.
+ */
+export function publishablePolicy(policy: Policy): Record<string, unknown> {
+  const p = JSON.parse(JSON.stringify(policy)) as Record<string, unknown>;
+  if (Array.isArray(p.internalNetworks)) {
+    p.internalNetworks = (p.internalNetworks as Array<Record<string, unknown>>).map((n) => ({
+      ...n,
+      prefix: `<redacted>/${String(n.prefix).split('/')[1]}`,
+    }));
+  }
+  if (p.keySource && typeof p.keySource === 'object') p.keySource = { type: (p.keySource as { type: string }).type };
+  return p;
+}
+
+/**
+ * Canonical policy hash: hex SHA-256 of the *publishable* policy as JSON with sorted keys.
+ * It is published (manifests, Parquet metadata, the API), so it covers the redacted form: a
+ * hash over raw internal prefixes could be brute-forced back to them (a /16 is 65,536 guesses).
+ */
 export function policyHash(policy: Policy): string {
-  const d = sha256(new TextEncoder().encode(canonicalJson(policy)));
+  const d = sha256(new TextEncoder().encode(canonicalJson(publishablePolicy(policy))));
   let s = '';
   for (const b of d) s += (b < 16 ? '0' : '') + b.toString(16);
   return s;

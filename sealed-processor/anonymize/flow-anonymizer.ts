@@ -16,7 +16,7 @@ import type { AnonFlowRow, AnonValue, RawFlow } from '../flows/flow-record.ts';
 import { asAnon } from '../flows/flow-record.ts';
 import { AnonClass, FLOW_COLUMNS, type FlowColumnName } from '../../schemas/columns.ts';
 import {
-  policyHash as hashPolicy,
+  policyHash as hashPolicy, publishablePolicy,
   type AddressSpec, type MacSpec, type NameSpec, type Policy, type PortSpec, type SizeSpec, type TimeSpec,
 } from '../../schemas/policy.ts';
 import { createAddressAnonymizer, type AddressAnonymizer, type AddressOut } from './address-anonymizer.ts';
@@ -219,7 +219,7 @@ export function createFlowAnonymizer(policy: Policy, masterKey: Uint8Array, opts
       return {
         policyHash: hash,
         keyId,
-        policy: redactPolicy(policy),
+        policy: publishablePolicy(policy),
         droppedColumns: { count: dropped.length, names: [...dropped] },
         internalTopology: internal === null ? [] : internal.summary(),
         // What keyed address maps never produce (reserved-outputs.ts): readers may rely on it,
@@ -271,15 +271,3 @@ function plainOp(name: FlowColumnName): Op {
   }
 }
 
-/** The policy as release notes may show it: internal prefixes replaced by their length. */
-function redactPolicy(policy: Policy): Record<string, unknown> {
-  const p = JSON.parse(JSON.stringify(policy)) as Record<string, unknown>;
-  if (Array.isArray(p.internalNetworks)) {
-    p.internalNetworks = (p.internalNetworks as Array<Record<string, unknown>>).map((n) => ({
-      ...n,
-      prefix: `<redacted>/${String(n.prefix).split('/')[1]}`,
-    }));
-  }
-  if (p.keySource && typeof p.keySource === 'object') p.keySource = { type: (p.keySource as { type: string }).type };
-  return p;
-}
