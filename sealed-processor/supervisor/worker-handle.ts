@@ -55,15 +55,27 @@ export class WorkerHandle {
     return this.child.exitCode === null && this.child.signalCode === null;
   }
 
-  /** Writes a frame; resolves false if the worker is gone. */
+  /**
+   * Writes a frame; resolves when the pipe can take more, or false if the worker is gone.
+   * Listeners are removed as soon as either happens: a listener left on a long-lived promise
+   * (e.g. `exited.then`) would keep every frame ever sent reachable through its closure.
+   */
   send(frame: Uint8Array): Promise<boolean> {
     const stdin = this.child.stdin!;
     if (stdin.destroyed || !this.alive) return Promise.resolve(false);
+    if (stdin.write(frame)) return Promise.resolve(true);
     return new Promise((res) => {
-      const ok = stdin.write(frame, (e) => (e ? res(false) : undefined));
-      if (ok) res(true);
-      else stdin.once('drain', () => res(true));
-      this.exited.then(() => res(false));
+      const done = (ok: boolean): void => {
+        stdin.off('drain', onDrain);
+        stdin.off('close', onGone);
+        stdin.off('error', onGone);
+        res(ok);
+      };
+      const onDrain = (): void => done(true);
+      const onGone = (): void => done(false);
+      stdin.on('drain', onDrain);
+      stdin.on('close', onGone);
+      stdin.on('error', onGone);
     });
   }
 
