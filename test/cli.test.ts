@@ -7,19 +7,14 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DuckDBInstance } from '@duckdb/node-api';
 import { runFlowseal } from './support/run-flowseal.ts';
+import { archiveTotals } from './support/archive-facts.ts';
 import { fixturePath } from './support/capture-facts.ts';
 
 const SUBCOMMANDS = ['demo', 'pipeline', 'ingest', 'process', 'serve', 'token', 'anonymize', 'policy'];
 
 async function packetsIn(archive: string, dataset: string): Promise<number> {
-  const files = (await readdir(join(archive, dataset), { recursive: true }).catch(() => [] as string[])).filter((f) => f.endsWith('.parquet'));
-  if (!files.length) return 0;
-  const db = await DuckDBInstance.create(':memory:');
-  const c = await db.connect();
-  const r = await c.runAndReadAll(`SELECT sum(packets_fwd + packets_rev)::BIGINT FROM read_parquet('${join(archive, dataset, '**', '*.parquet')}')`);
-  return Number(r.getRows()[0]![0]);
+  return (await archiveTotals(archive, dataset)).packets;
 }
 
 describe('flowseal CLI', () => {

@@ -12,7 +12,7 @@ import { existsSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DuckDBInstance } from '@duckdb/node-api';
+import { archiveTotals as datasetTotals } from './support/archive-facts.ts';
 import { FLOWSEAL_BIN, runFlowseal } from './support/run-flowseal.ts';
 import { fixturePath } from './support/capture-facts.ts';
 
@@ -38,15 +38,6 @@ async function waitFor(cond: () => boolean | Promise<boolean>, ms = 20_000): Pro
   }
 }
 
-async function archiveTotals(archive: string): Promise<{ flows: number; packets: number; files: number }> {
-  const files = (await readdir(join(archive, 'd'), { recursive: true }).catch(() => [] as string[])).filter((f) => f.endsWith('.parquet'));
-  if (!files.length) return { flows: 0, packets: 0, files: 0 };
-  const db = await DuckDBInstance.create(':memory:');
-  const c = await db.connect();
-  const r = await c.runAndReadAll(`SELECT count(*)::BIGINT, sum(packets_fwd + packets_rev)::BIGINT FROM read_parquet('${join(archive, 'd', '**', '*.parquet')}')`);
-  const [f, p] = r.getRows()[0] as [bigint, bigint];
-  return { flows: Number(f), packets: Number(p), files: files.length };
-}
 
 async function manifest(archive: string, run: string): Promise<{ flows: number; counts: Record<string, number> }> {
   return JSON.parse(await readFile(join(archive, 'd', 'manifests', `${run}.json`), 'utf8')).manifest;
@@ -74,7 +65,7 @@ describe('sealed processor recovery', () => {
 
   test('clean run: every packet in exactly one flow', async () => {
     const { archive } = await runCase(join(root, 'clean'), 'clean', {});
-    const t = await archiveTotals(archive);
+    const t = await datasetTotals(archive, 'd');
     assert.equal(t.packets, CAPTURE_PACKETS);
     const m = await manifest(archive, 'clean');
     assert.equal(m.counts.records, CAPTURE_PACKETS);
@@ -83,7 +74,7 @@ describe('sealed processor recovery', () => {
 
   test('a parser exception on one record skips exactly that record and replays the rest', async () => {
     const { archive } = await runCase(join(root, 'throw'), 'throwrun', { FLOWSEAL_FAULT: 'throw:1:3' });
-    const t = await archiveTotals(archive);
+    const t = await datasetTotals(archive, 'd');
     assert.equal(t.packets, CAPTURE_PACKETS - 1);
     const m = await manifest(archive, 'throwrun');
     assert.equal(m.counts.poison_records, 1);
@@ -93,7 +84,7 @@ describe('sealed processor recovery', () => {
 
   test('a hard worker death is narrowed to its record by acknowledged replay', async () => {
     const { archive, stderr } = await runCase(join(root, 'exit'), 'exitrun', { FLOWSEAL_FAULT: 'exit:0:5' });
-    const t = await archiveTotals(archive);
+    const t = await datasetTotals(archive, 'd');
     const m = await manifest(archive, 'exitrun');
     assert.equal(t.packets, CAPTURE_PACKETS - 1, JSON.stringify(m.counts) + stderr);
     assert.equal(m.counts.poison_records, 1);
@@ -124,7 +115,7 @@ describe('sealed processor recovery', () => {
     assert.equal(await p.exit, 0, p.stderr());
     const m = await manifest(archive, 'tamp');
     assert.equal(m.counts.segments_quarantined, 1);
-    const t = await archiveTotals(archive);
+    const t = await datasetTotals(archive, 'd');
     assert.ok(t.packets > 0 && t.packets < CAPTURE_PACKETS, `some but not all packets: ${t.packets}`);
     const q = await readdir(join(spool, 'quarantine'));
     assert.deepEqual(q.sort(), [names[1]!, `${names[1]!}.reason.json`].sort());
@@ -145,7 +136,7 @@ describe('sealed processor recovery', () => {
     await waitFor(() => p1.stderr().includes('worker-restart'));
     p1.child.kill('SIGKILL');
     await p1.exit;
-    assert.deepEqual(await archiveTotals(archive), { flows: 0, packets: 0, files: 0 });
+    assert.deepEqual(await datasetTotals(archive, 'd'), { flows: 0, packets: 0, files: 0 });
     const segmentsBefore = (await readdir(join(spool, 'segments'))).filter((n) => n.endsWith('.seg')).length;
     assert.ok(segmentsBefore > 0);
     // Second processor: new keys. The old segments cannot be read by anyone any more.
@@ -154,7 +145,7 @@ describe('sealed processor recovery', () => {
     const ing2 = await runFlowseal(['ingest', 'pcap', CAPTURE, '--spool', spool, '--run-id', 'fresh']);
     assert.equal(ing2.code, 0, ing2.stderr);
     assert.equal(await p2.exit, 0, p2.stderr());
-    const t = await archiveTotals(archive);
+    const t = await datasetTotals(archive, 'd');
     assert.equal(t.packets, CAPTURE_PACKETS, 'the new run exactly once, nothing of the killed one');
     assert.ok(!existsSync(join(archive, '.staging', 'killed')), 'unjournaled staging was discarded');
   });
@@ -183,7 +174,7 @@ describe('sealed processor recovery', () => {
   test('a reused run id never replaces a published run', async () => {
     const dir = join(root, 'reuse');
     const first = await runCase(dir, 'same', {});
-    const before = await archiveTotals(first.archive);
+    const before = await datasetTotals(first.archive, 'd');
     const manifestBefore = await readFile(join(first.archive, 'd', 'manifests', 'same.json'), 'utf8');
     // A new processor (new keys) on the same archive; the capture side reuses the run id.
     const spool = join(dir, 'spool');
@@ -195,7 +186,7 @@ describe('sealed processor recovery', () => {
     assert.equal(other.code, 0, other.stderr);
     assert.equal(await p.exit, 0, p.stderr());
     assert.equal(await readFile(join(first.archive, 'd', 'manifests', 'same.json'), 'utf8'), manifestBefore);
-    const after = await archiveTotals(first.archive);
+    const after = await datasetTotals(first.archive, 'd');
     assert.equal(after.packets, before.packets + 19, 'only the run "other" was added');
     assert.match(p.stderr(), /"run":"same".*"code":"ERR_SPOOL_REPLAYED"/);
   });

@@ -9,11 +9,10 @@
  *
  * Owns: Bun process IO. Never: adds app logic (that is api/app.ts) or runs under another runtime.
  */
-import { parseArgs } from 'node:util';
-import { resolve } from 'node:path';
 import { consoleLogger } from '../app.ts';
 import { buildAppFromFiles } from './node.ts';
 import type { NodeServerOptions } from './node.ts';
+import { parseServeArgs, SERVE_OPTIONS_USAGE } from './serve-args.ts';
 
 /** The part of Bun's `Server` this adapter uses (typed here so the root tsc needs no bun-types globals). */
 interface BunServer {
@@ -27,7 +26,7 @@ interface BunRuntime {
   serve(options: { hostname: string; port: number; fetch: (request: Request) => Response | Promise<Response> }): BunServer;
 }
 
-const USAGE = 'usage: bun api/adapters/bun.ts --archive <dir> [--config <file>] [--host <addr>] [--port <n>] [--dev-issuer <dir>] [--audit-log <file>]';
+const USAGE = 'usage: bun api/adapters/bun.ts ' + SERVE_OPTIONS_USAGE;
 
 function fail(message: string, code: number): never {
   console.error(message);
@@ -35,27 +34,9 @@ function fail(message: string, code: number): never {
 }
 
 function serveOptions(args: string[]): NodeServerOptions & { archiveDir: string } {
-  let values: Record<string, string | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args,
-      strict: true,
-      options: { archive: { type: 'string' }, config: { type: 'string' }, host: { type: 'string' }, port: { type: 'string' }, 'dev-issuer': { type: 'string' }, 'audit-log': { type: 'string' } },
-    }));
-  } catch (err) {
-    return fail(`${err instanceof Error ? err.message : String(err)}\n${USAGE}`, 2);
-  }
-  if (!values.archive) return fail(`--archive is required\n${USAGE}`, 2);
-  const port = values.port === undefined ? undefined : Number(values.port);
-  if (port !== undefined && !(/^\d{1,5}$/.test(values.port ?? '') && port <= 65_535)) return fail('--port must be an integer from 0 to 65535', 2);
-  return {
-    archiveDir: resolve(values.archive),
-    ...(values.config ? { configPath: resolve(values.config) } : {}),
-    ...(values.host ? { host: values.host } : {}),
-    ...(port !== undefined ? { port } : {}),
-    devIssuerDir: resolve(values['dev-issuer'] ?? process.env.FLOWSEAL_DEV_ISSUER_DIR ?? '.flowseal/dev-issuer'),
-    ...(values['audit-log'] ? { auditLogPath: resolve(values['audit-log']) } : {}),
-  };
+  const parsed = parseServeArgs(args, process.env.FLOWSEAL_DEV_ISSUER_DIR);
+  if ('error' in parsed) return fail(`${parsed.error}\n${USAGE}`, 2);
+  return parsed;
 }
 
 const bun = (globalThis as unknown as { Bun?: BunRuntime }).Bun;

@@ -11,11 +11,10 @@
  *
  * Owns: Deno process IO. Never: adds app logic (that is api/app.ts) or runs under another runtime.
  */
-import { parseArgs } from 'node:util';
-import { resolve } from 'node:path';
 import { consoleLogger } from '../app.ts';
 import { buildAppFromFiles } from './node.ts';
 import type { NodeServerOptions } from './node.ts';
+import { parseServeArgs, SERVE_OPTIONS_USAGE } from './serve-args.ts';
 
 /** The part of the `Deno` namespace this adapter uses (typed here so the root tsc needs no Deno types). */
 interface DenoRuntime {
@@ -30,7 +29,7 @@ interface DenoRuntime {
   exit(code: number): never;
 }
 
-const USAGE = 'usage: deno run --allow-read --allow-write --allow-net --allow-env --allow-ffi api/adapters/deno.ts --archive <dir> [--config <file>] [--host <addr>] [--port <n>] [--dev-issuer <dir>] [--audit-log <file>]';
+const USAGE = 'usage: deno run --allow-read --allow-write --allow-net --allow-env --allow-ffi api/adapters/deno.ts ' + SERVE_OPTIONS_USAGE;
 
 const deno = (globalThis as unknown as { Deno?: DenoRuntime }).Deno;
 if (deno === undefined) throw new TypeError('api/adapters/deno.ts must run under Deno');
@@ -42,27 +41,9 @@ function fail(message: string, code: number): never {
 }
 
 function serveOptions(args: string[]): NodeServerOptions & { archiveDir: string } {
-  let values: Record<string, string | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args,
-      strict: true,
-      options: { archive: { type: 'string' }, config: { type: 'string' }, host: { type: 'string' }, port: { type: 'string' }, 'dev-issuer': { type: 'string' }, 'audit-log': { type: 'string' } },
-    }));
-  } catch (err) {
-    return fail(`${err instanceof Error ? err.message : String(err)}\n${USAGE}`, 2);
-  }
-  if (!values.archive) return fail(`--archive is required\n${USAGE}`, 2);
-  const port = values.port === undefined ? undefined : Number(values.port);
-  if (port !== undefined && !(/^\d{1,5}$/.test(values.port ?? '') && port <= 65_535)) return fail('--port must be an integer from 0 to 65535', 2);
-  return {
-    archiveDir: resolve(values.archive),
-    ...(values.config ? { configPath: resolve(values.config) } : {}),
-    ...(values.host ? { host: values.host } : {}),
-    ...(port !== undefined ? { port } : {}),
-    devIssuerDir: resolve(values['dev-issuer'] ?? runtime.env.get('FLOWSEAL_DEV_ISSUER_DIR') ?? '.flowseal/dev-issuer'),
-    ...(values['audit-log'] ? { auditLogPath: resolve(values['audit-log']) } : {}),
-  };
+  const parsed = parseServeArgs(args, runtime.env.get('FLOWSEAL_DEV_ISSUER_DIR'));
+  if ('error' in parsed) return fail(`${parsed.error}\n${USAGE}`, 2);
+  return parsed;
 }
 
 const options = serveOptions([...runtime.args]);

@@ -24,17 +24,4 @@ export function v4(ip: string): number {
   return a.v4;
 }
 
-/** Number of leading equal bits of two u32s. */
-export function commonPrefix32(a: number, b: number): number {
-  const x = (a ^ b) >>> 0;
-  return x === 0 ? 32 : Math.clz32(x);
-}
-
-/** Number of leading equal bits of two 4-word values. */
-export function commonPrefix128(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  for (let i = 0; i < 4; i++) {
-    const x = (a[i] ^ b[i]) >>> 0;
-    if (x !== 0) return 32 * i + Math.clz32(x);
-  }
-  return 128;
-}
+export { commonPrefix32, commonPrefix128 } from './reserved-outputs.ts';
