@@ -34,7 +34,7 @@ function waitExit(child: ChildProcess): Promise<number> {
 async function waitForFile(path: string, child: ChildProcess, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!existsSync(path)) {
-    if (child.exitCode !== null) throw new AppError(ErrorCode.ProcessorWorkerFailed, 'the processor exited before publishing its key');
+    if (child.exitCode !== null || child.signalCode !== null) throw new AppError(ErrorCode.ProcessorWorkerFailed, 'the processor exited before publishing its key');
     if (Date.now() > deadline) throw new AppError(ErrorCode.SpoolNoPublicKey, 'the processor did not publish its key in time');
     await new Promise((r) => setTimeout(r, 25));
   }
@@ -53,17 +53,44 @@ export async function runPipeline(opts: PipelineOptions): Promise<number> {
   const procArgs = [FLOWSEAL, 'process', '--spool', spoolDir, '--archive', resolve(opts.archiveDir), '--dataset', opts.dataset, '--until-run', runIds.at(-1)!];
   if (opts.policyPath) procArgs.push('--policy', resolve(opts.policyPath));
   const stdio = opts.stdio ?? 'inherit';
-  const processor = spawn(node, procArgs, { stdio: ['ignore', stdio, stdio] });
+  // Children get their own process group: a terminal's Ctrl-C reaches this process only, which
+  // decides (below) whether it means "abort" or "the live capture is ending".
+  const processor = spawn(node, procArgs, { stdio: ['ignore', stdio, stdio], detached: true });
   const processorExit = waitExit(processor);
+  const children = new Set([processor]);
+  let interrupts = 0;
+  let aborted = false;
+  const onInterrupt = (): void => {
+    interrupts++;
+    if (opts.captures[0] === '-' && interrupts === 1) {
+      // `tcpdump -w - | flowseal pipeline -`: Ctrl-C stops tcpdump too; its EOF ends the run,
+      // and what was captured is still processed and published.
+      process.stderr.write('flowseal pipeline: finishing the capture read so far (Ctrl-C again to abort)\n');
+      return;
+    }
+    process.stderr.write('flowseal pipeline: aborting; unprocessed raw data is crypto-shredded\n');
+    aborted = true;
+    for (const c of children) c.kill('SIGTERM');
+  };
+  process.on('SIGINT', onInterrupt);
+  process.on('SIGTERM', onInterrupt);
   try {
     await waitForFile(join(spoolDir, 'processor-key.json'), processor, 30_000);
     let firstFailure = 0;
     for (const [i, capture] of opts.captures.entries()) {
+      if (aborted) break;
       const ingest = spawn(node, [FLOWSEAL, 'ingest', 'pcap', capture, '--spool', spoolDir, '--run-id', runIds[i]!], {
         stdio: [capture === '-' ? 'inherit' : 'ignore', stdio, stdio],
+        detached: true,
       });
+      children.add(ingest);
       const code = await waitExit(ingest);
+      children.delete(ingest);
       if (code !== 0 && firstFailure === 0) firstFailure = code;
+    }
+    if (aborted) {
+      await processorExit;
+      return 130;
     }
     if (firstFailure !== 0) {
       // Ingest seals a final segment even on a damaged capture; if it died without one, the
@@ -73,12 +100,16 @@ export async function runPipeline(opts: PipelineOptions): Promise<number> {
       clearTimeout(timer);
       return firstFailure;
     }
-    return await processorExit;
+    const code = await processorExit;
+    return aborted ? 130 : code;
   } catch (e) {
     processor.kill('SIGTERM');
     await processorExit;
+    if (aborted) return 130;
     throw e;
   } finally {
+    process.off('SIGINT', onInterrupt);
+    process.off('SIGTERM', onInterrupt);
     if (ownSpool) await rm(spoolDir, { recursive: true, force: true });
   }
 }

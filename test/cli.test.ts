@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runFlowseal } from './support/run-flowseal.ts';
+import { spawn } from 'node:child_process';
+import { FLOWSEAL_BIN, runFlowseal } from './support/run-flowseal.ts';
 import { archiveTotals } from './support/archive-facts.ts';
 import { fixturePath } from './support/capture-facts.ts';
 
@@ -89,6 +90,16 @@ describe('flowseal CLI', () => {
     assert.equal(r.code, 3);
     assert.match(r.stderr, /ERR_CAPTURE_BAD_MAGIC/);
     assert.equal(await packetsIn(archive, 'bad'), 0);
+  });
+
+  test('Ctrl-C on a file pipeline aborts: exit 130, nothing published', async () => {
+    const archive = join(dir, 'abort-archive');
+    const child = spawn(process.execPath, [FLOWSEAL_BIN, 'pipeline', fixturePath('http-lo.pcap'), '--archive', archive, '--dataset', 'abort'], { stdio: 'ignore' });
+    await new Promise((r) => setTimeout(r, 300));
+    child.kill('SIGINT');
+    const code = await new Promise<number>((r) => child.on('exit', (c) => r(c ?? 1)));
+    assert.equal(code, 130);
+    assert.equal(await packetsIn(archive, 'abort'), 0);
   });
 
   test('ingest without a running processor says so', async () => {

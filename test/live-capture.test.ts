@@ -53,7 +53,9 @@ test('tcpdump -w - | flowseal pipeline - archives the live connections', { skip:
     const connections = 4;
     for (let i = 0; i < connections; i++) assert.equal(await get(port), 200);
     await new Promise((r) => setTimeout(r, 300));
+    // What Ctrl-C in a terminal does to the foreground pipeline: SIGINT to both processes.
     capture.kill('SIGINT');
+    pipeline.kill('SIGINT');
     assert.equal(await pipelineExit, 0, pipeErr.slice(-1500));
     const t = await archiveTotals(join(dir, 'archive'), 'live');
     assert.equal(t.flows, connections, `one flow per TCP connection\n${pipeErr.slice(-3000)}\n${capErr}`);
