@@ -12,7 +12,7 @@
 import { readFile } from 'node:fs/promises';
 import { AppError, ErrorCode } from '../schemas/errors.ts';
 import { DEFAULT_POLICY, parsePolicy, type Policy } from '../schemas/policy.ts';
-import { generateMasterKey, keyIdOf } from './anonymize/key.ts';
+import { keyIdOf, resolveMasterKey } from './anonymize/key.ts';
 import { runSupervisor } from './supervisor.ts';
 
 export const PROCESSOR_VERSION = 'flowseal-processor/0.1.0';
@@ -25,36 +25,19 @@ export interface ProcessorCommandOptions {
   untilRun?: string | undefined;
 }
 
-function parseHexKey(text: string, what: string): Uint8Array {
-  const hex = text.trim().replace(/^0x/i, '');
-  if (!/^[0-9a-fA-F]{64}$/.test(hex)) throw new AppError(ErrorCode.KeyInvalid, `${what}: expected 64 hex digits (a 256-bit key)`);
-  return Uint8Array.from(Buffer.from(hex, 'hex'));
-}
-
-async function readStdin(): Promise<string> {
+async function readStdin(): Promise<Uint8Array> {
   const chunks: Buffer[] = [];
   for await (const c of process.stdin) chunks.push(c as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
+  return new Uint8Array(Buffer.concat(chunks));
 }
 
-/** Resolves the master key named by the policy. */
-export async function loadMasterKey(policy: Policy): Promise<Uint8Array> {
-  const src = policy.keySource ?? { type: 'random' as const };
-  switch (src.type) {
-    case 'random':
-      return generateMasterKey();
-    case 'env': {
-      const v = process.env[src.name];
-      if (!v) throw new AppError(ErrorCode.KeyInvalid, `key source env: variable ${src.name} is not set`);
-      return parseHexKey(v, `environment variable ${src.name}`);
-    }
-    case 'file':
-      return parseHexKey(await readFile(src.path, 'utf8').catch(() => {
-        throw new AppError(ErrorCode.KeyInvalid, 'key source file: cannot read the key file');
-      }), 'key file');
-    case 'stdin':
-      return parseHexKey(await readStdin(), 'stdin');
-  }
+/** Resolves the master key named by the policy (IO for anonymize/key.ts `resolveMasterKey`). */
+export function loadMasterKey(policy: Policy): Promise<Uint8Array> {
+  return resolveMasterKey(policy.keySource ?? { type: 'random' }, {
+    readStdin,
+    getEnv: (name) => process.env[name],
+    readFile: async (path) => new Uint8Array(await readFile(path)),
+  });
 }
 
 export async function loadPolicy(path: string | undefined): Promise<Policy> {

@@ -4,7 +4,8 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { DEFAULT_POLICY } from '../schemas/policy.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
@@ -71,6 +72,29 @@ describe('flowseal CLI', () => {
     const keyIds = new Set<string>();
     for (const m of manifests) keyIds.add(JSON.parse(await readFile(join(archive, 'multi', 'manifests', m), 'utf8')).manifest.keyId);
     assert.equal(keyIds.size, 1);
+  });
+
+  test('a shared key from the environment gives the same anonymization domain across runs', async () => {
+    const archive = join(dir, 'domain-archive');
+    const policy = join(dir, 'env-policy.json');
+    await writeFile(policy, JSON.stringify({ ...DEFAULT_POLICY, keySource: { type: 'env', name: 'FLOWSEAL_TEST_KEY' } }));
+    const env = { FLOWSEAL_TEST_KEY: 'ab'.repeat(32) };
+    for (const ds of ['one', 'two']) {
+      const r = await runFlowseal(['pipeline', fixturePath('sll2-any.pcap'), '--archive', archive, '--dataset', ds, '--policy', policy], { env });
+      assert.equal(r.code, 0, r.stderr);
+      assert.doesNotMatch(r.stderr, /abab/, 'the key never reaches a log line');
+    }
+    const random = await runFlowseal(['pipeline', fixturePath('sll2-any.pcap'), '--archive', archive, '--dataset', 'three']);
+    assert.equal(random.code, 0, random.stderr);
+    const keyId = async (ds: string) => {
+      const [m] = await readdir(join(archive, ds, 'manifests'));
+      return JSON.parse(await readFile(join(archive, ds, 'manifests', m!), 'utf8')).manifest.keyId as string;
+    };
+    assert.equal(await keyId('one'), await keyId('two'));
+    assert.notEqual(await keyId('one'), await keyId('three'));
+    const missing = await runFlowseal(['pipeline', fixturePath('sll2-any.pcap'), '--archive', archive, '--dataset', 'four', '--policy', policy]);
+    assert.notEqual(missing.code, 0);
+    assert.match(missing.stderr, /ERR_KEY_INVALID/);
   });
 
   test('a truncated capture: ERR_CAPTURE_TRUNCATED, exit 3, the records before the damage are archived', async () => {
