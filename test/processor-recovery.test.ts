@@ -15,6 +15,8 @@ import { join } from 'node:path';
 import { archiveTotals as datasetTotals } from './support/archive-facts.ts';
 import { FLOWSEAL_BIN, runFlowseal } from './support/run-flowseal.ts';
 import { fixturePath } from './support/capture-facts.ts';
+import { generateProcessorKeys } from '../sealed-processor/spool/keys.ts';
+import { writePublicKey } from '../sealed-processor/spool/key-file.ts';
 
 const CAPTURE = fixturePath('http-lo.pcap');
 const CAPTURE_PACKETS = 68;
@@ -189,5 +191,29 @@ describe('sealed processor recovery', () => {
     const after = await datasetTotals(first.archive, 'd');
     assert.equal(after.packets, before.packets + 19, 'only the run "other" was added');
     assert.match(p.stderr(), /"run":"same".*"code":"ERR_SPOOL_REPLAYED"/);
+  });
+
+  test('a segment sealed to a foreign key after our start is quarantined, not shredded', async () => {
+    const dir = join(root, 'foreign');
+    const spool = join(dir, 'spool');
+    const side = join(dir, 'side');
+    const archive = join(dir, 'archive');
+    const p = startProcessor(spool, archive, 'mine');
+    await waitFor(() => p.stderr().includes('"event":"started"'));
+    // Another processor's public key (generated after ours), used by a misconfigured sender.
+    const foreign = await generateProcessorKeys();
+    await writePublicKey(side, foreign);
+    const bad = await runFlowseal(['ingest', 'pcap', CAPTURE, '--spool', side, '--run-id', 'mine']);
+    assert.equal(bad.code, 0, bad.stderr);
+    await mkdir(join(spool, 'segments'), { recursive: true });
+    for (const n of await readdir(join(side, 'segments'))) {
+      if (n.endsWith('.seg')) await rename(join(side, 'segments', n), join(spool, 'segments', n));
+    }
+    await waitFor(() => p.stderr().includes('"code":"ERR_SPOOL_AUTH_FAILED"'));
+    const q = await readdir(join(spool, 'quarantine'));
+    assert.ok(q.some((n) => n.endsWith('.seg')), 'kept for inspection');
+    assert.doesNotMatch(p.stderr(), /segments_shredded/);
+    p.child.kill('SIGTERM');
+    await p.exit;
   });
 });

@@ -12,7 +12,7 @@
 import { readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AppError, ErrorCode, isAppError } from '../../schemas/errors.ts';
-import { iterateSpoolRecords } from '../../schemas/spool.ts';
+import { decodeSegmentHeader, iterateSpoolRecords } from '../../schemas/spool.ts';
 import type { ProcessorKeys } from '../spool/keys.ts';
 import { openSegment } from '../spool/spool-reader.ts';
 import { quarantineSegment } from '../spool/spool-files.ts';
@@ -53,10 +53,24 @@ export async function rejectSegment(ctx: Pick<FeedContext, 'spoolDir' | 'runId' 
   ctx.log({ event: 'segment-rejected', run: ctx.runId, seq: seg.seq, code });
 }
 
+/**
+ * True when a segment's (unauthenticated) creation time predates this process's key: the
+ * signature of a segment written before a restart, whose key is gone for good.
+ */
+function sealedBeforeKeys(bytes: Uint8Array | null, keys: ProcessorKeys): boolean {
+  if (!bytes) return false;
+  try {
+    return decodeSegmentHeader(bytes).header.createdAt < Date.parse(keys.createdAt);
+  } catch {
+    return false;
+  }
+}
+
 export async function feedSegment(ctx: FeedContext, worker: WorkerHandle, seg: SegmentRef): Promise<FeedResult> {
   let opened;
+  let bytes: Uint8Array | null = null;
   try {
-    const bytes = await readFile(join(ctx.spoolDir, 'segments', seg.name));
+    bytes = await readFile(join(ctx.spoolDir, 'segments', seg.name));
     opened = await openSegment(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), ctx.keys, {
       isReplay: (run) => ctx.isPublished(run),
     });
@@ -65,7 +79,13 @@ export async function feedSegment(ctx: FeedContext, worker: WorkerHandle, seg: S
       throw new AppError(ErrorCode.SpoolReplayed, 'segment header does not match its place in the spool');
     }
   } catch (e) {
-    await rejectSegment(ctx, seg, isAppError(e) ? e.code : ErrorCode.SpoolBadHeader);
+    let code: string = isAppError(e) ? e.code : ErrorCode.SpoolBadHeader;
+    if (code === ErrorCode.SpoolUnknownKey && !sealedBeforeKeys(bytes, ctx.keys)) {
+      // Claims to be newer than our key yet is sealed to another one: not a leftover from
+      // before a restart (those are shredded) but a misconfigured sender or tampering. Keep it.
+      code = ErrorCode.SpoolAuthFailed;
+    }
+    await rejectSegment(ctx, seg, code);
     return 'rejected';
   }
   const plaintext = opened.plaintext;
