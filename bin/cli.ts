@@ -87,8 +87,9 @@ const commands: Record<string, Command> = {
   },
   process: {
     summary: 'Sealed side: hold the spool key in memory, decrypt, decode, build flows, anonymize, write Parquet',
-    usage: 'flowseal process --spool <dir> --archive <dir> [--policy <file>] [--dataset <name>] [--until-run <id>]',
+    usage: 'flowseal process --spool <dir> --archive <dir> [--policy <file>] [--dataset <name>] [--until-run <id[,id...]>] [--idle-timeout <seconds>]',
     options: {
+      'idle-timeout': { type: 'string' },
       spool: { type: 'string' },
       archive: { type: 'string' },
       policy: { type: 'string' },
@@ -103,6 +104,7 @@ const commands: Record<string, Command> = {
         policyPath: str(v.policy),
         dataset: str(v.dataset) ?? 'default',
         untilRun: str(v['until-run']),
+        ...(str(v['idle-timeout']) ? { idleTimeoutMs: positiveInt(str(v['idle-timeout'])!, 'idle-timeout') * 1000 } : {}),
       });
     },
   },

@@ -8,7 +8,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { constants as osConstants, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AppError, ErrorCode } from '../schemas/errors.ts';
@@ -27,8 +27,11 @@ export interface PipelineOptions {
   stdio?: 'inherit' | 'pipe';
 }
 
+/** Exit code, or 128 + signal number for a child killed by a signal (as a shell reports it). */
 function waitExit(child: ChildProcess): Promise<number> {
-  return new Promise((res) => child.on('exit', (code, signal) => res(code ?? (signal ? 128 : 1))));
+  return new Promise((res) =>
+    child.on('exit', (code, signal) => res(code ?? (signal ? 128 + (osConstants.signals[signal] ?? 0) : 1))),
+  );
 }
 
 async function waitForFile(path: string, child: ChildProcess, timeoutMs: number): Promise<void> {
@@ -50,7 +53,7 @@ export async function runPipeline(opts: PipelineOptions): Promise<number> {
   const base = `r${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
   const runIds = opts.captures.map((_, i) => `${base}-${String(i).padStart(4, '0')}`);
   const node = process.execPath;
-  const procArgs = [FLOWSEAL, 'process', '--spool', spoolDir, '--archive', resolve(opts.archiveDir), '--dataset', opts.dataset, '--until-run', runIds.at(-1)!];
+  const procArgs = [FLOWSEAL, 'process', '--spool', spoolDir, '--archive', resolve(opts.archiveDir), '--dataset', opts.dataset, '--until-run', runIds.join(',')];
   if (opts.policyPath) procArgs.push('--policy', resolve(opts.policyPath));
   const stdio = opts.stdio ?? 'inherit';
   // Children get their own process group: a terminal's Ctrl-C reaches this process only, which
@@ -60,6 +63,12 @@ export async function runPipeline(opts: PipelineOptions): Promise<number> {
   const children = new Set([processor]);
   let interrupts = 0;
   let aborted = false;
+  const abort = (): void => {
+    process.stderr.write('flowseal pipeline: aborting; unprocessed raw data is crypto-shredded\n');
+    aborted = true;
+    for (const c of children) c.kill('SIGTERM');
+  };
+  const onTerminate = (): void => abort();
   const onInterrupt = (): void => {
     interrupts++;
     if (opts.captures[0] === '-' && interrupts === 1) {
@@ -68,12 +77,10 @@ export async function runPipeline(opts: PipelineOptions): Promise<number> {
       process.stderr.write('flowseal pipeline: finishing the capture read so far (Ctrl-C again to abort)\n');
       return;
     }
-    process.stderr.write('flowseal pipeline: aborting; unprocessed raw data is crypto-shredded\n');
-    aborted = true;
-    for (const c of children) c.kill('SIGTERM');
+    abort();
   };
   process.on('SIGINT', onInterrupt);
-  process.on('SIGTERM', onInterrupt);
+  process.on('SIGTERM', onTerminate);
   try {
     await waitForFile(join(spoolDir, 'processor-key.json'), processor, 30_000);
     let firstFailure = 0;
@@ -84,7 +91,17 @@ export async function runPipeline(opts: PipelineOptions): Promise<number> {
         detached: true,
       });
       children.add(ingest);
-      const code = await waitExit(ingest);
+      const ingestExit = waitExit(ingest);
+      // If the processor dies first, nobody holds the key ingest seals to: stop ingest too.
+      const first = await Promise.race([ingestExit.then((code) => ({ who: 'ingest' as const, code })), processorExit.then((code) => ({ who: 'processor' as const, code }))]);
+      if (first.who === 'processor' && first.code !== 0) {
+        ingest.kill('SIGTERM');
+        await ingestExit;
+        children.delete(ingest);
+        process.stderr.write(`flowseal pipeline: the processor exited (${first.code}) before the capture was processed\n`);
+        return aborted ? 130 : first.code;
+      }
+      const code = first.who === 'ingest' ? first.code : await ingestExit;
       children.delete(ingest);
       if (code !== 0 && firstFailure === 0) firstFailure = code;
     }
@@ -109,7 +126,7 @@ export async function runPipeline(opts: PipelineOptions): Promise<number> {
     throw e;
   } finally {
     process.off('SIGINT', onInterrupt);
-    process.off('SIGTERM', onInterrupt);
+    process.off('SIGTERM', onTerminate);
     if (ownSpool) await rm(spoolDir, { recursive: true, force: true });
   }
 }

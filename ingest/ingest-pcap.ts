@@ -11,6 +11,7 @@
  * than one read chunk plus one spool chunk.
  */
 import { writeRunEndMarker } from './spool/run-end-marker.ts';
+import { startRunHeartbeat } from './spool/run-heartbeat.ts';
 import { open } from 'node:fs/promises';
 import { AppError, ErrorCode, isAppError } from '../schemas/errors.ts';
 import { RecordKind } from '../schemas/spool.ts';
@@ -71,6 +72,15 @@ export async function runIngestPcap(opts: IngestPcapOptions): Promise<IngestPcap
     throw e;
   }
   opts.log({ event: 'ingest-start', runId: writer.runId, source: opts.input === '-' ? 'stdin' : 'file' });
+  const stopHeartbeat = await startRunHeartbeat(opts.spoolDir, writer.runId);
+  try {
+    return await ingestInto(opts, input, writer);
+  } finally {
+    await stopHeartbeat();
+  }
+}
+
+async function ingestInto(opts: IngestPcapOptions, input: Awaited<ReturnType<typeof openInput>>, writer: SpoolWriter): Promise<IngestPcapResult> {
   const linkTypes: Record<number, number> = {};
   let last: Promise<void> = Promise.resolve();
   const reader = new CaptureReader((rec: CaptureRecord) => {

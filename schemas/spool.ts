@@ -402,3 +402,14 @@ export type RunEndMarker = z.infer<typeof RunEndMarker>;
 export function runEndMarkerName(runId: string): string {
   return `${RunId.parse(runId)}.end`;
 }
+
+/**
+ * Run heartbeat `<spool>/segments/<runId>.alive`: ingest touches it every
+ * `RUN_HEARTBEAT_INTERVAL_MS` while the run is open and removes it at the end, so the processor
+ * can tell a quiet live capture (fresh heartbeat) from a capture side that died (stale).
+ */
+export const RUN_HEARTBEAT_INTERVAL_MS = 5_000;
+
+export function runHeartbeatName(runId: string): string {
+  return `${RunId.parse(runId)}.alive`;
+}

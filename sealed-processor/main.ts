@@ -22,7 +22,10 @@ export interface ProcessorCommandOptions {
   archiveDir: string;
   policyPath?: string | undefined;
   dataset: string;
+  /** Comma-separated run ids: exit once all of them are finished. */
   untilRun?: string | undefined;
+  /** A run whose capture side is gone (stale heartbeat) and idle this long is published. */
+  idleTimeoutMs?: number;
 }
 
 async function readStdin(): Promise<Uint8Array> {
@@ -63,7 +66,8 @@ export async function runProcessorCommand(opts: ProcessorCommandOptions): Promis
     policy,
     masterKey,
     processorVersion: PROCESSOR_VERSION,
-    untilRun: opts.untilRun,
+    untilRuns: opts.untilRun ? opts.untilRun.split(',').filter(Boolean) : undefined,
+    ...(opts.idleTimeoutMs !== undefined ? { idleTimeoutMs: opts.idleTimeoutMs } : {}),
     log,
   });
 }

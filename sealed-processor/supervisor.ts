@@ -9,16 +9,17 @@
  * to quarantine; so do segments that arrive after their run moved past them.
  * Never: writes a key or plaintext to disk, logs anything but counts and error codes.
  */
-import { access } from 'node:fs/promises';
+import { access, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ErrorCode } from '../schemas/errors.ts';
+import { AppError, ErrorCode } from '../schemas/errors.ts';
+import { RUN_HEARTBEAT_INTERVAL_MS, runHeartbeatName } from '../schemas/spool.ts';
 import type { Policy } from '../schemas/policy.ts';
 import { generateProcessorKeys } from './spool/keys.ts';
 import { writePublicKey } from './spool/key-file.ts';
 import { listSegments, removeRunEndMarker, type SegmentEntry } from './spool/spool-files.ts';
 import { rollForwardStaging } from './sinks/publish.ts';
 import { rejectSegment } from './supervisor/feed-segment.ts';
-import { Run, type RunEnvironment } from './supervisor/run.ts';
+import { Run, type RunEnvironment, type RunStatus } from './supervisor/run.ts';
 
 export interface SupervisorOptions {
   spoolDir: string;
@@ -27,8 +28,8 @@ export interface SupervisorOptions {
   policy: Policy;
   masterKey: Uint8Array;
   processorVersion: string;
-  /** Exit after this run id has been published. Without it: run until stopped. */
-  untilRun?: string | undefined;
+  /** Exit once all these run ids are finished (published or given up). Without: run until stopped. */
+  untilRuns?: readonly string[] | undefined;
   /** One-way diagnostics sink (counts and codes only). */
   log: (event: Record<string, unknown>) => void;
   pollMs?: number;
@@ -36,13 +37,16 @@ export interface SupervisorOptions {
   maxRestarts?: number;
   /** How long a missing segment is waited for before the run goes on without it. Default 10 s. */
   gapTimeoutMs?: number;
-  /** A run with no new segment for this long (and no end) is published as it is. Default 1 h. */
+  /**
+   * A run with no new segment for this long, whose ingest heartbeat has also stopped, is
+   * published as it is. Default 60 s. (A quiet live capture keeps its heartbeat fresh.)
+   */
   idleTimeoutMs?: number;
   /** Extra environment for the worker (tests inject faults with it). */
   workerEnv?: Record<string, string>;
 }
 
-/** Runs until `untilRun` is published (or until SIGTERM/SIGINT). Resolves to an exit code. */
+/** Runs until every `untilRuns` id is finished (or until SIGTERM/SIGINT). Resolves to an exit code. */
 export async function runSupervisor(opts: SupervisorOptions): Promise<number> {
   const keys = await generateProcessorKeys();
   const rolled = await rollForwardStaging(join(opts.archiveDir, '.staging'), opts.archiveDir, opts.log);
@@ -64,12 +68,16 @@ export async function runSupervisor(opts: SupervisorOptions): Promise<number> {
     workerEnv: opts.workerEnv ?? {},
     maxRestarts: opts.maxRestarts ?? 8,
     gapTimeoutMs: opts.gapTimeoutMs ?? 10_000,
-    idleTimeoutMs: opts.idleTimeoutMs ?? 3_600_000,
+    idleTimeoutMs: opts.idleTimeoutMs ?? 60_000,
+    ingestAlive: (runId) => heartbeatFresh(opts.spoolDir, runId),
+    isStopping: () => stopping,
     now: Date.now,
   };
   let stopping = false;
   const stop = () => {
     stopping = true;
+    // Kill the workers now: a write waiting on a busy worker resolves at once.
+    for (const run of runs.values()) void run.stop();
   };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
@@ -91,8 +99,7 @@ export async function runSupervisor(opts: SupervisorOptions): Promise<number> {
         }
         let run = runs.get(runId);
         if (!run) runs.set(runId, (run = new Run(runId, env)));
-        const status = await run.advance(segments);
-        if (status !== 'pending') {
+        if ((await advanceSafely(run, segments, opts.log)) !== 'pending') {
           runs.delete(runId);
           finished.add(runId);
         }
@@ -100,12 +107,12 @@ export async function runSupervisor(opts: SupervisorOptions): Promise<number> {
       // Runs whose segments are all consumed but not yet complete still need a step (timeouts).
       for (const [runId, run] of runs) {
         if (byRun.has(runId)) continue;
-        if ((await run.advance([])) !== 'pending') {
+        if ((await advanceSafely(run, [], opts.log)) !== 'pending') {
           runs.delete(runId);
           finished.add(runId);
         }
       }
-      if (opts.untilRun && finished.has(opts.untilRun)) return 0;
+      if (opts.untilRuns?.length && opts.untilRuns.every((r) => finished.has(r))) return 0;
       await new Promise((r) => setTimeout(r, opts.pollMs ?? 100));
     }
     return 0;
@@ -113,6 +120,33 @@ export async function runSupervisor(opts: SupervisorOptions): Promise<number> {
     for (const run of runs.values()) await run.stop();
     process.off('SIGTERM', stop);
     process.off('SIGINT', stop);
+  }
+}
+
+/**
+ * One run's step, isolated: an unexpected error gives up that run (its segments quarantined,
+ * the code logged) and never stops the processor or the other runs.
+ */
+async function advanceSafely(run: Run, segments: readonly SegmentEntry[], log: (e: Record<string, unknown>) => void): Promise<RunStatus> {
+  try {
+    return await run.advance(segments);
+  } catch (e) {
+    log({ event: 'run-error', run: run.runId, code: e instanceof AppError ? e.code : ErrorCode.Internal });
+    try {
+      return await run.abandon();
+    } catch {
+      return 'abandoned';
+    }
+  }
+}
+
+/** The run's ingest heartbeat (`<runId>.alive`, touched every few seconds) is recent. */
+async function heartbeatFresh(spoolDir: string, runId: string): Promise<boolean> {
+  try {
+    const st = await stat(join(spoolDir, 'segments', runHeartbeatName(runId)));
+    return Date.now() - st.mtimeMs < 3 * RUN_HEARTBEAT_INTERVAL_MS;
+  } catch {
+    return false;
   }
 }
 

@@ -9,6 +9,7 @@ import { DEFAULT_POLICY } from '../schemas/policy.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { FLOWSEAL_BIN, runFlowseal } from './support/run-flowseal.ts';
 import { archiveTotals } from './support/archive-facts.ts';
 import { fixturePath } from './support/capture-facts.ts';
@@ -118,8 +119,11 @@ describe('flowseal CLI', () => {
 
   test('Ctrl-C on a file pipeline aborts: exit 130, nothing published', async () => {
     const archive = join(dir, 'abort-archive');
-    const child = spawn(process.execPath, [FLOWSEAL_BIN, 'pipeline', fixturePath('http-lo.pcap'), '--archive', archive, '--dataset', 'abort'], { stdio: 'ignore' });
-    await new Promise((r) => setTimeout(r, 300));
+    const spool = join(dir, 'abort-spool');
+    const child = spawn(process.execPath, [FLOWSEAL_BIN, 'pipeline', fixturePath('http-lo.pcap'), '--archive', archive, '--dataset', 'abort', '--spool', spool], { stdio: 'ignore' });
+    // The pipeline handles signals before it starts the processor, whose key appears next.
+    const deadline = Date.now() + 30_000;
+    while (!existsSync(join(spool, 'processor-key.json')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     child.kill('SIGINT');
     const code = await new Promise<number>((r) => child.on('exit', (c) => r(c ?? 1)));
     assert.equal(code, 130);

@@ -6,6 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { createServer, request } from 'node:http';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -37,7 +38,8 @@ test('tcpdump -w - | flowseal pipeline - archives the live connections', { skip:
     const capture = spawn(tcpdump, ['-i', 'lo', '--immediate-mode', '-U', '-n', '-w', '-', `tcp port ${port}`], { stdio: ['ignore', 'pipe', 'pipe'] });
     let capErr = '';
     capture.stderr.on('data', (b: Buffer) => (capErr += b.toString()));
-    const pipeline = spawn(process.execPath, [FLOWSEAL_BIN, 'pipeline', '-', '--archive', join(dir, 'archive'), '--dataset', 'live'], {
+    const spool = join(dir, 'spool');
+    const pipeline = spawn(process.execPath, [FLOWSEAL_BIN, 'pipeline', '-', '--archive', join(dir, 'archive'), '--dataset', 'live', '--spool', spool], {
       stdio: ['pipe', 'ignore', 'pipe'],
     });
     let pipeErr = '';
@@ -45,8 +47,9 @@ test('tcpdump -w - | flowseal pipeline - archives the live connections', { skip:
     capture.stdout.pipe(pipeline.stdin);
     const pipelineExit = new Promise<number>((r) => pipeline.on('exit', (c) => r(c ?? 1)));
     // tcpdump says "listening on lo" once the capture is armed.
-    const deadline = Date.now() + 15_000;
-    while (!capErr.includes('listening on')) {
+    const deadline = Date.now() + 30_000;
+    // The pipeline must have its signal handling armed (it is, once the processor key exists).
+    while (!capErr.includes('listening on') || !existsSync(join(spool, 'processor-key.json'))) {
       if (Date.now() > deadline) throw new Error(`tcpdump did not start: ${capErr}`);
       await new Promise((r) => setTimeout(r, 50));
     }

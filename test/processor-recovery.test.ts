@@ -216,4 +216,31 @@ describe('sealed processor recovery', () => {
     p.child.kill('SIGTERM');
     await p.exit;
   });
+
+  test('a quiet live capture is not cut short while its ingest is alive', async () => {
+    const dir = join(root, 'quiet');
+    const spool = join(dir, 'spool');
+    const archive = join(dir, 'archive');
+    const child = spawn(process.execPath, [FLOWSEAL_BIN, 'process', '--spool', spool, '--archive', archive, '--dataset', 'd', '--until-run', 'quiet', '--idle-timeout', '1'], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, NODE_ENV: 'test' },
+    });
+    let err = '';
+    child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
+    const exit = new Promise<number>((r) => child.on('exit', (c) => r(c ?? 1)));
+    await waitFor(() => existsSync(join(spool, 'processor-key.json')));
+    const ingest = spawn(process.execPath, [FLOWSEAL_BIN, 'ingest', 'pcap', '-', '--spool', spool, '--run-id', 'quiet', '--segment-bytes', '2000'], { stdio: ['pipe', 'ignore', 'ignore'] });
+    const ingestExit = new Promise<number>((r) => ingest.on('exit', (c) => r(c ?? 1)));
+    const bytes = await readFile(CAPTURE);
+    const half = Math.floor(bytes.length / 2);
+    ingest.stdin!.write(bytes.subarray(0, half));
+    // Quiet for three idle timeouts: segments so far are processed, but the run stays open.
+    await new Promise((r) => setTimeout(r, 3500));
+    assert.ok(!existsSync(join(archive, 'd', 'manifests', 'quiet.json')), 'not published while the capture is alive');
+    ingest.stdin!.end(bytes.subarray(half));
+    assert.equal(await ingestExit, 0);
+    assert.equal(await exit, 0, err);
+    assert.equal((await datasetTotals(archive, 'd')).packets, CAPTURE_PACKETS);
+    assert.doesNotMatch(err, /run-idle-timeout/);
+  });
 });

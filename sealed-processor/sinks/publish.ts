@@ -146,10 +146,13 @@ async function applyJournal(stagingDir: string, archiveDir: string, journal: Jou
     try {
       await link(from, to);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'EEXIST') {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      // Linked by an earlier, interrupted attempt (same inode): finish that move. Anything
+      // else is another run's file (a reused run id): never replace it.
+      const [a, b] = await Promise.all([stat(from), stat(to)]);
+      if (a.ino !== b.ino || a.dev !== b.dev) {
         throw new AppError(ErrorCode.ArchiveWriteFailed, 'an archive file of this run already exists; refusing to replace it');
       }
-      throw e;
     }
     await unlink(from);
     await fsyncPath(dirname(to));
@@ -157,6 +160,18 @@ async function applyJournal(stagingDir: string, archiveDir: string, journal: Jou
   const manifestPath = inside(join(datasetDir, 'manifests'), `${journal.manifest.manifest.runId}.json`);
   await atomicWrite(manifestPath, JSON.stringify(journal.manifest, null, 2));
   await rm(stagingDir, { recursive: true, force: true });
+}
+
+/** True when `stagingDir` holds a publish journal (files may already be in the archive). */
+export async function journalExists(stagingDir: string): Promise<boolean> {
+  return stat(join(stagingDir, 'publish.json')).then(() => true, () => false);
+}
+
+/** Rolls one journaled publication forward (idempotent). Returns its manifest. */
+export async function completeJournal(stagingDir: string, archiveDir: string): Promise<RunManifest> {
+  const journal = Journal.parse(JSON.parse(await readFile(join(stagingDir, 'publish.json'), 'utf8')));
+  await applyJournal(stagingDir, archiveDir, journal);
+  return journal.manifest.manifest;
 }
 
 /**

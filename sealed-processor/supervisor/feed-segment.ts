@@ -69,6 +69,7 @@ function sealedBeforeKeys(bytes: Uint8Array | null, keys: ProcessorKeys): boolea
 export async function feedSegment(ctx: FeedContext, worker: WorkerHandle, seg: SegmentRef): Promise<FeedResult> {
   let opened;
   let bytes: Uint8Array | null = null;
+  const cuts: number[] = [0];
   try {
     bytes = await readFile(join(ctx.spoolDir, 'segments', seg.name));
     opened = await openSegment(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), ctx.keys, {
@@ -78,6 +79,16 @@ export async function feedSegment(ctx: FeedContext, worker: WorkerHandle, seg: S
     if (opened.header.runId !== ctx.runId || opened.header.seq !== seg.seq) {
       throw new AppError(ErrorCode.SpoolReplayed, 'segment header does not match its place in the spool');
     }
+    // Cut points at record boundaries (every record in careful mode, else at most
+    // MAX_RECORDS_FRAME). Walking the framing here also rejects an authentic segment whose
+    // record framing is broken before anything is sent (ERR_SPOOL_RECORD_INVALID).
+    const plain = opened.plaintext;
+    iterateSpoolRecords(plain, (_rec, start, end) => {
+      const last = cuts[cuts.length - 1]!;
+      if (ctx.careful) cuts.push(end);
+      else if (end - last > MAX_RECORDS_FRAME && start > last) cuts.push(start);
+    });
+    if (cuts[cuts.length - 1] !== plain.length) cuts.push(plain.length);
   } catch (e) {
     let code: string = isAppError(e) ? e.code : ErrorCode.SpoolBadHeader;
     if (code === ErrorCode.SpoolUnknownKey && !sealedBeforeKeys(bytes, ctx.keys)) {
@@ -91,14 +102,6 @@ export async function feedSegment(ctx: FeedContext, worker: WorkerHandle, seg: S
   const plaintext = opened.plaintext;
   const segmentFrame = encodeJsonFrame(FrameType.Segment, { seq: seg.seq, careful: ctx.careful, skip: [...ctx.poison] });
   if (!(await worker.send(segmentFrame))) return 'crashed';
-  // Cut points at record boundaries: every record in careful mode, else at most MAX_RECORDS_FRAME.
-  const cuts: number[] = [0];
-  iterateSpoolRecords(plaintext, (_rec, start, end) => {
-    const last = cuts[cuts.length - 1]!;
-    if (ctx.careful) cuts.push(end);
-    else if (end - last > MAX_RECORDS_FRAME && start > last) cuts.push(start);
-  });
-  if (cuts[cuts.length - 1] !== plaintext.length) cuts.push(plaintext.length);
   for (let i = 1; i < cuts.length; i++) {
     const part = plaintext.subarray(cuts[i - 1]!, cuts[i]!);
     if (part.length === 0) continue;

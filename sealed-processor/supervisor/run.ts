@@ -17,7 +17,8 @@ import type { Policy } from '../../schemas/policy.ts';
 import type { ProcessorKeys } from '../spool/keys.ts';
 import { readRunEndMarker, removeRunEndMarker, quarantineSegment, type SegmentEntry } from '../spool/spool-files.ts';
 import { encodeFrame, encodeJsonFrame, FrameType, type WorkerConfig } from '../worker/protocol.ts';
-import { publishRun } from '../sinks/publish.ts';
+import { completeJournal, journalExists, publishRun } from '../sinks/publish.ts';
+import type { RunManifest } from '../../schemas/manifest.ts';
 import { feedSegment, type SegmentRef } from './feed-segment.ts';
 import { WorkerHandle } from './worker-handle.ts';
 
@@ -35,10 +36,15 @@ export interface RunEnvironment {
   maxRestarts: number;
   gapTimeoutMs: number;
   idleTimeoutMs: number;
+  /** Whether the capture side of a run is still alive (its heartbeat file is fresh). */
+  ingestAlive: (runId: string) => Promise<boolean>;
+  /** Set once the processor is shutting down: no new work, nothing published. */
+  isStopping: () => boolean;
   now: () => number;
 }
 
-export type RunStatus = 'pending' | 'published' | 'abandoned';
+/** 'discarded': nothing of the run could be read (all shredded or rejected); nothing published. */
+export type RunStatus = 'pending' | 'published' | 'abandoned' | 'discarded';
 
 export class Run {
   readonly runId: string;
@@ -57,6 +63,8 @@ export class Run {
   #gapSince: number | null = null;
   #lastProgress: number;
   #retryAt = 0;
+  /** A publication whose journal is written but whose renames failed: retried, never redone. */
+  #journaled = false;
 
   constructor(runId: string, env: RunEnvironment) {
     this.runId = runId;
@@ -98,10 +106,14 @@ export class Run {
    */
   async advance(available: readonly SegmentEntry[]): Promise<RunStatus> {
     for (;;) {
-      if (this.#restarts > this.#env.maxRestarts) return this.#abandon();
+      if (this.#env.isStopping()) return 'pending';
       if (this.#env.now() < this.#retryAt) return 'pending';
+      if (this.#journaled) return this.#retryJournal();
+      if (this.#restarts > this.#env.maxRestarts) return this.#abandon();
       if (!this.#worker) {
-        if (this.#fed.length === 0 && !available.some((s) => s.seq >= this.#nextSeq)) return 'pending';
+        if (this.#fed.length === 0 && !available.some((s) => s.seq >= this.#nextSeq)) {
+          return (await this.#completeWithoutFinal(available)) ? this.#discard() : 'pending';
+        }
         this.#worker = await this.#startWorker();
         if (!this.#worker) continue;
       }
@@ -110,8 +122,10 @@ export class Run {
       const next: SegmentRef | undefined = replaying ? this.#fed[this.#cursor] : available.find((s) => s.seq === this.#nextSeq);
       if (!next) {
         const complete = await this.#completeWithoutFinal(available);
-        if (!complete) return 'pending';
-        return this.#finish(worker);
+        if (complete) return this.#finish(worker);
+        // Nothing readable yet (e.g. only segments shredded after a restart): hold no worker.
+        if (this.#fed.length === 0) await this.stop();
+        return 'pending';
       }
       this.#gapSince = null;
       const result = await feedSegment(
@@ -143,6 +157,7 @@ export class Run {
         continue;
       }
       if (result === 'final' && this.#cursor >= this.#fed.length) return this.#finish(worker);
+      if (this.#env.isStopping()) return 'pending';
     }
   }
 
@@ -168,8 +183,12 @@ export class Run {
       this.#count('final_segment_rejected');
       return true;
     }
-    if (now - this.#lastProgress >= this.#env.idleTimeoutMs && this.#fed.length > 0) {
-      // The capture side went away without ending the run: publish what arrived.
+    const idleFor = now - this.#lastProgress;
+    // With nothing readable there is nothing to wait for once the capture side is gone.
+    const limit = this.#fed.length === 0 ? Math.min(this.#env.idleTimeoutMs, this.#env.gapTimeoutMs) : this.#env.idleTimeoutMs;
+    if (idleFor >= limit && !(await this.#env.ingestAlive(this.runId))) {
+      // The capture side went away without ending the run (its heartbeat stopped): publish what
+      // arrived. A quiet but live capture keeps its heartbeat fresh and is never cut short.
       this.#count('run_idle_timeout');
       this.#env.log({ event: 'run-idle-timeout', run: this.runId });
       return true;
@@ -178,6 +197,7 @@ export class Run {
   }
 
   async #finish(worker: WorkerHandle): Promise<RunStatus> {
+    if (this.#fed.length === 0) return this.#discard();
     if (!(await worker.send(encodeFrame(FrameType.Finish, new Uint8Array(0))))) {
       await this.#crashed(worker);
       return 'pending';
@@ -201,10 +221,41 @@ export class Run {
       processorVersion: this.#env.processorVersion,
       });
     } catch (e) {
-      // E.g. the run's files already exist in the archive (a reused run id): never overwrite.
-      this.#env.log({ event: 'publish-failed', run: this.runId, code: e instanceof AppError ? e.code : ErrorCode.ArchiveWriteFailed });
+      const code = e instanceof AppError ? e.code : ErrorCode.ArchiveWriteFailed;
+      this.#env.log({ event: 'publish-failed', run: this.runId, code });
+      if (await journalExists(this.#stagingDir)) {
+        // Some files may already be in the archive: only rolling the journal forward is safe.
+        this.#journaled = true;
+        this.#retryAt = this.#env.now() + 5_000;
+        return 'pending';
+      }
       return this.#abandon();
     }
+    return this.#published(manifest);
+  }
+
+  /** Nothing of this run was readable (e.g. all sealed to a key lost in a restart). */
+  async #discard(): Promise<RunStatus> {
+    await this.stop();
+    await rm(this.#stagingDir, { recursive: true, force: true });
+    await removeRunEndMarker(this.#env.spoolDir, this.runId);
+    this.#env.log({ event: 'run-discarded', run: this.runId, counts: this.#counts });
+    return 'discarded';
+  }
+
+  async #retryJournal(): Promise<RunStatus> {
+    try {
+      const manifest = await completeJournal(this.#stagingDir, this.#env.archiveDir);
+      this.#journaled = false;
+      return this.#published(manifest);
+    } catch (e) {
+      this.#env.log({ event: 'publish-failed', run: this.runId, code: e instanceof AppError ? e.code : ErrorCode.ArchiveWriteFailed });
+      this.#retryAt = this.#env.now() + 30_000;
+      return 'pending';
+    }
+  }
+
+  async #published(manifest: RunManifest): Promise<RunStatus> {
     for (const f of this.#fed) await unlink(join(this.#env.spoolDir, 'segments', f.name)).catch(() => undefined);
     await removeRunEndMarker(this.#env.spoolDir, this.runId);
     this.#env.log({ event: 'run-published', run: this.runId, flows: manifest.flows, files: manifest.files.length, counts: manifest.counts });
@@ -221,6 +272,7 @@ export class Run {
   async #crashed(worker: WorkerHandle): Promise<void> {
     await worker.kill();
     this.#worker = null;
+    if (this.#env.isStopping()) return;
     if (worker.failedCode === ErrorCode.ArchiveWriteFailed) {
       this.#transientFailures++;
       this.#count('transient_failures');
@@ -242,6 +294,11 @@ export class Run {
     else if (unfinished !== undefined && this.#suspect.has(unfinished)) {
       addPoison(unfinished, worker.lastAck && worker.lastAck.seq === unfinished ? worker.lastAck.index + 1 : 0);
     } else if (unfinished !== undefined) this.#suspect.add(unfinished);
+  }
+
+  /** Gives the run up: its segments go to quarantine. Also used after an unexpected error. */
+  async abandon(): Promise<RunStatus> {
+    return this.#abandon();
   }
 
   async #abandon(): Promise<RunStatus> {

@@ -26,14 +26,22 @@ export class WorkerHandle {
   /** Segments the worker has fully processed, in order. */
   readonly segmentsDone: number[] = [];
 
-  constructor(env: Record<string, string>) {
+  readonly #stallMs: number;
+
+  /**
+   * @param stallMs a write the worker does not take within this long means it hangs (a parser
+   *   in an endless loop): it is killed, and the supervisor treats that as an unexplained death.
+   */
+  constructor(env: Record<string, string>, stallMs = 120_000) {
+    this.#stallMs = stallMs;
     // FLOWSEAL_WORKER_NODE_ARGS: extra Node flags for the worker (profiling, e.g. --cpu-prof).
     const nodeArgs = (process.env.FLOWSEAL_WORKER_NODE_ARGS ?? '').split(' ').filter(Boolean);
     this.child = spawn(process.execPath, [...nodeArgs, RUN_TS, WORKER_MAIN], {
       stdio: ['pipe', 'pipe', 'inherit'],
       env: { ...process.env, ...env },
     });
-    this.exited = new Promise((res) => this.child.on('exit', (code, sig) => res(code ?? (sig ? 128 : 1))));
+    // 'close', not 'exit': only then are the worker's last stdout lines (poison, done) read.
+    this.exited = new Promise((res) => this.child.on('close', (code, sig) => res(code ?? (sig ? 128 : 1))));
     this.child.stdin!.on('error', () => undefined);
     const rl = createInterface({ input: this.child.stdout! });
     rl.on('line', (line) => {
@@ -65,7 +73,11 @@ export class WorkerHandle {
     if (stdin.destroyed || !this.alive) return Promise.resolve(false);
     if (stdin.write(frame)) return Promise.resolve(true);
     return new Promise((res) => {
+      const stall = setTimeout(() => {
+        if (this.alive) this.child.kill('SIGKILL');
+      }, this.#stallMs);
       const done = (ok: boolean): void => {
+        clearTimeout(stall);
         stdin.off('drain', onDrain);
         stdin.off('close', onGone);
         stdin.off('error', onGone);

@@ -93,8 +93,9 @@ async function main(): Promise<number> {
             emit({ type: 'poison', seq: seg.seq, index: processor.currentIndex, error: isAppError(e) ? e.code : 'ERR_PARSER_EXCEPTION' });
             return 70;
           }
-          if (seg.careful) emit({ type: 'ack', seq: seg.seq, index: indexInSegment - 1 });
           for (const row of processor.drainRows()) await sink.append(row);
+          // Acknowledged only once its rows are staged: a later failure is not this record's.
+          if (seg.careful) emit({ type: 'ack', seq: seg.seq, index: indexInSegment - 1 });
           break;
         }
         case FrameType.Finish: {
