@@ -9,15 +9,7 @@ import { CaptureReader, type CaptureRecord } from './capture-reader.ts';
 import { encodePcap, encodePcapng, expectedNsec, pushInPieces, type FixtureBlock, type FixtureInterface, type FixturePacket, type FixtureSection } from './capture-fixtures.ts';
 import { AppError, ErrorCode } from '../../schemas/errors.ts';
 
-interface Got {
-  linkType: number;
-  ifIndex: number;
-  tsSec: number;
-  tsNsec: number;
-  origLen: number;
-  capLen: number;
-  data: number[];
-}
+type Got = Omit<CaptureRecord, 'data'> & { data: number[] };
 
 /** Reads `bytes` split at `cuts`; each pushed piece is scribbled over after push to prove nothing is retained. */
 function readAll(bytes: Uint8Array, cuts: number[] = []): { records: Got[]; reader: CaptureReader; error: unknown } {

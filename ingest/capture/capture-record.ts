@@ -3,19 +3,15 @@
  *
  * Owns: the shapes only. Never: holds packet bytes beyond the callback that receives them.
  */
+import type { SpoolRecordView } from '../../schemas/spool.ts';
 
-/** One captured packet. The object is reused; `data` is a view valid only during the callback. */
-export interface CaptureRecord {
-  /** pcap LINKTYPE_* of the packet's interface. */
-  linkType: number;
-  /** Interface id within its pcapng section (0 for classic pcap). */
-  ifIndex: number;
-  tsSec: number;
-  tsNsec: number;
-  origLen: number;
-  capLen: number;
-  data: Uint8Array;
-}
+/**
+ * One captured packet: the fields a spool record carries (schemas/spool.ts), without the
+ * record kind. The object is reused; `data` is a view valid only during the callback.
+ * `linkType` is the pcap LINKTYPE_* of the packet's interface; `ifIndex` the interface id
+ * within its pcapng section (0 for classic pcap).
+ */
+export type CaptureRecord = Omit<SpoolRecordView, 'kind' | 'flags'>;
 
 export type CaptureFormat = 'pcap' | 'pcapng';
 
