@@ -13,21 +13,14 @@ import { access, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AppError, ErrorCode } from '../schemas/errors.ts';
 import { RUN_HEARTBEAT_INTERVAL_MS, runHeartbeatName } from '../schemas/spool.ts';
-import type { Policy } from '../schemas/policy.ts';
 import { generateProcessorKeys } from './spool/keys.ts';
 import { writePublicKey } from './spool/key-file.ts';
 import { listSegments, removeRunEndMarker, type SegmentEntry } from './spool/spool-files.ts';
 import { rollForwardStaging } from './sinks/publish.ts';
 import { rejectSegment } from './supervisor/feed-segment.ts';
-import { Run, type RunEnvironment, type RunStatus } from './supervisor/run.ts';
+import { Run, type ProcessorSettings, type RunEnvironment, type RunStatus } from './supervisor/run.ts';
 
-export interface SupervisorOptions {
-  spoolDir: string;
-  archiveDir: string;
-  dataset: string;
-  policy: Policy;
-  masterKey: Uint8Array;
-  processorVersion: string;
+export interface SupervisorOptions extends ProcessorSettings {
   /** Exit once all these run ids are finished (published or given up). Without: run until stopped. */
   untilRuns?: readonly string[] | undefined;
   /** One-way diagnostics sink (counts and codes only). */

@@ -22,13 +22,18 @@ import type { RunManifest } from '../../schemas/manifest.ts';
 import { feedSegment, type SegmentRef } from './feed-segment.ts';
 import { WorkerHandle } from './worker-handle.ts';
 
-export interface RunEnvironment {
+/** What a processor is set up with: where to read and write, the policy and its key. */
+export interface ProcessorSettings {
   spoolDir: string;
   archiveDir: string;
   dataset: string;
   policy: Policy;
+  /** Anonymization master key (in memory only; handed to each worker). */
   masterKey: Uint8Array;
   processorVersion: string;
+}
+
+export interface RunEnvironment extends ProcessorSettings {
   keys: ProcessorKeys;
   isPublished: (runId: string) => boolean;
   log: (event: Record<string, unknown>) => void;
