@@ -171,7 +171,15 @@ describe('pipeline → archive → API, checked against tshark', { skip: haveTsh
         const re = new RegExp(`(^|[^0-9a-f.:])${t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}($|[^0-9a-f.:])`);
         assert.ok(!re.test(lower), `${h.what} contains a raw identifier (${t.length} chars)`);
       }
-      for (const b of needles.binary) assert.equal(h.bytes.indexOf(b), -1, `${h.what} contains a raw identifier in binary form`);
+      for (const b of needles.binary) {
+        // Parquet pages are zstd-compressed: any 4 bytes turn up there by chance (~1 in 1000
+        // runs), and a raw value stored in a column would not be visible in them anyway. The
+        // decoded rows (dumped as text above, integer halves included) are what is checked for
+        // 4-byte forms; longer needles (MACs, IPv6) are still searched in the raw files.
+        if (b.length < 6 && h.what.endsWith('.parquet')) continue;
+        const at = h.bytes.indexOf(b);
+        assert.equal(at, -1, `${h.what} contains a raw identifier in binary form (${Buffer.from(b).toString('hex')} at ${at})`);
+      }
     }
   });
 });

@@ -226,13 +226,20 @@ export function identifierNeedles(ids: RawIdentifiers): Needles {
       text.add(ip);
       text.add(Array.from({ length: 8 }, (_, i) => ((b[2 * i] << 8) | b[2 * i + 1]).toString(16).padStart(4, '0')).join(':'));
       binary.push(b);
+      // The archive's integer halves of the address, as decimal text.
+      const hex = Buffer.from(b).toString('hex');
+      text.add(BigInt(`0x${hex.slice(0, 16)}`).toString());
+      text.add(BigInt(`0x${hex.slice(16)}`).toString());
       const le = new Uint8Array(16);
       for (let w = 0; w < 4; w++) for (let k = 0; k < 4; k++) le[w * 4 + k] = b[w * 4 + 3 - k];
       binary.push(le);
     } else {
       const b = ipv4Bytes(ip);
       text.add(ip);
-      text.add(String(((b[0] << 24) >>> 0) + (b[1] << 16) + (b[2] << 8) + b[3]));
+      const u32 = ((b[0] << 24) >>> 0) + (b[1] << 16) + (b[2] << 8) + b[3];
+      text.add(String(u32));
+      // The archive's integer low half of the address (IPv4-mapped ::ffff:a.b.c.d).
+      text.add(String(0xffff00000000 + u32));
       binary.push(b, b.slice().reverse());
     }
   }
