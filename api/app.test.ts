@@ -474,7 +474,9 @@ test('no route lets a user path reach the engine: every path is under the archiv
   const spillName = spill.split('/').at(-1)!;
   const hostile = [spill, `..${spill}`, spillName, `../${spillName}`, encodeURIComponent(`../../${spill}`)];
   for (const id of hostile) {
-    assert.equal((await h.call('POST', '/v1/query', { body: q({ dataset: id, groupBy: [] }) })).status, 400, id);
+    // 400 (not a dataset id) or 404 (a well-formed id that is no dataset: the mkdtemp name can
+    // be all lowercase); either way nothing reaches the engine (checked below).
+    assert.ok([400, 404].includes((await h.call('POST', '/v1/query', { body: q({ dataset: id, groupBy: [] }) })).status), id);
     assert.ok([400, 404].includes((await h.call('GET', `/v1/datasets/${encodeURIComponent(id)}/records?from=${FROM}&to=${TO}`)).status), id);
     assert.equal((await h.call('GET', `/v1/datasets/${encodeURIComponent(id)}`)).status, 404, id);
   }
