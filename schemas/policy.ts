@@ -14,9 +14,10 @@
  * addresses in error messages beyond the path and the rule broken.
  */
 import { sha256 } from '@noble/hashes/sha2.js';
+import { canonicalJson } from './canonical-json.ts';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { parsePrefix, type ParsedPrefix } from '../sealed-processor/anonymize/ip-address.ts';
+import { parsePrefix, type ParsedPrefix } from './ip-address.ts';
 import {
   forbiddenTargets, internalNetworkState, overlaps4, overlaps6, rangeActions, type Prefix4, type Prefix6,
 } from '../sealed-processor/anonymize/reserved-outputs.ts';
@@ -241,13 +242,6 @@ export function parsePolicy(text: string, format?: 'json' | 'yaml'): Policy {
   return r.data;
 }
 
-function canonicalJson(v: unknown): string {
-  if (v === null || typeof v !== 'object') return JSON.stringify(v);
-  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
-  const o = v as Record<string, unknown>;
-  const keys = Object.keys(o).filter((k) => o[k] !== undefined).sort();
-  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`).join(',')}}`;
-}
 
 /**
  * The policy as it may be published (release notes, the hash below): internal prefixes are

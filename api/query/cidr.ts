@@ -3,10 +3,13 @@
  * two unsigned 64-bit halves (`*_addr_hi`, `*_addr_lo`), IPv4 stored IPv4-mapped
  * (`::ffff:a.b.c.d`, RFC 4291 §2.5.5.2).
  *
- * Owns: strict text parsing (no leading zeros in IPv4 octets, one `::`, no zones), the integer
- * ranges a CIDR covers, masking, and RFC 5952 text output. Pure: no IO. BigInt is fine here —
+ * Owns: the halves view of addresses, the integer ranges a CIDR covers, and masking. Text
+ * parsing and RFC 5952 output are schemas/ip-address.ts's (one codec for the anonymizer and
+ * the API: no leading zeros in IPv4 octets, one `::`, no zones). Pure: no IO. BigInt is fine here —
  * this runs once per request at the API edge, never per flow.
  */
+
+import { formatIpv4, formatIpv6 as formatWords, parseIpv4, parseIpv6 } from '../../schemas/ip-address.ts';
 
 export const U64_MAX = (1n << 64n) - 1n;
 /** `::ffff:0:0` in the low half: the IPv4-mapped prefix. */
@@ -28,64 +31,12 @@ export interface CidrRange {
   readonly loMax: bigint;
 }
 
-function parseIpv4(text: string): number | null {
-  const parts = text.split('.');
-  if (parts.length !== 4) return null;
-  let value = 0;
-  for (const p of parts) {
-    if (!/^(0|[1-9]\d{0,2})$/.test(p)) return null;
-    const n = Number(p);
-    if (n > 255) return null;
-    value = value * 256 + n;
-  }
-  return value;
-}
-
-function parseIpv6(text: string): [bigint, bigint] | null {
-  const halves = text.split('::');
-  if (halves.length > 2) return null;
-  const toGroups = (s: string): number[] | null => {
-    if (s === '') return [];
-    const out: number[] = [];
-    const items = s.split(':');
-    for (let i = 0; i < items.length; i++) {
-      const item = items[i];
-      if (i === items.length - 1 && item.includes('.')) {
-        const v4 = parseIpv4(item);
-        if (v4 === null) return null;
-        out.push(Math.floor(v4 / 65536), v4 % 65536);
-      } else if (/^[0-9a-fA-F]{1,4}$/.test(item)) {
-        out.push(parseInt(item, 16));
-      } else {
-        return null;
-      }
-    }
-    return out;
-  };
-  const head = toGroups(halves[0]);
-  const tail = halves.length === 2 ? toGroups(halves[1]) : [];
-  if (head === null || tail === null) return null;
-  let groups: number[];
-  if (halves.length === 2) {
-    const fill = 8 - head.length - tail.length;
-    if (fill < 1) return null;
-    groups = [...head, ...new Array<number>(fill).fill(0), ...tail];
-  } else {
-    groups = head;
-  }
-  if (groups.length !== 8) return null;
-  let hi = 0n;
-  let lo = 0n;
-  for (let i = 0; i < 4; i++) hi = (hi << 16n) | BigInt(groups[i]);
-  for (let i = 4; i < 8; i++) lo = (lo << 16n) | BigInt(groups[i]);
-  return [hi, lo];
-}
-
-/** Parses an IPv4 or IPv6 address (no prefix). Returns null when malformed. */
+/** Parses an IPv4 or IPv6 address (no prefix; schemas/ip-address.ts rules). Null when malformed. */
 export function parseAddress(text: string): Address128 | null {
   if (text.includes(':')) {
-    const v6 = parseIpv6(text);
-    return v6 ? { version: 6, hi: v6[0], lo: v6[1] } : null;
+    const w = new Uint32Array(4);
+    if (!parseIpv6(text, w)) return null;
+    return { version: 6, hi: (BigInt(w[0]) << 32n) | BigInt(w[1]), lo: (BigInt(w[2]) << 32n) | BigInt(w[3]) };
   }
   const v4 = parseIpv4(text);
   return v4 === null ? null : { version: 4, hi: 0n, lo: V4_MAPPED_LO + BigInt(v4) };
@@ -126,31 +77,13 @@ export function parseCidr(text: string): CidrRange | null {
   return { version, prefix, hiMin, hiMax: hiMin | (~mHi & U64_MAX), loMin, loMax: loMin | (~mLo & U64_MAX) };
 }
 
-function formatIpv4(v: bigint): string {
-  const n = Number(v & 0xffff_ffffn);
-  return `${(n >>> 24) & 255}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
-}
-
-/** RFC 5952 text of a 128-bit address (lowercase, longest zero run of ≥ 2 groups compressed). */
+/** RFC 5952 text of a 128-bit address given as halves (schemas/ip-address.ts `formatIpv6`). */
 export function formatIpv6(hi: bigint, lo: bigint): string {
-  const groups: number[] = [];
-  for (let i = 3; i >= 0; i--) groups.push(Number((hi >> BigInt(i * 16)) & 0xffffn));
-  for (let i = 3; i >= 0; i--) groups.push(Number((lo >> BigInt(i * 16)) & 0xffffn));
-  let bestStart = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) { i++; continue; }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen) { bestStart = i; bestLen = j - i; }
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestStart < 0) return hex.join(':');
-  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`;
+  const w = [Number(hi >> 32n), Number(hi & 0xffff_ffffn), Number(lo >> 32n), Number(lo & 0xffff_ffffn)];
+  return formatWords(w);
 }
 
 /** Text of a network from its (already masked) halves: `a.b.c.d/n` for IPv4-mapped, else IPv6. */
 export function formatNetwork(version: 4 | 6, hi: bigint, lo: bigint, prefix: number): string {
-  return version === 4 ? `${formatIpv4(lo)}/${prefix}` : `${formatIpv6(hi, lo)}/${prefix}`;
+  return version === 4 ? `${formatIpv4(Number(lo & 0xffff_ffffn))}/${prefix}` : `${formatIpv6(hi, lo)}/${prefix}`;
 }

@@ -5,7 +5,7 @@ import { AddressAnonymizer, createAddressAnonymizer } from './address-anonymizer
 import type { AddressSpec, SpecialRanges } from '../../schemas/policy.ts';
 import { createAddressMethod } from './address-methods.ts';
 import { InternalNetworks } from './internal-networks.ts';
-import { formatIpv4, parseAddress } from './ip-address.ts';
+import { formatIpv4, parseAddress } from '../../schemas/ip-address.ts';
 import { v4 } from './test-helpers.test-util.ts';
 
 const KEY = Uint8Array.from({ length: 32 }, (_, i) => 255 - i);

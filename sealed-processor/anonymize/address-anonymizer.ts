@@ -24,7 +24,7 @@ import type { Anon } from '../flows/flow-record.ts';
 import { asAnon } from '../flows/flow-record.ts';
 import type { AddressSpec, RangeAction, SpecialRanges } from '../../schemas/policy.ts';
 import { createAddressMethod, type AddressMethod, type AddressMethodOptions } from './address-methods.ts';
-import { formatAddressWords, formatIpv6 } from './ip-address.ts';
+import { formatAddressWords, formatIpv6 } from '../../schemas/ip-address.ts';
 import type { InternalNetworks } from './internal-networks.ts';
 import { NO_RESERVED, rangeActions, redirectV4, redirectV6, reservedOutputs, type ReservedOutputs } from './reserved-outputs.ts';
 import { DEFAULT_RANGE_ACTIONS, RangeKind, SPECIAL_RANGE_KINDS, classifyV4, classifyV6 } from './special-ranges.ts';

@@ -14,7 +14,7 @@
 import type { AddressSpec } from '../../schemas/policy.ts';
 import { toHex } from './aes-block.ts';
 import { cryptoPanBitV4, cryptoPanKey, cryptoPanV6 } from './cryptopan.ts';
-import { maskV4 } from './ip-address.ts';
+import { maskV4 } from '../../schemas/ip-address.ts';
 import { ipcryptDeterministic, ipcryptKey16, ipcryptNd, ipcryptNdx, ndxKey } from './ipcrypt-modes.ts';
 import { ipcryptPfxV6, pfxBitV4, pfxKey } from './ipcrypt-pfx.ts';
 import { PrefixCacheV4, mapPrefixPreservingV4, type PrefixBitV4 } from './prefix-cache.ts';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { AppError } from '../../schemas/errors.ts';
 import { runAnonymizeCommand, runPolicyCheckCommand } from './cli.ts';
-import { formatIpv6, parseAddress, parsePrefix } from './ip-address.ts';
+import { formatIpv6, parseAddress, parsePrefix } from '../../schemas/ip-address.ts';
 import { deriveSubkey, generateMasterKey, keyIdOf, parseKeyArg, resolveMasterKey } from './key.ts';
 
 function io(files: Record<string, string | Uint8Array> = {}) {

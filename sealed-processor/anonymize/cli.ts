@@ -16,7 +16,7 @@ import { parsePolicy, policyHash, type AddressSpec } from '../../schemas/policy.
 import { newRawFlow } from '../flows/flow-record.ts';
 import { METHOD_KEY_BYTES, createAddressMethod } from './address-methods.ts';
 import { createFlowAnonymizer } from './flow-anonymizer.ts';
-import { formatAddressWords, isV4MappedWords, parseAddress } from './ip-address.ts';
+import { formatAddressWords, isV4MappedWords, parseAddress } from '../../schemas/ip-address.ts';
 import { parseKeyArg } from './key.ts';
 import { createMacMapper, formatMac, parseMac } from './mac.ts';
 import { createNameMapper } from './names.ts';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { cryptoPanBitV4, cryptoPanKey, cryptoPanV4, cryptoPanV6 } from './cryptopan.ts';
-import { formatAddressWords, formatIpv4 } from './ip-address.ts';
+import { formatAddressWords, formatIpv4 } from '../../schemas/ip-address.ts';
 import { PrefixCacheV4 } from './prefix-cache.ts';
 import { commonPrefix128, commonPrefix32, v4, words } from './test-helpers.test-util.ts';
 

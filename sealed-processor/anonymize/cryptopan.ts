@@ -20,7 +20,7 @@
  * Owns: the primitive on u32 / four-word inputs. Never logs, no IO.
  */
 import { encryptBE, expandKeyBE, msbOfAesBE } from './aes-prf.ts';
-import { maskV4 } from './ip-address.ts';
+import { maskV4 } from '../../schemas/ip-address.ts';
 
 /** Expanded Crypto-PAn key: AES schedule (big-endian words, aes-prf.ts) and the encrypted pad. */
 export interface CryptoPanKey {

@@ -5,7 +5,7 @@ import { DEFAULT_POLICY, parsePolicy } from '../../schemas/policy.ts';
 import { newRawFlow, type RawFlow } from '../flows/flow-record.ts';
 import { createFlowAnonymizer } from './flow-anonymizer.ts';
 import { cryptoPanKey, cryptoPanV4 } from './cryptopan.ts';
-import { formatIpv4 } from './ip-address.ts';
+import { formatIpv4 } from '../../schemas/ip-address.ts';
 import { deriveSubkey, keyIdOf } from './key.ts';
 import { v4, words } from './test-helpers.test-util.ts';
 

@@ -12,7 +12,7 @@
  * Also the 128-bit helpers it needs (bit-field extract/deposit, prefix stepping).
  * Owns: the mapping of one network. Never exposes its raw prefix (summary shows the target).
  */
-import { formatIpv6, maskV4 } from './ip-address.ts';
+import { formatIpv6, maskV4 } from '../../schemas/ip-address.ts';
 import { WidePermutation } from './wide-permutation.ts';
 
 /** Reads bits [start, start + n) (n ≤ 64, bit 0 = most significant) of four BE words as [hi, lo]. */
@@ -64,8 +64,8 @@ export function maskWords(w: ArrayLike<number>, length: number): Uint32Array {
   return out;
 }
 
-/** Anonymized description of one internal network (no raw prefix). */
-export interface InternalNet6Summary {
+/** Anonymized description of one internal network, IPv4 or IPv6 (no raw prefix). */
+export interface InternalNetSummary {
   target: string;
   prefixLength: number;
   subnetPrefix: number;
@@ -74,7 +74,8 @@ export interface InternalNet6Summary {
   subnetsSeen: number;
 }
 
-const SUBNETS_SEEN_CAP = 1 << 20;
+/** Distinct subnets remembered per internal network for the release notes' count. */
+export const SUBNETS_SEEN_CAP = 1 << 20;
 
 /** One compiled IPv6 internal network. */
 export class InternalNet6 {
@@ -148,7 +149,7 @@ export class InternalNet6 {
     }
   }
 
-  summary(): InternalNet6Summary {
+  summary(): InternalNetSummary {
     return {
       target: `${formatIpv6(this.target)}/${this.length}`,
       prefixLength: this.length,

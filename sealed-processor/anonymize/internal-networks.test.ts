@@ -5,7 +5,7 @@ import { AppError } from '../../schemas/errors.ts';
 import { createAddressAnonymizer } from './address-anonymizer.ts';
 import { depositBits128, extractBits128, stepPrefix128 } from './internal-net-v6.ts';
 import { InternalNetworks } from './internal-networks.ts';
-import { formatIpv6, parseAddress } from './ip-address.ts';
+import { formatIpv6, parseAddress } from '../../schemas/ip-address.ts';
 import { WidePermutation } from './wide-permutation.ts';
 import { commonPrefix128, words } from './test-helpers.test-util.ts';
 

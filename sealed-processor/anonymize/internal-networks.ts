@@ -24,8 +24,8 @@
 import { AppError, ErrorCode } from '../../schemas/errors.ts';
 import type { InternalNetwork } from '../../schemas/policy.ts';
 import { deriveSubkey } from './key.ts';
-import { InternalNet6, maskWords, stepPrefix128, type InternalNet6Summary } from './internal-net-v6.ts';
-import { formatIpv4, maskV4, parsePrefix } from './ip-address.ts';
+import { InternalNet6, maskWords, stepPrefix128, SUBNETS_SEEN_CAP, type InternalNetSummary } from './internal-net-v6.ts';
+import { formatIpv4, maskV4, parsePrefix } from '../../schemas/ip-address.ts';
 import { overlaps6, type InternalBlock4, type InternalBlock6, type Prefix4, type Prefix6 } from './reserved-outputs.ts';
 import { SmallPermutation } from './small-permutation.ts';
 
@@ -58,19 +58,7 @@ interface Net {
   mapped: number;
 }
 
-/** Anonymized description of one internal network for release notes (IPv4 or IPv6). */
-export type InternalNetSummary = InternalNet6Summary;
-
-interface InternalNetSummaryV4 {
-  target: string;
-  prefixLength: number;
-  subnetPrefix: number;
-  preserveGateway: boolean;
-  addressesMapped: number;
-  subnetsSeen: number;
-}
-
-const SUBNETS_SEEN_CAP = 1 << 20;
+export type { InternalNetSummary };
 
 /** The compiled internal-network table of a policy. */
 export class InternalNetworks {
@@ -210,7 +198,7 @@ export class InternalNetworks {
     return [...this.#summary4(), ...this.#nets6.map((n) => n.summary())];
   }
 
-  #summary4(): InternalNetSummaryV4[] {
+  #summary4(): InternalNetSummary[] {
     return this.#nets.map((n) => ({
       target: `${formatIpv4(n.target)}/${n.length}`,
       prefixLength: n.length,

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { toHex } from './aes-block.ts';
-import { formatAddressWords } from './ip-address.ts';
+import { formatAddressWords } from '../../schemas/ip-address.ts';
 import { ipcryptDeterministic, ipcryptKey16, ipcryptNd, ipcryptNdx, ndxKey } from './ipcrypt-modes.ts';
 import { hex, words } from './test-helpers.test-util.ts';
 

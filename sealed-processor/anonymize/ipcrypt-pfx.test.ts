@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { createAddressMethod } from './address-methods.ts';
-import { formatAddressWords, formatIpv4 } from './ip-address.ts';
+import { formatAddressWords, formatIpv4 } from '../../schemas/ip-address.ts';
 import { ipcryptPfxV4, ipcryptPfxV6, pfxBitV4, pfxKey } from './ipcrypt-pfx.ts';
 import { PrefixCacheV4 } from './prefix-cache.ts';
 import { commonPrefix128, commonPrefix32, hex, words } from './test-helpers.test-util.ts';

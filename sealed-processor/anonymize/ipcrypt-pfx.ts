@@ -13,7 +13,7 @@
  * block result, never logs, no IO.
  */
 import { expandKeyBE, pfxPrfBit } from './aes-prf.ts';
-import { maskV4 } from './ip-address.ts';
+import { maskV4 } from '../../schemas/ip-address.ts';
 
 /** Expanded ipcrypt-pfx key (two independent AES-128 schedules, big-endian words; aes-prf.ts). */
 export interface PfxKey {

@@ -6,7 +6,7 @@ import { createAddressAnonymizer, type AddressAnonymizer } from './address-anony
 import { createAddressMethod } from './address-methods.ts';
 import { cryptoPanBitV4, cryptoPanKey } from './cryptopan.ts';
 import { InternalNetworks } from './internal-networks.ts';
-import { parseAddress, parsePrefix } from './ip-address.ts';
+import { parseAddress, parsePrefix } from '../../schemas/ip-address.ts';
 import { pfxBitV4, pfxKey } from './ipcrypt-pfx.ts';
 import type { PrefixBitV4 } from './prefix-cache.ts';
 import { inPrefix4, inPrefix6, pinnedLevelsV4, pinnedNodesV4 } from './reserved-outputs.ts';

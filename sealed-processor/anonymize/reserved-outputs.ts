@@ -35,7 +35,7 @@
  */
 import { AppError, ErrorCode } from '../../schemas/errors.ts';
 import type { RangeAction } from '../../schemas/policy.ts';
-import { maskV4, parsePrefix } from './ip-address.ts';
+import { maskV4, parsePrefix } from '../../schemas/ip-address.ts';
 import { DEFAULT_RANGE_ACTIONS, RANGE_PREFIXES, SPECIAL_RANGE_KINDS } from './special-ranges.ts';
 
 /** An IPv4 prefix: network value (host bits zero) and length. */

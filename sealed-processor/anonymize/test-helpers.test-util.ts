@@ -3,7 +3,7 @@
  * common-prefix lengths. Test-only; never imported by production code.
  */
 import { fromHex } from './aes-block.ts';
-import { parseAddress } from './ip-address.ts';
+import { parseAddress } from '../../schemas/ip-address.ts';
 
 export function hex(s: string): Uint8Array {
   const b = fromHex(s);

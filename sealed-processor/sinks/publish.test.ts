@@ -4,7 +4,8 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { canonicalJson, rollForwardStaging } from './publish.ts';
+import { canonicalJson } from '../../schemas/canonical-json.ts';
+import { rollForwardStaging } from './publish.ts';
 
 const signed = (runId: string) => ({
   manifest: {

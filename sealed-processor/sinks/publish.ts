@@ -14,6 +14,7 @@ import { dirname, join, resolve, sep } from 'node:path';
 import { z } from 'zod';
 import { CompactSign, exportJWK, generateKeyPair, type CryptoKey, type JWK } from 'jose';
 import { SCHEMA_VERSION } from '../../schemas/columns.ts';
+import { canonicalJson } from '../../schemas/canonical-json.ts';
 import { AppError, ErrorCode } from '../../schemas/errors.ts';
 import { RunManifest, SignedManifest } from '../../schemas/manifest.ts';
 import { policyHash, type Policy } from '../../schemas/policy.ts';
@@ -79,16 +80,6 @@ async function manifestSigner(): Promise<{ key: CryptoKey; jwk: JWK }> {
   return signer;
 }
 
-/** Canonical JSON: object keys sorted, no whitespace. */
-export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined);
-    entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
-}
 
 async function atomicWrite(path: string, text: string): Promise<void> {
   await mkdir(dirname(path), { recursive: true });

@@ -81,12 +81,12 @@ async function main(): Promise<number> {
           if (!processor || !sink || !segment) throw new AppError(ErrorCode.SpoolRecordInvalid, 'records before config/segment');
           const seg = segment;
           try {
-            const n = processor.processPlaintext(payload, indexInSegment, skip, (index) => {
-              if (fault && (fault.seq < 0 || fault.seq === seg.seq) && (fault.index < 0 || fault.index === index)) {
+            const n = processor.processPlaintext(payload, indexInSegment, skip, fault ? (index) => {
+              if ((fault.seq < 0 || fault.seq === seg.seq) && (fault.index < 0 || fault.index === index)) {
                 if (fault.mode === 'exit') process.exit(137);
                 throw new Error('injected parser fault');
               }
-            });
+            } : undefined);
             indexInSegment += n;
             recordsInSegment += n;
           } catch (e) {

@@ -1,5 +1,5 @@
 /**
- * IP address text codecs for the anonymizer: IPv4 as a u32, IPv6 as four big-endian u32
+ * IP address text codecs shared by the anonymizer and the query API: IPv4 as a u32, IPv6 as four big-endian u32
  * words, CIDR prefixes, and RFC 5952 text output.
  *
  * Owns: parsing policy/CLI text and rendering anonymized results. Never logs or echoes the
