@@ -19,14 +19,14 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { DEFAULT_POLICY } from '../schemas/policy.ts';
 import { SPECIAL_RANGE_KINDS } from '../sealed-processor/anonymize/special-ranges.ts';
 import { FIXTURES, fixturePath, identifierNeedles, rawIdentifiers, specialIdentifier } from './support/capture-facts.ts';
-import { epochTextToUs, tsharkAvailable, tsharkFields } from './support/tshark.ts';
+import { epochTextToUs, tsharkFields } from './support/tshark.ts';
+import { skipUnlessTools } from './support/required-tools.ts';
 import { runFlowseal } from './support/run-flowseal.ts';
 
-const haveTshark = tsharkAvailable();
 const datasetOf = (file: string) => `leak-${file.replace(/\.(pcap|pcapng)$/, '').toLowerCase()}`;
 const escapeRe = (t: string) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
-describe('a map-everything policy leaks nothing through the whole pipeline', { skip: haveTshark ? false : 'tshark is not installed (.ci/run installs it)' }, () => {
+describe('a map-everything policy leaks nothing through the whole pipeline', { skip: skipUnlessTools('tshark') }, () => {
   let dir: string;
   let archive: string;
   let policyPath: string;

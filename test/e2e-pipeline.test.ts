@@ -19,13 +19,13 @@ import { DEFAULT_POLICY } from '../schemas/policy.ts';
 import { startNodeServer } from '../api/adapters/node.ts';
 import { loadOrCreateDevIssuer } from '../api/adapters/dev-issuer-files.ts';
 import { FIXTURES, fixturePath, identifierNeedles, rawIdentifiers, specialIdentifier } from './support/capture-facts.ts';
-import { tsharkAvailable, tsharkConversations, type Conversation } from './support/tshark.ts';
+import { tsharkConversations, type Conversation } from './support/tshark.ts';
+import { skipUnlessTools } from './support/required-tools.ts';
 import { runFlowseal } from './support/run-flowseal.ts';
 
-const haveTshark = tsharkAvailable();
 const datasetOf = (file: string) => file.replace(/\.(pcap|pcapng)$/, '').toLowerCase();
 
-describe('pipeline → archive → API, checked against tshark', { skip: haveTshark ? false : 'tshark is not installed (.ci/run installs it)' }, () => {
+describe('pipeline → archive → API, checked against tshark', { skip: skipUnlessTools('tshark') }, () => {
   let dir: string;
   let archive: string;
   let policyPath: string;

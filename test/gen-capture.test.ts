@@ -5,7 +5,8 @@ import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateCapture } from '../bench/gen-capture.ts';
-import { tsharkAvailable, tsharkConversations, tsharkIpBytes, tsharkMalformedCount, runTshark } from './support/tshark.ts';
+import { tsharkConversations, tsharkIpBytes, tsharkMalformedCount, runTshark } from './support/tshark.ts';
+import { skipUnlessTools } from './support/required-tools.ts';
 
 const OPTS = { packets: 6000, connections: 300, seed: 11 } as const;
 
@@ -81,7 +82,7 @@ test('generateCapture rejects impossible budgets', async () => {
   await assert.rejects(generateCapture(join(tmpdir(), 'never.pcap'), { packets: 0, connections: 1, seed: 1 }), RangeError);
 });
 
-const skip = !tsharkAvailable() && 'tshark not installed';
+const skip = skipUnlessTools('tshark');
 
 test('tshark reads the generated capture: no malformed packet, conversations as generated', { skip }, async () => {
   await withCapture(async (path, r) => {

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { spawnSync } from 'node:child_process';
+import { skipUnlessTools } from '../../test/support/required-tools.ts';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -273,9 +274,7 @@ test('unsupported tsresol and pcapng major version are UNSUPPORTED', () => {
   assert.equal(codeOf(readAll(v2).error), ErrorCode.CaptureUnsupported);
 });
 
-const editcap = spawnSync('editcap', ['-h'], { stdio: 'ignore' }).error ? null : 'editcap';
-
-test('pcapng written by Wireshark editcap (independent writer) matches the source pcap', { skip: editcap ? false : 'editcap (wireshark-common) not installed' }, () => {
+test('pcapng written by Wireshark editcap (independent writer) matches the source pcap', { skip: skipUnlessTools('editcap') }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'flowseal-editcap-'));
   try {
     const packets = Array.from({ length: 30 }, (_, i) => ({ ifIndex: 0, tsSec: 1_700_000_000 + i, tsNsec: (i * 104_729_993) % 1e9, origLen: 200 + i, data: new Uint8Array(40 + i).fill(i) }));

@@ -19,6 +19,7 @@ import { writeSuiteFixture } from './fixture.ts';
 import type { SuiteFixture } from './fixture.ts';
 import { REPO_ROOT, freePort, localBin, startServer } from './server-process.ts';
 import type { ServerProcess } from './server-process.ts';
+import { skipUnlessNpmBin } from '../support/required-tools.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'flowseal-xrt-'));
 let fixture: SuiteFixture;
@@ -94,11 +95,11 @@ function adapterArgs(runtime: string): string[] {
   return ['--archive', fixture.archiveDir, '--config', fixture.configPath, '--host', '127.0.0.1', '--port', '0', '--dev-issuer', fixture.devIssuerDir, '--audit-log', join(root, 'audit', `${runtime}.ndjson`)];
 }
 
-runtimeSuite('bun (api/adapters/bun.ts)', bun ? false : 'bun binary not found in node_modules/.bin (devDependency `bun` not installed)', () =>
+runtimeSuite('bun (api/adapters/bun.ts)', skipUnlessNpmBin('bun', bun), () =>
   startServer({ command: bun as string, args: ['api/adapters/bun.ts', ...adapterArgs('bun')] }),
 );
 
-runtimeSuite('deno (api/adapters/deno.ts)', deno ? false : 'deno binary not found in node_modules/.bin (devDependency `deno` not installed)', () =>
+runtimeSuite('deno (api/adapters/deno.ts)', skipUnlessNpmBin('deno', deno), () =>
   startServer({ command: deno as string, args: ['run', ...DENO_PERMISSIONS, 'api/adapters/deno.ts', ...adapterArgs('deno')] }),
 );
 
@@ -112,7 +113,7 @@ function tempWranglerConfig(): string {
 }
 
 const WRANGLER_ENV = { WRANGLER_SEND_METRICS: 'false', CI: 'true', NO_COLOR: '1' };
-const noWrangler = wrangler ? false : 'wrangler not found in node_modules/.bin (devDependency `wrangler` not installed)';
+const noWrangler = skipUnlessNpmBin('wrangler', wrangler);
 
 runtimeSuite('edge gateway (wrangler dev, workerd) → node origin', noWrangler, async () => {
   const upstream = await nodeOrigin();
@@ -151,7 +152,7 @@ test('wrangler deploy --dry-run bundles the Worker offline, without DuckDB', { s
   }
 });
 
-test('deno check accepts the Deno, Bun and Worker adapters', { skip: deno ? false : 'deno binary not found' }, () => {
+test('deno check accepts the Deno, Bun and Worker adapters', { skip: skipUnlessNpmBin('deno', deno) }, () => {
   const run = spawnSync(deno as string, ['check', 'api/adapters/deno.ts', 'api/adapters/bun.ts', 'api/adapters/worker.ts'], {
     cwd: REPO_ROOT,
     env: { ...process.env, NO_COLOR: '1' },

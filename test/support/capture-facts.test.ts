@@ -9,7 +9,8 @@ import {
   rawIdentifiers,
   specialIdentifier,
 } from './capture-facts.ts';
-import { tsharkAvailable, tsharkConversations, tsharkFields, tsharkIpBytes } from './tshark.ts';
+import { tsharkConversations, tsharkFields, tsharkIpBytes } from './tshark.ts';
+import { skipUnlessTools } from './required-tools.ts';
 
 /** Link types from the file headers: pcap global header, or every pcapng Interface Description Block. */
 function linkTypes(buf: Buffer): number[] {
@@ -41,7 +42,7 @@ test('every capture in test/fixtures is described, small, and has the declared l
   assert.ok((await stat(fixturePath('make-captures.sh'))).isFile());
 });
 
-const skip = !tsharkAvailable() && 'tshark not installed';
+const skip = skipUnlessTools('tshark');
 
 test('FIXTURES facts match what tshark reads', { skip }, async () => {
   for (const f of FIXTURES) {

@@ -3,13 +3,13 @@ import assert from 'node:assert/strict';
 import {
   epochTextToUs,
   parseConversationTable,
-  tsharkAvailable,
   tsharkConversations,
   tsharkFields,
   tsharkIpBytes,
   tsharkMalformedCount,
 } from './tshark.ts';
 import { fixturePath } from './capture-facts.ts';
+import { skipUnlessTools } from './required-tools.ts';
 
 // Captured from `tshark -q -n -r test/fixtures/http-lo.pcap -z conv,tcp` (tshark 4.0.17) and
 // `-z conv,udp` on dns-ns.pcapng, trimmed.
@@ -77,7 +77,7 @@ test('epochTextToUs keeps microsecond precision without floats', () => {
   assert.equal(epochTextToUs('1795512010'), 1_795_512_010_000_000);
 });
 
-const skip = !tsharkAvailable() && 'tshark not installed';
+const skip = skipUnlessTools('tshark');
 
 test('tsharkConversations on http-lo.pcap: exact bytes, directions checked independently', { skip }, async () => {
   const file = fixturePath('http-lo.pcap');

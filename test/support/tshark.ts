@@ -8,7 +8,7 @@
 // where the `<-` group counts B→A frames and the `->` group counts A→B frames. Byte columns
 // are link-layer frame bytes and tshark 4.0 prints them with SI units once they reach 10 000
 // ("183 kB"); the exact values are therefore recomputed here from per-packet fields.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 
 /** One row of a tshark conversation table, with exact byte counts. */
 export type Conversation = {
@@ -42,17 +42,6 @@ export type Conversation = {
 export type ConversationRow = Omit<Conversation, 'ipBytesAtoB' | 'ipBytesBtoA' | 'firstUs' | 'lastUs' | 'firstSender'> & {
   bytesExact: boolean;
 };
-
-let available: boolean | undefined;
-
-/** True when a working `tshark` is on PATH (result cached for the process). */
-export function tsharkAvailable(): boolean {
-  if (available === undefined) {
-    const r = spawnSync('tshark', ['--version'], { stdio: 'ignore' });
-    available = r.status === 0;
-  }
-  return available;
-}
 
 const UNIT = { bytes: 1, kB: 1e3, MB: 1e6, GB: 1e9, TB: 1e12 } as const;
 
