@@ -5,7 +5,6 @@ import {
   FIXTURES,
   FIXTURES_DIR,
   fixturePath,
-  identifierNeedles,
   rawIdentifiers,
   specialIdentifier,
 } from './capture-facts.ts';
@@ -103,24 +102,3 @@ test('specialIdentifier classifies what some policies keep', () => {
   assert.equal(specialIdentifier('fd00:77::1'), null);
 });
 
-test('identifierNeedles gives text and binary search forms', () => {
-  const n = identifierNeedles({
-    ips: ['10.77.0.1', 'fd00:77::1', '::ffff:10.1.2.3'],
-    macs: ['02:5a:00:00:0a:01'],
-    names: ['www.example.test'],
-  });
-  const hex = n.binary.map((b) => Buffer.from(b).toString('hex'));
-  assert.ok(n.text.includes('10.77.0.1'));
-  assert.ok(n.text.includes('172818433'), 'u32 decimal');
-  assert.ok(hex.includes('0a4d0001') && hex.includes('01004d0a'), 'IPv4 big- and little-endian');
-  assert.ok(n.text.includes('fd00:0077:0000:0000:0000:0000:0000:0001'));
-  assert.ok(hex.includes('fd000077000000000000000000000001'));
-  assert.ok(hex.includes('770000fd000000000000000001000000'), 'IPv6 as little-endian u32 words');
-  assert.ok(hex.includes('00000000000000000000ffff0a010203'), 'IPv4-mapped tail');
-  assert.ok(n.text.includes('02-5a-00-00-0a-01') && n.text.includes('025a00000a01'));
-  assert.ok(n.text.includes(String(0x025a00)) && n.text.includes(String(0x000a01)), 'MAC halves');
-  assert.ok(hex.includes('025a00000a01'));
-  assert.ok(hex.includes(Buffer.from('\x03www\x07example\x04test', 'latin1').toString('hex')), 'DNS wire form');
-  assert.throws(() => identifierNeedles({ ips: ['1.2.3'], macs: [], names: [] }), TypeError);
-  assert.throws(() => identifierNeedles({ ips: ['1::2::3'], macs: [], names: [] }), TypeError);
-});

@@ -1,11 +1,12 @@
 // What is known about each real capture in test/fixtures/ (made by make-captures.sh): file,
 // link types, counts and the names its clients used, plus the raw identifiers (IP, MAC, names)
-// any file contains, read with tshark, and their text/binary search forms for leak tests.
+// any file contains, read with tshark (leak-search.ts turns them into search forms).
 // It reads fixtures only; it never writes files and never resolves names over the network.
 // The counts describe the committed files: regenerating the captures means updating them
 // (capture-facts.test.ts checks every number against tshark).
 import { fileURLToPath } from 'node:url';
 import { tsharkFields } from './tshark.ts';
+import { ipv4Bytes, ipv6Bytes } from './leak-search.ts';
 
 /** pcap/pcapng link-layer header types (LINKTYPE_* from tcpdump.org). */
 export const LinkType = { Ethernet: 1, LinuxSll: 113, LinuxSll2: 276 } as const;
@@ -205,86 +206,4 @@ export function specialIdentifier(value: string): SpecialKind | null {
   if (a >= 224 && a <= 239) return 'multicast';
   if (a === 169 && b === 254) return 'link-local';
   return null;
-}
-
-/** Byte/text patterns a leak test searches output files for. */
-export type Needles = { text: string[]; binary: Uint8Array[] };
-
-/**
- * Search forms of raw identifiers. IPv4: dotted text, u32 decimal text, 4 bytes big- and
- * little-endian. IPv6: compressed and fully expanded text, 16 bytes, and its four u32 words
- * little-endian. MAC: colon, dash and bare hex text, 6 bytes, and both 24-bit halves as
- * decimal. Names: text, and DNS wire form (length-prefixed labels).
- * @throws TypeError on a value that is not a valid address.
- */
-export function identifierNeedles(ids: RawIdentifiers): Needles {
-  const text = new Set<string>();
-  const binary: Uint8Array[] = [];
-  for (const ip of ids.ips) {
-    if (ip.includes(':')) {
-      const b = ipv6Bytes(ip);
-      text.add(ip);
-      text.add(Array.from({ length: 8 }, (_, i) => ((b[2 * i] << 8) | b[2 * i + 1]).toString(16).padStart(4, '0')).join(':'));
-      binary.push(b);
-      // The archive's integer halves of the address, as decimal text.
-      const hex = Buffer.from(b).toString('hex');
-      text.add(BigInt(`0x${hex.slice(0, 16)}`).toString());
-      text.add(BigInt(`0x${hex.slice(16)}`).toString());
-      const le = new Uint8Array(16);
-      for (let w = 0; w < 4; w++) for (let k = 0; k < 4; k++) le[w * 4 + k] = b[w * 4 + 3 - k];
-      binary.push(le);
-    } else {
-      const b = ipv4Bytes(ip);
-      text.add(ip);
-      const u32 = ((b[0] << 24) >>> 0) + (b[1] << 16) + (b[2] << 8) + b[3];
-      text.add(String(u32));
-      // The archive's integer low half of the address (IPv4-mapped ::ffff:a.b.c.d).
-      text.add(String(0xffff00000000 + u32));
-      binary.push(b, b.slice().reverse());
-    }
-  }
-  for (const mac of ids.macs) {
-    const hex = mac.replace(/:/g, '');
-    text.add(mac);
-    text.add(mac.replace(/:/g, '-'));
-    text.add(hex);
-    text.add(String(parseInt(hex.slice(0, 6), 16)));
-    text.add(String(parseInt(hex.slice(6), 16)));
-    binary.push(Uint8Array.from(hex.match(/../g) ?? [], (h) => parseInt(h, 16)));
-  }
-  for (const name of ids.names) {
-    text.add(name);
-    const wire: number[] = [];
-    for (const label of name.split('.')) wire.push(label.length, ...new TextEncoder().encode(label));
-    binary.push(Uint8Array.from(wire));
-  }
-  return { text: [...text], binary };
-}
-
-function ipv4Bytes(text: string): Uint8Array {
-  const parts = text.split('.').map(Number);
-  if (parts.length !== 4 || parts.some((p) => !Number.isInteger(p) || p < 0 || p > 255)) {
-    throw new TypeError('not an IPv4 address');
-  }
-  return Uint8Array.from(parts);
-}
-
-/** IPv6 text (compressed, with optional embedded IPv4 tail) to 16 bytes. */
-function ipv6Bytes(text: string): Uint8Array {
-  let groups: number[] = [];
-  const tail = text.includes('.') ? ipv4Bytes(text.slice(text.lastIndexOf(':') + 1)) : null;
-  const head = tail ? text.slice(0, text.lastIndexOf(':') + 1) + '0:0' : text;
-  const [l, r, extra] = head.split('::');
-  if (extra !== undefined) throw new TypeError('not an IPv6 address');
-  const parse = (s: string) => (s ? s.split(':').map((g) => parseInt(g, 16)) : []);
-  const left = parse(l);
-  const right = r === undefined ? [] : parse(r);
-  groups = r === undefined ? left : [...left, ...new Array(8 - left.length - right.length).fill(0), ...right];
-  if (groups.length !== 8 || groups.some((g) => !Number.isInteger(g) || g < 0 || g > 0xffff)) {
-    throw new TypeError('not an IPv6 address');
-  }
-  const out = new Uint8Array(16);
-  groups.forEach((g, i) => ((out[2 * i] = g >> 8), (out[2 * i + 1] = g & 0xff)));
-  if (tail) out.set(tail, 12);
-  return out;
 }
