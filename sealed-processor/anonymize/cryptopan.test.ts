@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { cryptoPanBitV4, cryptoPanKey, cryptoPanV4, cryptoPanV6 } from './cryptopan.ts';
 import { formatAddressWords, formatIpv4 } from '../../schemas/ip-address.ts';
 import { PrefixCacheV4 } from './prefix-cache.ts';
-import { commonPrefix128, commonPrefix32, v4, words } from './test-helpers.test-util.ts';
+import { referenceCommonPrefix128, referenceCommonPrefix32, v4, words } from './test-helpers.test-util.ts';
 
 // The key of the Crypto-PAn reference distribution's sample (sample_trace_raw.dat →
 // sample_trace_sanitized.dat), as used by the Go port's tests.
@@ -75,8 +75,14 @@ test('Crypto-PAn IPv6 matches the Go port vectors; IPv4-mapped takes the IPv4 pa
 
 test('property: Crypto-PAn preserves prefixes (IPv4 and IPv6)', () => {
   const k = cryptoPanKey(KEY);
+  // Random pairs (mostly short shared prefixes) and pairs sharing exactly k leading bits.
   fc.assert(fc.property(fc.nat({ max: 0xffffffff }), fc.nat({ max: 0xffffffff }), (a, b) => {
-    assert.equal(commonPrefix32(cryptoPanV4(k, a), cryptoPanV4(k, b)), commonPrefix32(a, b));
+    assert.equal(referenceCommonPrefix32(cryptoPanV4(k, a), cryptoPanV4(k, b)), referenceCommonPrefix32(a, b));
+  }), { numRuns: 100 });
+  fc.assert(fc.property(fc.nat({ max: 0xffffffff }), fc.nat({ max: 0xffffffff }), fc.nat({ max: 32 }), (a, r, n) => {
+    const b = n === 32 ? a : ((a & ~(0xffffffff >>> n)) | ((~a & (0x80000000 >>> n)) >>> 0) | (r & (0x7fffffff >>> n))) >>> 0;
+    assert.equal(referenceCommonPrefix32(a, b), n, 'the pair shares exactly n bits');
+    assert.equal(referenceCommonPrefix32(cryptoPanV4(k, a), cryptoPanV4(k, b)), n);
   }), { numRuns: 200 });
   const w = fc.nat({ max: 0xffffffff });
   fc.assert(fc.property(fc.tuple(w, w, w, w), fc.nat({ max: 127 }), fc.nat({ max: 0xffffffff }), (t, k2, r) => {
@@ -89,6 +95,7 @@ test('property: Crypto-PAn preserves prefixes (IPv4 and IPv6)', () => {
     const ea = new Uint32Array(4), eb = new Uint32Array(4);
     cryptoPanV6(k, a, ea);
     cryptoPanV6(k, b, eb);
-    assert.equal(commonPrefix128(ea, eb), commonPrefix128(a, b));
+    assert.equal(referenceCommonPrefix128(a, b), k2, 'the pair shares exactly k2 bits');
+    assert.equal(referenceCommonPrefix128(ea, eb), k2);
   }), { numRuns: 40 });
 });

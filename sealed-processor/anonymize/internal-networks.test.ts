@@ -5,9 +5,9 @@ import { AppError } from '../../schemas/errors.ts';
 import { createAddressAnonymizer } from './address-anonymizer.ts';
 import { depositBits128, extractBits128, stepPrefix128 } from './internal-net-v6.ts';
 import { InternalNetworks } from './internal-networks.ts';
-import { formatIpv6, parseAddress } from '../../schemas/ip-address.ts';
+import { formatIpv4, formatIpv6, parseAddress } from '../../schemas/ip-address.ts';
 import { WidePermutation } from './wide-permutation.ts';
-import { commonPrefix128, words } from './test-helpers.test-util.ts';
+import { bitString128, bitString32, referenceCommonPrefix128, referenceCommonPrefix32, v4, words } from './test-helpers.test-util.ts';
 
 const KEY = Uint8Array.from({ length: 32 }, (_, i) => (i * 53 + 7) & 255);
 const SEED = { seed: 424242 };
@@ -54,7 +54,7 @@ test('128-bit helpers: extract/deposit round trip, prefix stepping', () => {
     assert.deepEqual(copy, w);
     const z = new Uint32Array(4);
     depositBits128(z, start, n, v[0], v[1]);
-    assert.ok(commonPrefix128(z, new Uint32Array(4)) >= start, 'touches nothing before start');
+    assert.ok(referenceCommonPrefix128(z, new Uint32Array(4)) >= start, 'touches nothing before start');
   }), { ...SEED, numRuns: 300 });
   assert.equal(formatIpv6(stepPrefix128(words('fec0::'), 47) as Uint32Array), 'fec0:0:1::');
   assert.equal(formatIpv6(stepPrefix128(words('fec0:0:ffff:ffff::'), 63) as Uint32Array), 'fec0:1::');
@@ -76,8 +76,8 @@ test('IPv6 internal networks keep subnet membership and host structure inside th
   const y = out('2001:db8:1234:5::77');
   const z = out('2001:db8:1234:6:aaaa:bbbb:cccc:dddd');
   assert.deepEqual([x[0], x[1] >>> 16], [0xfec00000, 0], 'first free /48 of fec0::/10');
-  assert.ok(commonPrefix128(x, y) >= 64, 'same /64 stays together');
-  assert.equal(commonPrefix128(x, z) >= 48 && commonPrefix128(x, z) < 64, true, 'different subnets stay apart, same network');
+  assert.ok(referenceCommonPrefix128(x, y) >= 64, 'same /64 stays together');
+  assert.equal(referenceCommonPrefix128(x, z) >= 48 && referenceCommonPrefix128(x, z) < 64, true, 'different subnets stay apart, same network');
   assert.equal(formatIpv6(out('2001:db8:1234:5::')).endsWith('::'), true, 'subnet-router anycast (host 0) kept');
   assert.match(formatIpv6(out('2001:db8:1234:5::1')), /::1$/, 'gateway ::1 kept');
   assert.match(formatIpv6(out('2001:db8:1234:5:ffff:ffff:ffff:ffff')), /:ffff:ffff:ffff:ffff$/, 'all-ones host kept');
@@ -114,4 +114,74 @@ test('IPv6 pool allocation skips taken and avoided blocks and reports a full poo
     () => new InternalNetworks([{ prefix: '2001:db8::/32' }, { prefix: '2001:db9::/32' }], KEY, { poolV6: 'fec0::/32' }),
     (e: unknown) => e instanceof AppError && /no room/.test(e.message),
   );
+});
+
+/** Bit string `bits` keeping its first `k` bits, bit `k` flipped, later bits from `r`. */
+function shareExactly(bits: string, k: number, r: string): string {
+  if (k === bits.length) return bits;
+  return bits.slice(0, k) + (bits[k] === '0' ? '1' : '0') + r.slice(k + 1);
+}
+
+function fromBits32(b: string): number {
+  return parseInt(b, 2);
+}
+
+function fromBits128(b: string): Uint32Array {
+  return Uint32Array.from([0, 1, 2, 3], (i) => parseInt(b.slice(32 * i, 32 * i + 32), 2));
+}
+
+test('property: internal-network remap preserves the network and subnet prefixes (IPv4 and IPv6), measured independently', () => {
+  const nets = new InternalNetworks([
+    { prefix: '10.0.0.0/8', subnetPrefix: 20, target: '77.0.0.0/8' },
+    { prefix: '192.168.0.0/16' },
+    { prefix: '2001:db8:1234::/48' },
+    { prefix: '2001:db8:77::/48', subnetPrefix: 80 },
+  ], KEY, { avoid: { v4: [], v6: [] } });
+  const a = createAddressAnonymizer({ method: 'ipcrypt-pfx' }, KEY, undefined, nets, { random: (n) => new Uint8Array(n) });
+  const out4 = (x: number): number => {
+    const p = parseAddress(String(a.mapV4(x)?.text));
+    assert.ok(p && p.version === 4);
+    return p.v4;
+  };
+  const out6 = (x: Uint32Array): Uint32Array => {
+    const p = parseAddress(String(a.mapV6(x)?.text));
+    assert.ok(p && p.version === 6);
+    return p.v6;
+  };
+  // [network, length, subnet prefix, target]: the target the policy names (77/8), or the first
+  // free block of the pool (240.0.0.0/4, fec0::/10) in policy order.
+  const v4nets = [['10.0.0.0', 8, 20, '77.0.0.0'], ['192.168.0.0', 16, 24, '240.0.0.0']] as const;
+  const v6nets = [['2001:db8:1234::', 48, 64, 'fec0::'], ['2001:db8:77::', 48, 80, 'fec0:0:1::']] as const;
+  const word = fc.nat({ max: 0xffffffff });
+  fc.assert(fc.property(fc.nat({ max: v4nets.length - 1 }), word, word, fc.nat({ max: 32 }), (ni, r1, r2, k0) => {
+    const [net, len, sub, target] = v4nets[ni]!;
+    const k = len + (k0 % (33 - len));
+    const xb = bitString32(v4(net)).slice(0, len) + bitString32(r1).slice(len);
+    const yb = shareExactly(xb, k, bitString32(r2));
+    const x = fromBits32(xb);
+    const y = fromBits32(yb);
+    assert.equal(referenceCommonPrefix32(x, y), k);
+    const ox = out4(x);
+    const oy = out4(y);
+    assert.equal(bitString32(ox).slice(0, len), bitString32(v4(target)).slice(0, len), `${formatIpv4(ox)} inside ${target}/${len}`);
+    assert.ok(referenceCommonPrefix32(ox, oy) >= len, 'same network stays together');
+    assert.equal(referenceCommonPrefix32(ox, oy) >= sub, k >= sub, 'same subnet iff same subnet before');
+    assert.equal(ox === oy, x === y, 'injective');
+  }), { ...SEED, numRuns: 600 });
+  const quad = fc.tuple(word, word, word, word).map((t) => bitString128(t));
+  fc.assert(fc.property(fc.nat({ max: v6nets.length - 1 }), quad, quad, fc.nat({ max: 128 }), (ni, r1, r2, k0) => {
+    const [net, len, sub, target] = v6nets[ni]!;
+    const k = len + (k0 % (129 - len));
+    const xb = bitString128(words(net)).slice(0, len) + r1.slice(len);
+    const yb = shareExactly(xb, k, r2);
+    const x = fromBits128(xb);
+    const y = fromBits128(yb);
+    assert.equal(referenceCommonPrefix128(x, y), k);
+    const ox = out6(x);
+    const oy = out6(y);
+    assert.equal(bitString128(ox).slice(0, len), bitString128(words(target)).slice(0, len), `${formatIpv6(ox)} inside ${target}/${len}`);
+    assert.ok(referenceCommonPrefix128(ox, oy) >= len, 'same network stays together');
+    assert.equal(referenceCommonPrefix128(ox, oy) >= sub, k >= sub, 'same subnet iff same subnet before');
+    assert.equal(referenceCommonPrefix128(ox, oy) === 128, k === 128, 'injective');
+  }), { ...SEED, numRuns: 600 });
 });
