@@ -1,8 +1,9 @@
 /**
  * The sealed processor under failure, driven through the real `flowseal process` and
  * `flowseal ingest` commands: a parser exception and a hard worker death on one record lose
- * exactly that record and nothing else (no duplicates); a tampered segment is quarantined
- * while the others are processed; a killed processor leaves no visible partial output, and
+ * exactly that record and nothing else (no duplicates); a tampered segment, or an authentic
+ * one copied into another run, is quarantined while exactly the other segments' packets are
+ * processed; a killed processor leaves no visible partial output, and
  * after a restart its old spool is crypto-shredded and new runs publish without duplicates.
  */
 import { after, before, describe, test } from 'node:test';
@@ -15,11 +16,15 @@ import { join } from 'node:path';
 import { archiveTotals as datasetTotals } from './support/archive-facts.ts';
 import { FLOWSEAL_BIN, runFlowseal } from './support/run-flowseal.ts';
 import { fixturePath } from './support/capture-facts.ts';
+import { iterateSpoolRecords } from '../schemas/spool.ts';
 import { generateProcessorKeys } from '../sealed-processor/spool/keys.ts';
 import { writePublicKey } from '../sealed-processor/spool/key-file.ts';
+import { openSegment } from '../sealed-processor/spool/spool-reader.ts';
 
 const CAPTURE = fixturePath('http-lo.pcap');
 const CAPTURE_PACKETS = 68;
+const VLAN_CAPTURE = fixturePath('vlan-tls.pcap');
+const VLAN_CAPTURE_PACKETS = 55;
 
 function startProcessor(spool: string, archive: string, untilRun: string, env: Record<string, string> = {}): { child: ChildProcess; exit: Promise<number>; stderr: () => string } {
   const child = spawn(process.execPath, [FLOWSEAL_BIN, 'process', '--spool', spool, '--archive', archive, '--dataset', 'd', '--until-run', untilRun], {
@@ -40,6 +45,27 @@ async function waitFor(cond: () => boolean | Promise<boolean>, ms = 20_000): Pro
   }
 }
 
+
+/**
+ * Records per segment file when `capture` is ingested as `runId` with `segmentBytes`: the test
+ * ingests it once more, sealed to a key it holds, and opens every segment. Segments are cut by
+ * record sizes only, so the copy sealed to the processor is cut identically (the callers check
+ * that the file names agree).
+ */
+async function recordsPerSegment(dir: string, runId: string, segmentBytes: number, capture = CAPTURE, packets = CAPTURE_PACKETS): Promise<Map<string, number>> {
+  const probe = join(dir, `probe-${runId}`);
+  const keys = await generateProcessorKeys();
+  await writePublicKey(probe, keys);
+  const ing = await runFlowseal(['ingest', 'pcap', capture, '--spool', probe, '--run-id', runId, '--segment-bytes', String(segmentBytes)]);
+  assert.equal(ing.code, 0, ing.stderr);
+  const out = new Map<string, number>();
+  for (const n of (await readdir(join(probe, 'segments'))).filter((x) => x.endsWith('.seg')).sort()) {
+    const opened = await openSegment(new Uint8Array(await readFile(join(probe, 'segments', n))), keys);
+    out.set(n, iterateSpoolRecords(opened.plaintext, () => undefined));
+  }
+  assert.equal([...out.values()].reduce((a, b) => a + b, 0), packets, 'the probe holds every packet once');
+  return out;
+}
 
 async function manifest(archive: string, run: string): Promise<{ flows: number; counts: Record<string, number> }> {
   return JSON.parse(await readFile(join(archive, 'd', 'manifests', `${run}.json`), 'utf8')).manifest;
@@ -108,6 +134,10 @@ describe('sealed processor recovery', () => {
     assert.equal(ing.code, 0, ing.stderr);
     const names = (await readdir(join(side, 'segments'))).filter((n) => n.endsWith('.seg')).sort();
     assert.ok(names.length >= 3, `expected several segments, got ${names.length}`);
+    const perSegment = await recordsPerSegment(dir, 'tamp', 4096);
+    assert.deepEqual([...perSegment.keys()], names, 'the probe is cut like the processor\'s copy');
+    const lost = perSegment.get(names[1]!)!;
+    assert.ok(lost > 0, 'the tampered segment holds packets');
     const victim = join(side, 'segments', names[1]!);
     const bytes = await readFile(victim);
     bytes[bytes.length - 20]! ^= 0x01;
@@ -118,12 +148,60 @@ describe('sealed processor recovery', () => {
     const m = await manifest(archive, 'tamp');
     assert.equal(m.counts.segments_quarantined, 1);
     const t = await datasetTotals(archive, 'd');
-    assert.ok(t.packets > 0 && t.packets < CAPTURE_PACKETS, `some but not all packets: ${t.packets}`);
+    assert.equal(t.packets, CAPTURE_PACKETS - lost, 'exactly the packets of the other segments');
+    assert.equal(m.counts.records, CAPTURE_PACKETS - lost);
     const q = await readdir(join(spool, 'quarantine'));
     assert.deepEqual(q.sort(), [names[1]!, `${names[1]!}.reason.json`].sort());
     const reason = JSON.parse(await readFile(join(spool, 'quarantine', `${names[1]!}.reason.json`), 'utf8'));
     assert.equal(reason.code, 'ERR_SPOOL_AUTH_FAILED');
     assert.match(p.stderr(), /"event":"segment-rejected".*"code":"ERR_SPOOL_AUTH_FAILED"/);
+  });
+
+  test('a segment copied into another run is refused as a replay; that run publishes exactly its own packets', async () => {
+    const dir = join(root, 'moved');
+    const spool = join(dir, 'spool');
+    const side = join(dir, 'side');
+    const archive = join(dir, 'archive');
+    const p = startProcessor(spool, archive, 'mova,movb');
+    await waitFor(() => existsSync(join(spool, 'processor-key.json')));
+    await mkdir(side, { recursive: true });
+    await copyFile(join(spool, 'processor-key.json'), join(side, 'processor-key.json'));
+    // Two different captures, so a copy that got in would change movb's count.
+    const captures = { mova: [VLAN_CAPTURE, VLAN_CAPTURE_PACKETS], movb: [CAPTURE, CAPTURE_PACKETS] } as const;
+    const perSegment = new Map<string, number>();
+    for (const [run, [capture, packets]] of Object.entries(captures)) {
+      const ing = await runFlowseal(['ingest', 'pcap', capture, '--spool', side, '--run-id', run, '--segment-bytes', '4096']);
+      assert.equal(ing.code, 0, ing.stderr);
+      for (const [n, c] of await recordsPerSegment(dir, run, 4096, capture, packets)) perSegment.set(n, c);
+    }
+    const names = (await readdir(join(side, 'segments'))).filter((n) => n.endsWith('.seg')).sort();
+    assert.deepEqual([...perSegment.keys()].sort(), names, 'the probes are cut like the processor\'s copies');
+    const lost = perSegment.get('movb-00000001.seg')!;
+    assert.ok(lost > 0 && perSegment.get('mova-00000001.seg')! > 0);
+    // Run mova's (authentic) segment 1 takes the place of run movb's segment 1. mova is held
+    // back until movb is published, so mova is not yet a finished run when the copy is read:
+    // only the header's run id can tell that the copy is not movb's.
+    await copyFile(join(side, 'segments', 'mova-00000001.seg'), join(side, 'segments', 'movb-00000001.seg'));
+    await mkdir(join(spool, 'segments'), { recursive: true });
+    const handOver = async (pick: (n: string) => boolean) => {
+      for (const n of (await readdir(join(side, 'segments'))).filter(pick).sort()) await rename(join(side, 'segments', n), join(spool, 'segments', n));
+    };
+    await handOver((n) => n.startsWith('movb') || n === 'mova-00000000.seg');
+    await waitFor(() => existsSync(join(archive, 'd', 'manifests', 'movb.json')), 60_000);
+    assert.ok(!existsSync(join(archive, 'd', 'manifests', 'mova.json')), 'mova is still open');
+    await handOver(() => true);
+    assert.equal(await p.exit, 0, p.stderr());
+    const a = await manifest(archive, 'mova');
+    const b = await manifest(archive, 'movb');
+    assert.equal(a.counts.records, VLAN_CAPTURE_PACKETS, 'mova keeps all of its own segments');
+    assert.equal(a.counts.segments_quarantined ?? 0, 0);
+    assert.equal(b.counts.records, CAPTURE_PACKETS - lost, 'movb: nothing of the copy, nothing of its replaced segment');
+    assert.equal(b.counts.packets_decoded, CAPTURE_PACKETS - lost);
+    assert.equal(b.counts.segments_quarantined, 1);
+    assert.deepEqual((await readdir(join(spool, 'quarantine'))).sort(), ['movb-00000001.seg', 'movb-00000001.seg.reason.json']);
+    const reason = JSON.parse(await readFile(join(spool, 'quarantine', 'movb-00000001.seg.reason.json'), 'utf8'));
+    assert.equal(reason.code, 'ERR_SPOOL_REPLAYED');
+    assert.match(p.stderr(), /"event":"segment-rejected","run":"movb","seq":1,"code":"ERR_SPOOL_REPLAYED"/);
   });
 
   test('a killed processor leaves no partial output; after restart old raw data is shredded and nothing is duplicated', async () => {

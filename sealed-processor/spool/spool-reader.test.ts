@@ -182,6 +182,23 @@ test('replay: an authentic segment already processed is REPLAYED', async () => {
   assert.equal(await codeOf(openSegment(segs[S0]!, keys, { isReplay })), 'OK');
 });
 
+test('the file name is not authenticated: a renamed segment opens and its header still names where it was written', async () => {
+  // Why the supervisor (feed-segment.ts) must compare the header with the name it found the
+  // segment under: the reader itself cannot see a rename.
+  const d = await mkdtemp(join(tmpdir(), 'flowseal-spool-rename-'));
+  try {
+    await mkdir(join(d, 'segments'), { recursive: true });
+    await writeFile(join(d, 'segments', 'run2-00000005.seg'), segs[S1]!);
+    assert.deepEqual(await listSegments(d), [{ name: 'run2-00000005.seg', runId: 'run2', seq: 5 }]);
+    const opened = await openSegment(new Uint8Array(await readFile(join(d, 'segments', 'run2-00000005.seg'))), keys);
+    assert.equal(opened.header.runId, 'run1');
+    assert.equal(opened.header.seq, 1);
+    assert.equal(opened.header.final, true);
+  } finally {
+    await rm(d, { recursive: true, force: true });
+  }
+});
+
 test('a segment sealed to another processor (or read by anyone else) does not open', async () => {
   const stranger = await generateProcessorKeys();
   assert.equal(await codeOf(openSegment(segs[R2]!, stranger)), ErrorCode.SpoolUnknownKey);
