@@ -106,6 +106,8 @@ export interface AuditEntry {
   readonly query: unknown;
   readonly rows: number | null;
   readonly errorCode: string | null;
+  /** Why a token was refused (a `TokenRejection` value): recorded here, never sent to the client. */
+  readonly errorReason: string | null;
   readonly durationMs: number;
 }
 

@@ -30,6 +30,7 @@ export function audit(options: { sink: AuditSink; now: () => number; logger: Log
         query: facts.query,
         rows: facts.rows,
         errorCode: facts.errorCode,
+        errorReason: facts.errorReason,
         durationMs: Math.max(0, now() - started),
       });
     } catch (err) {

@@ -13,6 +13,8 @@ export interface AuditFacts {
   rows: number | null;
   /** Set by the error handler. */
   errorCode: string | null;
+  /** Set by the error handler: why a token was refused, for the audit log only. */
+  errorReason: string | null;
 }
 
 export interface AppEnv {

@@ -1,7 +1,9 @@
 /**
  * Turns every thrown error into the API's envelope `{ error: { code, message, requestId } }`
  * (plus non-sensitive `details`), with the status from schemas/errors.ts and the RFC 6750
- * `WWW-Authenticate` challenge on 401/403.
+ * `WWW-Authenticate` challenge on 401/403. A refused token gets one generic answer whatever
+ * the reason (unknown issuer, bad signature, missing claim…), so the response cannot be used
+ * to probe issuers or keys; the reason goes to the audit log.
  *
  * Owns: error responses. Never: reveals an unknown error's message, stack, SQL or paths to the
  * client — those go to the injected logger and the client gets a generic 500.
@@ -24,6 +26,10 @@ function respond(c: Context<AppEnv>, err: AppError): Response {
   if (challenge) c.header('WWW-Authenticate', challenge);
   const facts = c.get('audit');
   if (facts) facts.errorCode = err.code;
+  if (err.code === ErrorCode.AuthInvalid) {
+    if (facts && typeof err.details?.reason === 'string') facts.errorReason = [err.details.reason, err.details.claim].filter((x) => typeof x === 'string').join(':');
+    return c.json({ error: { code: err.code, message: 'invalid bearer token', requestId: c.get('requestId') ?? '' } }, status);
+  }
   const body: { code: string; message: string; requestId: string; details?: Record<string, unknown> } = {
     code: err.code,
     message: err.message,

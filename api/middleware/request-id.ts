@@ -13,7 +13,7 @@ export function requestId(newRequestId: () => string = () => crypto.randomUUID()
     const id = newRequestId();
     c.set('requestId', id);
     c.set('principal', undefined);
-    c.set('audit', { dataset: null, query: null, rows: null, errorCode: null });
+    c.set('audit', { dataset: null, query: null, rows: null, errorCode: null, errorReason: null });
     c.header('X-Request-Id', id);
     await next();
   };
