@@ -1,13 +1,14 @@
 /**
  * Per-subject token-bucket rate limiting with the IETF draft `RateLimit-Limit`,
  * `RateLimit-Remaining`, `RateLimit-Reset` headers on every authenticated response, and
- * `Retry-After` on 429 ERR_RATE_LIMITED.
+ * `Retry-After` (whole seconds, rounded up) on 429 ERR_RATE_LIMITED — its own, and one a route
+ * raises with `details.retryAfterSec` (the record budget).
  *
  * Owns: request cost (queries cost more) and the headers. Never: keys buckets by anything but
  * the verified issuer + subject (no client-controlled keys).
  */
 import type { MiddlewareHandler } from 'hono';
-import { AppError, ErrorCode } from '../../schemas/errors.ts';
+import { AppError, ErrorCode, isAppError } from '../../schemas/errors.ts';
 import type { RateLimitConfig } from '../../schemas/api-config.ts';
 import type { RateLimitStore } from '../ports.ts';
 import type { AppEnv } from './context.ts';
@@ -32,5 +33,10 @@ export function rateLimit(options: { store: RateLimitStore; config: RateLimitCon
       throw new AppError(ErrorCode.RateLimited, 'rate limit exceeded', { details: { retryAfterSec: retry } });
     }
     await next();
+    const raised = c.error;
+    if (c.res.status === 429 && !c.res.headers.has('Retry-After') && isAppError(raised) && raised.code === ErrorCode.RateLimited) {
+      const sec = raised.details?.retryAfterSec;
+      if (typeof sec === 'number' && Number.isInteger(sec) && sec > 0) c.header('Retry-After', String(sec));
+    }
   };
 }

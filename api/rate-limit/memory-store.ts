@@ -7,6 +7,11 @@
  * bucket just because the call that triggered eviction used a smaller capacity. Evicting a full
  * bucket loses nothing (it would be recreated full).
  *
+ * Refills are floats (`refillPerMs` × elapsed), so their rounding noise is removed: a level
+ * within `1e-9` of a whole token count is that count (9 per minute for 20 s is 3 tokens, not
+ * 2.9999999999999996), and `retryAfterMs`/`resetMs` are whole milliseconds rounded up (a
+ * refusal waits at least 1 ms), so a caller who waits exactly `retryAfterMs` finds its tokens.
+ *
  * Owns: bucket arithmetic and eviction (full buckets first, then the fullest). Never: reads the
  * clock (the caller passes `nowMs`).
  */
@@ -17,6 +22,21 @@ interface Bucket {
   at: number;
   capacity: number;
   refillPerMs: number;
+}
+
+/** Tokens closer than this to a whole count are float noise. */
+const NOISE_TOKENS = 1e-9;
+/** A wait at most this far above a whole millisecond is float noise (60000.00000000001 is 60000). */
+const NOISE_MS = 1e-6;
+
+function snapTokens(tokens: number): number {
+  const whole = Math.round(tokens);
+  return Math.abs(tokens - whole) < NOISE_TOKENS ? whole : tokens;
+}
+
+/** `ms` rounded up to a whole millisecond, ignoring float noise just above a whole count. */
+function wholeMs(ms: number): number {
+  return Math.max(0, Math.ceil(ms - NOISE_MS));
 }
 
 /** Tokens the bucket would hold at `nowMs`, as a fraction of its capacity (1 = full). */
@@ -57,7 +77,7 @@ export function createMemoryRateLimitStore(maxKeys = 100_000): RateLimitStore {
       b.capacity = spec.capacity;
       b.refillPerMs = spec.refillPerMs;
       const elapsed = Math.max(0, nowMs - b.at);
-      b.tokens = Math.min(spec.capacity, b.tokens + elapsed * spec.refillPerMs);
+      b.tokens = snapTokens(Math.min(spec.capacity, b.tokens + elapsed * spec.refillPerMs));
       b.at = Math.max(b.at, nowMs);
       const allowed = b.tokens >= cost || options?.force === true;
       // A negative cost is a refund; it never lifts the bucket above its capacity.
@@ -65,8 +85,8 @@ export function createMemoryRateLimitStore(maxKeys = 100_000): RateLimitStore {
       const state: BucketState = {
         allowed,
         remaining: b.tokens,
-        resetMs: spec.refillPerMs > 0 ? Math.max(0, (spec.capacity - b.tokens) / spec.refillPerMs) : 0,
-        retryAfterMs: allowed || spec.refillPerMs <= 0 ? 0 : (cost - b.tokens) / spec.refillPerMs,
+        resetMs: spec.refillPerMs > 0 ? wholeMs((spec.capacity - b.tokens) / spec.refillPerMs) : 0,
+        retryAfterMs: allowed || spec.refillPerMs <= 0 ? 0 : Math.max(1, wholeMs((cost - b.tokens) / spec.refillPerMs)),
       };
       return state;
     },

@@ -30,8 +30,10 @@ function budgetSpec(limits: ApiLimits): BucketSpec {
   return { capacity: limits.maxRowsPerPeriod, refillPerMs: limits.maxRowsPerPeriod / (limits.recordPeriodSec * 1000) };
 }
 
+/** Whole seconds (≥ 1, rounded up) until one row is back; float noise above a whole millisecond is dropped. */
 function exhausted(spec: BucketSpec, remaining: number): AppError {
-  const retryAfterSec = Math.max(1, Math.ceil(Math.max(0, 1 - remaining) / spec.refillPerMs / 1000));
+  const waitMs = Math.ceil(Math.max(0, 1 - remaining) / spec.refillPerMs - 1e-6);
+  const retryAfterSec = Math.max(1, Math.ceil(waitMs / 1000));
   return new AppError(ErrorCode.RateLimited, 'record budget for this period is used up; use aggregates or wait', { details: { retryAfterSec } });
 }
 
