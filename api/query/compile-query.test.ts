@@ -58,3 +58,10 @@ test('schema rejects identifiers outside the allow-list', () => {
     assert.equal(QueryRequest.safeParse({ ...base, ...extra }).success, false, JSON.stringify(extra));
   }
 });
+
+test('a metric named like a group key is refused (the engine would rename one and the key would be returned twice)', () => {
+  for (const name of ['packets_fwd', 'packets_rev', 'bytes_fwd', 'bytes_rev'] as const) {
+    assert.throws(() => compile({ groupBy: [name], metrics: ['flows', name] }), (e: unknown) => e instanceof AppError && e.code === 'ERR_QUERY_INVALID', name);
+    assert.equal(compile({ groupBy: [name], metrics: ['flows'] }).kind, 'aggregate');
+  }
+});

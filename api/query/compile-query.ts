@@ -166,6 +166,9 @@ function compileAggregate(req: QueryRequest, groupBy: readonly GroupBy[], limits
   const where = `${timePredicates(req, limits.maxTimeRangeDays, p)} AND ${compileFilter(req.filter, p, limits.maxFilterNodes)}`;
   const keys = groupKeys(groupBy, p);
   const metrics = [...new Set(req.metrics ?? (['flows', 'packets', 'bytes'] as const))];
+  // A metric named like a group key (`bytes_fwd` and the other counters are both) would give
+  // two output columns one name: the engine renames one and the shaper would return the key twice.
+  if (metrics.some((m) => keys.orderExpr.has(m))) throw invalid('a metric has the same name as a group key');
   const metricSelects = metrics.map((m) => `${METRIC_SQL[m]} AS ${m}`);
   const known = new Map(keys.orderExpr);
   for (const m of metrics) known.set(m, m);
@@ -191,7 +194,8 @@ function compileAggregate(req: QueryRequest, groupBy: readonly GroupBy[], limits
 /**
  * Compiles a validated request. `glob` is the dataset's Parquet glob from the engine (built
  * from a validated, existing dataset id); it is bound as a parameter, not spliced.
- * @throws AppError ERR_QUERY_INVALID (bad time range, unknown orderBy, duplicate keys),
+ * @throws AppError ERR_QUERY_INVALID (bad time range, unknown orderBy, duplicate keys, a metric
+ *   named like a group key),
  *   ERR_QUERY_TOO_LARGE (time range longer than allowed), ERR_QUERY_FILTER_INVALID.
  */
 export function compileQuery(req: QueryRequest, limits: CompileLimits, glob: string): CompiledQuery {

@@ -42,7 +42,8 @@ export function parseQueryRequest(body: unknown): QueryRequest {
   const issues = parsed.error.issues.slice(0, 20).map((i) => ({
     path: i.path.map((s) => String(s).slice(0, 64)).join('.'),
     code: i.code,
-    message: i.message.slice(0, 160),
+    // zod names the unknown keys in its message: they are the caller's text, never echoed.
+    message: i.code === 'unrecognized_keys' ? `${i.keys.length} unknown key(s)` : i.message.slice(0, 160),
   }));
   throw new AppError(ErrorCode.QueryInvalid, `invalid query at ${issues.map((i) => i.path || '(root)').join(', ').slice(0, 300)}`, { details: { issues } });
 }
