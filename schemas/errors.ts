@@ -46,6 +46,7 @@ export const ErrorCode = {
   QueryTooLarge: 'ERR_QUERY_TOO_LARGE',
   DatasetNotFound: 'ERR_DATASET_NOT_FOUND',
   UpstreamUnavailable: 'ERR_UPSTREAM_UNAVAILABLE',
+  AuditUnavailable: 'ERR_AUDIT_UNAVAILABLE',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -84,12 +85,13 @@ export const errorStatus: Record<ErrorCode, number> = {
   ERR_QUERY_TOO_LARGE: 400,
   ERR_DATASET_NOT_FOUND: 404,
   ERR_UPSTREAM_UNAVAILABLE: 502,
+  ERR_AUDIT_UNAVAILABLE: 503,
 };
 
 /** CLI exit codes: 2 = usage/config/input problems, 3 = data corruption, 1 = anything else. */
 export function exitCodeFor(code: ErrorCode): number {
   if (code.startsWith('ERR_CAPTURE_') || code.startsWith('ERR_SPOOL_')) return 3;
-  if (code === ErrorCode.ConfigInvalid || code === ErrorCode.PolicyInvalid || code === ErrorCode.KeyInvalid || code === ErrorCode.BadRequest) return 2;
+  if (code === ErrorCode.ConfigInvalid || code === ErrorCode.AuditUnavailable || code === ErrorCode.PolicyInvalid || code === ErrorCode.KeyInvalid || code === ErrorCode.BadRequest) return 2;
   return 1;
 }
 

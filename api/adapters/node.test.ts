@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
@@ -59,6 +59,48 @@ test('Node server with a configured issuer whose JWKS is a file; dev tokens are 
       const dev = await loadOrCreateDevIssuer(join(root, 'dev'));
       const refused = await fetch(`${server.url}/v1/datasets`, { headers: { Authorization: `Bearer ${await dev.signToken('eve', ['query'], 60)}` } });
       assert.equal(refused.status, 401);
+    } finally {
+      await server.close();
+    }
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('audit fails closed: an unwritable audit path stops the start; a log that breaks later withholds answers with 503', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'flowseal-audit-'));
+  try {
+    const archive = join(root, 'archive');
+    await makeArchive(archive, { dataset: 'lab', rows: [{ time_start: '2026-01-01T10:00:00Z', src_addr: '10.0.0.1', dst_addr: '10.0.0.2' }] });
+    const devDir = join(root, 'dev-issuer');
+    // A directory where the file should be (EISDIR) and a file where its directory should be
+    // (EEXIST from mkdir): root can write anywhere else, so these are failures root cannot bypass.
+    writeFileSync(join(root, 'plain-file'), '');
+    for (const [bad, why] of [[root, 'EISDIR'], [join(root, 'plain-file', 'audit.ndjson'), 'EEXIST']] as const) {
+      await assert.rejects(
+        startNodeServer({ archiveDir: archive, port: 0, devIssuerDir: devDir, auditLogPath: bad, logger: quiet }),
+        (e: { code?: string; message?: string }) => e.code === 'ERR_AUDIT_UNAVAILABLE' && e.message!.includes(bad) && e.message!.includes(why),
+      );
+    }
+    const auditDir = join(root, 'audit');
+    const auditLog = join(auditDir, 'audit.ndjson');
+    const errors: string[] = [];
+    const server = await startNodeServer({ archiveDir: archive, port: 0, devIssuerDir: devDir, auditLogPath: auditLog, logger: { info: () => {}, error: (m) => void errors.push(m) } });
+    try {
+      const token = await (await loadOrCreateDevIssuer(devDir)).signToken('carol', ['datasets:read'], 60);
+      const get = () => fetch(`${server.url}/v1/datasets`, { headers: { Authorization: `Bearer ${token}` } });
+      assert.equal((await get()).status, 200);
+      // The log is replaced by a directory (a full or read-only disk behaves the same way).
+      rmSync(auditLog);
+      mkdirSync(auditLog);
+      const res = await get();
+      assert.equal(res.status, 503);
+      const text = await res.text();
+      assert.equal(JSON.parse(text).error.code, 'ERR_AUDIT_UNAVAILABLE');
+      assert.ok(!text.includes('lab'), 'the unaudited answer is withheld');
+      assert.ok(errors.some((m) => /audit sink failed/.test(m)));
+      rmSync(auditLog, { recursive: true });
+      assert.equal((await get()).status, 200, 'answers resume once the log can be written');
     } finally {
       await server.close();
     }

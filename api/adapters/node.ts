@@ -20,7 +20,7 @@ import { createDuckDbEngine } from '../engine/duckdb-engine.ts';
 import { createJoseVerifier } from '../auth/jose-verifier.ts';
 import type { ResolvedIssuer } from '../auth/jose-verifier.ts';
 import { createMemoryRateLimitStore } from '../rate-limit/memory-store.ts';
-import { createNdjsonAuditSink } from './ndjson-audit-sink.ts';
+import { openNdjsonAuditSink } from './ndjson-audit-sink.ts';
 import { loadOrCreateDevIssuer } from './dev-issuer-files.ts';
 
 export interface NodeServerOptions {
@@ -77,6 +77,7 @@ export async function buildAppFromFiles(options: NodeServerOptions): Promise<Bui
   }
   const archiveDir = options.archiveDir ?? config.archiveDir;
   if (archiveDir === undefined) throw new AppError(ErrorCode.ConfigInvalid, 'no archive directory given (option or config archiveDir)');
+  const audit = await openNdjsonAuditSink(resolve(options.auditLogPath ?? config.auditLogPath ?? '.flowseal/audit.ndjson'));
   const engine = await createDuckDbEngine({
     archiveDir: resolve(archiveDir),
     memoryLimit: config.duckdb.memoryLimit,
@@ -86,7 +87,7 @@ export async function buildAppFromFiles(options: NodeServerOptions): Promise<Bui
     engine,
     verifier: createJoseVerifier({ issuers, clockToleranceSec: config.clockToleranceSec }),
     rateLimit: createMemoryRateLimitStore(),
-    audit: createNdjsonAuditSink(resolve(options.auditLogPath ?? config.auditLogPath ?? '.flowseal/audit.ndjson')),
+    audit,
     config,
     logger,
   });
