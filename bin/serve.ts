@@ -53,8 +53,8 @@ export interface TokenOptions {
 
 /** DEV ONLY: prints a token signed by the local development issuer. */
 export async function runToken(opts: TokenOptions): Promise<number> {
-  if (!Number.isInteger(opts.ttlSec) || opts.ttlSec <= 0 || opts.ttlSec > 30 * 86400) {
-    throw new AppError(ErrorCode.BadRequest, '--ttl must be a whole number of seconds, at most 30 days');
+  if (!Number.isInteger(opts.ttlSec) || opts.ttlSec <= 0 || opts.ttlSec > 86_400) {
+    throw new AppError(ErrorCode.BadRequest, '--ttl must be a whole number of seconds, at most 86400 (24 h, the default maxTokenLifetimeSec of the API)');
   }
   const scopes = opts.scope.split(/[\s,]+/).filter(Boolean);
   const issuer = await loadOrCreateDevIssuer(devIssuerDirFor(opts.devIssuerDir));

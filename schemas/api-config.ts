@@ -87,6 +87,8 @@ export const ApiConfig = z.strictObject({
   issuers: z.array(IssuerConfig).default([]),
   /** Clock tolerance for `exp`/`nbf`, seconds. Default 30. */
   clockToleranceSec: z.number().int().min(0).max(300).default(30),
+  /** Longest token lifetime accepted (`exp - iat`), seconds. Default 24 h, at most 30 days. */
+  maxTokenLifetimeSec: z.number().int().min(60).max(30 * 86_400).default(86_400),
   limits: ApiLimits.prefault({}),
   rateLimit: RateLimitConfig.prefault({}),
   duckdb: DuckdbConfig.prefault({}),

@@ -152,5 +152,8 @@ describe('flowseal CLI', () => {
     assert.equal(claims.sub, 'alice');
     assert.equal(claims.scope, 'query records');
     assert.ok(claims.exp > claims.iat);
+    const long = await runFlowseal(['token', '--sub', 'alice', '--scope', 'query', '--ttl', '86401', '--dev-issuer', join(dir, 'iss')]);
+    assert.equal(long.code, 2, 'a token the API would refuse (lifetime over 24 h) is not minted');
+    assert.match(long.stderr, /ERR_BAD_REQUEST: --ttl .* at most 86400/);
   });
 });

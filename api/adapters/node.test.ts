@@ -53,7 +53,7 @@ test('Node server with a configured issuer whose JWKS is a file; dev tokens are 
     writeFileSync(join(root, 'api.yaml'), ['issuers:', '  - issuer: https://idp.example', '    audience: flowseal-api', '    algorithms: [EdDSA]', '    jwks: { file: jwks.json }', `auditLogPath: ${join(root, 'audit.ndjson')}`].join('\n'));
     const server = await startNodeServer({ archiveDir: archive, configPath: join(root, 'api.yaml'), port: 0, devIssuerDir: join(root, 'dev'), logger: quiet });
     try {
-      const token = await new SignJWT({ scope: 'query' }).setProtectedHeader({ alg: 'EdDSA', kid: 'e1', typ: 'JWT' }).setIssuer('https://idp.example').setAudience('flowseal-api').setSubject('dave').setExpirationTime('5m').sign(privateKey);
+      const token = await new SignJWT({ scope: 'query' }).setProtectedHeader({ alg: 'EdDSA', kid: 'e1', typ: 'JWT' }).setIssuer('https://idp.example').setAudience('flowseal-api').setSubject('dave').setIssuedAt().setExpirationTime('5m').sign(privateKey);
       const ok = await fetch(`${server.url}/v1/datasets/lab`, { headers: { Authorization: `Bearer ${token}` } });
       assert.equal(ok.status, 200);
       const dev = await loadOrCreateDevIssuer(join(root, 'dev'));

@@ -85,7 +85,7 @@ export async function buildAppFromFiles(options: NodeServerOptions): Promise<Bui
   });
   const app = createApp({
     engine,
-    verifier: createJoseVerifier({ issuers, clockToleranceSec: config.clockToleranceSec }),
+    verifier: createJoseVerifier({ issuers, clockToleranceSec: config.clockToleranceSec, maxLifetimeSec: config.maxTokenLifetimeSec }),
     rateLimit: createMemoryRateLimitStore(),
     audit,
     config,

@@ -159,7 +159,7 @@ export function edgeDepsFromEnv(env: EdgeEnv, overrides: Partial<EdgeDeps> = {})
   return {
     config,
     remote,
-    verifier: createJoseVerifier({ issuers: edgeIssuers(config), clockToleranceSec: config.clockToleranceSec }),
+    verifier: createJoseVerifier({ issuers: edgeIssuers(config), clockToleranceSec: config.clockToleranceSec, maxLifetimeSec: config.maxTokenLifetimeSec }),
     rateLimit: createMemoryRateLimitStore(),
     ...overrides,
   };

@@ -45,7 +45,7 @@ function issuer(over: Partial<ResolvedIssuer> = {}): ResolvedIssuer {
   return { issuer: ISS, audience: AUD, algorithms: ['ES256'], jwks: { keys: [pub256, pub384] }, ...over };
 }
 
-function verifierFor(issuers: ResolvedIssuer[] = [issuer()], opts: { clockToleranceSec?: number; now?: () => number } = { now: () => NOW }) {
+function verifierFor(issuers: ResolvedIssuer[] = [issuer()], opts: { clockToleranceSec?: number; now?: () => number; maxLifetimeSec?: number } = { now: () => NOW }) {
   return createJoseVerifier({ issuers, ...opts });
 }
 const verifier = verifierFor();
@@ -186,6 +186,18 @@ test('audience: a string or an array token aud matching one of several configure
 test('exp: required — a token without it is claim_missing exp; a non-number is claim_invalid exp', async () => {
   await refused(verifier.verify(await sign({ exp: undefined })), TokenRejection.ClaimMissing, { claim: 'exp' });
   await refused(verifier.verify(await sign({ exp: String(sec + 600) })), TokenRejection.ClaimInvalid, { claim: 'exp' });
+});
+
+test('iat: required; exp − iat over the lifetime cap (default 24 h, configurable) is lifetime_too_long; iat in the future is issued_in_future', async () => {
+  await refused(verifier.verify(await sign({ iat: undefined })), TokenRejection.ClaimMissing, { claim: 'iat' });
+  await accepted(await sign({ iat: sec - 3600, exp: sec - 3600 + 86_400 }));
+  await refused(verifier.verify(await sign({ iat: sec - 3600, exp: sec - 3600 + 86_401 })), TokenRejection.LifetimeTooLong, { claim: 'exp' });
+  const hourCap = verifierFor([issuer()], { now: () => NOW, maxLifetimeSec: 3600 });
+  await accepted(await sign({ exp: sec + 3600 }), hourCap);
+  await refused(hourCap.verify(await sign({ exp: sec + 3601 })), TokenRejection.LifetimeTooLong);
+  // A future iat would let a short nominal lifetime stay valid for long: refused past the tolerance.
+  await accepted(await sign({ iat: sec + 30, exp: sec + 600 }));
+  await refused(verifier.verify(await sign({ iat: sec + 31, exp: sec + 600 })), TokenRejection.IssuedInFuture, { claim: 'iat' });
 });
 
 test('sub: required — absent is claim_missing sub; empty or over 256 chars is claims_malformed sub', async () => {

@@ -38,6 +38,8 @@ export interface JoseVerifierOptions {
   readonly clockToleranceSec?: number;
   /** Clock for exp/nbf, ms since the epoch. Default Date.now. */
   readonly now?: () => number;
+  /** Longest lifetime accepted, `exp - iat` in seconds. Default 86 400 (24 h). */
+  readonly maxLifetimeSec?: number;
 }
 
 /** Longest token accepted, characters. Longer ones are refused before any decoding. */
@@ -69,6 +71,10 @@ export const TokenRejection = {
   ClaimInvalid: 'claim_invalid',
   /** Verified claims do not fit `AccessTokenClaims` (`details.claim`: the first bad one). */
   ClaimsMalformed: 'claims_malformed',
+  /** `exp - iat` exceeds the configured maximum lifetime. */
+  LifetimeTooLong: 'lifetime_too_long',
+  /** `iat` lies in the future (beyond the clock tolerance): the lifetime cap could be dodged. */
+  IssuedInFuture: 'issued_in_future',
   /** Anything else (e.g. a remote key set that could not be fetched). */
   VerificationFailed: 'verification_failed',
 } as const;
@@ -150,6 +156,7 @@ function precheck(token: string): { alg: string; iss: unknown } {
  */
 export function createJoseVerifier(options: JoseVerifierOptions): TokenVerifier {
   const tolerance = options.clockToleranceSec ?? 30;
+  const maxLifetime = options.maxLifetimeSec ?? 86_400;
   const now = options.now ?? Date.now;
   const byIssuer = new Map<string, { cfg: ResolvedIssuer; keys: JWTVerifyGetKey }>();
   for (const cfg of options.issuers) {
@@ -173,12 +180,15 @@ export function createJoseVerifier(options: JoseVerifierOptions): TokenVerifier 
           algorithms: [...cfg.algorithms],
           clockTolerance: tolerance,
           currentDate: new Date(now()),
-          requiredClaims: ['exp', 'sub', ...(cfg.requireNbf ? ['nbf'] : [])],
+          requiredClaims: ['exp', 'iat', 'sub', ...(cfg.requireNbf ? ['nbf'] : [])],
         });
         payload = res.payload;
       } catch (cause) {
         throw refusalFor(cause);
       }
+      const { exp, iat } = payload as { exp: number; iat: number };
+      if (iat > now() / 1000 + tolerance) throw refuse(TokenRejection.IssuedInFuture, 'token issued in the future', { claim: 'iat' });
+      if (exp - iat > maxLifetime) throw refuse(TokenRejection.LifetimeTooLong, 'token lifetime too long', { claim: 'exp' });
       const claims = AccessTokenClaims.safeParse(payload);
       if (!claims.success) {
         const first = claims.error.issues[0]?.path[0];
