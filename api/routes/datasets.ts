@@ -4,7 +4,9 @@
  * schemas/columns.ts.
  *
  * Owns: the dataset description. Never: lists datasets outside the token's `datasets` claim or
- * reveals archive paths.
+ * reveals archive paths. Without the `records` scope the time range is widened to whole minutes
+ * (first flow floored, last flow ceiled): exact first/last flow times would single out flows
+ * that an aggregate-only caller may not see.
  */
 import { Hono } from 'hono';
 import { FLOW_COLUMNS, PARTITION_COLUMNS, SCHEMA_VERSION } from '../../schemas/columns.ts';
@@ -14,10 +16,19 @@ import { principalOf, requireScope } from '../middleware/auth.ts';
 import type { AppEnv } from '../middleware/context.ts';
 import { resolveDataset } from './execute-query.ts';
 
-function summary(d: DatasetInfo) {
+const MINUTE_MS = 60_000;
+
+/** `iso` floored (or ceiled) to the minute; null stays null. */
+function toMinute(iso: string | null, round: 'floor' | 'ceil'): string | null {
+  if (iso === null) return null;
+  const ms = Date.parse(iso);
+  return new Date(Math[round](ms / MINUTE_MS) * MINUTE_MS).toISOString();
+}
+
+function summary(d: DatasetInfo, exactTimes: boolean) {
   return {
     id: d.id,
-    timeRange: { from: d.timeStart, to: d.timeEnd },
+    timeRange: exactTimes ? { from: d.timeStart, to: d.timeEnd } : { from: toMinute(d.timeStart, 'floor'), to: toMinute(d.timeEnd, 'ceil') },
     flows: d.flows,
     files: d.files,
     runs: d.runs,
@@ -44,7 +55,8 @@ export function datasetRoutes(engine: QueryEngine): Hono<AppEnv> {
     const all = await engine.listDatasets();
     const visible = all.filter((d) => p.datasets === null || p.datasets.has(d.id));
     c.get('audit').rows = visible.length;
-    return c.json({ datasets: visible.map(summary), requestId: c.get('requestId') });
+    const exact = p.scopes.has(Scope.Records);
+    return c.json({ datasets: visible.map((d) => summary(d, exact)), requestId: c.get('requestId') });
   });
   app.get('/:id', async (c) => {
     const p = principalOf(c);
@@ -53,7 +65,7 @@ export function datasetRoutes(engine: QueryEngine): Hono<AppEnv> {
     const d = await resolveDataset(engine, p, id);
     c.get('audit').dataset = d.id;
     return c.json({
-      ...summary(d),
+      ...summary(d, p.scopes.has(Scope.Records)),
       schemaVersion: SCHEMA_VERSION,
       partitions: PARTITION_COLUMNS,
       columns: PUBLIC_COLUMNS,
