@@ -7,6 +7,7 @@
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { AppError, exitCodeFor, isAppError } from '../schemas/errors.ts';
+import { SEGMENT_MAX_RECORD_BYTES } from '../schemas/spool.ts';
 
 interface Command {
   summary: string;
@@ -37,7 +38,7 @@ function positiveInt(text: string, name: string): number {
 /** Spool segments are decrypted whole in the processor's memory: keep them modest. */
 function segmentBytes(text: string): number {
   const n = positiveInt(text, 'segment-bytes');
-  if (n > 32 * 1024 * 1024) throw new AppError('ERR_BAD_REQUEST', '--segment-bytes must be at most 33554432 (32 MiB)');
+  if (n > SEGMENT_MAX_RECORD_BYTES) throw new AppError('ERR_BAD_REQUEST', `--segment-bytes must be at most ${SEGMENT_MAX_RECORD_BYTES} (32 MiB)`);
   return n;
 }
 

@@ -28,6 +28,8 @@ export const ErrorCode = {
   SpoolTruncated: 'ERR_SPOOL_TRUNCATED',
   SpoolReplayed: 'ERR_SPOOL_REPLAYED',
   SpoolRecordInvalid: 'ERR_SPOOL_RECORD_INVALID',
+  SpoolNotAFile: 'ERR_SPOOL_NOT_A_FILE',
+  SpoolTooLarge: 'ERR_SPOOL_TOO_LARGE',
   // processor
   ProcessorWorkerFailed: 'ERR_PROCESSOR_WORKER_FAILED',
   ArchiveWriteFailed: 'ERR_ARCHIVE_WRITE_FAILED',
@@ -69,6 +71,8 @@ export const errorStatus: Record<ErrorCode, number> = {
   ERR_SPOOL_TRUNCATED: 500,
   ERR_SPOOL_REPLAYED: 500,
   ERR_SPOOL_RECORD_INVALID: 500,
+  ERR_SPOOL_NOT_A_FILE: 500,
+  ERR_SPOOL_TOO_LARGE: 500,
   ERR_PROCESSOR_WORKER_FAILED: 500,
   ERR_ARCHIVE_WRITE_FAILED: 500,
   ERR_AUTH_MISSING: 401,

@@ -212,6 +212,16 @@ export const SPOOL_CHUNK_MAX_PLAINTEXT = 1 << 20;
 export const AEAD_TAG_BYTES = 16;
 export const SPOOL_CHUNK_MAX_CIPHERTEXT = SPOOL_CHUNK_MAX_PLAINTEXT + AEAD_TAG_BYTES;
 export const SPOOL_CHUNK_AAD_BYTES = 5;
+/** Longest segment header: the fixed part, a run id of at most 255 bytes, and enc. */
+export const SEGMENT_HEADER_MAX_BYTES = SEGMENT_HEADER_FIXED_BYTES + 255 + SEGMENT_ENC_BYTES;
+/** Most record bytes a writer may put in one segment (`--segment-bytes`, 32 MiB). */
+export const SEGMENT_MAX_RECORD_BYTES = 32 * 1024 * 1024;
+/**
+ * Largest segment file the processor opens: the record bytes of a full segment plus its one
+ * overflowing record, chunk tags and framing, with room to spare. Anything larger was not
+ * written by ingest and is refused before it is read (ERR_SPOOL_TOO_LARGE).
+ */
+export const SEGMENT_MAX_FILE_BYTES = 2 * SEGMENT_MAX_RECORD_BYTES;
 
 export const RunId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/);
 export type RunId = z.infer<typeof RunId>;

@@ -24,6 +24,7 @@ import {
   spoolRecordBytes,
   SPOOL_CHUNK_MAX_PLAINTEXT,
   type SpoolRecordInput,
+  SEGMENT_MAX_RECORD_BYTES,
 } from '../../schemas/spool.ts';
 import { RecipientKeySource } from './recipient-key.ts';
 import { SegmentSealer } from './segment-sealer.ts';
@@ -94,7 +95,10 @@ export class SpoolWriter {
     const now = opts.now ?? Date.now;
     const runId = opts.runId ?? defaultRunId(now());
     if (!RunId.safeParse(runId).success) throw new AppError(ErrorCode.BadRequest, 'run id must be 1-64 of [A-Za-z0-9_-]');
-    if (opts.segmentMaxBytes !== undefined && !(opts.segmentMaxBytes >= 1)) throw new TypeError('segmentMaxBytes must be ≥ 1');
+    if (opts.segmentMaxBytes !== undefined && !(opts.segmentMaxBytes >= 1 && opts.segmentMaxBytes <= SEGMENT_MAX_RECORD_BYTES)) {
+      // The processor refuses segment files much larger than this (SEGMENT_MAX_FILE_BYTES).
+      throw new TypeError(`segmentMaxBytes must be from 1 to ${SEGMENT_MAX_RECORD_BYTES}`);
+    }
     const keys = new RecipientKeySource(spoolDir);
     await keys.current();
     const dir = join(spoolDir, 'segments');

@@ -4,13 +4,20 @@
  *
  * Layout: `<spool>/segments/<runId>-<seq8>.seg` (ingest writes `.seg.tmp` then renames),
  * `<spool>/quarantine/<name>` + `<name>.reason.json`.
- * Owns: directory scans and quarantine moves. Never: reads segment contents, or writes
- * anything but a code, a name and a time into a reason file.
+ * Whoever can write the spool is not trusted: a segment file is opened without following
+ * symlinks and without blocking (a FIFO cannot stall the processor), must be a regular file no
+ * larger than `SEGMENT_MAX_FILE_BYTES` (a huge sparse file is refused before it is read), and
+ * its header is checked before the body is read.
+ *
+ * Owns: directory scans, segment file reads and quarantine moves. Never: interprets segment
+ * contents beyond the header, or writes anything but a code, a name and a time into a reason
+ * file.
  */
-import { mkdir, readdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { mkdir, open, readdir, rename, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ErrorCode } from '../../schemas/errors.ts';
-import { parseSegmentFileName, RunEndMarker, runEndMarkerName } from '../../schemas/spool.ts';
+import { AppError, ErrorCode } from '../../schemas/errors.ts';
+import { decodeSegmentHeader, parseSegmentFileName, RunEndMarker, runEndMarkerName, SEGMENT_HEADER_MAX_BYTES, SEGMENT_MAX_FILE_BYTES } from '../../schemas/spool.ts';
 
 export interface SegmentEntry {
   /** File name inside `<spool>/segments/`. */
@@ -38,6 +45,58 @@ export async function listSegments(spoolDir: string): Promise<SegmentEntry[]> {
 }
 
 /**
+ * Reads `<spool>/segments/<name>` safely (see the file comment). The header is parsed (not yet
+ * authenticated) before the rest is read.
+ * @throws AppError ERR_SPOOL_NOT_A_FILE (symlink, FIFO, device, directory), ERR_SPOOL_TOO_LARGE,
+ *   ERR_SPOOL_BAD_HEADER, ERR_SPOOL_TRUNCATED (the file changed size while read); IO errors as is.
+ */
+export function readSegmentFile(spoolDir: string, name: string): Promise<Uint8Array> {
+  return readUntrustedFile(join(spoolDir, 'segments', name), SEGMENT_MAX_FILE_BYTES, SEGMENT_HEADER_MAX_BYTES, (head) => void decodeSegmentHeader(head));
+}
+
+/** Fills `into` from file offset `from` on; a file that ends early is ERR_SPOOL_TRUNCATED. */
+async function readFully(fh: FileHandle, into: Uint8Array, from: number): Promise<void> {
+  for (let off = from; off < into.length; ) {
+    const { bytesRead } = await fh.read(into, off, into.length - off, off);
+    if (bytesRead === 0) throw new AppError(ErrorCode.SpoolTruncated, 'spool file shrank while being read');
+    off += bytesRead;
+  }
+}
+
+/** Largest run end marker read (a few hundred bytes of JSON). */
+const MAX_MARKER_BYTES = 64 * 1024;
+
+/**
+ * A file in the spool, read as the file comment says: no symlinks, no FIFOs or devices, at most
+ * `maxBytes`, and `checkHead` run on the first `headBytes` before the rest is read.
+ */
+async function readUntrustedFile(path: string, maxBytes: number, headBytes: number, checkHead: (head: Uint8Array) => void): Promise<Uint8Array> {
+  let fh;
+  try {
+    fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ELOOP') throw new AppError(ErrorCode.SpoolNotAFile, 'spool file is a symbolic link');
+    throw e;
+  }
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) throw new AppError(ErrorCode.SpoolNotAFile, 'spool file is not a regular file');
+    if (st.size > maxBytes) throw new AppError(ErrorCode.SpoolTooLarge, `spool file is ${st.size} bytes, more than the ${maxBytes} it may have`);
+    // The head is read and checked before the body is allocated or read.
+    const head = new Uint8Array(Math.min(st.size, headBytes));
+    await readFully(fh, head, 0);
+    checkHead(head);
+    const bytes = new Uint8Array(st.size);
+    bytes.set(head);
+    await readFully(fh, bytes, head.length);
+    if ((await fh.read(new Uint8Array(1), 0, 1, st.size)).bytesRead !== 0) throw new AppError(ErrorCode.SpoolTruncated, 'spool file grew while being read');
+    return bytes;
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
  * Moves `<spool>/segments/<name>` to `<spool>/quarantine/<name>` and writes a small
  * `<name>.reason.json` ({ code, segment, runId, seq, quarantinedAt }). Throws TypeError for a
  * name that is not a segment file name (no path tricks).
@@ -55,7 +114,8 @@ export async function quarantineSegment(spoolDir: string, name: string, code: Er
 /** Reads a run's end marker (see schemas/spool.ts `RunEndMarker`), or null if absent/invalid. */
 export async function readRunEndMarker(spoolDir: string, runId: string): Promise<RunEndMarker | null> {
   try {
-    const text = await readFile(join(spoolDir, 'segments', runEndMarkerName(runId)), 'utf8');
+    const bytes = await readUntrustedFile(join(spoolDir, 'segments', runEndMarkerName(runId)), MAX_MARKER_BYTES, 0, () => undefined);
+    const text = new TextDecoder().decode(bytes);
     return RunEndMarker.parse(JSON.parse(text));
   } catch {
     return null;

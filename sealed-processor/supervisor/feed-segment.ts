@@ -9,13 +9,13 @@
  * `MAX_RECORDS_FRAME` bytes split at record boundaries.
  * Never: logs or returns plaintext; only codes and counts leave this file.
  */
-import { readFile, unlink } from 'node:fs/promises';
+import { unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AppError, ErrorCode, isAppError } from '../../schemas/errors.ts';
 import { decodeSegmentHeader, iterateSpoolRecords } from '../../schemas/spool.ts';
 import type { ProcessorKeys } from '../spool/keys.ts';
 import { openSegment } from '../spool/spool-reader.ts';
-import { quarantineSegment } from '../spool/spool-files.ts';
+import { quarantineSegment, readSegmentFile } from '../spool/spool-files.ts';
 import { encodeFrame, encodeFrameHeader, encodeJsonFrame, FrameType, MAX_FRAME_BYTES } from '../worker/protocol.ts';
 import type { WorkerHandle } from './worker-handle.ts';
 
@@ -71,7 +71,7 @@ export async function feedSegment(ctx: FeedContext, worker: WorkerHandle, seg: S
   let bytes: Uint8Array | null = null;
   const cuts: number[] = [0];
   try {
-    bytes = await readFile(join(ctx.spoolDir, 'segments', seg.name));
+    bytes = await readSegmentFile(ctx.spoolDir, seg.name);
     opened = await openSegment(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), ctx.keys, {
       isReplay: (run) => ctx.isPublished(run),
     });
