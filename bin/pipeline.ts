@@ -7,7 +7,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { constants as osConstants, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -118,7 +118,8 @@ export async function runPipeline(opts: PipelineOptions): Promise<number> {
       return firstFailure;
     }
     const code = await processorExit;
-    return aborted ? 130 : code;
+    if (aborted) return 130;
+    return code === 0 ? await checkPublished(resolve(opts.archiveDir), opts.dataset, runIds) : code;
   } catch (e) {
     processor.kill('SIGTERM');
     await processorExit;
@@ -129,4 +130,28 @@ export async function runPipeline(opts: PipelineOptions): Promise<number> {
     process.off('SIGTERM', onTerminate);
     if (ownSpool) await rm(spoolDir, { recursive: true, force: true });
   }
+}
+
+/**
+ * After a clean processor exit: every run must have a manifest, and none may have lost
+ * segments to quarantine or shredding. Says what went wrong on stderr.
+ * @returns 0, or 3 (data lost: a run unpublished, or segments refused).
+ */
+export async function checkPublished(archiveDir: string, dataset: string, runIds: readonly string[]): Promise<number> {
+  let status = 0;
+  for (const run of runIds) {
+    const text = await readFile(join(archiveDir, dataset, 'manifests', `${run}.json`), 'utf8').catch(() => null);
+    if (text === null) {
+      process.stderr.write(`flowseal pipeline: run ${run} was not published: nothing of it reached the archive (its segments were refused, shredded, or held nothing readable)\n`);
+      status = 3;
+      continue;
+    }
+    const counts = (JSON.parse(text) as { manifest?: { counts?: Record<string, number> } }).manifest?.counts ?? {};
+    const lost = ['segments_quarantined', 'segments_shredded', 'segments_missing'].filter((k) => (counts[k] ?? 0) > 0);
+    if (lost.length > 0) {
+      process.stderr.write(`flowseal pipeline: run ${run} was published without some of its data: ${lost.map((k) => `${counts[k]} ${k.replace('segments_', 'segment(s) ')}`).join(', ')}\n`);
+      status = 3;
+    }
+  }
+  return status;
 }
