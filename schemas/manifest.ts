@@ -11,6 +11,8 @@ export const ManifestFile = z.strictObject({
   path: z.string(),
   rows: z.number().int().nonnegative(),
   bytes: z.number().int().nonnegative(),
+  /** SHA-256 of the file's bytes, lower-case hex: what a reader checks before trusting it. */
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
   timeStart: z.string().nullable(),
   timeEnd: z.string().nullable(),
 });

@@ -17,7 +17,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { DEFAULT_POLICY } from '../schemas/policy.ts';
 import { startNodeServer } from '../api/adapters/node.ts';
@@ -113,8 +113,10 @@ describe('pipeline → archive → API, checked against tshark', { skip: skipUnl
       // The manifest lists exactly the Parquet files on disk, with their sizes and row counts.
       const onDisk = (await readdir(ds, { recursive: true })).filter((r) => r.endsWith('.parquet')).sort();
       assert.deepEqual(m.manifest.files.map((x: { path: string }) => x.path).sort(), onDisk);
-      for (const file of m.manifest.files as Array<{ path: string; bytes: number; rows: number }>) {
-        assert.equal((await readFile(join(ds, file.path))).length, file.bytes, `${file.path}: size`);
+      for (const file of m.manifest.files as Array<{ path: string; bytes: number; rows: number; sha256: string }>) {
+        const bytes = await readFile(join(ds, file.path));
+        assert.equal(bytes.length, file.bytes, `${file.path}: size`);
+        assert.equal(createHash('sha256').update(bytes).digest('hex'), file.sha256, `${file.path}: hash`);
         const rows = await sql(`SELECT count(*)::INTEGER AS n FROM read_parquet('${join(ds, file.path)}')`);
         assert.equal(rows[0]!.n, file.rows, `${file.path}: rows`);
       }

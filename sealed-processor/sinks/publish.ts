@@ -9,6 +9,8 @@
  * file and no flow is published twice.
  * Never: writes anything but anonymized output and non-secret metadata.
  */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { link, mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { z } from 'zod';
@@ -51,6 +53,13 @@ const Journal = z.strictObject({
 });
 type Journal = z.infer<typeof Journal>;
 
+/** SHA-256 of a file, lower-case hex, read in a stream (files can be large). */
+async function sha256File(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
 /** fsync a file or directory so a rename that follows is durable. */
 async function fsyncPath(path: string): Promise<void> {
   const fh = await open(path, 'r');
@@ -91,7 +100,11 @@ async function atomicWrite(path: string, text: string): Promise<void> {
 /** Builds, signs, journals and publishes a run. Returns the manifest. */
 export async function publishRun(input: PublishInput): Promise<RunManifest> {
   const staged: StagedFile[] = z.array(StagedFileReport).parse(input.done.files);
-  for (const f of staged) await fsyncPath(join(input.stagingDir, f.relPath));
+  const hashes = new Map<string, string>();
+  for (const f of staged) {
+    await fsyncPath(join(input.stagingDir, f.relPath));
+    hashes.set(f.relPath, await sha256File(join(input.stagingDir, f.relPath)));
+  }
   const notes = input.done.releaseNotes as { keyId?: string } | null;
   const manifest = RunManifest.parse({
     manifestVersion: 1,
@@ -103,7 +116,7 @@ export async function publishRun(input: PublishInput): Promise<RunManifest> {
     timeStart: input.done.timeStart,
     timeEnd: input.done.timeEnd,
     flows: input.done.flows,
-    files: staged.map((f) => ({ path: f.relPath, rows: f.rows, bytes: f.bytes, timeStart: f.timeStart, timeEnd: f.timeEnd })),
+    files: staged.map((f) => ({ path: f.relPath, rows: f.rows, bytes: f.bytes, sha256: hashes.get(f.relPath)!, timeStart: f.timeStart, timeEnd: f.timeEnd })),
     counts: input.counts,
     policyHash: policyHash(input.policy),
     keyId: input.keyId ?? notes?.keyId ?? 'unknown',
