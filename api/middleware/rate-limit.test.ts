@@ -39,8 +39,8 @@ function harness(config: Partial<RateLimitConfig>, store: RateLimitStore = creat
   app.get('/v1/budget/:sec', (c) => {
     throw new AppError(ErrorCode.RateLimited, 'record budget used up', { details: { retryAfterSec: Number(c.req.param('sec')) } });
   });
-  async function call(method: string, path: string, who: { sub?: string; iss?: string } = {}) {
-    const headers: Record<string, string> = {};
+  async function call(method: string, path: string, who: { sub?: string; iss?: string } = {}, extra: Record<string, string> = {}) {
+    const headers: Record<string, string> = { ...extra };
     if (who.sub) headers['x-sub'] = who.sub;
     if (who.iss) headers['x-iss'] = who.iss;
     const res = await app.request(path, { method, headers });
@@ -126,6 +126,23 @@ test('per subject: one subject exhausting its bucket leaves other subjects, and 
   const elsewhere = await call('GET', '/v1/datasets', { iss: 'https://other.test' });
   assert.deepEqual([elsewhere.status, elsewhere.remaining], [200, '1']);
   assert.equal((await call('GET', '/v1/datasets')).status, 429, 'alice is still limited');
+});
+
+test('the bucket is the verified principal only: headers, query strings and paths the client picks do not open a new one', async () => {
+  const { call } = harness({ burst: 1, perMinute: 1, queryCost: 1 });
+  assert.equal((await call('GET', '/v1/datasets')).status, 200);
+  const tries: Array<[string, Record<string, string>]> = [
+    ['/v1/datasets', { 'x-client-id': 'fresh-1' }],
+    ['/v1/datasets', { 'x-forwarded-for': '198.51.100.7' }],
+    ['/v1/datasets', { 'x-real-ip': '198.51.100.8', forwarded: 'for=198.51.100.9' }],
+    ['/v1/datasets', { 'user-agent': 'other-agent/1.0', cookie: 'session=2' }],
+    ['/v1/datasets?nonce=3', {}],
+    ['/v1/datasets/other', {}],
+  ];
+  for (const [path, headers] of tries) {
+    const r = await call('GET', path, {}, headers);
+    assert.deepEqual([r.status, r.remaining], [429, '0'], `${path} ${JSON.stringify(headers)}`);
+  }
 });
 
 test('a 429 a route raises (the record budget) gets Retry-After from its details', async () => {

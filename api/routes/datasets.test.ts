@@ -35,10 +35,29 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** The bearer token is the space-separated scope list. */
+/** The bearer token is the `+`-separated scope list; `none:` in front gives an empty dataset allow-list. */
 const verifier: TokenVerifier = {
-  verify: async (token) => ({ issuer: 'https://idp.test', subject: 'ann', scopes: new Set(token.split('+')), groups: [], datasets: null, expiresAt: 0 }),
+  verify: async (token) => ({
+    issuer: 'https://idp.test',
+    subject: 'ann',
+    scopes: new Set(token.replace(/^none:/, '').split('+')),
+    groups: [],
+    datasets: token.startsWith('none:') ? new Set<string>() : null,
+    expiresAt: 0,
+  }),
 };
+
+test('an empty dataset allow-list sees no dataset: empty listing, 404 on detail and query', async () => {
+  const app = createApp({ engine, verifier, rateLimit: createMemoryRateLimitStore(), audit: createMemoryAuditSink(), config: ApiConfig.parse({}), logger: { info: () => {}, error: () => {} } });
+  const auth = { Authorization: 'Bearer none:query+records+datasets:read' };
+  const list = await app.request('/v1/datasets', { headers: auth });
+  assert.deepEqual(((await list.json()) as { datasets: unknown[] }).datasets, []);
+  const detail = await app.request('/v1/datasets/lab', { headers: auth });
+  assert.equal(detail.status, 404);
+  const query = await app.request('/v1/query', { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ dataset: 'lab', timeRange: { from: '2026-02-01T00:00:00Z', to: '2026-02-02T00:00:00Z' } }) });
+  assert.equal(query.status, 404);
+  assert.equal(((await query.json()) as { error: { code: string } }).error.code, 'ERR_DATASET_NOT_FOUND');
+});
 
 test('exact first/last flow times with the records scope, whole minutes covering them without it', async () => {
   const app = createApp({ engine, verifier, rateLimit: createMemoryRateLimitStore(), audit: createMemoryAuditSink(), config: ApiConfig.parse({}), logger: { info: () => {}, error: () => {} } });
@@ -51,4 +70,20 @@ test('exact first/last flow times with the records scope, whole minutes covering
   assert.deepEqual(listed.datasets!.map((d) => d.timeRange), [coarse.timeRange]);
   const listedExact = await get('/v1/datasets', 'datasets:read+records');
   assert.notDeepEqual(listedExact.datasets![0]!.timeRange, coarse.timeRange);
+});
+
+test('a CIDR the schema lets through but the compiler refuses is not echoed (POST and GET)', async () => {
+  const app = createApp({ engine, verifier, rateLimit: createMemoryRateLimitStore(), audit: createMemoryAuditSink(), config: ApiConfig.parse({}), logger: { info: () => {}, error: () => {} } });
+  const auth = { Authorization: 'Bearer query+records' };
+  const range = { from: '2026-02-01T00:00:00Z', to: '2026-02-02T00:00:00Z' };
+  for (const cidr of ['203.0.113.77/40', '2001:db8::77:1234/200', '1.2.3.4.5', 'fe80:::77']) {
+    const post = await app.request('/v1/query', { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ dataset: 'lab', timeRange: range, filter: { srcNet: cidr } }) });
+    const get = await app.request(`/v1/datasets/lab/records?from=${range.from}&to=${range.to}&filter=${encodeURIComponent(JSON.stringify({ dstNet: [cidr] }))}`, { headers: auth });
+    for (const res of [post, get]) {
+      assert.equal(res.status, 400, cidr);
+      const text = await res.text();
+      assert.match(JSON.parse(text).error.code, /^ERR_QUERY_(FILTER_)?INVALID$/);
+      assert.ok(!text.includes(cidr) && !text.includes(cidr.split('/')[0]!), `${cidr} is not echoed: ${text}`);
+    }
+  }
 });

@@ -67,6 +67,17 @@ test('names: per-label HMAC (last 8 bytes, hex), case-insensitive, suffix keep-l
   assert.notEqual(other.map('www.example.com'), a, 'keyed');
 });
 
+test('names: a kept suffix matches whole labels only; a label ending in it is hashed like any other', () => {
+  const n = createNameMapper(KEY32, ['com', 'ac.uk']);
+  // None of these ends in the whole labels `com` or `ac`+`uk` (`uk` alone is not kept).
+  for (const name of ['a.telecom', 'shop.notcom', 'x.bac.uk', 'y.zac.uk', 'mail.com.evil']) {
+    const labels = (n.map(name) as string).split('.');
+    assert.equal(labels.length, name.split('.').length, name);
+    for (const l of labels) assert.match(l, /^[0-9a-f]{16}$/, `${name}: every label hashed`);
+  }
+  assert.match(n.map('a.b.ac.uk') as string, /^[0-9a-f]{16}\.[0-9a-f]{16}\.ac\.uk$/);
+});
+
 test('names: hostile input is refused', () => {
   const n = createNameMapper(KEY32);
   assert.equal(n.map('a'.repeat(64) + '.com'), null);

@@ -20,8 +20,8 @@ test('.ci/setup-system.sh installs and verifies every required tool', () => {
   }
 });
 
-function gate(env: Record<string, string>) {
-  const code = "import { skipUnlessTools } from './test/support/required-tools.ts'; console.log(JSON.stringify(skipUnlessTools('tshark', 'tcpdump')));";
+function gate(env: Record<string, string>, tools: string[] = ['tshark', 'tcpdump']) {
+  const code = `import { skipUnlessTools } from './test/support/required-tools.ts'; console.log(JSON.stringify(skipUnlessTools(${tools.map((t) => `'${t}'`).join(', ')})));`;
   const { CI: _ci, ...rest } = process.env;
   return spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
     cwd: new URL('../..', import.meta.url).pathname,
@@ -38,4 +38,9 @@ test('a missing tool is a skip with a reason locally and an error under CI=true'
   const ci = gate({ CI: 'true' });
   assert.notEqual(ci.status, 0);
   assert.match(ci.stderr, /CI=true but the suite's required tools are missing: tshark/);
+  for (const one of ['tshark', 'editcap', 'capture-on-lo']) {
+    const single = gate({ CI: 'true' }, [one]);
+    assert.notEqual(single.status, 0, `${one} alone missing under CI=true fails too`);
+    assert.match(single.stderr, /CI=true but the suite's required tools are missing/);
+  }
 });
