@@ -1,3 +1,8 @@
+/**
+ * Opening sealed spool segments (spool-reader.ts) with real segments written by the ingest
+ * spool writer: round trip across segments and chunks, one stable code per kind of bad segment
+ * (header, tamper, truncation, reorder, foreign key, replay), and the spool file helpers.
+ */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readFile, rm, writeFile, readdir } from 'node:fs/promises';
@@ -180,6 +185,18 @@ test('replay: an authentic segment already processed is REPLAYED', async () => {
   seen.add(`${first.header.runId}/${first.header.seq}`);
   assert.equal(await codeOf(openSegment(segs[R2]!, keys, { isReplay })), ErrorCode.SpoolReplayed);
   assert.equal(await codeOf(openSegment(segs[S0]!, keys, { isReplay })), 'OK');
+});
+
+test('replay of a published run refuses every one of its segments, not only the first', async () => {
+  // As feed-segment.ts asks: by run id alone (a published run), whatever the sequence number.
+  const isReplay = (runId: string) => runId === 'run1';
+  assert.equal(decodeSegmentHeader(segs[S1]!).header.seq, 1);
+  assert.equal(await codeOf(openSegment(segs[S0]!, keys, { isReplay })), ErrorCode.SpoolReplayed, 'seq 0');
+  assert.equal(await codeOf(openSegment(segs[S1]!, keys, { isReplay })), ErrorCode.SpoolReplayed, 'seq 1');
+  assert.equal(await codeOf(openSegment(segs[R2]!, keys, { isReplay })), 'OK', 'another run');
+  const seqs: number[] = [];
+  await openSegment(segs[S1]!, keys, { isReplay: (_run, seq) => (seqs.push(seq), false) });
+  assert.deepEqual(seqs, [1], 'the check is handed the header\'s seq');
 });
 
 test('the file name is not authenticated: a renamed segment opens and its header still names where it was written', async () => {
