@@ -31,3 +31,10 @@ test('minGroupSize 1 (no suppression) is allowed when set explicitly; 0 is not',
   assert.equal(loadApiConfig('limits: { minGroupSize: 1 }').limits.minGroupSize, 1);
   assert.throws(() => loadApiConfig('limits: { minGroupSize: 0 }'), (e: unknown) => e instanceof AppError && e.code === 'ERR_CONFIG_INVALID');
 });
+
+test('rate limit: a query cost above the burst (no query could ever run) is refused, naming the field', () => {
+  assert.throws(() => loadApiConfig('rateLimit: { burst: 5, queryCost: 6 }'), (e: unknown) => e instanceof AppError && e.code === 'ERR_CONFIG_INVALID' && /rateLimit\.queryCost/.test(e.message));
+  assert.equal(loadApiConfig('rateLimit: { burst: 5, queryCost: 5 }').rateLimit.queryCost, 5);
+  assert.equal(loadApiConfig('').rateLimit.queryCost, 2);
+  assert.throws(() => loadApiConfig('maxTokenLifetimeSec: 10'), (e: unknown) => e instanceof AppError && e.code === 'ERR_CONFIG_INVALID');
+});

@@ -68,7 +68,7 @@ export const RateLimitConfig = z.strictObject({
   burst: z.number().int().positive().default(20),
   /** Tokens one `POST /v1/query` (and query GET) costs; other requests cost 1. Default 2. */
   queryCost: z.number().int().positive().default(2),
-});
+}).refine((r) => r.queryCost <= r.burst, { message: 'queryCost must not exceed burst (no query could ever run)', path: ['queryCost'] });
 export type RateLimitConfig = z.infer<typeof RateLimitConfig>;
 
 export const DuckdbConfig = z.strictObject({

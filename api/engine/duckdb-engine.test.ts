@@ -19,6 +19,10 @@ before(async () => {
   archive = join(root, 'archive');
   await makeArchive(archive, { dataset: 'lab', rows: [{ time_start: '2026-01-01T10:00:00Z', src_addr: '10.0.0.1', dst_addr: '10.0.0.2' }] });
   writeFileSync(join(root, 'outside.csv'), 'a,b\n1,2\n');
+  // A sibling whose name starts with the archive's: a prefix check without the trailing `/`
+  // would let it through.
+  mkdirSync(`${archive}-secret`);
+  writeFileSync(`${archive}-secret/data.csv`, 'a,b\n1,2\n');
   engine = await createDuckDbEngine({ archiveDir: archive, threads: 1 });
 });
 after(async () => {
@@ -45,6 +49,7 @@ test('sandbox: no reads or writes outside the archive, no ATTACH, SET, INSTALL, 
   await blocked("SELECT * FROM read_csv('/etc/passwd')");
   await blocked(`SELECT * FROM read_csv('${join(root, 'outside.csv')}')`);
   await blocked(`SELECT * FROM read_csv('${archive}/../outside.csv')`);
+  await blocked(`SELECT * FROM read_csv('${archive}-secret/data.csv')`);
   await blocked("SELECT * FROM read_text('file:///etc/hostname')");
   await blocked(`ATTACH '${join(root, 'x.duckdb')}' AS x`);
   await blocked(`COPY (SELECT 42) TO '${join(root, 'leak.csv')}'`);
