@@ -17,7 +17,14 @@ test('a missing manifest or refused segments make the pipeline exit 3 and say wh
   try {
     const dir = join(archive, 'd', 'manifests');
     await mkdir(dir, { recursive: true });
-    const manifest = (counts: Record<string, number>) => JSON.stringify({ manifest: { counts } });
+    const manifest = (counts: Record<string, number>) => JSON.stringify({
+      manifest: {
+        manifestVersion: 1, runId: 'r', dataset: 'd', schemaVersion: 1, processorVersion: 'test', createdAt: new Date(0).toISOString(),
+        timeStart: null, timeEnd: null, flows: 0, files: [], counts, policyHash: 'p', keyId: 'k', releaseNotes: null,
+      },
+      jws: 'x.y.z',
+      signer: {},
+    });
     await writeFile(join(dir, 'clean.json'), manifest({ records: 5, segments_quarantined: 0 }));
     await writeFile(join(dir, 'lossy.json'), manifest({ records: 3, segments_quarantined: 1, segments_shredded: 2 }));
     assert.equal(await checkPublished(archive, 'd', ['clean']), 0);

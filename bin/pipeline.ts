@@ -12,6 +12,7 @@ import { constants as osConstants, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AppError, ErrorCode } from '../schemas/errors.ts';
+import { SignedManifest } from '../schemas/manifest.ts';
 
 const FLOWSEAL = fileURLToPath(new URL('./flowseal.mjs', import.meta.url));
 
@@ -146,7 +147,13 @@ export async function checkPublished(archiveDir: string, dataset: string, runIds
       status = 3;
       continue;
     }
-    const counts = (JSON.parse(text) as { manifest?: { counts?: Record<string, number> } }).manifest?.counts ?? {};
+    const signed = SignedManifest.safeParse(JSON.parse(text));
+    if (!signed.success) {
+      process.stderr.write(`flowseal pipeline: run ${run}: its manifest does not parse\n`);
+      status = 3;
+      continue;
+    }
+    const counts = signed.data.manifest.counts;
     const lost = ['segments_quarantined', 'segments_shredded', 'segments_missing'].filter((k) => (counts[k] ?? 0) > 0);
     if (lost.length > 0) {
       process.stderr.write(`flowseal pipeline: run ${run} was published without some of its data: ${lost.map((k) => `${counts[k]} ${k.replace('segments_', 'segment(s) ')}`).join(', ')}\n`);

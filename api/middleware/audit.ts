@@ -4,7 +4,7 @@
  *
  * Fails closed: when the entry cannot be written, the answer is withheld and the caller gets
  * 503 ERR_AUDIT_UNAVAILABLE instead (an unaudited answer is never sent); each such failure is
- * logged and counted (`AuditCounters.failures`).
+ * logged with the running count of failures.
  *
  * Owns: assembling the entry. Never: records the token, headers, or the raw (unvalidated) body.
  */
@@ -13,19 +13,13 @@ import { AppError, ErrorCode } from '../../schemas/errors.ts';
 import type { AuditSink, Logger } from '../ports.ts';
 import type { AppEnv } from './context.ts';
 
-/** Counts of the audit middleware, for operators (and `/metrics` once it exists). */
-export interface AuditCounters {
-  /** Requests whose audit entry could not be written (each answered 503). */
-  failures: number;
-}
-
 /**
  * Middleware factory; must run after `requestId()` and inside the error handler.
  * @throws AppError ERR_AUDIT_UNAVAILABLE (to the error handler) when the sink fails.
  */
-export function audit(options: { sink: AuditSink; now: () => number; logger: Logger; counters?: AuditCounters }): MiddlewareHandler<AppEnv> {
+export function audit(options: { sink: AuditSink; now: () => number; logger: Logger }): MiddlewareHandler<AppEnv> {
   const { sink, now, logger } = options;
-  const counters = options.counters ?? { failures: 0 };
+  let failures = 0;
   return async function auditMiddleware(c, next) {
     const started = now();
     await next();
@@ -48,8 +42,8 @@ export function audit(options: { sink: AuditSink; now: () => number; logger: Log
         durationMs: Math.max(0, now() - started),
       });
     } catch (err) {
-      counters.failures++;
-      logger.error('audit sink failed: answer withheld', { requestId: c.get('requestId'), failures: counters.failures, message: err instanceof Error ? err.message : String(err) });
+      failures++;
+      logger.error('audit sink failed: answer withheld', { requestId: c.get('requestId'), failures, message: err instanceof Error ? err.message : String(err) });
       throw new AppError(ErrorCode.AuditUnavailable, 'the request was not answered: the audit log cannot be written');
     }
   };

@@ -1,14 +1,15 @@
 /**
  * Per-subject token-bucket rate limiting with the IETF draft `RateLimit-Limit`,
  * `RateLimit-Remaining`, `RateLimit-Reset` headers on every authenticated response, and
- * `Retry-After` (whole seconds, rounded up) on 429 ERR_RATE_LIMITED — its own, and one a route
- * raises with `details.retryAfterSec` (the record budget).
+ * `details.retryAfterSec` on 429 ERR_RATE_LIMITED (the error handler turns it into `Retry-After`,
+ * for this limit and for the record budget alike).
  *
  * Owns: request cost (queries cost more) and the headers. Never: keys buckets by anything but
  * the verified issuer + subject (no client-controlled keys).
  */
 import type { MiddlewareHandler } from 'hono';
-import { AppError, ErrorCode, isAppError } from '../../schemas/errors.ts';
+import { AppError, ErrorCode } from '../../schemas/errors.ts';
+import { retryAfterSeconds } from '../rate-limit/wait-time.ts';
 import type { RateLimitConfig } from '../../schemas/api-config.ts';
 import type { RateLimitStore } from '../ports.ts';
 import type { AppEnv } from './context.ts';
@@ -28,15 +29,8 @@ export function rateLimit(options: { store: RateLimitStore; config: RateLimitCon
     c.header('RateLimit-Remaining', String(Math.max(0, Math.floor(state.remaining))));
     c.header('RateLimit-Reset', String(Math.ceil(state.resetMs / 1000)));
     if (!state.allowed) {
-      const retry = Math.max(1, Math.ceil(state.retryAfterMs / 1000));
-      c.header('Retry-After', String(retry));
-      throw new AppError(ErrorCode.RateLimited, 'rate limit exceeded', { details: { retryAfterSec: retry } });
+      throw new AppError(ErrorCode.RateLimited, 'rate limit exceeded', { details: { retryAfterSec: retryAfterSeconds(state.retryAfterMs) } });
     }
     await next();
-    const raised = c.error;
-    if (c.res.status === 429 && !c.res.headers.has('Retry-After') && isAppError(raised) && raised.code === ErrorCode.RateLimited) {
-      const sec = raised.details?.retryAfterSec;
-      if (typeof sec === 'number' && Number.isInteger(sec) && sec > 0) c.header('Retry-After', String(sec));
-    }
   };
 }

@@ -15,6 +15,7 @@
  * Owns: bucket arithmetic and eviction (full buckets first, then the fullest). Never: reads the
  * clock (the caller passes `nowMs`).
  */
+import { wholeMs } from './wait-time.ts';
 import type { BucketSpec, BucketState, RateLimitStore } from '../ports.ts';
 
 interface Bucket {
@@ -26,17 +27,10 @@ interface Bucket {
 
 /** Tokens closer than this to a whole count are float noise. */
 const NOISE_TOKENS = 1e-9;
-/** A wait at most this far above a whole millisecond is float noise (60000.00000000001 is 60000). */
-const NOISE_MS = 1e-6;
 
 function snapTokens(tokens: number): number {
   const whole = Math.round(tokens);
   return Math.abs(tokens - whole) < NOISE_TOKENS ? whole : tokens;
-}
-
-/** `ms` rounded up to a whole millisecond, ignoring float noise just above a whole count. */
-function wholeMs(ms: number): number {
-  return Math.max(0, Math.ceil(ms - NOISE_MS));
 }
 
 /** Tokens the bucket would hold at `nowMs`, as a fraction of its capacity (1 = full). */

@@ -7,6 +7,7 @@
  * Owns: the budget bucket key and spec, reservation and refund. Never: keys a budget by anything
  * but the verified issuer + subject.
  */
+import { retryAfterSeconds } from '../rate-limit/wait-time.ts';
 import { AppError, ErrorCode } from '../../schemas/errors.ts';
 import type { Principal } from '../../schemas/claims.ts';
 import type { ApiLimits } from '../../schemas/api-config.ts';
@@ -30,10 +31,9 @@ function budgetSpec(limits: ApiLimits): BucketSpec {
   return { capacity: limits.maxRowsPerPeriod, refillPerMs: limits.maxRowsPerPeriod / (limits.recordPeriodSec * 1000) };
 }
 
-/** Whole seconds (≥ 1, rounded up) until one row is back; float noise above a whole millisecond is dropped. */
+/** The refusal, with the whole seconds (≥ 1, rounded up) until one row is back. */
 function exhausted(spec: BucketSpec, remaining: number): AppError {
-  const waitMs = Math.ceil(Math.max(0, 1 - remaining) / spec.refillPerMs - 1e-6);
-  const retryAfterSec = Math.max(1, Math.ceil(waitMs / 1000));
+  const retryAfterSec = retryAfterSeconds(Math.max(0, 1 - remaining) / spec.refillPerMs);
   return new AppError(ErrorCode.RateLimited, 'record budget for this period is used up; use aggregates or wait', { details: { retryAfterSec } });
 }
 

@@ -12,14 +12,13 @@ import { mkdir, mkdtemp, readdir, readFile, rename, rm, symlink, truncate, write
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ErrorCode } from '../../schemas/errors.ts';
-import { DEFAULT_POLICY } from '../../schemas/policy.ts';
 import { RecordKind, SEGMENT_MAX_FILE_BYTES, runEndMarkerName } from '../../schemas/spool.ts';
 import { SpoolWriter } from '../../ingest/spool/spool-writer.ts';
 import { ethernet, ipv4, udp } from '../decode/testing/packet-builders.ts';
 import { generateProcessorKeys } from './keys.ts';
 import { writePublicKey } from './key-file.ts';
 import { readRunEndMarker, readSegmentFile } from './spool-files.ts';
-import { runSupervisor } from '../supervisor.ts';
+import { startTestSupervisor } from '../supervisor/testing.test-util.ts';
 
 const isRoot = process.getuid?.() === 0;
 
@@ -102,27 +101,7 @@ describe('reading untrusted spool files', () => {
 test('the supervisor quarantines a FIFO, a symlink and a sparse giant, and publishes the good run', { timeout: 120_000 }, async () => {
   const root = await mkdtemp(join(tmpdir(), 'flowseal-hostile-sup-'));
   try {
-    const spool = join(root, 'spool');
-    const archive = join(root, 'archive');
-    const logs: Array<Record<string, unknown>> = [];
-    const done = runSupervisor({
-      spoolDir: spool,
-      archiveDir: archive,
-      dataset: 'd',
-      policy: DEFAULT_POLICY,
-      masterKey: crypto.getRandomValues(new Uint8Array(32)),
-      processorVersion: 'flowseal-processor/test',
-      untilRuns: ['good'],
-      log: (e) => void logs.push(e),
-      pollMs: 20,
-      gapTimeoutMs: 300,
-      idleTimeoutMs: 60_000,
-    });
-    const deadline = Date.now() + 30_000;
-    while (!(await readdir(spool).catch(() => [] as string[])).includes('processor-key.json')) {
-      if (Date.now() > deadline) throw new Error('the supervisor never published its key');
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    const { spool, archive, logs, done } = await startTestSupervisor(root, ['good']);
     // The hostile files first, then the good run (sealed in a side directory, moved in whole).
     const segs = join(spool, 'segments');
     await mkdir(segs, { recursive: true });

@@ -15,13 +15,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { ErrorCode } from '../../schemas/errors.ts';
-import { DEFAULT_POLICY } from '../../schemas/policy.ts';
 import { iterateSpoolRecords, RecordKind, segmentFileName, spoolRecordBytes } from '../../schemas/spool.ts';
 import { SpoolWriter } from '../../ingest/spool/spool-writer.ts';
 import { ethernet, ipv4, udp } from '../decode/testing/packet-builders.ts';
 import { generateProcessorKeys, type ProcessorKeys } from '../spool/keys.ts';
 import { writePublicKey } from '../spool/key-file.ts';
-import { runSupervisor } from '../supervisor.ts';
+import { startTestSupervisor } from './testing.test-util.ts';
 import { FrameDecoder, FrameType } from '../worker/protocol.ts';
 import { feedSegment, type FeedContext } from './feed-segment.ts';
 import type { WorkerHandle } from './worker-handle.ts';
@@ -201,25 +200,9 @@ describe('the supervisor refuses misplaced segments and publishes none of their 
   });
 
   test('moved into another run, or swapped between slots of its run: quarantined, the rest published exactly', { timeout: 120_000 }, async () => {
-    const spool = join(root, 'spool');
+    const { spool, archive, logs, done } = await startTestSupervisor(root, ['alpha', 'beta', 'gamma']);
     const side = join(root, 'side');
-    const archive = join(root, 'archive');
-    const logs: Array<Record<string, unknown>> = [];
-    const done = runSupervisor({
-      spoolDir: spool,
-      archiveDir: archive,
-      dataset: 'd',
-      policy: DEFAULT_POLICY,
-      masterKey: crypto.getRandomValues(new Uint8Array(32)),
-      processorVersion: 'flowseal-processor/test',
-      untilRuns: ['alpha', 'beta', 'gamma'],
-      log: (e) => void logs.push(e),
-      pollMs: 20,
-      gapTimeoutMs: 300,
-      idleTimeoutMs: 60_000,
-    });
     // Seal with the running processor's key into a side directory, rearrange, then hand over.
-    for (let i = 0; i < 500 && !(await listOrEmpty(spool)).includes('processor-key.json'); i++) await new Promise((r) => setTimeout(r, 20));
     await mkdir(side, { recursive: true });
     await copyFile(join(spool, 'processor-key.json'), join(side, 'processor-key.json'));
     await writeRun(side, 'alpha', 3);

@@ -240,7 +240,11 @@ function macText(b: Uint8Array): string {
   return hex(b).match(/../g)!.join(':');
 }
 
-/** RFC 5952 text: lower case, no leading zeros, the longest run (≥ 2) of zero groups as `::`. */
+/**
+ * RFC 5952 text: lower case, no leading zeros, the longest run (≥ 2) of zero groups as `::`.
+ * This file parses and formats addresses itself, apart from schemas/ip-address.ts on purpose:
+ * an oracle that shared the product's codec would share its bugs.
+ */
 function compressIpv6(groups: number[]): string {
   let best = -1;
   let bestLen = 1;
