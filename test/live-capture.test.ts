@@ -73,6 +73,7 @@ test('tcpdump -w - | flowseal pipeline - archives the live connections', { skip 
   const server = createServer((_req, res) => res.end('x'.repeat(5000)));
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as AddressInfo).port;
+  const children: ReturnType<typeof spawn>[] = [];
   try {
     const capture = spawn('tcpdump', ['-i', 'lo', '--immediate-mode', '-U', '-n', '-w', '-', `tcp port ${port}`], { stdio: ['ignore', 'pipe', 'pipe'] });
     let capErr = '';
@@ -81,6 +82,7 @@ test('tcpdump -w - | flowseal pipeline - archives the live connections', { skip 
     const pipeline = spawn(process.execPath, [FLOWSEAL_BIN, 'pipeline', '-', '--archive', join(dir, 'archive'), '--dataset', 'live', '--spool', spool], {
       stdio: ['pipe', 'ignore', 'pipe'],
     });
+    children.push(capture, pipeline);
     let pipeErr = '';
     pipeline.stderr.on('data', (b: Buffer) => (pipeErr += b.toString()));
     const counter = pcapPacketCounter();
@@ -111,6 +113,8 @@ test('tcpdump -w - | flowseal pipeline - archives the live connections', { skip 
     assert.equal(captured, counter.packets, `tcpdump's own count matches the stream: ${capErr}`);
     assert.equal(t.packets, counter.packets, 'every packet tcpdump wrote is in an archived flow');
   } finally {
+    // A failed wait must not leave tcpdump or the pipeline running (the test file would never exit).
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
     server.close();
     await rm(dir, { recursive: true, force: true });
   }
