@@ -71,7 +71,10 @@ let dev: DevIssuer;
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'flowseal-api-'));
   await makeArchive(dir, { dataset: 'lab', rows: ROWS });
-  await makeArchive(dir, { dataset: 'other', rows: ROWS.slice(0, 10), runId: 'r2', manifest: false });
+  await makeArchive(dir, { dataset: 'other', rows: ROWS.slice(0, 10), runId: 'r2' });
+  // Files without a committing manifest (a processor killed while publishing): never visible.
+  await makeArchive(dir, { dataset: 'partial', rows: ROWS.slice(0, 10), runId: 'r3', manifest: false });
+  await makeArchive(dir, { dataset: 'other', rows: ROWS.slice(0, 7), runId: 'r4', manifest: false });
   engine = await createDuckDbEngine({ archiveDir: dir, threads: 1, memoryLimit: '256MB' });
   const files = new Map<string, string>();
   dev = await createDevIssuer({ read: async (n) => files.get(n) ?? null, write: async (n, t) => void files.set(n, t) });
@@ -100,7 +103,7 @@ async function harness(config: Record<string, unknown> = {}, engineOverride?: Qu
   const base = engineOverride ?? engine;
   const spy: QueryEngine = {
     listDatasets: () => base.listDatasets(),
-    datasetGlob: (id) => base.datasetGlob(id),
+    datasetFiles: (id) => base.datasetFiles(id),
     run: (q, o) => {
       runs.push(q.sql);
       params.push([...q.params]);
@@ -181,8 +184,9 @@ test('datasets: listing, detail with schema/time range/policy, datasets claim hi
   const times = ROWS.map((r) => Date.parse(r.time_start));
   // Without the records scope the range is widened to whole minutes (api/routes/datasets.test.ts).
   assert.equal(Date.parse(lab.timeRange.from), Math.floor(Math.min(...times) / 60_000) * 60_000);
-  // 'other' has no manifest: summary comes from the files themselves
+  // 'other' has one committed run (r2) and the uncommitted files of r4, which count nowhere
   assert.equal(list.json.datasets[1].flows, 10);
+  assert.equal(list.json.datasets[1].runs, 1);
   assert.deepEqual(list.json.datasets[1].keyIds, ['kid-test']);
   const detail = await h.call('GET', '/v1/datasets/lab');
   assert.equal(detail.status, 200);
@@ -432,7 +436,7 @@ test('record budget: concurrent listings cannot overspend it; failed queries ref
   let fail = true;
   const flaky: QueryEngine = {
     listDatasets: () => engine.listDatasets(),
-    datasetGlob: (id) => engine.datasetGlob(id),
+    datasetFiles: (id) => engine.datasetFiles(id),
     run: async (cq, o) => {
       if (fail) throw new Error('engine down');
       return engine.run(cq, o);
@@ -492,9 +496,14 @@ test('no route lets a user path reach the engine: every path is under the archiv
   assert.equal(h.runs.length, 5);
   for (const [i, sql] of h.runs.entries()) {
     assert.ok(!sql.includes('/'), 'no path is spliced into SQL text');
-    const paths = h.params[i].filter((v): v is string => typeof v === 'string' && v.includes('/'));
-    assert.equal(paths.length, 1);
-    assert.ok(paths.every((p) => p.startsWith(`${dir}/`) && !p.includes('..') && !p.startsWith(spill)), paths.join());
+    assert.ok(!h.params[i].some((v) => typeof v === 'string' && v.includes('/')), 'paths are bound only as the file list');
+    const lists = h.params[i].filter((v): v is string[] => Array.isArray(v));
+    assert.equal(lists.length, 1);
+    const paths = lists[0]!;
+    assert.ok(paths.length > 0);
+    assert.ok(paths.every((p) => p.startsWith(`${dir}/`) && !p.includes('..') && !p.startsWith(spill) && p.endsWith(".parquet")), paths.join());
+    // Only committed files: never those of the uncommitted run r4.
+    assert.ok(!paths.some((p) => p.includes('/r4-')), paths.join());
   }
 });
 
@@ -517,7 +526,7 @@ test('rate limit: 429 with Retry-After and RateLimit-* headers on every response
 test('unknown errors become a generic 500 and are logged', async () => {
   const broken: QueryEngine = {
     listDatasets: () => engine.listDatasets(),
-    datasetGlob: (id) => engine.datasetGlob(id),
+    datasetFiles: (id) => engine.datasetFiles(id),
     run: async () => { throw new Error('boom at /secret/archive/path'); },
   };
   const h = await harness({}, broken);

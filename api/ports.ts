@@ -7,8 +7,8 @@
 import type { Principal } from '../schemas/claims.ts';
 import type { ResultColumn } from '../schemas/query.ts';
 
-/** A bound parameter. `bigint` values are bound as UBIGINT (address halves, masks). */
-export type QueryParam = string | number | bigint | boolean;
+/** A bound parameter. `bigint` values are bound as UBIGINT (address halves, masks); string arrays as VARCHAR[] (file lists). */
+export type QueryParam = string | number | bigint | boolean | readonly string[];
 
 /** SQL produced by api/query/compile-query.ts: text from fixed fragments, values as `$n` params. */
 export interface CompiledSql {
@@ -24,6 +24,10 @@ export interface DatasetInfo {
   readonly flows: number | null;
   readonly files: number;
   readonly runs: number;
+  /** Runs left out because their manifest or files failed a check (see engine/manifest-catalog.ts). */
+  readonly rejectedRuns: number;
+  /** Whether every run's manifest verified under a pinned key (false: no key pinned). */
+  readonly verified: boolean;
   readonly policyHashes: readonly string[];
   readonly keyIds: readonly string[];
 }
@@ -45,8 +49,11 @@ export interface EngineResult {
 export interface QueryEngine {
   /** Datasets present in the archive (cached briefly by implementations). */
   listDatasets(): Promise<readonly DatasetInfo[]>;
-  /** The `read_parquet` glob for a dataset id already validated and found in the listing. */
-  datasetGlob(id: string): string;
+  /**
+   * The committed Parquet files of a dataset id already validated and found in the listing:
+   * exactly the files its accepted manifests list (never a glob over the directory).
+   */
+  datasetFiles(id: string): readonly string[];
   /**
    * Runs compiled SQL in the sandbox.
    * @throws AppError ERR_QUERY_TIMEOUT past the deadline, ERR_QUERY_INVALID / ERR_INTERNAL otherwise.

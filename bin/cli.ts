@@ -54,8 +54,8 @@ const commands: Record<string, Command> = {
   },
   pipeline: {
     summary: 'Ingest a capture and run the sealed processor as two processes with the encrypted spool between them',
-    usage: 'flowseal pipeline <capture...|-> --archive <dir> [--policy <file>] [--dataset <name>] [--spool <dir>]',
-    options: { archive: { type: 'string' }, policy: { type: 'string' }, dataset: { type: 'string' }, spool: { type: 'string' } },
+    usage: 'flowseal pipeline <capture...|-> --archive <dir> [--policy <file>] [--dataset <name>] [--spool <dir>] [--signing-key env:NAME|file:PATH]',
+    options: { archive: { type: 'string' }, policy: { type: 'string' }, dataset: { type: 'string' }, spool: { type: 'string' }, 'signing-key': { type: 'string' } },
     run: async (v, p) => {
       if (p.length === 0) throw new AppError('ERR_BAD_REQUEST', 'pipeline takes one or more capture paths (or - for stdin)');
       const { runPipeline } = await import('./pipeline.ts');
@@ -65,6 +65,7 @@ const commands: Record<string, Command> = {
         policyPath: str(v.policy),
         dataset: str(v.dataset) ?? 'default',
         spoolDir: str(v.spool),
+        signingKey: str(v['signing-key']),
       });
     },
   },
@@ -88,8 +89,10 @@ const commands: Record<string, Command> = {
   },
   process: {
     summary: 'Sealed side: hold the spool key in memory, decrypt, decode, build flows, anonymize, write Parquet',
-    usage: 'flowseal process --spool <dir> --archive <dir> [--policy <file>] [--dataset <name>] [--until-run <id[,id...]>] [--idle-timeout <seconds>]',
+    usage:
+      'flowseal process --spool <dir> --archive <dir> [--policy <file>] [--dataset <name>] [--signing-key stdin|env:NAME|file:PATH] [--until-run <id[,id...]>] [--idle-timeout <seconds>]',
     options: {
+      'signing-key': { type: 'string' },
       'idle-timeout': { type: 'string' },
       spool: { type: 'string' },
       archive: { type: 'string' },
@@ -105,8 +108,18 @@ const commands: Record<string, Command> = {
         policyPath: str(v.policy),
         dataset: str(v.dataset) ?? 'default',
         untilRun: str(v['until-run']),
+        signingKey: str(v['signing-key']),
         ...(str(v['idle-timeout']) ? { idleTimeoutMs: positiveInt(str(v['idle-timeout'])!, 'idle-timeout') * 1000 } : {}),
       });
+    },
+  },
+  'signing-key': {
+    summary: 'Manifest signing key: generate a seed (to your secret store) or print its public JWK for the API config',
+    usage: 'flowseal signing-key generate | flowseal signing-key public --signing-key stdin|env:NAME|file:PATH',
+    options: { 'signing-key': { type: 'string' } },
+    run: async (v, p) => {
+      const { runSigningKeyCommand } = await import('../sealed-processor/main.ts');
+      return runSigningKeyCommand(p, str(v['signing-key']), out);
     },
   },
   serve: {

@@ -7,6 +7,7 @@
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { MANIFEST_DIR } from '../schemas/archive.ts';
 import { runPipeline } from './pipeline.ts';
 import { runServe, devIssuerDirFor } from './serve.ts';
 import { loadOrCreateDevIssuer } from '../api/adapters/dev-issuer-files.ts';
@@ -32,7 +33,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     return code;
   }
   if (!opts.serve) return 0;
-  const { from, to } = await archiveTimeRange(join(archive, 'demo', 'manifests'));
+  const { from, to } = await archiveTimeRange(join(archive, 'demo', MANIFEST_DIR));
   const issuer = await loadOrCreateDevIssuer(devIssuerDirFor(undefined));
   const token = await issuer.signToken('demo-researcher', ['datasets:read', 'query', 'records'], 8 * 3600);
   return runServe({

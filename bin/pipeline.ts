@@ -11,8 +11,10 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { constants as osConstants, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { MANIFEST_DIR, manifestFileName } from '../schemas/archive.ts';
 import { AppError, ErrorCode } from '../schemas/errors.ts';
 import { SignedManifest } from '../schemas/manifest.ts';
+import { parseSigningKeyArg } from '../sealed-processor/sinks/manifest-signer.ts';
 
 const FLOWSEAL = fileURLToPath(new URL('./flowseal.mjs', import.meta.url));
 
@@ -24,6 +26,8 @@ export interface PipelineOptions {
   dataset: string;
   /** Spool directory; default: a fresh temporary directory removed afterwards. */
   spoolDir?: string | undefined;
+  /** The processor's manifest signing key source (`env:NAME` or `file:PATH`); default ephemeral. */
+  signingKey?: string | undefined;
   /** Where child diagnostics go (NDJSON lines). Default: inherit stderr. */
   stdio?: 'inherit' | 'pipe';
 }
@@ -56,6 +60,11 @@ export async function runPipeline(opts: PipelineOptions): Promise<number> {
   const node = process.execPath;
   const procArgs = [FLOWSEAL, 'process', '--spool', spoolDir, '--archive', resolve(opts.archiveDir), '--dataset', opts.dataset, '--until-run', runIds.join(',')];
   if (opts.policyPath) procArgs.push('--policy', resolve(opts.policyPath));
+  if (opts.signingKey !== undefined) {
+    const src = parseSigningKeyArg(opts.signingKey);
+    if (src.type === 'stdin') throw new AppError(ErrorCode.BadRequest, 'pipeline: --signing-key must be env:NAME or file:PATH (stdin is the capture\'s)');
+    procArgs.push('--signing-key', src.type === 'env' ? `env:${src.name}` : `file:${resolve(src.path)}`);
+  }
   const stdio = opts.stdio ?? 'inherit';
   // Children get their own process group: a terminal's Ctrl-C reaches this process only, which
   // decides (below) whether it means "abort" or "the live capture is ending".
@@ -141,7 +150,7 @@ export async function runPipeline(opts: PipelineOptions): Promise<number> {
 export async function checkPublished(archiveDir: string, dataset: string, runIds: readonly string[]): Promise<number> {
   let status = 0;
   for (const run of runIds) {
-    const text = await readFile(join(archiveDir, dataset, 'manifests', `${run}.json`), 'utf8').catch(() => null);
+    const text = await readFile(join(archiveDir, dataset, MANIFEST_DIR, manifestFileName(run)), 'utf8').catch(() => null);
     if (text === null) {
       process.stderr.write(`flowseal pipeline: run ${run} was not published: nothing of it reached the archive (its segments were refused, shredded, or held nothing readable)\n`);
       status = 3;

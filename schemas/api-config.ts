@@ -79,6 +79,17 @@ export const DuckdbConfig = z.strictObject({
 });
 export type DuckdbConfig = z.infer<typeof DuckdbConfig>;
 
+/**
+ * Public keys of the sealed processor's manifest signing key (`flowseal signing-key public`),
+ * inline or in a JWKS file. Once set, runs whose manifest does not verify under one of them
+ * are not readable and datasets are listed `verified: true`.
+ */
+export const ManifestKeysSource = z.union([
+  z.strictObject({ keys: z.array(z.record(z.string(), z.unknown())).min(1).max(16) }),
+  z.strictObject({ file: z.string().min(1) }),
+]);
+export type ManifestKeysSource = z.infer<typeof ManifestKeysSource>;
+
 export const ApiConfig = z.strictObject({
   /** Archive root; the Node adapter's `archiveDir` option overrides it. */
   archiveDir: z.string().min(1).optional(),
@@ -94,6 +105,13 @@ export const ApiConfig = z.strictObject({
   duckdb: DuckdbConfig.prefault({}),
   /** NDJSON audit log file (appended). Default `.flowseal/audit.ndjson` (Node adapter). */
   auditLogPath: z.string().min(1).optional(),
+  /** Pinned manifest signing keys; without them datasets are listed `verified: false`. */
+  manifestKeys: ManifestKeysSource.optional(),
+  /**
+   * Check each committed file's SHA-256 against its manifest (once per file, size and mtime;
+   * costs one read of the archive at start). Default true; false checks sizes only.
+   */
+  verifyFileHashes: z.boolean().default(true),
 });
 export type ApiConfig = z.infer<typeof ApiConfig>;
 

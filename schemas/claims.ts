@@ -2,10 +2,11 @@
  * Access-token claims (RFC 9068 JWT profile) as the query API reads them, and the
  * `Principal` the API derives from them.
  *
- * Owns: which claims matter (`sub`, `scope`, `groups`, `datasets`), the scope names, and the
- * dataset id syntax. Never: verifies signatures (api/auth does) or keeps the token itself.
+ * Owns: which claims matter (`sub`, `scope`, `groups`, `datasets`) and the scope names (the
+ * dataset id syntax is the archive contract's, schemas/archive.ts). Never: verifies signatures (api/auth does) or keeps the token itself.
  */
 import { z } from 'zod';
+import { DatasetId } from './archive.ts';
 
 /** Scopes the API understands (space-separated in the `scope` claim, RFC 8693 §4.2). */
 export const Scope = {
@@ -21,9 +22,7 @@ export const Scope = {
 } as const;
 export type Scope = (typeof Scope)[keyof typeof Scope];
 
-/** A dataset id: a directory name under the archive. */
-export const DatasetId = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'dataset id must match ^[a-z0-9][a-z0-9_-]{0,63}$');
-export type DatasetId = z.infer<typeof DatasetId>;
+export { DatasetId };
 
 /** Claims after signature verification. Unknown claims are allowed and ignored. */
 export const AccessTokenClaims = z.looseObject({

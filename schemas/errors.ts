@@ -33,6 +33,8 @@ export const ErrorCode = {
   // processor
   ProcessorWorkerFailed: 'ERR_PROCESSOR_WORKER_FAILED',
   ArchiveWriteFailed: 'ERR_ARCHIVE_WRITE_FAILED',
+  /** A run's manifest or files failed a read-side check: the run is left out of the archive (logged, counted in rejectedRuns). */
+  ArchiveRunRejected: 'ERR_ARCHIVE_RUN_REJECTED',
   // api
   AuthMissing: 'ERR_AUTH_MISSING',
   AuthInvalid: 'ERR_AUTH_INVALID',
@@ -75,6 +77,7 @@ export const errorStatus: Record<ErrorCode, number> = {
   ERR_SPOOL_TOO_LARGE: 500,
   ERR_PROCESSOR_WORKER_FAILED: 500,
   ERR_ARCHIVE_WRITE_FAILED: 500,
+  ERR_ARCHIVE_RUN_REJECTED: 500,
   ERR_AUTH_MISSING: 401,
   ERR_AUTH_INVALID: 401,
   ERR_AUTH_EXPIRED: 401,

@@ -6,9 +6,11 @@
  * `keyId` is a one-way fingerprint of the anonymization key; `releaseNotes` is publishable.
  */
 import { z } from 'zod';
+import { ArchiveFilePath, DatasetId, RunId } from './archive.ts';
+import { canonicalJson } from './canonical-json.ts';
 
 export const ManifestFile = z.strictObject({
-  path: z.string(),
+  path: ArchiveFilePath,
   rows: z.number().int().nonnegative(),
   bytes: z.number().int().nonnegative(),
   /** SHA-256 of the file's bytes, lower-case hex: what a reader checks before trusting it. */
@@ -20,8 +22,8 @@ export type ManifestFile = z.infer<typeof ManifestFile>;
 
 export const RunManifest = z.strictObject({
   manifestVersion: z.literal(1),
-  runId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/),
-  dataset: z.string(),
+  runId: RunId,
+  dataset: DatasetId,
   schemaVersion: z.number().int(),
   processorVersion: z.string(),
   createdAt: z.string(),
@@ -41,7 +43,15 @@ export type RunManifest = z.infer<typeof RunManifest>;
 export const SignedManifest = z.strictObject({
   manifest: RunManifest,
   jws: z.string(),
-  /** Public JWK of the signing key (ephemeral per processor start unless configured). */
+  /**
+   * Public JWK of the signing key (ephemeral per processor start unless configured). A hint
+   * only: readers that pin keys verify against their own copy, never against this.
+   */
   signer: z.record(z.string(), z.unknown()),
 });
 export type SignedManifest = z.infer<typeof SignedManifest>;
+
+/** The bytes a manifest signature covers: its canonical JSON, UTF-8. */
+export function manifestPayload(manifest: RunManifest): Uint8Array {
+  return new TextEncoder().encode(canonicalJson(manifest));
+}

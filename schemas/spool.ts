@@ -22,6 +22,7 @@
  */
 import { z } from 'zod';
 import { AppError, ErrorCode } from './errors.ts';
+import { RunId } from './archive.ts';
 
 // ---------------------------------------------------------------- record framing
 
@@ -223,8 +224,7 @@ export const SEGMENT_MAX_RECORD_BYTES = 32 * 1024 * 1024;
  */
 export const SEGMENT_MAX_FILE_BYTES = 2 * SEGMENT_MAX_RECORD_BYTES;
 
-export const RunId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/);
-export type RunId = z.infer<typeof RunId>;
+export { RunId };
 
 /** The decoded segment header (everything but `enc`). */
 export const SegmentHeader = z.strictObject({

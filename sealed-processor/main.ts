@@ -12,7 +12,8 @@
 import { readFile } from 'node:fs/promises';
 import { AppError, ErrorCode } from '../schemas/errors.ts';
 import { DEFAULT_POLICY, parsePolicy, type Policy } from '../schemas/policy.ts';
-import { keyIdOf, resolveMasterKey } from './anonymize/key.ts';
+import { generateMasterKey, keyIdOf, resolveMasterKey } from './anonymize/key.ts';
+import { loadManifestSigner, parseSigningKeyArg } from './sinks/manifest-signer.ts';
 import { runSupervisor } from './supervisor.ts';
 
 export const PROCESSOR_VERSION = 'flowseal-processor/0.1.0';
@@ -26,6 +27,8 @@ export interface ProcessorCommandOptions {
   untilRun?: string | undefined;
   /** A run whose capture side is gone (stale heartbeat) and idle this long is published. */
   idleTimeoutMs?: number;
+  /** `--signing-key`: `stdin`, `env:NAME` or `file:PATH` (see sinks/manifest-signer.ts); default ephemeral. */
+  signingKey?: string | undefined;
 }
 
 async function readStdin(): Promise<Uint8Array> {
@@ -34,13 +37,35 @@ async function readStdin(): Promise<Uint8Array> {
   return new Uint8Array(Buffer.concat(chunks));
 }
 
+const keyIo = {
+  readStdin,
+  getEnv: (name: string) => process.env[name],
+  readFile: async (path: string) => new Uint8Array(await readFile(path)),
+};
+
 /** Resolves the master key named by the policy (IO for anonymize/key.ts `resolveMasterKey`). */
 export function loadMasterKey(policy: Policy): Promise<Uint8Array> {
-  return resolveMasterKey(policy.keySource ?? { type: 'random' }, {
-    readStdin,
-    getEnv: (name) => process.env[name],
-    readFile: async (path) => new Uint8Array(await readFile(path)),
-  });
+  return resolveMasterKey(policy.keySource ?? { type: 'random' }, keyIo);
+}
+
+/**
+ * `flowseal signing-key generate` prints a fresh 32-byte Ed25519 seed as hex (store it in a
+ * secret store or a 0400 file; flowseal never writes it); `flowseal signing-key public
+ * --signing-key SRC` prints the public JWK to pin in the API config (`manifestKeys.keys`).
+ */
+export async function runSigningKeyCommand(args: readonly string[], source: string | undefined, print: (s: string) => void): Promise<number> {
+  if (args[0] === 'generate' && args.length === 1 && source === undefined) {
+    const seed = generateMasterKey();
+    print(Buffer.from(seed).toString('hex'));
+    seed.fill(0);
+    return 0;
+  }
+  if (args[0] === 'public' && args.length === 1 && source !== undefined) {
+    const signer = await loadManifestSigner(parseSigningKeyArg(source), keyIo);
+    print(JSON.stringify(signer.publicJwk));
+    return 0;
+  }
+  throw new AppError(ErrorCode.BadRequest, 'usage: flowseal signing-key generate | flowseal signing-key public --signing-key stdin|env:NAME|file:PATH');
 }
 
 export async function loadPolicy(path: string | undefined): Promise<Policy> {
@@ -56,9 +81,17 @@ export async function runProcessorCommand(opts: ProcessorCommandOptions): Promis
     throw new AppError(ErrorCode.BadRequest, 'dataset names are lowercase letters, digits, - and _ (max 64)');
   }
   const policy = await loadPolicy(opts.policyPath);
+  const signingSource = opts.signingKey === undefined ? undefined : parseSigningKeyArg(opts.signingKey);
+  if (signingSource?.type === 'stdin' && policy.keySource?.type === 'stdin') {
+    throw new AppError(ErrorCode.BadRequest, 'the anonymization key and --signing-key cannot both come from stdin');
+  }
   const masterKey = await loadMasterKey(policy);
+  const manifestSigner = await loadManifestSigner(signingSource, keyIo);
   const log = (e: Record<string, unknown>) => process.stderr.write(`${JSON.stringify({ component: 'processor', time: new Date().toISOString(), ...e })}\n`);
   log({ event: 'policy', anonymizationKeyId: keyIdOf(masterKey) });
+  // Without a configured key, manifests are signed by a key that dies with this process:
+  // readers cannot tell them from forgeries (the API lists them as unverified).
+  log({ event: 'manifest-signing', key: manifestSigner.configured ? manifestSigner.publicJwk.kid : 'ephemeral' });
   return runSupervisor({
     spoolDir: opts.spoolDir,
     archiveDir: opts.archiveDir,
@@ -66,6 +99,7 @@ export async function runProcessorCommand(opts: ProcessorCommandOptions): Promis
     policy,
     masterKey,
     processorVersion: PROCESSOR_VERSION,
+    manifestSigner,
     untilRuns: opts.untilRun ? opts.untilRun.split(',').filter(Boolean) : undefined,
     ...(opts.idleTimeoutMs !== undefined ? { idleTimeoutMs: opts.idleTimeoutMs } : {}),
     log,

@@ -11,6 +11,7 @@
  */
 import { access, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { MANIFEST_DIR, manifestFileName } from '../schemas/archive.ts';
 import { AppError, ErrorCode } from '../schemas/errors.ts';
 import { RUN_HEARTBEAT_INTERVAL_MS, runHeartbeatName } from '../schemas/spool.ts';
 import { generateProcessorKeys } from './spool/keys.ts';
@@ -55,6 +56,7 @@ export async function runSupervisor(opts: SupervisorOptions): Promise<number> {
     policy: opts.policy,
     masterKey: opts.masterKey,
     processorVersion: opts.processorVersion,
+    ...(opts.manifestSigner ? { manifestSigner: opts.manifestSigner } : {}),
     keys,
     isPublished: (runId) => finished.has(runId),
     log: opts.log,
@@ -144,7 +146,7 @@ async function heartbeatFresh(spoolDir: string, runId: string): Promise<boolean>
 }
 
 async function manifestExists(opts: SupervisorOptions, runId: string): Promise<boolean> {
-  return access(join(opts.archiveDir, opts.dataset, 'manifests', `${runId}.json`)).then(
+  return access(join(opts.archiveDir, opts.dataset, MANIFEST_DIR, manifestFileName(runId))).then(
     () => true,
     () => false,
   );

@@ -10,10 +10,10 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
-import type { JSONWebKeySet } from 'jose';
+import type { JSONWebKeySet, JWK } from 'jose';
 import { loadApiConfig } from '../../schemas/api-config.ts';
 import { AppError, ErrorCode } from '../../schemas/errors.ts';
-import type { ApiConfig, IssuerConfig } from '../../schemas/api-config.ts';
+import type { ApiConfig, IssuerConfig, ManifestKeysSource } from '../../schemas/api-config.ts';
 import { createApp, consoleLogger } from '../app.ts';
 import type { Logger } from '../ports.ts';
 import { createDuckDbEngine } from '../engine/duckdb-engine.ts';
@@ -59,6 +59,33 @@ export interface BuiltApp {
 }
 
 /**
+ * The pinned manifest keys: Ed25519 public JWKs, inline or from a JWKS file.
+ * @throws AppError ERR_CONFIG_INVALID naming what is wrong (never the key material).
+ */
+async function resolveManifestKeys(source: ManifestKeysSource, baseDir: string): Promise<JWK[]> {
+  let keys: unknown;
+  if ('keys' in source) keys = source.keys;
+  else {
+    const text = await readFile(resolve(baseDir, source.file), 'utf8').catch(() => {
+      throw new AppError(ErrorCode.ConfigInvalid, `manifestKeys.file: cannot read ${source.file}`);
+    });
+    try {
+      keys = (JSON.parse(text) as { keys?: unknown }).keys;
+    } catch {
+      throw new AppError(ErrorCode.ConfigInvalid, `manifestKeys.file: ${source.file} is not a JSON Web Key Set`);
+    }
+  }
+  if (!Array.isArray(keys) || keys.length === 0) throw new AppError(ErrorCode.ConfigInvalid, 'manifestKeys: expected a non-empty "keys" array');
+  keys.forEach((k: unknown, i) => {
+    const o = k as Record<string, unknown> | null;
+    if (o === null || typeof o !== 'object' || o.kty !== 'OKP' || o.crv !== 'Ed25519' || typeof o.x !== 'string' || 'd' in o) {
+      throw new AppError(ErrorCode.ConfigInvalid, `manifestKeys.keys.${i}: expected a public Ed25519 JWK (kty OKP, crv Ed25519, x; no private part)`);
+    }
+  });
+  return keys as JWK[];
+}
+
+/**
  * Wires the app from files (config, JWKS files, dev issuer keys) and the archive. Uses node:fs,
  * which Bun and Deno also provide, so their adapters reuse it.
  * @throws AppError ERR_CONFIG_INVALID for a bad config file; IO errors for unreadable files.
@@ -78,10 +105,15 @@ export async function buildAppFromFiles(options: NodeServerOptions): Promise<Bui
   const archiveDir = options.archiveDir ?? config.archiveDir;
   if (archiveDir === undefined) throw new AppError(ErrorCode.ConfigInvalid, 'no archive directory given (option or config archiveDir)');
   const audit = await openNdjsonAuditSink(resolve(options.auditLogPath ?? config.auditLogPath ?? '.flowseal/audit.ndjson'));
+  const manifestKeys = config.manifestKeys === undefined ? null : await resolveManifestKeys(config.manifestKeys, baseDir);
+  if (manifestKeys === null) logger.info('no manifest signing key pinned (manifestKeys): datasets are listed as unverified');
   const engine = await createDuckDbEngine({
     archiveDir: resolve(archiveDir),
     memoryLimit: config.duckdb.memoryLimit,
     threads: config.duckdb.threads,
+    manifestKeys,
+    verifyHashes: config.verifyFileHashes,
+    onRejectedRun: (r) => logger.error('run left out of the archive: its manifest or files failed a check', { code: ErrorCode.ArchiveRunRejected, ...r }),
   });
   const app = createApp({
     engine,

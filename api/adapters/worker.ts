@@ -66,7 +66,7 @@ export interface EdgeDeps {
 }
 
 /** Placeholder glob for validation-only compilation at the edge; the SQL is discarded. */
-const EDGE_VALIDATION_GLOB = 'edge-validation-only';
+const EDGE_VALIDATION_FILES: readonly string[] = ['edge-validation-only'];
 
 /** An audit sink writing one JSON line per request with `console.log`. */
 export const consoleAuditSink: AuditSink = {
@@ -112,7 +112,7 @@ export function createEdgeApp(deps: EdgeDeps): Hono<AppEnv> {
     compileQuery(
       req,
       { recordRows: limits.maxRecordRows, groupRows: limits.maxGroupRows, minGroupSize: limits.minGroupSize, maxTimeRangeDays: limits.maxTimeRangeDays, maxFilterNodes: limits.maxFilterNodes },
-      EDGE_VALIDATION_GLOB,
+      EDGE_VALIDATION_FILES,
     );
     return forward(c, await c.req.text());
   });

@@ -41,7 +41,8 @@ async function blocked(sql: string): Promise<void> {
 }
 
 test('archive files are readable through the sandbox', async () => {
-  const r = await engine.run({ sql: 'SELECT count(*) AS n FROM read_parquet($1, hive_partitioning = true)', params: [engine.datasetGlob('lab')] }, opts);
+  await engine.listDatasets();
+  const r = await engine.run({ sql: 'SELECT count(*) AS n FROM read_parquet($1, hive_partitioning = true)', params: [engine.datasetFiles('lab')] }, opts);
   assert.deepEqual(r.rows, [[1]]);
 });
 
@@ -68,7 +69,7 @@ test('sandbox: no reads or writes outside the archive, no ATTACH, SET, INSTALL, 
 test('dataset listing comes from the archive and ignores invalid names', async () => {
   const ds = await engine.listDatasets();
   assert.deepEqual(ds.map((d) => d.id), ['lab']);
-  assert.throws(() => engine.datasetGlob('../x'), TypeError);
+  assert.throws(() => engine.datasetFiles('../x'), TypeError);
 });
 
 test('BIGINT/UBIGINT are JSON-safe, TIMESTAMP is ISO with Z', async () => {

@@ -15,22 +15,27 @@
  * directory is set first, to a fresh, private (0700) directory created under the OS temp dir
  * and removed on `close()`, or to nothing (`spill: false`: no disk spilling, big aggregates
  * fail with ERR_QUERY_TOO_LARGE instead). Users never name paths: the only paths reaching SQL
- * are discovery globs and `datasetGlob(id)`, both under the archive.
+ * are `datasetFiles(id)`, the committed files of a dataset.
  *
- * Owns: dataset discovery (via DuckDB `glob`/`read_text`, so it is sandboxed too), manifest
- * reading (lenient), error mapping. Never: echoes SQL, paths or DuckDB messages to callers —
- * errors become stable codes with generic messages (the original is kept as `cause` for logs).
+ * What is readable is decided by engine/manifest-catalog.ts: only files listed in manifests
+ * that verify (and match their size and hash); the catalog is rebuilt at most every
+ * `datasetCacheMs`, so new runs appear without a restart.
+ *
+ * Owns: the DuckDB instance, its lockdown, the catalog's refresh, error mapping. Never: echoes
+ * SQL, paths or DuckDB messages to callers — errors become stable codes with generic messages
+ * (the original is kept as `cause` for logs).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DuckDBInstance, BIGINT, BOOLEAN, DOUBLE, UBIGINT, VARCHAR } from '@duckdb/node-api';
-import type { DuckDBConnection, DuckDBType } from '@duckdb/node-api';
+import { DuckDBInstance, BIGINT, BOOLEAN, DOUBLE, LIST, UBIGINT, VARCHAR, listValue } from '@duckdb/node-api';
+import type { DuckDBConnection, DuckDBType, DuckDBValue } from '@duckdb/node-api';
 import { AppError, ErrorCode } from '../../schemas/errors.ts';
 import { DatasetId } from '../../schemas/claims.ts';
 import type { CompiledSql, DatasetInfo, EngineResult, EngineRunOptions, QueryEngine, QueryParam } from '../ports.ts';
 import { toJsonValue } from './json-value.ts';
-import { summarizeDatasets } from './dataset-summary.ts';
+import { createManifestCatalog, type Catalog, type RunRejection } from './manifest-catalog.ts';
+import type { JWK } from 'jose';
 
 export interface DuckDbEngineOptions {
   /** Absolute path of the archive root. */
@@ -44,8 +49,14 @@ export interface DuckDbEngineOptions {
    * temp dir and removes on close). Default true; false keeps every query in `memoryLimit`.
    */
   readonly spill?: boolean;
-  /** How long a dataset listing is reused, ms. Default 10 000. */
+  /** How long a dataset listing is reused, ms (new runs appear within this). Default 10 000. */
   readonly datasetCacheMs?: number;
+  /** Pinned manifest signing keys (public JWKs); absent: manifests are checked against their own key and listed unverified. */
+  readonly manifestKeys?: readonly JWK[] | null;
+  /** Whether committed files' SHA-256 are checked (once per file, size and mtime). Default true. */
+  readonly verifyHashes?: boolean;
+  /** Called once per listing refresh for each run left out (dataset, run id, reason; no contents). */
+  readonly onRejectedRun?: (r: { dataset: string; run: string; reason: RunRejection }) => void;
   readonly now?: () => number;
 }
 
@@ -58,10 +69,15 @@ function sqlString(text: string): string {
 }
 
 function paramType(v: QueryParam): DuckDBType {
+  if (Array.isArray(v)) return LIST(VARCHAR);
   if (typeof v === 'bigint') return UBIGINT;
   if (typeof v === 'boolean') return BOOLEAN;
   if (typeof v === 'string') return VARCHAR;
   return Number.isInteger(v) ? BIGINT : DOUBLE;
+}
+
+function bindValue(v: QueryParam): DuckDBValue | string | number | bigint | boolean {
+  return Array.isArray(v) ? listValue([...v]) : (v as string | number | bigint | boolean);
 }
 
 /** Maps a DuckDB failure to a stable code; the message never contains SQL or paths. */
@@ -135,7 +151,7 @@ export async function createDuckDbEngine(options: DuckDbEngineOptions): Promise<
 
   async function readRows(sql: string, params: readonly QueryParam[], opts: EngineRunOptions): Promise<EngineResult> {
     return withConnection(opts.timeoutMs, async (conn, isTimedOut) => {
-      const result = await conn.stream(sql, [...params], params.map(paramType));
+      const result = await conn.stream(sql, params.map(bindValue), params.map(paramType));
       const names = result.columnNames();
       const types = result.columnTypes();
       const columns = names.map((name, i) => ({ name, type: String(types[i]) }));
@@ -166,61 +182,38 @@ export async function createDuckDbEngine(options: DuckDbEngineOptions): Promise<
     });
   }
 
-  let cache: { at: number; value: readonly DatasetInfo[] } | null = null;
+  const catalog = createManifestCatalog({ root, pinnedKeys: options.manifestKeys ?? null, ...(options.verifyHashes !== undefined ? { verifyHashes: options.verifyHashes } : {}) });
+  let cache: { at: number; value: Catalog } | null = null;
+  let building: Promise<Catalog> | null = null;
 
-  async function discover(): Promise<readonly DatasetInfo[]> {
-    const budget = { maxRows: 10_000_000, timeoutMs: 30_000 };
-    const files = await readRows('SELECT file FROM glob($1)', [`${root}/*/date=*/hour=*/*.parquet`], budget);
-    const byDataset = new Map<string, string[]>();
-    for (const [file] of files.rows) {
-      const id = String(file).slice(root.length + 1).split('/')[0];
-      if (!DatasetId.safeParse(id).success) continue;
-      const list = byDataset.get(id) ?? [];
-      list.push(String(file));
-      byDataset.set(id, list);
-    }
-    const manifestFiles = await readRows('SELECT file FROM glob($1)', [`${root}/*/manifests/*.json`], budget);
-    const manifests: { dataset: string; text: string }[] = [];
-    if (manifestFiles.rows.length > 0) {
-      const texts = await readRows('SELECT filename, content FROM read_text($1)', [`${root}/*/manifests/*.json`], budget);
-      for (const [filename, content] of texts.rows) {
-        manifests.push({ dataset: String(filename).slice(root.length + 1).split('/')[0], text: String(content) });
-      }
-    }
-    const out: DatasetInfo[] = [];
-    for (const [id, list] of [...byDataset].sort(([a], [b]) => a.localeCompare(b))) {
-      const own = manifests.filter((m) => m.dataset === id).map((m) => m.text);
-      let fallback: Parameters<typeof summarizeDatasets>[3] = null;
-      if (own.length === 0) {
-        const glob = `${root}/${id}/**/*.parquet`;
-        const stats = await readRows(
-          `SELECT min(time_start), max(time_end), count(*) FROM read_parquet($1, hive_partitioning = true, union_by_name = true)`,
-          [glob],
-          budget,
-        );
-        const kv = await readRows(
-          `SELECT DISTINCT decode(key), decode(value) FROM parquet_kv_metadata($1) WHERE decode(key) IN ('flowseal.policy_hash', 'flowseal.key_id')`,
-          [glob],
-          budget,
-        );
-        fallback = { stats: stats.rows[0] ?? [null, null, 0], kv: kv.rows.map(([k, v]) => [String(k), String(v)] as const) };
-      }
-      out.push(summarizeDatasets(id, list.length, own, fallback));
-    }
-    return out;
+  /** The current catalog: rebuilt when older than `datasetCacheMs` (one build at a time). */
+  async function current(): Promise<Catalog> {
+    const t = now();
+    if (cache && t - cache.at < cacheMs) return cache.value;
+    building ??= catalog.build().then(
+      (value) => {
+        cache = { at: now(), value };
+        building = null;
+        for (const r of value.rejections) options.onRejectedRun?.(r);
+        return value;
+      },
+      (err: unknown) => {
+        building = null;
+        throw err;
+      },
+    );
+    return building;
   }
 
   return {
     async listDatasets() {
-      const t = now();
-      if (cache && t - cache.at < cacheMs) return cache.value;
-      const value = await discover();
-      cache = { at: t, value };
-      return value;
+      return [...(await current()).datasets.values()].map((d) => d.info);
     },
-    datasetGlob(id: string) {
-      if (!DatasetId.safeParse(id).success) throw new TypeError('datasetGlob needs a validated dataset id');
-      return `${root}/${id}/**/*.parquet`;
+    datasetFiles(id: string) {
+      if (!DatasetId.safeParse(id).success) throw new TypeError('datasetFiles needs a validated dataset id');
+      // Only ever asked after listDatasets() found the id (execute-query resolves it first).
+      if (cache === null) throw new TypeError('datasetFiles before listDatasets');
+      return cache.value.datasets.get(id)?.files ?? [];
     },
     run(query: CompiledSql, opts: EngineRunOptions) {
       return readRows(query.sql, query.params, opts);

@@ -23,7 +23,7 @@ test('unknown issuer, bad signature and a missing claim get the same 401; the au
   const audit = createMemoryAuditSink();
   const engine: QueryEngine = {
     listDatasets: async () => [],
-    datasetGlob: () => { throw new Error('not used'); },
+    datasetFiles: () => { throw new Error('not used'); },
     run: () => { throw new Error('not used'); },
   } as unknown as QueryEngine;
   const app = createApp({

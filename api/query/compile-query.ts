@@ -6,7 +6,7 @@
  * Owns: SQL shape, the time-range and partition-pruning predicates, prefix masks, metric
  * aggregates, ordering rules and the output description the result shaper needs. Never: puts
  * a user-supplied string into SQL text — identifiers come from schemas/columns.ts and the
- * fixed tables below, values (the Parquet glob included) are bound `$n` parameters. Pure.
+ * fixed tables below, values (the dataset's committed file list included) are bound `$n` parameters. Pure.
  *
  * Minimum group size: every aggregate row — a group, or the single row of a no-group total
  * (`groupBy: []`) — over fewer than `minGroupSize` flows is withheld and counted in
@@ -21,6 +21,7 @@
  */
 import type { GroupBy, Metric, QueryRequest } from '../../schemas/query.ts';
 import { RECORD_COLUMNS } from '../../schemas/query.ts';
+import { FLOW_COLUMNS } from '../../schemas/columns.ts';
 import { AppError, ErrorCode } from '../../schemas/errors.ts';
 import type { CompiledSql } from '../ports.ts';
 import { ParamList, compileFilter } from './compile-filter.ts';
@@ -94,8 +95,12 @@ function timePredicates(req: QueryRequest, maxDays: number, p: ParamList): strin
   ].join(' AND ');
 }
 
-function source(glob: string, p: ParamList): string {
-  return `read_parquet(${p.add(glob)}, hive_partitioning = true, hive_types = {'date': 'DATE', 'hour': 'INTEGER'}, union_by_name = true)`;
+/** A dataset with no committed file (only empty runs): the same columns, no rows. */
+const EMPTY_SOURCE = `(SELECT ${[...FLOW_COLUMNS.map((c) => `CAST(NULL AS ${c.duckdbType}) AS ${c.name}`), 'CAST(NULL AS DATE) AS date', 'CAST(NULL AS INTEGER) AS hour'].join(', ')} WHERE false)`;
+
+function source(files: readonly string[], p: ParamList): string {
+  if (files.length === 0) return EMPTY_SOURCE;
+  return `read_parquet(${p.add(files)}, hive_partitioning = true, hive_types = {'date': 'DATE', 'hour': 'INTEGER'}, union_by_name = true)`;
 }
 
 interface KeySql {
@@ -148,9 +153,9 @@ function orderClause(req: QueryRequest, known: Map<string, string>, fallback: st
   return [...items, ...fallback].join(', ');
 }
 
-function compileRecords(req: QueryRequest, limits: CompileLimits, glob: string): CompiledQuery {
+function compileRecords(req: QueryRequest, limits: CompileLimits, files: readonly string[]): CompiledQuery {
   const p = new ParamList();
-  const from = source(glob, p);
+  const from = source(files, p);
   const where = `${timePredicates(req, limits.maxTimeRangeDays, p)} AND ${compileFilter(req.filter, p, limits.maxFilterNodes)}`;
   const cols = req.select ? [...new Set(req.select)] : [...RECORD_COLUMNS];
   const known = new Map(cols.map((c) => [c, c]));
@@ -160,9 +165,9 @@ function compileRecords(req: QueryRequest, limits: CompileLimits, glob: string):
   return { kind: 'records', sql, params: p.values, limit, outputs: cols.map((name) => ({ kind: 'column', name })) };
 }
 
-function compileAggregate(req: QueryRequest, groupBy: readonly GroupBy[], limits: CompileLimits, glob: string): CompiledQuery {
+function compileAggregate(req: QueryRequest, groupBy: readonly GroupBy[], limits: CompileLimits, files: readonly string[]): CompiledQuery {
   const p = new ParamList();
-  const from = source(glob, p);
+  const from = source(files, p);
   const where = `${timePredicates(req, limits.maxTimeRangeDays, p)} AND ${compileFilter(req.filter, p, limits.maxFilterNodes)}`;
   const keys = groupKeys(groupBy, p);
   const metrics = [...new Set(req.metrics ?? (['flows', 'packets', 'bytes'] as const))];
@@ -192,17 +197,18 @@ function compileAggregate(req: QueryRequest, groupBy: readonly GroupBy[], limits
 }
 
 /**
- * Compiles a validated request. `glob` is the dataset's Parquet glob from the engine (built
- * from a validated, existing dataset id); it is bound as a parameter, not spliced.
+ * Compiles a validated request. `files` are the dataset's committed Parquet files from the
+ * engine (`QueryEngine.datasetFiles`: only files listed in verified manifests); the list is
+ * bound as a parameter, not spliced. An empty list reads nothing (a typed empty relation).
  * @throws AppError ERR_QUERY_INVALID (bad time range, unknown orderBy, duplicate keys, a metric
  *   named like a group key),
  *   ERR_QUERY_TOO_LARGE (time range longer than allowed), ERR_QUERY_FILTER_INVALID.
  */
-export function compileQuery(req: QueryRequest, limits: CompileLimits, glob: string): CompiledQuery {
+export function compileQuery(req: QueryRequest, limits: CompileLimits, files: readonly string[]): CompiledQuery {
   if (req.groupBy === undefined) {
     if (req.metrics !== undefined) throw invalid('metrics need groupBy');
-    return compileRecords(req, limits, glob);
+    return compileRecords(req, limits, files);
   }
   if (req.select !== undefined) throw invalid('select applies to record listings only (no groupBy)');
-  return compileAggregate(req, req.groupBy, limits, glob);
+  return compileAggregate(req, req.groupBy, limits, files);
 }

@@ -306,10 +306,10 @@ export function routeHarness(): { runs: CompiledSql[]; globs: string[]; call(pat
   const globs: string[] = [];
   const datasets = new Set<string>();
   const engine: QueryEngine = {
-    listDatasets: async () => [...datasets].map((id) => ({ id, timeStart: null, timeEnd: null, flows: null, files: 1, runs: 1, policyHashes: [], keyIds: [] })),
-    datasetGlob: (id) => {
-      globs.push(`/archive/${id}/${INJECTION}/**/*.parquet`);
-      return globs[globs.length - 1];
+    listDatasets: async () => [...datasets].map((id) => ({ id, timeStart: null, timeEnd: null, flows: null, files: 1, runs: 1, rejectedRuns: 0, verified: false, policyHashes: [], keyIds: [] })),
+    datasetFiles: (id) => {
+      globs.push(`/archive/${id}/${INJECTION}/date=2026-01-01/hour=00/r-0000.parquet`);
+      return [globs[globs.length - 1]!];
     },
     run: async (q) => {
       runs.push({ sql: q.sql, params: [...q.params] });

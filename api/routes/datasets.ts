@@ -1,7 +1,8 @@
 /**
  * `GET /v1/datasets` and `GET /v1/datasets/:id`: what a subject may query — ids, time range,
- * flow count, policy hashes, anonymization key ids, and the column schema from
- * schemas/columns.ts.
+ * flow count, policy hashes, anonymization key ids, whether the runs' manifests verified under
+ * a pinned processor key (`verified`; false when the API has none pinned) and how many runs were
+ * left out for failing a check (`rejectedRuns`), and the column schema from schemas/columns.ts.
  *
  * Owns: the dataset description. Never: lists datasets outside the token's `datasets` claim or
  * reveals archive paths. Without the `records` scope the time range is widened to whole minutes
@@ -32,6 +33,8 @@ function summary(d: DatasetInfo, exactTimes: boolean) {
     flows: d.flows,
     files: d.files,
     runs: d.runs,
+    rejectedRuns: d.rejectedRuns,
+    verified: d.verified,
     policyHashes: d.policyHashes,
     keyIds: d.keyIds,
   };

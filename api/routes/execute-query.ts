@@ -93,7 +93,7 @@ export async function executeQuery(deps: ExecuteDeps, principal: Principal, req:
         maxTimeRangeDays: limits.maxTimeRangeDays,
         maxFilterNodes: limits.maxFilterNodes,
       },
-      engine.datasetGlob(req.dataset),
+      engine.datasetFiles(req.dataset),
     );
     const result = await engine.run(compiled, { maxRows: compiled.limit + 1, timeoutMs: limits.queryTimeoutMs });
     const shaped = shapeResult(compiled, result);

@@ -55,7 +55,7 @@ function harness(limits: Record<string, unknown>) {
   const runs: EngineRunOptions[] = [];
   const spy: QueryEngine = {
     listDatasets: () => engine.listDatasets(),
-    datasetGlob: (id) => engine.datasetGlob(id),
+    datasetFiles: (id) => engine.datasetFiles(id),
     run: (q, o) => (runs.push(o), engine.run(q, o)),
   };
   const app = createApp({

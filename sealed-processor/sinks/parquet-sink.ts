@@ -10,6 +10,7 @@
 import { mkdir, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DuckDBInstance, DuckDBTimestampValue, type DuckDBAppender, type DuckDBConnection } from '@duckdb/node-api';
+import { flowFilePath } from '../../schemas/archive.ts';
 import { FLOW_COLUMNS } from '../../schemas/columns.ts';
 import { AppError, ErrorCode } from '../../schemas/errors.ts';
 import type { AnonFlowRow } from '../flows/flow-record.ts';
@@ -129,7 +130,7 @@ export class ParquetSink {
     const kv = Object.entries(this.#opts.metadata).map(([k, v]) => `${sqlString(k)}: ${sqlString(v)}`).join(', ');
     for (const [d, h] of parts.getRows() as [string, string][]) {
       if (!/^\d{4}-\d{2}-\d{2}$/.test(d) || !/^\d{2}$/.test(h)) throw new TypeError('bad partition value');
-      const rel = join(`date=${d}`, `hour=${h}`, `${this.#opts.runId}-${String(this.#seq++).padStart(4, '0')}.parquet`);
+      const rel = flowFilePath(`${d}T${h}:00:00Z`, this.#opts.runId, this.#seq++);
       const final = join(this.#opts.stagingDir, rel);
       const tmp = `${final}.tmp`;
       await mkdir(join(this.#opts.stagingDir, `date=${d}`, `hour=${h}`), { recursive: true });

@@ -14,13 +14,13 @@ import { createReadStream } from 'node:fs';
 import { link, mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { z } from 'zod';
-import { CompactSign, exportJWK, generateKeyPair, type CryptoKey, type JWK } from 'jose';
 import { SCHEMA_VERSION } from '../../schemas/columns.ts';
-import { canonicalJson } from '../../schemas/canonical-json.ts';
+import { ArchiveFilePath, DatasetId, MANIFEST_DIR, manifestFileName } from '../../schemas/archive.ts';
 import { AppError, ErrorCode } from '../../schemas/errors.ts';
 import { RunManifest, SignedManifest } from '../../schemas/manifest.ts';
 import { policyHash, type Policy } from '../../schemas/policy.ts';
 import type { StagedFile } from './parquet-sink.ts';
+import { loadManifestSigner, type ManifestSigner } from './manifest-signer.ts';
 
 export interface PublishInput {
   runId: string;
@@ -32,10 +32,12 @@ export interface PublishInput {
   policy: Policy;
   processorVersion: string;
   keyId?: string;
+  /** Signs the manifest; default: an ephemeral per-process key (proves nothing to readers). */
+  signer?: ManifestSigner;
 }
 
 /** A staged file's path: exactly the archive layout, nothing that could leave the dataset dir. */
-export const StagedPath = z.string().regex(/^date=\d{4}-\d{2}-\d{2}\/hour=\d{2}\/[A-Za-z0-9_-]{1,64}-\d{4,}\.parquet$/);
+export const StagedPath = ArchiveFilePath;
 
 /** What the worker reports for each staged file (parsed: the worker is the parsing attack surface). */
 export const StagedFileReport = z.strictObject({
@@ -47,7 +49,7 @@ export const StagedFileReport = z.strictObject({
 });
 
 const Journal = z.strictObject({
-  dataset: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/),
+  dataset: DatasetId,
   files: z.array(StagedPath),
   manifest: SignedManifest,
 });
@@ -77,18 +79,13 @@ function inside(root: string, rel: string): string {
   return full;
 }
 
-let signer: { key: CryptoKey; jwk: JWK } | null = null;
+let ephemeral: Promise<ManifestSigner> | null = null;
 
-/** The manifest signing key: Ed25519, generated per processor start, in memory only. */
-async function manifestSigner(): Promise<{ key: CryptoKey; jwk: JWK }> {
-  if (!signer) {
-    const { privateKey, publicKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519' });
-    const jwk = await exportJWK(publicKey);
-    signer = { key: privateKey, jwk: { ...jwk, use: 'sig', alg: 'EdDSA' } };
-  }
-  return signer;
+/** Without a configured signer: one generated per process, in memory only (see manifest-signer.ts). */
+function ephemeralSigner(): Promise<ManifestSigner> {
+  ephemeral ??= loadManifestSigner(undefined, {});
+  return ephemeral;
 }
-
 
 async function atomicWrite(path: string, text: string): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
@@ -122,11 +119,7 @@ export async function publishRun(input: PublishInput): Promise<RunManifest> {
     keyId: input.keyId ?? notes?.keyId ?? 'unknown',
     releaseNotes: input.done.releaseNotes,
   });
-  const { key, jwk } = await manifestSigner();
-  const jws = await new CompactSign(new TextEncoder().encode(canonicalJson(manifest)))
-    .setProtectedHeader({ alg: 'EdDSA', typ: 'flowseal-manifest+json' })
-    .sign(key);
-  const signed: SignedManifest = { manifest, jws, signer: jwk as Record<string, unknown> };
+  const signed = await (input.signer ?? (await ephemeralSigner())).sign(manifest);
   const journal: Journal = { dataset: input.dataset, files: staged.map((f) => f.relPath), manifest: signed };
   await atomicWrite(join(input.stagingDir, 'publish.json'), JSON.stringify(journal));
   await fsyncPath(input.stagingDir);
@@ -161,7 +154,7 @@ async function applyJournal(stagingDir: string, archiveDir: string, journal: Jou
     await unlink(from);
     await fsyncPath(dirname(to));
   }
-  const manifestPath = inside(join(datasetDir, 'manifests'), `${journal.manifest.manifest.runId}.json`);
+  const manifestPath = inside(join(datasetDir, MANIFEST_DIR), manifestFileName(journal.manifest.manifest.runId));
   await atomicWrite(manifestPath, JSON.stringify(journal.manifest, null, 2));
   await rm(stagingDir, { recursive: true, force: true });
 }

@@ -20,6 +20,7 @@ import { encodeFrame, encodeJsonFrame, FrameType, type WorkerConfig } from '../w
 import { completeJournal, journalExists, publishRun } from '../sinks/publish.ts';
 import type { RunManifest } from '../../schemas/manifest.ts';
 import { feedSegment, type SegmentRef } from './feed-segment.ts';
+import type { ManifestSigner } from '../sinks/manifest-signer.ts';
 import { WorkerHandle } from './worker-handle.ts';
 
 /** What a processor is set up with: where to read and write, the policy and its key. */
@@ -31,6 +32,8 @@ export interface ProcessorSettings {
   /** Anonymization master key (in memory only; handed to each worker). */
   masterKey: Uint8Array;
   processorVersion: string;
+  /** Signs run manifests (default: an ephemeral per-process key, see sinks/manifest-signer.ts). */
+  manifestSigner?: ManifestSigner;
 }
 
 export interface RunEnvironment extends ProcessorSettings {
@@ -224,6 +227,7 @@ export class Run {
       counts: { ...this.#counts, ...worker.done.counts },
       policy: this.#env.policy,
       processorVersion: this.#env.processorVersion,
+      ...(this.#env.manifestSigner ? { signer: this.#env.manifestSigner } : {}),
       });
     } catch (e) {
       const code = e instanceof AppError ? e.code : ErrorCode.ArchiveWriteFailed;

@@ -14,6 +14,7 @@ import { RecordProcessor } from './record-processor.ts';
 import { ParquetSink } from '../sinks/parquet-sink.ts';
 import { createFlowAnonymizer } from '../anonymize/flow-anonymizer.ts';
 import { SCHEMA_VERSION } from '../../schemas/columns.ts';
+import { ArchiveKv } from '../../schemas/archive.ts';
 import { policyHash } from '../../schemas/policy.ts';
 
 function emit(ev: WorkerEvent): void {
@@ -56,10 +57,10 @@ async function main(): Promise<number> {
             stagingDir: config.stagingDir,
             runId: config.runId,
             metadata: {
-              'flowseal.schema_version': String(SCHEMA_VERSION),
-              'flowseal.policy_hash': policyHash(config.policy),
-              'flowseal.key_id': anonymizer.keyId,
-              'flowseal.run_id': config.runId,
+              [ArchiveKv.schemaVersion]: String(SCHEMA_VERSION),
+              [ArchiveKv.policyHash]: policyHash(config.policy),
+              [ArchiveKv.keyId]: anonymizer.keyId,
+              [ArchiveKv.runId]: config.runId,
               'flowseal.dataset': config.dataset,
               'flowseal.processor': config.processorVersion,
             },

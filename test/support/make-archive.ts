@@ -2,14 +2,21 @@
  * Test helper: writes a small synthetic (already "anonymized") flow archive in the layout the
  * sealed processor produces — `<dir>/<dataset>/date=YYYY-MM-DD/hour=HH/<run>-<seq>.parquet`,
  * zstd, columns exactly FLOW_COLUMNS in order, rows sorted by time_start, KV metadata — plus
- * an optional run manifest `<dir>/<dataset>/manifests/<run>.json`.
+ * the signed run manifest `<dir>/<dataset>/manifests/<run>.json` that commits them (listing
+ * every file with its rows, size and SHA-256; signed by `signer`, default a per-process
+ * ephemeral key as a processor without a configured key would). `manifest: false` leaves the
+ * files uncommitted, as a processor killed while publishing does.
  *
  * Owns: fixture generation for API tests. Address halves are computed here with its own small
  * parser (not api/query/cidr.ts) so tests compare the API against an independent computation.
  * Never: used by production code.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { ArchiveKv, MANIFEST_DIR, flowFilePath, manifestFileName } from '../../schemas/archive.ts';
+import { RunManifest } from '../../schemas/manifest.ts';
+import { loadManifestSigner, type ManifestSigner } from '../../sealed-processor/sinks/manifest-signer.ts';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { FLOW_COLUMNS, SCHEMA_VERSION } from '../../schemas/columns.ts';
 
@@ -43,8 +50,10 @@ export interface MakeArchiveOptions {
   dataset: string;
   rows: readonly FlowRowInput[];
   runId?: string;
-  /** Write a run manifest (default true). */
+  /** Write the run manifest that commits the files (default true). */
   manifest?: boolean;
+  /** Signs the manifest (default: one ephemeral key per test process). */
+  signer?: ManifestSigner;
   policyHash?: string;
   keyId?: string;
 }
@@ -99,6 +108,12 @@ function row(r: FlowRowInput): unknown[] {
   return FLOW_COLUMNS.map((c) => values[c.name]);
 }
 
+let ephemeral: Promise<ManifestSigner> | null = null;
+function defaultSigner(): Promise<ManifestSigner> {
+  ephemeral ??= loadManifestSigner(undefined, {});
+  return ephemeral;
+}
+
 function quote(s: string): string {
   return `'${s.replaceAll("'", "''")}'`;
 }
@@ -132,27 +147,36 @@ export async function makeArchive(dir: string, options: MakeArchiveOptions): Pro
   }
   const hours = [...new Set(sorted.map((r) => Math.floor(Date.parse(r.time_start) / 3_600_000)))];
   const files: string[] = [];
+  const listed: RunManifest['files'] = [];
   let seq = 0;
   for (const h of hours) {
     const d = new Date(h * 3_600_000).toISOString();
-    const partDir = join(dir, options.dataset, `date=${d.slice(0, 10)}`, `hour=${d.slice(11, 13)}`);
-    mkdirSync(partDir, { recursive: true });
-    const file = join(partDir, `${runId}-${String(seq++).padStart(4, '0')}.parquet`);
-    const kv = `{'flowseal.schema_version': '${SCHEMA_VERSION}', 'flowseal.policy_hash': ${quote(policyHash)}, 'flowseal.key_id': ${quote(keyId)}, 'flowseal.run_id': ${quote(runId)}}`;
+    const file = join(dir, options.dataset, flowFilePath(d, runId, seq++));
+    mkdirSync(join(file, '..'), { recursive: true });
+    const kv = `{${quote(ArchiveKv.schemaVersion)}: '${SCHEMA_VERSION}', ${quote(ArchiveKv.policyHash)}: ${quote(policyHash)}, ${quote(ArchiveKv.keyId)}: ${quote(keyId)}, ${quote(ArchiveKv.runId)}: ${quote(runId)}}`;
     await conn.run(
       `COPY (SELECT * FROM flows WHERE date_trunc('hour', time_start) = make_timestamp(${h * 3_600_000_000}::BIGINT) ORDER BY time_start) ` +
         `TO ${quote(file)} (FORMAT parquet, COMPRESSION zstd, KV_METADATA ${kv})`,
     );
     files.push(file);
+    const inHour = sorted.filter((r) => Math.floor(Date.parse(r.time_start) / 3_600_000) === h);
+    listed.push({
+      path: relative(join(dir, options.dataset), file),
+      rows: inHour.length,
+      bytes: statSync(file).size,
+      sha256: createHash('sha256').update(readFileSync(file)).digest('hex'),
+      timeStart: new Date(Date.parse(inHour[0]!.time_start)).toISOString(),
+      timeEnd: new Date(Math.max(...inHour.map((r) => Date.parse(r.time_end ?? r.time_start)))).toISOString(),
+    });
   }
   conn.closeSync();
   instance.closeSync();
   if (options.manifest ?? true) {
-    const mdir = join(dir, options.dataset, 'manifests');
+    const mdir = join(dir, options.dataset, MANIFEST_DIR);
     mkdirSync(mdir, { recursive: true });
     const times = sorted.map((r) => Date.parse(r.time_start));
     const ends = sorted.map((r) => Date.parse(r.time_end ?? r.time_start));
-    const manifest = {
+    const manifest = RunManifest.parse({
       manifestVersion: 1,
       runId,
       dataset: options.dataset,
@@ -162,13 +186,14 @@ export async function makeArchive(dir: string, options: MakeArchiveOptions): Pro
       timeStart: times.length ? new Date(Math.min(...times)).toISOString() : null,
       timeEnd: ends.length ? new Date(Math.max(...ends)).toISOString() : null,
       flows: sorted.length,
-      files: [],
+      files: listed,
       counts: {},
       policyHash,
       keyId,
       releaseNotes: null,
-    };
-    writeFileSync(join(mdir, `${runId}.json`), JSON.stringify({ manifest, jws: 'unsigned-test', signer: {} }));
+    });
+    const signer = options.signer ?? (await defaultSigner());
+    writeFileSync(join(mdir, manifestFileName(runId)), JSON.stringify(await signer.sign(manifest)));
   }
   return files;
 }
