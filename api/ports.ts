@@ -26,6 +26,8 @@ export interface DatasetInfo {
   readonly runs: number;
   /** Runs left out because their manifest or files failed a check (see engine/manifest-catalog.ts). */
   readonly rejectedRuns: number;
+  /** Runs not checked yet (the catalog's hash budget per refresh was spent); listed after a later refresh. */
+  readonly pendingRuns: number;
   /** Whether every run's manifest verified under a pinned key (false: no key pinned). */
   readonly verified: boolean;
   readonly policyHashes: readonly string[];

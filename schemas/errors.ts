@@ -35,6 +35,8 @@ export const ErrorCode = {
   ArchiveWriteFailed: 'ERR_ARCHIVE_WRITE_FAILED',
   /** A run's manifest or files failed a read-side check: the run is left out of the archive (logged, counted in rejectedRuns). */
   ArchiveRunRejected: 'ERR_ARCHIVE_RUN_REJECTED',
+  /** A file a query read was replaced or rewritten after the catalog checked it: the answer is withheld (retry). */
+  ArchiveChanged: 'ERR_ARCHIVE_CHANGED',
   // api
   AuthMissing: 'ERR_AUTH_MISSING',
   AuthInvalid: 'ERR_AUTH_INVALID',
@@ -78,6 +80,7 @@ export const errorStatus: Record<ErrorCode, number> = {
   ERR_PROCESSOR_WORKER_FAILED: 500,
   ERR_ARCHIVE_WRITE_FAILED: 500,
   ERR_ARCHIVE_RUN_REJECTED: 500,
+  ERR_ARCHIVE_CHANGED: 503,
   ERR_AUTH_MISSING: 401,
   ERR_AUTH_INVALID: 401,
   ERR_AUTH_EXPIRED: 401,

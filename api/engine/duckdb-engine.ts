@@ -18,14 +18,15 @@
  * are `datasetFiles(id)`, the committed files of a dataset.
  *
  * What is readable is decided by engine/manifest-catalog.ts: only files listed in manifests
- * that verify (and match their size and hash); the catalog is rebuilt at most every
- * `datasetCacheMs`, so new runs appear without a restart.
+ * that verify (and match their size and hash); the catalog is rebuilt in the background once
+ * it is older than `datasetCacheMs`, so new runs appear without a restart, and every query's
+ * files are checked afterwards to still be the versions the catalog accepted.
  *
  * Owns: the DuckDB instance, its lockdown, the catalog's refresh, error mapping. Never: echoes
  * SQL, paths or DuckDB messages to callers — errors become stable codes with generic messages
  * (the original is kept as `cause` for logs).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBInstance, BIGINT, BOOLEAN, DOUBLE, LIST, UBIGINT, VARCHAR, listValue } from '@duckdb/node-api';
@@ -34,7 +35,7 @@ import { AppError, ErrorCode } from '../../schemas/errors.ts';
 import { DatasetId } from '../../schemas/claims.ts';
 import type { CompiledSql, DatasetInfo, EngineResult, EngineRunOptions, QueryEngine, QueryParam } from '../ports.ts';
 import { toJsonValue } from './json-value.ts';
-import { createManifestCatalog, type Catalog, type RunRejection } from './manifest-catalog.ts';
+import { createManifestCatalog, stillCommitted, type Catalog, type RunRejection } from './manifest-catalog.ts';
 import type { JWK } from 'jose';
 
 export interface DuckDbEngineOptions {
@@ -53,8 +54,10 @@ export interface DuckDbEngineOptions {
   readonly datasetCacheMs?: number;
   /** Pinned manifest signing keys (public JWKs); absent: manifests are checked against their own key and listed unverified. */
   readonly manifestKeys?: readonly JWK[] | null;
-  /** Whether committed files' SHA-256 are checked (once per file, size and mtime). Default true. */
+  /** Whether committed files' SHA-256 are checked (once per file version). Default true. */
   readonly verifyHashes?: boolean;
+  /** Bytes hashed per catalog build at most (default 4 GiB); later runs are pending until the next build. */
+  readonly hashBudgetBytes?: number;
   /** Called once per listing refresh for each run left out (dataset, run id, reason; no contents). */
   readonly onRejectedRun?: (r: { dataset: string; run: string; reason: RunRejection }) => void;
   readonly now?: () => number;
@@ -62,6 +65,8 @@ export interface DuckDbEngineOptions {
 
 export interface DuckDbEngine extends QueryEngine {
   close(): Promise<void>;
+  /** Rebuilds the dataset catalog now and waits for it (listings otherwise refresh in the background). */
+  refresh(): Promise<void>;
 }
 
 function sqlString(text: string): string {
@@ -95,8 +100,10 @@ export function mapDuckDbError(err: unknown, timedOut: boolean): AppError {
  * @throws TypeError when `archiveDir` is not absolute or contains the OS temp directory.
  */
 export async function createDuckDbEngine(options: DuckDbEngineOptions): Promise<DuckDbEngine> {
-  const root = options.archiveDir.replace(/\/+$/, '');
+  let root = options.archiveDir.replace(/\/+$/, '');
   if (!root.startsWith('/')) throw new TypeError('archiveDir must be an absolute path');
+  // The catalog requires every file's real path to be the path it reads; DuckDB resolves links.
+  if (existsSync(root)) root = realpathSync(root);
   const now = options.now ?? Date.now;
   const cacheMs = options.datasetCacheMs ?? 10_000;
   const spillDir = options.spill === false ? null : mkdtempSync(join(tmpdir(), 'flowseal-duckdb-spill-'));
@@ -182,19 +189,30 @@ export async function createDuckDbEngine(options: DuckDbEngineOptions): Promise<
     });
   }
 
-  const catalog = createManifestCatalog({ root, pinnedKeys: options.manifestKeys ?? null, ...(options.verifyHashes !== undefined ? { verifyHashes: options.verifyHashes } : {}) });
+  const catalog = createManifestCatalog({
+    root,
+    pinnedKeys: options.manifestKeys ?? null,
+    ...(options.verifyHashes !== undefined ? { verifyHashes: options.verifyHashes } : {}),
+    ...(options.hashBudgetBytes !== undefined ? { hashBudgetBytes: options.hashBudgetBytes } : {}),
+  });
   let cache: { at: number; value: Catalog } | null = null;
   let building: Promise<Catalog> | null = null;
+  const reported = new Set<string>();
 
-  /** The current catalog: rebuilt when older than `datasetCacheMs` (one build at a time). */
-  async function current(): Promise<Catalog> {
-    const t = now();
-    if (cache && t - cache.at < cacheMs) return cache.value;
+  function rebuild(): Promise<Catalog> {
     building ??= catalog.build().then(
       (value) => {
-        cache = { at: now(), value };
+        // An incomplete build (hash budget spent) is stale at once: the next call continues it.
+        cache = { at: value.incomplete ? -Infinity : now(), value };
         building = null;
-        for (const r of value.rejections) options.onRejectedRun?.(r);
+        const current = new Set<string>();
+        for (const r of value.rejections) {
+          const key = `${r.dataset}/${r.run}/${r.reason}`;
+          current.add(key);
+          if (!reported.has(key)) options.onRejectedRun?.(r);
+        }
+        reported.clear();
+        for (const k of current) reported.add(k);
         return value;
       },
       (err: unknown) => {
@@ -203,6 +221,17 @@ export async function createDuckDbEngine(options: DuckDbEngineOptions): Promise<
       },
     );
     return building;
+  }
+
+  /**
+   * The catalog to answer from: the first call waits for a build; after that a stale catalog
+   * is answered from while one rebuild runs in the background (so a slow rebuild — many new
+   * files to hash, or a hostile archive — never stalls requests).
+   */
+  async function current(): Promise<Catalog> {
+    if (cache === null) return rebuild();
+    if (now() - cache.at >= cacheMs) rebuild().catch(() => undefined);
+    return cache.value;
   }
 
   return {
@@ -215,8 +244,19 @@ export async function createDuckDbEngine(options: DuckDbEngineOptions): Promise<
       if (cache === null) throw new TypeError('datasetFiles before listDatasets');
       return cache.value.datasets.get(id)?.files ?? [];
     },
-    run(query: CompiledSql, opts: EngineRunOptions) {
-      return readRows(query.sql, query.params, opts);
+    async run(query: CompiledSql, opts: EngineRunOptions) {
+      const result = await readRows(query.sql, query.params, opts);
+      // The files read must still be the versions the catalog checked (a swap between the
+      // check and DuckDB's read would otherwise be answered from).
+      const files = query.params.filter((p): p is readonly string[] => Array.isArray(p)).flat();
+      if (files.length > 0 && (cache === null || !(await stillCommitted(cache.value, files)))) {
+        if (cache) cache = { at: -Infinity, value: cache.value };
+        throw new AppError(ErrorCode.ArchiveChanged, 'the archive changed while the query ran; retry');
+      }
+      return result;
+    },
+    async refresh() {
+      await rebuild();
     },
     async close() {
       instance.closeSync();

@@ -5,7 +5,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, truncateSync, unlinkSync, writeFileSync, copyFileSync, renameSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, truncateSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { CompactSign, importJWK } from 'jose';
+import { AppError } from '../../schemas/errors.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeArchive, type FlowRowInput } from '../../test/support/make-archive.ts';
@@ -18,7 +20,7 @@ const rows = (n: number, hour = 10): FlowRowInput[] =>
 
 const seed = (b: number): Uint8Array => new Uint8Array(32).fill(b);
 
-async function setup(options: { pinned?: boolean } = {}) {
+async function setup(options: { pinned?: boolean; hashBudgetBytes?: number } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'flowseal-catalog-'));
   const archive = join(dir, 'archive');
   const operator = await signerFromSeed(seed(7), true);
@@ -32,6 +34,7 @@ async function setup(options: { pinned?: boolean } = {}) {
     now: () => clock.t,
     manifestKeys: options.pinned ? [operator.publicJwk] : null,
     onRejectedRun: (r) => rejected.push(r),
+    ...(options.hashBudgetBytes !== undefined ? { hashBudgetBytes: options.hashBudgetBytes } : {}),
   });
   /** Rows the engine would read for `dataset` (through its committed file list). */
   const count = async (dataset: string): Promise<number | null> => {
@@ -42,8 +45,12 @@ async function setup(options: { pinned?: boolean } = {}) {
     const r = await engine.run({ sql: 'SELECT count(*)::INTEGER FROM read_parquet($1)', params: [files] }, { maxRows: 1, timeoutMs: 10_000 });
     return Number(r.rows[0]![0]);
   };
-  const refresh = () => void (clock.t += 1001);
-  return { dir, archive, engine, operator, rejected, count, refresh, close: async () => { await engine.close(); rmSync(dir, { recursive: true, force: true }); } };
+  /** Lets the listing go stale and waits for the rebuild it triggers. */
+  const refresh = async () => {
+    clock.t += 1001;
+    await engine.refresh();
+  };
+  return { dir, archive, engine, operator, rejected, count, refresh, clock, close: async () => { await engine.close(); rmSync(dir, { recursive: true, force: true }); } };
 }
 
 function parquetFiles(root: string): string[] {
@@ -66,7 +73,9 @@ test('files without a committed manifest are invisible; a run appears whole once
     // The restarted processor completes r2 (rewrites its files, commits the manifest).
     await makeArchive(h.archive, { dataset: 'lab', rows: rows(30), runId: 'r2' });
     assert.equal(await h.count('lab'), 20, 'within the listing cache period nothing changes');
-    h.refresh();
+    h.clock.t += 1001;
+    assert.equal(await h.count('lab'), 20, 'a stale listing is answered from while it is rebuilt in the background');
+    await h.engine.refresh();
     assert.equal(await h.count('lab'), 50);
     assert.equal((await h.engine.listDatasets())[0]!.runs, 2);
     assert.deepEqual(h.rejected, []);
@@ -95,7 +104,7 @@ test('a run whose file was changed, truncated, removed or replaced by a symlink 
     copyFileSync(linkFile!, join(h.dir, 'elsewhere.parquet'));
     unlinkSync(linkFile!);
     symlinkSync(join(h.dir, 'elsewhere.parquet'), linkFile!);
-    h.refresh();
+    await h.refresh();
     assert.equal(await h.count('lab'), 10, 'each damaged run disappears entirely, including its intact second file');
     const info = (await h.engine.listDatasets())[0]!;
     assert.equal(info.runs, 1);
@@ -129,7 +138,7 @@ test('misfiled, malformed, oversized or tampered manifests are refused', async (
     // Oversized: refused before it is read (a sparse file, no disk used).
     writeFileSync(join(mdir, 'big.json'), '');
     truncateSync(join(mdir, 'big.json'), MAX_MANIFEST_BYTES + 1);
-    h.refresh();
+    await h.refresh();
     assert.equal(await h.count('lab'), 10);
     assert.equal((await h.engine.listDatasets()).find((d) => d.id === 'lab')!.flows, 10);
     assert.deepEqual(
@@ -177,5 +186,113 @@ test('a committed run with no flows lists the dataset and reads as empty', async
     assert.deepEqual(h.engine.datasetFiles('quiet'), []);
   } finally {
     await h.close();
+  }
+});
+
+test('a same-size forgery with its mtime set back is caught (ctime), and a swap after the check withholds the answer', async () => {
+  const h = await setup({ pinned: true });
+  try {
+    await makeArchive(h.archive, { dataset: 'lab', rows: rows(10, 10).filter((_, i) => i % 2 === 0), runId: 'r1', signer: h.operator });
+    const [victim] = parquetFiles(join(h.archive, 'lab'));
+    assert.equal(await h.count('lab'), 5);
+    // Forged content of exactly the victim's size, written in place (same inode), mtime set
+    // back: only the ctime tells.
+    const st = statSync(victim!);
+    const copy = readFileSync(victim!);
+    copy[copy.length >> 1] ^= 0xff;
+    writeFileSync(victim!, copy);
+    utimesSync(victim!, st.atime, st.mtime);
+    assert.ok(Math.abs(statSync(victim!).mtimeMs - st.mtimeMs) < 1, "mtime set back");
+    // Without a rebuild, the next query reads the swapped file: its answer is withheld.
+    await assert.rejects(h.count('lab'), (e: unknown) => e instanceof AppError && e.code === 'ERR_ARCHIVE_CHANGED' && !e.message.includes('/'));
+    await h.refresh();
+    assert.equal(await h.count('lab'), null, 'the run is rejected (its only run: the dataset is no longer listed)');
+    assert.deepEqual(h.rejected.map((r) => `${r.run}:${r.reason}`), ['r1:file-hash']);
+  } finally {
+    await h.close();
+  }
+});
+
+test('a symlinked directory on the way to a committed file is refused', async () => {
+  const h = await setup();
+  try {
+    await makeArchive(h.archive, { dataset: 'lab', rows: rows(4, 10).filter((_, i) => i % 2 === 0), runId: 'good' });
+    await makeArchive(h.archive, { dataset: 'other', rows: rows(4, 10).filter((_, i) => i % 2 === 0), runId: 'linked' });
+    // The same bytes, but reached through a symlinked date= directory (outside the archive).
+    const dateDir = join(h.archive, 'other', 'date=2026-01-01');
+    cpSync(dateDir, join(h.dir, 'elsewhere'), { recursive: true });
+    rmSync(dateDir, { recursive: true });
+    symlinkSync(join(h.dir, 'elsewhere'), dateDir);
+    assert.equal(await h.count('lab'), 2);
+    assert.equal(await h.count('other'), null);
+    assert.deepEqual(h.rejected.map((r) => `${r.run}:${r.reason}`), ['linked:file-outside']);
+  } finally {
+    await h.close();
+  }
+});
+
+test('hostile manifests cost one signature check each and never break the listing; junk alone lists no dataset', async () => {
+  const h = await setup({ pinned: true });
+  try {
+    await makeArchive(h.archive, { dataset: 'lab', rows: rows(10), runId: 'r1', signer: h.operator });
+    const genuine = JSON.parse(readFileSync(join(h.archive, 'lab', 'manifests', 'r1.json'), 'utf8'));
+    // 100 000 nested arrays: recursive code over this object would overflow the stack.
+    const deep = '['.repeat(100_000) + ']'.repeat(100_000);
+    writeFileSync(join(h.archive, 'lab', 'manifests', 'deep.json'), `{"manifest":{"runId":"deep","releaseNotes":${deep}},"jws":${JSON.stringify(genuine.jws)},"signer":{}}`);
+    mkdirSync(join(h.archive, 'ghost', 'manifests'), { recursive: true });
+    writeFileSync(join(h.archive, 'ghost', 'manifests', 'x.json'), '{}');
+    assert.equal(await h.count('lab'), 10);
+    assert.deepEqual((await h.engine.listDatasets()).map((d) => d.id), ['lab']);
+    // r1's genuine signature beside a readable copy that is not what it signed: refused.
+    assert.deepEqual(h.rejected.map((r) => `${r.dataset}/${r.run}:${r.reason}`).sort(), ['ghost/x:signature', 'lab/deep:signature']);
+    // A rejection is reported once, not at every refresh.
+    await h.refresh();
+    assert.equal(h.rejected.length, 2);
+  } finally {
+    await h.close();
+  }
+  const unpinned = await setup();
+  try {
+    // Self-signed (anyone can, unpinned) with a payload nested too deep for the canonical form.
+    const forger = await signerFromSeed(seed(3), true);
+    await makeArchive(unpinned.archive, { dataset: 'lab', rows: rows(4), runId: 'r1' });
+    const m = JSON.parse(readFileSync(join(unpinned.archive, 'lab', 'manifests', 'r1.json'), 'utf8')).manifest;
+    const payload = Buffer.from(JSON.stringify({ ...m, runId: 'deep' }).replace('"releaseNotes":null', `"releaseNotes":${'['.repeat(50_000)}${']'.repeat(50_000)}`));
+    const jws = await new CompactSign(payload).setProtectedHeader({ alg: 'EdDSA', typ: 'flowseal-manifest+json' }).sign(await importJWK({ ...forger.publicJwk, d: Buffer.from(seed(3)).toString('base64url') }, 'EdDSA'));
+    writeFileSync(join(unpinned.archive, 'lab', 'manifests', 'deep.json'), JSON.stringify({ manifest: {}, jws, signer: forger.publicJwk }));
+    assert.equal(await unpinned.count('lab'), 4);
+    assert.deepEqual(unpinned.rejected.map((r) => `${r.run}:${r.reason}`), ['deep:malformed']);
+  } finally {
+    await unpinned.close();
+  }
+});
+
+test('hashing is bounded per build: runs beyond the budget are pending, then listed', async () => {
+  const h = await setup({ hashBudgetBytes: 1 });
+  try {
+    await makeArchive(h.archive, { dataset: 'lab', rows: rows(4), runId: 'r1' });
+    await makeArchive(h.archive, { dataset: 'lab', rows: rows(6), runId: 'r2' });
+    // Budget 1 byte: no file can be hashed; nothing is readable, nothing is rejected.
+    assert.deepEqual(await h.engine.listDatasets(), []);
+    assert.deepEqual(h.rejected, []);
+  } finally {
+    await h.close();
+  }
+  const b = await setup({ hashBudgetBytes: 4096 });
+  try {
+    await makeArchive(b.archive, { dataset: 'lab', rows: rows(2, 10).slice(0, 1), runId: 'r1' });
+    await makeArchive(b.archive, { dataset: 'lab', rows: rows(2, 10).slice(0, 1), runId: 'r2' });
+    const perFile = statSync(parquetFiles(join(b.archive, 'lab'))[0]!).size;
+    assert.ok(perFile <= 4096 && 2 * perFile > 4096, `fixture sizing: ${perFile}`);
+    const first = (await b.engine.listDatasets())[0]!;
+    assert.equal(first.runs, 1);
+    assert.equal(first.pendingRuns, 1);
+    // An incomplete build is stale at once: the next listing continues it.
+    await b.engine.refresh();
+    const second = (await b.engine.listDatasets())[0]!;
+    assert.equal(second.runs, 2);
+    assert.equal(second.pendingRuns, 0);
+  } finally {
+    await b.close();
   }
 });

@@ -1,39 +1,62 @@
 /**
  * The read side of the archive commit: which runs (and so which Parquet files) readers may see.
  * A run is visible only when its manifest (`<dataset>/manifests/<run>.json`, see
- * schemas/archive.ts) parses strictly, names its own dataset and run id, carries a signature
- * that verifies, and every file it lists exists as a regular file with the listed size and
+ * schemas/archive.ts) carries a signature that verifies, the signed payload is a valid
+ * manifest in canonical form naming its own dataset and run id, and every file it lists is a
+ * regular file at exactly that path (no symlink in any component) with the listed size and
  * SHA-256. Anything else under the archive — files of a processor killed while publishing,
  * planted files, runs whose files were changed — is not read at all; a run that fails any check
- * is left out whole (never half of it) and counted in `rejectedRuns`.
+ * is left out whole (never half of it), reported and counted in `rejectedRuns`. A dataset is
+ * listed only when at least one run is readable.
  *
  * Signatures: with pinned keys (API config `manifestKeys`) a manifest must verify under one of
  * them, and its dataset is `verified`. Without pinned keys the manifest's own embedded key is
  * used — that catches corruption, not forgery (anyone able to write the archive can sign with a
- * key of their own) — and the dataset is listed as `verified: false`.
+ * key of their own) — and the dataset is listed as `verified: false`. The signature is checked
+ * before anything else in the file is looked at, and the manifest is read from the signed
+ * payload, so a hostile manifest costs one signature check.
  *
- * Hashing reads each file once; the result is cached per (path, size, mtime), so a listing
- * refresh only hashes new or changed files.
+ * Files are identified by (dev, inode, size, ctime): a rename over a file changes its inode,
+ * any write or rename changes its ctime, and no user can set ctime back (mtime they can).
+ * Hashes and per-manifest results are kept per identity, so a refresh re-reads only what
+ * changed; at most `hashBudgetBytes` are hashed per build, runs beyond that are `pendingRuns`
+ * until a later build. After each query the engine checks that the files read still have the
+ * identities checked here (`stillCommitted`).
  *
  * Owns: manifest acceptance, file checks, the per-dataset summary and file list.
- * Never: follows symlinks (files are opened O_NOFOLLOW and must be regular), reads a path that
- * was not built from a validated dataset id and an `ArchiveFilePath`, reads a manifest larger
- * than MAX_MANIFEST_BYTES, or fails the listing because one manifest is bad.
+ * Never: reads a path not built from a validated dataset id and an `ArchiveFilePath`, reads a
+ * manifest larger than MAX_MANIFEST_BYTES, or fails the listing because one manifest is bad.
  */
 import { createHash } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
-import { open, readdir } from 'node:fs/promises';
+import { open, readdir, realpath, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { compactVerify, importJWK, type JWK } from 'jose';
-import { DatasetId, MANIFEST_DIR, MANIFEST_JWS_TYPE, RunId } from '../../schemas/archive.ts';
-import { manifestPayload, SignedManifest, type RunManifest } from '../../schemas/manifest.ts';
+import { DatasetId, MANIFEST_DIR, MANIFEST_JWS_TYPE, RunId, manifestFileName } from '../../schemas/archive.ts';
+import { manifestPayload, RunManifest } from '../../schemas/manifest.ts';
 import type { DatasetInfo } from '../ports.ts';
 
 /** Largest manifest file read (a run with ~50 000 files fits). */
 export const MAX_MANIFEST_BYTES = 16 * 1024 * 1024;
 
+/** Bytes hashed per catalog build by default; runs beyond it wait for the next build (`pendingRuns`). */
+export const DEFAULT_HASH_BUDGET_BYTES = 4 * 1024 ** 3;
+
 /** Why a run was left out (kept for logs and tests; listings carry only the count). */
-export type RunRejection = 'unreadable' | 'too-large' | 'malformed' | 'misfiled' | 'signature' | 'file-missing' | 'file-size' | 'file-hash';
+export type RunRejection = 'unreadable' | 'too-large' | 'malformed' | 'misfiled' | 'signature' | 'file-missing' | 'file-size' | 'file-hash' | 'file-outside';
+
+/**
+ * What identifies one version of a file: a rename over it changes `ino`, any write or rename
+ * of it changes `ctimeNs` (which, unlike mtime, no user can set back).
+ */
+export interface FileIdentity {
+  readonly dev: bigint;
+  readonly ino: bigint;
+  readonly size: bigint;
+  readonly ctimeNs: bigint;
+}
+
+const sameFile = (a: FileIdentity, b: FileIdentity): boolean => a.dev === b.dev && a.ino === b.ino && a.size === b.size && a.ctimeNs === b.ctimeNs;
 
 export interface CatalogDataset {
   readonly info: DatasetInfo;
@@ -43,150 +66,240 @@ export interface CatalogDataset {
 
 export interface Catalog {
   readonly datasets: ReadonlyMap<string, CatalogDataset>;
+  /** Identity of every committed file when it was checked (see `stillCommitted`). */
+  readonly identities: ReadonlyMap<string, FileIdentity>;
+  /** Runs left out in this build (a run stays rejected, and is reported, until its manifest changes). */
   readonly rejections: readonly { dataset: string; run: string; reason: RunRejection }[];
+  /** Whether some runs were deferred (hash budget spent): another build should follow at once. */
+  readonly incomplete: boolean;
 }
 
 export interface ManifestCatalogOptions {
-  /** Absolute archive root. */
+  /** Absolute archive root, already resolved with realpath. */
   readonly root: string;
   /** Pinned public keys (JWK, Ed25519); null: none configured. */
   readonly pinnedKeys: readonly JWK[] | null;
   /** Whether file hashes are checked (default true); sizes always are. */
   readonly verifyHashes?: boolean;
+  /** Bytes hashed per build at most (default DEFAULT_HASH_BUDGET_BYTES). */
+  readonly hashBudgetBytes?: number;
 }
 
-interface FileFacts {
-  size: number;
-  mtimeMs: number;
-  sha256: string;
-}
+type Opened = { fh: FileHandle; id: FileIdentity };
 
-const EMPTY = Symbol('empty');
-
-/** Reads a regular file (no symlinks) whole, refusing more than `max` bytes. */
-async function readSmallFile(path: string, max: number): Promise<Buffer | 'too-large' | null> {
+/** Opens a regular file without following a final symlink; null when absent or not regular. */
+async function openRegular(path: string): Promise<Opened | null> {
   const fh = await open(path, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK).catch(() => null);
   if (fh === null) return null;
-  try {
-    const st = await fh.stat();
-    if (!st.isFile()) return null;
-    if (st.size > max) return 'too-large';
-    return await fh.readFile();
-  } finally {
+  const st = await fh.stat({ bigint: true }).catch(() => null);
+  if (st === null || !st.isFile()) {
     await fh.close();
+    return null;
   }
+  return { fh, id: { dev: st.dev, ino: st.ino, size: st.size, ctimeNs: st.ctimeNs } };
 }
 
-/** Size, mtime and (when asked) SHA-256 of a regular file (no symlinks); null when absent or not regular. */
-async function fileFacts(path: string, hash: boolean, cache: Map<string, FileFacts>): Promise<FileFacts | null> {
-  const fh = await open(path, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK).catch(() => null);
-  if (fh === null) return null;
-  try {
-    const st = await fh.stat();
-    if (!st.isFile()) return null;
-    const cached = cache.get(path);
-    if (cached && cached.size === st.size && cached.mtimeMs === st.mtimeMs) return cached;
-    let sha256 = '';
-    if (hash) {
-      const h = createHash('sha256');
-      for await (const chunk of fh.createReadStream({ autoClose: false, highWaterMark: 1 << 20 })) h.update(chunk as Buffer);
-      sha256 = h.digest('hex');
-    }
-    const facts = { size: st.size, mtimeMs: st.mtimeMs, sha256 };
-    if (hash) cache.set(path, facts);
-    return facts;
-  } finally {
-    await fh.close();
-  }
+/** Identity of the file at `path` now (following nothing: a symlink anywhere gives another inode or null). */
+export async function identityOf(path: string): Promise<FileIdentity | null> {
+  const o = await openRegular(path);
+  if (o === null) return null;
+  await o.fh.close();
+  return o.id;
 }
 
-/** Builds catalogs; keeps the hash cache between builds. */
+type RunResult = { kind: 'accepted'; manifest: RunManifest; files: { path: string; id: FileIdentity }[] } | { kind: 'rejected'; reason: RunRejection } | { kind: 'deferred' };
+
+/** Builds catalogs; keeps per-file hash and per-manifest results between builds. */
 export function createManifestCatalog(options: ManifestCatalogOptions): { build(): Promise<Catalog> } {
   const root = options.root.replace(/\/+$/, '');
   const verifyHashes = options.verifyHashes ?? true;
-  const hashCache = new Map<string, FileFacts>();
-  let pinned: Promise<CryptoKeyLike[]> | null = null;
-
-  type CryptoKeyLike = Awaited<ReturnType<typeof importJWK>>;
-  const pinnedKeys = (): Promise<CryptoKeyLike[]> => {
+  const hashBudget = options.hashBudgetBytes ?? DEFAULT_HASH_BUDGET_BYTES;
+  type Key = Awaited<ReturnType<typeof importJWK>>;
+  /** path → the identity it had when hashed, and the hash. */
+  const hashes = new Map<string, { id: FileIdentity; sha256: string }>();
+  /** manifest path → the manifest file's identity and what came of it (rejections are not re-read until it changes). */
+  const runs = new Map<string, { id: FileIdentity; result: RunResult }>();
+  let pinned: Promise<Key[]> | null = null;
+  const pinnedKeys = (): Promise<Key[]> => {
     pinned ??= Promise.all((options.pinnedKeys ?? []).map((k) => importJWK(k, 'EdDSA')));
     return pinned;
   };
 
-  async function signatureOk(signed: SignedManifest): Promise<boolean> {
-    const payload = manifestPayload(signed.manifest);
-    const keys = options.pinnedKeys === null ? [await importJWK(signed.signer as JWK, 'EdDSA').catch(() => EMPTY)] : await pinnedKeys();
-    for (const key of keys) {
-      if (key === EMPTY) continue;
-      const result = await compactVerify(signed.jws, key as CryptoKeyLike, { algorithms: ['EdDSA'] }).catch(() => null);
-      if (result === null || result.protectedHeader.typ !== MANIFEST_JWS_TYPE) continue;
-      if (Buffer.compare(Buffer.from(result.payload), Buffer.from(payload)) === 0) return true;
+  /**
+   * The manifest the signature covers, or null. The signature is checked first, and the
+   * manifest is read from the verified payload (the file's readable `manifest` copy must be
+   * byte-for-byte what was signed): nothing the attacker wrote is processed before that.
+   */
+  async function verifiedManifest(outer: Record<string, unknown>): Promise<RunManifest | null> {
+    if (typeof outer.jws !== 'string') return null;
+    let keys: Key[];
+    if (options.pinnedKeys !== null) keys = await pinnedKeys();
+    else {
+      const own = await importJWK(outer.signer as JWK, 'EdDSA').catch(() => null);
+      keys = own === null ? [] : [own];
     }
-    return false;
+    for (const key of keys) {
+      const result = await compactVerify(outer.jws, key, { algorithms: ['EdDSA'] }).catch(() => null);
+      if (result === null || result.protectedHeader.typ !== MANIFEST_JWS_TYPE) continue;
+      let payload: unknown;
+      try {
+        payload = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(result.payload));
+      } catch {
+        return null;
+      }
+      const m = RunManifest.safeParse(payload);
+      if (!m.success) return null;
+      // The signer's canonical form: what publish.ts signed. A payload in any other form was not written by flowseal.
+      if (Buffer.compare(Buffer.from(manifestPayload(m.data)), Buffer.from(result.payload)) !== 0) return null;
+      // The readable copy beside the signature must say the same (an edited copy is tampering).
+      const copy = RunManifest.safeParse(outer.manifest);
+      if (!copy.success || Buffer.compare(Buffer.from(manifestPayload(copy.data)), Buffer.from(result.payload)) !== 0) return null;
+      return m.data;
+    }
+    return null;
   }
 
-  /** One run's manifest, checked; the accepted manifest and file paths, or why not. */
-  async function checkRun(dataset: string, fileName: string): Promise<{ manifest: RunManifest; files: string[] } | RunRejection> {
-    const bytes = await readSmallFile(join(root, dataset, MANIFEST_DIR, fileName), MAX_MANIFEST_BYTES);
-    if (bytes === null) return 'unreadable';
-    if (bytes === 'too-large') return 'too-large';
-    let json: unknown;
+  async function hashOf(o: Opened): Promise<string> {
+    const h = createHash('sha256');
+    for await (const chunk of o.fh.createReadStream({ autoClose: false, start: 0, highWaterMark: 1 << 20 })) h.update(chunk as Buffer);
+    return h.digest('hex');
+  }
+
+  /** One run's manifest, checked. `budget.bytes` is what may still be hashed in this build. */
+  async function checkRun(dataset: string, fileName: string, text: Buffer, budget: { bytes: number }): Promise<RunResult> {
+    const reject = (reason: RunRejection): RunResult => ({ kind: 'rejected', reason });
+    let outer: unknown;
     try {
-      json = JSON.parse(bytes.toString('utf8'));
+      outer = JSON.parse(text.toString('utf8'));
     } catch {
-      return 'malformed';
+      return reject('malformed');
     }
-    const parsed = SignedManifest.safeParse(json);
-    if (!parsed.success) return 'malformed';
-    const m = parsed.data.manifest;
-    if (m.dataset !== dataset || `${m.runId}.json` !== fileName) return 'misfiled';
-    if (!(await signatureOk(parsed.data))) return 'signature';
-    const files: string[] = [];
+    if (typeof outer !== 'object' || outer === null || Array.isArray(outer)) return reject('malformed');
+    const m = await verifiedManifest(outer as Record<string, unknown>);
+    if (m === null) return reject('signature');
+    if (m.dataset !== dataset || manifestFileName(m.runId) !== fileName) return reject('misfiled');
+    const files: { path: string; id: FileIdentity }[] = [];
     for (const f of m.files) {
       const path = join(root, dataset, f.path);
-      const facts = await fileFacts(path, verifyHashes, hashCache);
-      if (facts === null) return 'file-missing';
-      if (facts.size !== f.bytes) return 'file-size';
-      if (verifyHashes && facts.sha256 !== f.sha256) return 'file-hash';
-      files.push(path);
+      const o = await openRegular(path);
+      if (o === null) return reject('file-missing');
+      try {
+        // No symlinked directory on the way: the file must be where its path says, under the root.
+        if ((await realpath(path).catch(() => null)) !== path) return reject('file-outside');
+        if (o.id.size !== BigInt(f.bytes)) return reject('file-size');
+        if (verifyHashes) {
+          const known = hashes.get(path);
+          let sha256: string;
+          if (known && sameFile(known.id, o.id)) sha256 = known.sha256;
+          else {
+            if (budget.bytes < f.bytes) return { kind: 'deferred' };
+            budget.bytes -= f.bytes;
+            sha256 = await hashOf(o);
+            // The file must not have changed while it was read.
+            const after = await o.fh.stat({ bigint: true });
+            if (after.size !== o.id.size || after.ctimeNs !== o.id.ctimeNs) return reject('file-hash');
+            hashes.set(path, { id: o.id, sha256 });
+          }
+          if (sha256 !== f.sha256) return reject('file-hash');
+        }
+        files.push({ path, id: o.id });
+      } finally {
+        await o.fh.close();
+      }
     }
-    return { manifest: m, files };
+    return { kind: 'accepted', manifest: m, files };
+  }
+
+  /** A run's result, reusing the last one while neither the manifest nor (for accepted runs) its files changed. */
+  async function runResult(dataset: string, fileName: string, budget: { bytes: number }): Promise<RunResult> {
+    const path = join(root, dataset, MANIFEST_DIR, fileName);
+    const o = await openRegular(path);
+    if (o === null) return { kind: 'rejected', reason: 'unreadable' };
+    try {
+      const cached = runs.get(path);
+      if (cached && sameFile(cached.id, o.id)) {
+        if (cached.result.kind === 'rejected') return cached.result;
+        if (cached.result.kind === 'accepted') {
+          const ids = await Promise.all(cached.result.files.map((f) => identityOf(f.path)));
+          if (ids.every((id, i) => id !== null && sameFile(id, cached.result.kind === 'accepted' ? cached.result.files[i]!.id : id))) return cached.result;
+        }
+      }
+      let result: RunResult;
+      if (o.id.size > BigInt(MAX_MANIFEST_BYTES)) result = { kind: 'rejected', reason: 'too-large' };
+      else {
+        try {
+          result = await checkRun(dataset, fileName, await o.fh.readFile(), budget);
+        } catch {
+          // Whatever a hostile manifest provokes stays with that run.
+          result = { kind: 'rejected', reason: 'malformed' };
+        }
+      }
+      if (result.kind !== 'deferred') runs.set(path, { id: o.id, result });
+      return result;
+    } finally {
+      await o.fh.close();
+    }
   }
 
   async function build(): Promise<Catalog> {
     const datasets = new Map<string, CatalogDataset>();
+    const identities = new Map<string, FileIdentity>();
     const rejections: { dataset: string; run: string; reason: RunRejection }[] = [];
+    const budget = { bytes: hashBudget };
+    let incomplete = false;
+    const seenManifests = new Set<string>();
     const names = (await readdir(root, { withFileTypes: true }).catch(() => [])).filter((e) => e.isDirectory() && DatasetId.safeParse(e.name).success).map((e) => e.name).sort();
-    const live = new Set<string>();
     for (const dataset of names) {
       const entries = await readdir(join(root, dataset, MANIFEST_DIR), { withFileTypes: true }).catch(() => []);
-      const runs: { manifest: RunManifest; files: string[] }[] = [];
+      const accepted: { manifest: RunManifest; files: { path: string; id: FileIdentity }[] }[] = [];
       let rejected = 0;
+      let pending = 0;
       for (const e of entries.map((x) => x.name).sort()) {
         if (!e.endsWith('.json') || !RunId.safeParse(e.slice(0, -5)).success) continue;
-        const r = await checkRun(dataset, e);
-        if (typeof r === 'string') {
+        seenManifests.add(join(root, dataset, MANIFEST_DIR, e));
+        const r = await runResult(dataset, e, budget);
+        if (r.kind === 'accepted') accepted.push(r);
+        else if (r.kind === 'deferred') pending++;
+        else {
           rejected++;
-          rejections.push({ dataset, run: e.slice(0, -5), reason: r });
-          continue;
+          rejections.push({ dataset, run: e.slice(0, -5), reason: r.reason });
         }
-        runs.push(r);
       }
-      if (runs.length === 0 && rejected === 0) continue;
-      const files = runs.flatMap((r) => r.files);
-      for (const f of files) live.add(f);
-      datasets.set(dataset, { info: summarize(dataset, runs.map((r) => r.manifest), rejected, options.pinnedKeys !== null), files });
+      if (pending > 0) incomplete = true;
+      // A dataset is listed only with something readable in it: junk manifests alone make none.
+      if (accepted.length === 0) continue;
+      const files = accepted.flatMap((r) => r.files);
+      for (const f of files) identities.set(f.path, f.id);
+      datasets.set(dataset, {
+        info: summarize(dataset, accepted.map((r) => r.manifest), rejected, pending, options.pinnedKeys !== null),
+        files: files.map((f) => f.path),
+      });
     }
-    for (const path of hashCache.keys()) if (!live.has(path)) hashCache.delete(path);
-    return { datasets, rejections };
+    for (const path of runs.keys()) if (!seenManifests.has(path)) runs.delete(path);
+    for (const path of hashes.keys()) if (!identities.has(path)) hashes.delete(path);
+    return { datasets, identities, rejections, incomplete };
   }
 
   return { build };
 }
 
-function summarize(id: string, manifests: readonly RunManifest[], rejectedRuns: number, pinned: boolean): DatasetInfo {
-  const starts = manifests.map((m) => m.timeStart).filter((s): s is string => s !== null && Number.isFinite(Date.parse(s))).map((s) => new Date(Date.parse(s)).toISOString()).sort();
-  const ends = manifests.map((m) => m.timeEnd).filter((s): s is string => s !== null && Number.isFinite(Date.parse(s))).map((s) => new Date(Date.parse(s)).toISOString()).sort();
+/**
+ * Whether every file in `paths` is still the version the catalog checked (same inode, size and
+ * ctime). The engine asks after each query: a file replaced or rewritten between the check and
+ * DuckDB's read makes the answer untrustworthy.
+ */
+export async function stillCommitted(catalog: Catalog, paths: readonly string[]): Promise<boolean> {
+  const ids = await Promise.all(paths.map((p) => identityOf(p)));
+  return ids.every((id, i) => {
+    const known = catalog.identities.get(paths[i]!);
+    return id !== null && known !== undefined && sameFile(id, known);
+  });
+}
+
+function summarize(id: string, manifests: readonly RunManifest[], rejectedRuns: number, pendingRuns: number, pinned: boolean): DatasetInfo {
+  const iso = (s: string | null): string | null => (s !== null && Number.isFinite(Date.parse(s)) ? new Date(Date.parse(s)).toISOString() : null);
+  const starts = manifests.map((m) => iso(m.timeStart)).filter((s): s is string => s !== null).sort();
+  const ends = manifests.map((m) => iso(m.timeEnd)).filter((s): s is string => s !== null).sort();
   return {
     id,
     timeStart: starts[0] ?? null,
@@ -195,7 +308,8 @@ function summarize(id: string, manifests: readonly RunManifest[], rejectedRuns: 
     files: manifests.reduce((n, m) => n + m.files.length, 0),
     runs: manifests.length,
     rejectedRuns,
-    verified: pinned && manifests.length > 0,
+    pendingRuns,
+    verified: pinned,
     policyHashes: [...new Set(manifests.map((m) => m.policyHash))].sort(),
     keyIds: [...new Set(manifests.map((m) => m.keyId))].sort(),
   };

@@ -306,7 +306,7 @@ export function routeHarness(): { runs: CompiledSql[]; globs: string[]; call(pat
   const globs: string[] = [];
   const datasets = new Set<string>();
   const engine: QueryEngine = {
-    listDatasets: async () => [...datasets].map((id) => ({ id, timeStart: null, timeEnd: null, flows: null, files: 1, runs: 1, rejectedRuns: 0, verified: false, policyHashes: [], keyIds: [] })),
+    listDatasets: async () => [...datasets].map((id) => ({ id, timeStart: null, timeEnd: null, flows: null, files: 1, runs: 1, rejectedRuns: 0, pendingRuns: 0, verified: false, policyHashes: [], keyIds: [] })),
     datasetFiles: (id) => {
       globs.push(`/archive/${id}/${INJECTION}/date=2026-01-01/hour=00/r-0000.parquet`);
       return [globs[globs.length - 1]!];

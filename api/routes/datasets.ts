@@ -34,6 +34,7 @@ function summary(d: DatasetInfo, exactTimes: boolean) {
     files: d.files,
     runs: d.runs,
     rejectedRuns: d.rejectedRuns,
+    pendingRuns: d.pendingRuns,
     verified: d.verified,
     policyHashes: d.policyHashes,
     keyIds: d.keyIds,
