@@ -274,8 +274,9 @@ export function policyHash(policy: Policy): string {
 
 /**
  * The embedded default: ipcrypt-pfx for addresses, SIGCOMM-2008 MAC mapping, HMAC'd names
- * keeping common public suffixes, ports/times/sizes/plain kept, multicast and broadcast kept,
- * other special ranges mapped, random in-memory key.
+ * keeping common public suffixes, ports/times/sizes/plain kept, multicast and broadcast kept
+ * (bits a kept group derives from a host address are mapped: docs/POLICY.md), other special
+ * ranges mapped, random in-memory key.
  */
 export const DEFAULT_POLICY: Policy = Policy.parse({
   version: 1,
