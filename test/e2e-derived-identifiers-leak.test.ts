@@ -1,7 +1,7 @@
 /**
  * End to end, the default policy over a capture of IPv6 neighbour discovery and every other
- * field derived from another identifier (test/fixtures/ipv6-nd.pcap, made by
- * make-nd-capture.py: solicited-node and node-information groups with their 33:33 MACs,
+ * field derived from another identifier (test/fixtures/derived/ipv6-nd.pcap, made
+ * by make-nd-capture.py beside it: solicited-node and node-information groups with their 33:33 MACs,
  * EUI-64 addresses, RFC 3306/4489 groups, NAT64/6to4/Teredo, a 234/8 group, reverse names, a
  * DNSBL name, address literals in Host). `flowseal pipeline` runs on it; then no raw
  * identifier the default policy does not declare kept — whole (leak-search.ts, every form) or
@@ -26,7 +26,7 @@ import { describeLeaks, findLeaks, ipv6Bytes, leakNeedles, type Haystack } from 
 import { skipUnlessTools } from './support/required-tools.ts';
 import { runFlowseal } from './support/run-flowseal.ts';
 
-const CAPTURE = 'ipv6-nd.pcap';
+const CAPTURE = 'derived/ipv6-nd.pcap';
 /** A fixed key (test data), so chance matches of short bit runs cannot differ between runs. */
 const KEY_HEX = '6d2b3c4f8a1e0d9c7b6a5f4e3d2c1b0a99887766554433221100ffeeddccbbaa';
 
