@@ -181,12 +181,12 @@ export const Policy = z
       const net = toPrefix(pre);
       const state = internalNetworkState(net, actions);
       if (state === 'partial') {
-        ctx.addIssue({ code: 'custom', path: ['internalNetworks', i, 'prefix'], message: 'straddles a special range the policy keeps or black-marks (or ::ffff:0:0/96): make it lie inside or outside it' });
+        ctx.addIssue({ code: 'custom', path: ['internalNetworks', i, 'prefix'], message: 'straddles a special range the policy keeps or black-marks (or overlaps ::ffff:0:0/96 or 64:ff9b::/96): make it lie inside or outside it' });
       }
       if (tgt && tgt.version === pre.version && state === 'active') {
         const t = toPrefix(tgt);
         const bad = 'words' in t ? forbidden.v6.some((f) => overlaps6(f, t)) : forbidden.v4.some((f) => overlaps4(f, t));
-        if (bad) ctx.addIssue({ code: 'custom', path: ['internalNetworks', i, 'target'], message: 'overlaps a special range the policy keeps, a black-marker value or ::ffff:0:0/96' });
+        if (bad) ctx.addIssue({ code: 'custom', path: ['internalNetworks', i, 'target'], message: 'overlaps a special range the policy keeps, a black-marker value, ::ffff:0:0/96 or 64:ff9b::/96' });
       }
     });
     const all = [
@@ -274,8 +274,9 @@ export function policyHash(policy: Policy): string {
 
 /**
  * The embedded default: ipcrypt-pfx for addresses, SIGCOMM-2008 MAC mapping, HMAC'd names
- * keeping common public suffixes, ports/times/sizes/plain kept, multicast and broadcast kept,
- * other special ranges mapped, random in-memory key.
+ * keeping common public suffixes, ports/times/sizes/plain kept, multicast and broadcast kept
+ * (bits a kept group derives from a host address are mapped: docs/POLICY.md), other special
+ * ranges mapped, random in-memory key.
  */
 export const DEFAULT_POLICY: Policy = Policy.parse({
   version: 1,

@@ -17,6 +17,13 @@
  * Truncate, keep, black-marker and the nd/ndx tokens are not keyed maps: they get no
  * reserved outputs (truncating to fewer bits than a kept range's length can land in it).
  *
+ * Derived identifiers (derived-addresses.ts, docs/POLICY.md), unless the method is `keep`:
+ * IPv4-compatible ::a.b.c.d is mapped as the IPv4 address it embeds (like ::ffff:a.b.c.d),
+ * NAT64 64:ff9b::a.b.c.d as 64:ff9b:: + the IPv4 result (64:ff9b::/96 is a reserved output,
+ * so nothing else lands there); a kept address never keeps bits copied from a host's address
+ * or MAC — solicited-node and other embedded-address multicast groups and the interface ids
+ * of kept IPv6 unicast ranges get those bits replaced.
+ *
  * Owns: the address pipeline and its cache. Never logs or returns a raw address except
  * under a `keep` rule the policy asked for.
  */
@@ -28,6 +35,10 @@ import { formatAddressWords, formatIpv6 } from '../../schemas/ip-address.ts';
 import type { InternalNetworks } from './internal-networks.ts';
 import { NO_RESERVED, rangeActions, redirectV4, redirectV6, reservedOutputs, type ReservedOutputs } from './reserved-outputs.ts';
 import { DEFAULT_RANGE_ACTIONS, RangeKind, SPECIAL_RANGE_KINDS, classifyV4, classifyV6 } from './special-ranges.ts';
+import {
+  DERIVED_FIELDS, DerivedField, ZERO_DERIVED_MAPS, isIpv4Compatible, isIpv4UnicastPrefixGroup, isNat64,
+  rewriteKeptInterfaceId, rewriteKeptMulticastV4, rewriteKeptMulticastV6, type DerivedAddressMaps,
+} from './derived-addresses.ts';
 
 export { DEFAULT_RANGE_ACTIONS };
 
@@ -46,12 +57,16 @@ export interface AddressStats {
   /** Real inputs found inside an internal target and redirected (see reserved-outputs.ts). */
   redirected: number;
   byKind: Record<string, number>;
+  /** Distinct addresses (cache misses) whose derived identifier bits were replaced, by field (derived-addresses.ts). */
+  derived: Record<DerivedField, number>;
 }
 
 const ALL_KINDS: readonly string[] = [...SPECIAL_RANGE_KINDS, RangeKind.Public];
 const INTERNAL_METHODS = new Set<AddressSpec['method']>(['ipcrypt-pfx', 'cryptopan', 'ipcrypt-det']);
 const V4_MAPPED_HI = 0n;
 const V4_MAPPED_LO_BASE = 0xffff00000000;
+/** Kept IPv6 unicast ranges whose interface ids are replaced (derived-addresses.ts). */
+const KEPT_IID_KINDS = new Set<string>([RangeKind.LinkLocal, RangeKind.Private, RangeKind.Documentation]);
 
 /** The reserved outputs a method must avoid under these ranges and internal networks. */
 export function reservedFor(method: AddressSpec['method'], ranges: SpecialRanges | undefined, internal: InternalNetworks | null): ReservedOutputs {
@@ -71,16 +86,20 @@ export function createAddressAnonymizer(
   key: Uint8Array,
   ranges: SpecialRanges | undefined,
   internal: InternalNetworks | null,
-  opts: Omit<AddressMethodOptions, 'reserved'> & { maxCache?: number },
+  opts: Omit<AddressMethodOptions, 'reserved'> & { maxCache?: number; derived?: DerivedAddressMaps },
 ): AddressAnonymizer {
   const reserved = reservedFor(spec.method, ranges, internal);
-  return new AddressAnonymizer(createAddressMethod(spec, key, { ...opts, reserved }), ranges, internal, opts.maxCache);
+  return new AddressAnonymizer(createAddressMethod(spec, key, { ...opts, reserved }), ranges, internal, opts.maxCache, opts.derived);
 }
 
 /** The policy-level mapper of one address column spec (shared by columns with equal specs). */
 export class AddressAnonymizer {
   /** byKind starts with every kind at 0 so its shape never changes (cheap keyed updates per miss). */
-  readonly stats: AddressStats = { cacheHits: 0, cacheMisses: 0, internal: 0, redirected: 0, byKind: Object.fromEntries(ALL_KINDS.map((k) => [k, 0])) };
+  readonly stats: AddressStats = {
+    cacheHits: 0, cacheMisses: 0, internal: 0, redirected: 0,
+    byKind: Object.fromEntries(ALL_KINDS.map((k) => [k, 0])),
+    derived: Object.fromEntries(DERIVED_FIELDS.map((k) => [k, 0])) as Record<DerivedField, number>,
+  };
   readonly #method: AddressMethod;
   readonly #actions: Record<string, RangeAction>;
   readonly #internal: InternalNetworks | null;
@@ -91,15 +110,20 @@ export class AddressAnonymizer {
   readonly #maxCache: number;
   readonly #w = new Uint32Array(4);
   readonly #r = new Uint32Array(4);
+  /** Derived-identifier maps; null when the method is `keep` (everything kept, as declared). */
+  readonly #derived: DerivedAddressMaps | null;
 
   /**
    * Prefer createAddressAnonymizer, which builds the method with the right reserved outputs.
    * @param maxCache bound on cached IPv6 results (default 1 Mi); IPv4 keeps maxCache / 64 /24 groups.
+   * @param derived keyed maps of derived identifier bits (derived-addresses.ts); without them
+   * those bits are zeroed.
    * @throws TypeError when a keyed method was built for other reserved outputs than these
    * ranges and internal networks need; AppError(PolicyInvalid) as createAddressAnonymizer.
    */
-  constructor(method: AddressMethod, ranges: SpecialRanges | undefined, internal: InternalNetworks | null, maxCache = 1 << 20) {
+  constructor(method: AddressMethod, ranges: SpecialRanges | undefined, internal: InternalNetworks | null, maxCache = 1 << 20, derived?: DerivedAddressMaps) {
     this.#method = method;
+    this.#derived = method.name === 'keep' ? null : (derived ?? ZERO_DERIVED_MAPS);
     this.#actions = { ...DEFAULT_RANGE_ACTIONS, ...(ranges ?? {}) } as Record<string, RangeAction>;
     this.#internal = internal !== null && internal.size > 0 && INTERNAL_METHODS.has(method.name) ? internal : null;
     this.#reserved = reservedFor(method.name, ranges, internal);
@@ -129,7 +153,7 @@ export class AddressAnonymizer {
     this.#count(kind);
     const action: RangeAction = kind === RangeKind.Public ? 'map' : (this.#actions[kind] ?? 'map');
     let out: AddressOut;
-    if (action === 'keep') out = v4Out(a);
+    if (action === 'keep') out = v4Out(this.#derived !== null && kind === RangeKind.Multicast && isIpv4UnicastPrefixGroup(a) ? this.#keptGroupV4(a) : a);
     else if (action === 'black-marker') out = v4Out(0);
     else {
       const idx = this.#internal === null ? -1 : this.#internal.match(a);
@@ -172,8 +196,12 @@ export class AddressAnonymizer {
     const action: RangeAction = kind === RangeKind.Public ? 'map' : (this.#actions[kind] ?? 'map');
     let out: AddressOut;
     const o = this.#w;
-    if (action === 'keep') {
-      out = { text: asAnon(formatIpv6(w)), hi: asAnon(hiOf(w)), lo: asAnon(loOf(w)) };
+    if (this.#derived !== null && (isNat64(w) || isIpv4Compatible(w))) {
+      const r = this.#embeddedV4(w);
+      if (r.hi === null) return r; // a token: never cached (nd/ndx draw a fresh tweak)
+      out = r;
+    } else if (action === 'keep') {
+      out = this.#derived === null ? { text: asAnon(formatIpv6(w)), hi: asAnon(hiOf(w)), lo: asAnon(loOf(w)) } : this.#keptV6(w, kind);
     } else if (action === 'black-marker') {
       out = { text: asAnon('::'), hi: asAnon(0n), lo: asAnon(0n) };
     } else {
@@ -198,6 +226,54 @@ export class AddressAnonymizer {
     if (this.#cache6.size >= this.#maxCache) this.#cache6.delete(this.#cache6.keys().next().value as string);
     this.#cache6.set(key, out);
     return out;
+  }
+
+  /** A kept IPv6 address with its derived identifier bits replaced (derived-addresses.ts). */
+  #keptV6(w: ArrayLike<number>, kind: string): AddressOut {
+    const maps = this.#derived as DerivedAddressMaps;
+    const k = new Uint32Array(4);
+    let field: DerivedField | null = null;
+    if (kind === RangeKind.Multicast) field = rewriteKeptMulticastV6(w, k, maps, (e, into) => this.#embeddedV6(e, into));
+    else if (KEPT_IID_KINDS.has(kind) && rewriteKeptInterfaceId(w, k, maps)) field = DerivedField.KeptInterfaceId;
+    else for (let i = 0; i < 4; i++) k[i] = w[i] >>> 0;
+    if (field !== null) this.stats.derived[field]++;
+    return wordsOut(k);
+  }
+
+  /** The anonymized 128-bit value of a unicast address embedded in a kept group; false for none. */
+  #embeddedV6(e: Uint32Array, into: Uint32Array): boolean {
+    if (classifyV6(e) === RangeKind.Multicast) return false;
+    const r = this.mapV6(e);
+    if (r === null || r.hi === null || r.lo === null) return false;
+    into[0] = Number(r.hi >> 32n);
+    into[1] = Number(r.hi & 0xffffffffn);
+    into[2] = Number(r.lo >> 32n);
+    into[3] = Number(r.lo & 0xffffffffn);
+    return true;
+  }
+
+  /** A kept 234.0.0.0/8 group with its embedded unicast prefix mapped (RFC 6034). */
+  #keptGroupV4(a: number): number {
+    this.stats.derived[DerivedField.Ipv4UnicastPrefixGroup]++;
+    return rewriteKeptMulticastV4(a, (prefix) => {
+      if (classifyV4(prefix) === RangeKind.Multicast) return null;
+      const r = this.mapV4(prefix);
+      return r === null || r.hi !== 0n || r.lo === null || r.lo >> 32n !== 0xffffn ? null : Number(r.lo & 0xffffffffn);
+    });
+  }
+
+  /**
+   * An IPv6 address that is an IPv4 host: IPv4-compatible ::a.b.c.d → the IPv4 result (as
+   * ::ffff:a.b.c.d is); NAT64 64:ff9b::a.b.c.d → 64:ff9b:: + the IPv4 result, or the IPv4
+   * pseudonym itself when that is not an IPv4 address (ipcrypt-det) or a token.
+   */
+  #embeddedV4(w: ArrayLike<number>): AddressOut {
+    const nat64 = isNat64(w);
+    this.stats.derived[nat64 ? DerivedField.Nat64 : DerivedField.Ipv4Compatible]++;
+    const r = this.mapV4(w[3] >>> 0) as AddressOut;
+    if (!nat64 || r.hi !== 0n || r.lo === null || r.lo >> 32n !== 0xffffn) return r;
+    const k = Uint32Array.of(0x0064ff9b, 0, 0, Number(r.lo & 0xffffffffn));
+    return wordsOut(k);
   }
 }
 

@@ -147,6 +147,25 @@ function detWalk(xk: ReturnType<typeof ipcryptKey16>, reserved: ReservedOutputs)
 }
 
 /**
+ * Truncation keeps no more of an IPv4 address embedded in a 6to4 (2002:AABB:CCDD::/48,
+ * RFC 3056 §2) or Teredo (2001:0:SSSS:SSSS:…:CCCC:CCCC, RFC 4380 §4: server and obfuscated
+ * client) address than `prefixV4` bits, whatever `prefixV6` keeps: the /48 a 6to4 address
+ * truncates to is the whole IPv4 address of its router (docs/POLICY.md). IPv4-compatible and
+ * NAT64 addresses never get here (address-anonymizer.ts maps them as IPv4).
+ */
+function truncateEmbeddedV4(o: Uint32Array, p4: number): void {
+  const m = maskV4(p4);
+  if (o[0] >>> 16 === 0x2002) {
+    const v4 = (((o[0] & 0xffff) << 16) | (o[1] >>> 16)) & m;
+    o[0] = ((o[0] & 0xffff0000) | (v4 >>> 16)) >>> 0;
+    o[1] = (((v4 & 0xffff) << 16) | (o[1] & 0xffff)) >>> 0;
+  } else if (o[0] >>> 0 === 0x20010000) {
+    o[1] = (o[1] & m) >>> 0;
+    o[3] = (o[3] & m) >>> 0;
+  }
+}
+
+/**
  * Prepares an address method with its primitive key (raw: CLI `--key`; or a policy subkey).
  * @throws TypeError when the key length does not fit the method (see METHOD_KEY_BYTES).
  */
@@ -201,7 +220,10 @@ export function createAddressMethod(spec: AddressSpec, key: Uint8Array, opts: Ad
       return {
         ...base, prefixPreserving: true, yieldsAddress: true, deterministic: true,
         mapV4: (a, o) => setV4(o, (a & maskV4(p4)) >>> 0),
-        mapV6: (w, o) => { for (let i = 0; i < 4; i++) o[i] = (w[i] & maskV4(p6 - 32 * i)) >>> 0; },
+        mapV6: (w, o) => {
+          for (let i = 0; i < 4; i++) o[i] = (w[i] & maskV4(p6 - 32 * i)) >>> 0;
+          truncateEmbeddedV4(o, p4);
+        },
       };
     }
     case 'black-marker':

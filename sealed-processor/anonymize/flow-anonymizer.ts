@@ -6,7 +6,15 @@
  * Subkeys (HKDF-SHA256 of the master key, key.ts): `flowseal/v1/<method>/address` for the
  * address method (shared by src and dst so pseudonyms line up), `flowseal/v1/internal/
  * address`, `flowseal/v1/mac/address`, `flowseal/v1/name/label` (shared by all name
- * columns), `flowseal/v1/time/shift`.
+ * columns), `flowseal/v1/time/shift`, and for derived identifiers (docs/POLICY.md)
+ * `flowseal/v1/multicast/suffix` and `flowseal/v1/iid/address` (derived-addresses.ts),
+ * `flowseal/v1/mac/group` (group-macs.ts).
+ *
+ * Derived identifiers across columns: a group MAC is rebuilt from the anonymized address of
+ * its side of the flow (group-macs.ts); a name that is or spells an address is rendered from
+ * the anonymized address — through dst_addr's anonymizer, or src_addr's when dst_addr yields
+ * no address (address-names.ts). What could not be derived is NULL or zeroed, and counted in
+ * the release notes (`derivedIdentifiers`).
  *
  * Owns: the RawFlow → AnonFlowRow step, counters, release notes. Never logs or returns a raw
  * address/MAC/name (except where the policy says keep), never holds the master key beyond
@@ -20,6 +28,9 @@ import {
   type AddressSpec, type MacSpec, type NameSpec, type Policy, type PortSpec, type SizeSpec, type TimeSpec,
 } from '../../schemas/policy.ts';
 import { createAddressAnonymizer, type AddressAnonymizer, type AddressOut } from './address-anonymizer.ts';
+import { classifyAddressName, renderAddressName } from './address-names.ts';
+import { DERIVED_FIELDS, DERIVED_SUBKEYS, createDerivedAddressMaps, type DerivedField } from './derived-addresses.ts';
+import { GROUP_MAC_SUBKEY, GroupMacOutcome, IG_BIT, mapGroupMac, type GroupMacResult, type SideAddress } from './group-macs.ts';
 import { METHOD_KEY_BYTES } from './address-methods.ts';
 import { InternalNetworks } from './internal-networks.ts';
 import { forbiddenTargets, rangeActions } from './reserved-outputs.ts';
@@ -38,6 +49,12 @@ export interface FlowAnonymizerStats {
   /** Real inputs inside an internal target, redirected (reserved-outputs.ts). */
   redirectedAddresses: number;
   addressesByRange: Record<string, number>;
+  /** Distinct addresses whose derived identifier bits were replaced, by field (derived-addresses.ts). */
+  derivedAddresses: Record<DerivedField, number>;
+  /** Group MACs by rule (group-macs.ts). */
+  groupMacs: Record<GroupMacOutcome, number>;
+  /** Names that are or spell an address: rendered from the anonymized address, or dropped (NULL). */
+  addressNames: { mapped: number; dropped: number };
 }
 
 export interface FlowAnonymizer {
@@ -67,6 +84,8 @@ const NULL_OP: Op = () => null;
 export function createFlowAnonymizer(policy: Policy, masterKey: Uint8Array, opts: FlowAnonymizerOptions = {}): FlowAnonymizer {
   const random = opts.random ?? ((n: number) => globalThis.crypto.getRandomValues(new Uint8Array(n)));
   const counters = { flows: 0, invalidNames: 0 };
+  const groupMacs: Record<GroupMacOutcome, number> = { derived: 0, unmatched: 0, mapped: 0, broadcast: 0 };
+  const addressNames = { mapped: 0, dropped: 0 };
   const columns = policy.columns as Record<string, unknown>;
   const internal = (policy.internalNetworks ?? []).length > 0
     ? new InternalNetworks(policy.internalNetworks ?? [], deriveSubkey(masterKey, 'flowseal/v1/internal/address', 32), {
@@ -75,6 +94,10 @@ export function createFlowAnonymizer(policy: Policy, masterKey: Uint8Array, opts
       avoid: forbiddenTargets(rangeActions(policy.specialRanges)),
     })
     : null;
+  const derived = createDerivedAddressMaps(
+    deriveSubkey(masterKey, DERIVED_SUBKEYS.groupSuffix.label, DERIVED_SUBKEYS.groupSuffix.bytes),
+    deriveSubkey(masterKey, DERIVED_SUBKEYS.interfaceId.label, DERIVED_SUBKEYS.interfaceId.bytes),
+  );
   const addressAnons = new Map<string, AddressAnonymizer>();
   const addressFor = (spec: AddressSpec): AddressAnonymizer => {
     const k = JSON.stringify(spec);
@@ -82,12 +105,13 @@ export function createFlowAnonymizer(policy: Policy, masterKey: Uint8Array, opts
     if (a === undefined) {
       const len = METHOD_KEY_BYTES[spec.method];
       const key = len > 0 ? deriveSubkey(masterKey, `flowseal/v1/${spec.method}/address`, len) : new Uint8Array(0);
-      a = createAddressAnonymizer(spec, key, policy.specialRanges, internal, { random });
+      a = createAddressAnonymizer(spec, key, policy.specialRanges, internal, { random, derived });
       addressAnons.set(k, a);
     }
     return a;
   };
   let macMapper: ReturnType<typeof createMacMapper> | null = null;
+  let groupMacMapper: ReturnType<typeof createMacMapper> | null = null;
   const nameKey = deriveSubkey(masterKey, 'flowseal/v1/name/label', 32);
   const shiftUs = timeShiftOffsetUs(deriveSubkey(masterKey, 'flowseal/v1/time/shift', 8), 365);
   const dropped: string[] = [];
@@ -104,6 +128,12 @@ export function createFlowAnonymizer(policy: Policy, masterKey: Uint8Array, opts
     const a = addressFor(spec);
     addrOps[col] = (raw) => { addrOut[col] = raw.ipVersion === 4 ? a.mapV4(raw[v4f]) : a.mapV6(raw[v6f]); };
   }
+
+  // Names that are addresses go through dst_addr's anonymizer (src_addr's when dst_addr yields none).
+  const nameAddressSpec = (['dst_addr', 'src_addr'] as const)
+    .map((c) => columns[c] as AddressSpec | undefined)
+    .find((sp) => sp !== undefined && !['drop', 'ipcrypt-nd', 'ipcrypt-ndx'].includes(sp.method));
+  const nameAddress = nameAddressSpec === undefined ? null : addressFor(nameAddressSpec);
 
   const ops = {} as Record<FlowColumnName, Op>;
   for (const c of FLOW_COLUMNS) {
@@ -163,12 +193,24 @@ export function createFlowAnonymizer(policy: Policy, masterKey: Uint8Array, opts
         if (m.method === 'black-marker') return (r) => (hiOf(r) < 0 ? null : asAnon('00:00:00:00:00:00'));
         if (m.method === 'keep') return (r) => (hiOf(r) < 0 ? null : asAnon(formatMac(hiOf(r), loOf(r))));
         macMapper ??= createMacMapper(deriveSubkey(masterKey, 'flowseal/v1/mac/address', 32));
+        groupMacMapper ??= createMacMapper(deriveSubkey(masterKey, GROUP_MAC_SUBKEY.label, GROUP_MAC_SUBKEY.bytes));
         const mm = macMapper;
+        const gm = groupMacMapper;
+        const side = src ? 'src_addr' : 'dst_addr';
+        const rawLow32 = src
+          ? (r: RawFlow) => (r.ipVersion === 4 ? r.srcV4 : r.src6[3])
+          : (r: RawFlow) => (r.ipVersion === 4 ? r.dstV4 : r.dst6[3]);
+        const g: GroupMacResult = { hi: 0, lo: 0, outcome: GroupMacOutcome.Mapped };
         return (r) => {
           const hi = hiOf(r);
           const lo = loOf(r);
           if (hi < 0 || lo < 0) return null;
-          return asAnon(formatMac(mm.mapOui(hi), mm.mapNic(lo)));
+          if ((hi & IG_BIT) === 0) return asAnon(formatMac(mm.mapOui(hi), mm.mapNic(lo)));
+          const a = addrOut[side];
+          const s: SideAddress | null = a === null ? null : { version: r.ipVersion, rawLow32: rawLow32(r) >>> 0, anonLo: a.lo };
+          mapGroupMac(hi, lo, s, gm, g);
+          groupMacs[g.outcome]++;
+          return asAnon(formatMac(g.hi, g.lo));
         };
       }
       case AnonClass.Name: {
@@ -179,8 +221,17 @@ export function createFlowAnonymizer(policy: Policy, masterKey: Uint8Array, opts
         return (r) => {
           const v = get(r);
           if (v === null) return null;
-          const out = nm.map(v);
-          if (out === null) { counters.invalidNames++; return null; }
+          const labels = nm.labelsOf(v);
+          if (labels === null) { counters.invalidNames++; return null; }
+          const an = classifyAddressName(labels);
+          if (an === null) return asAnon(nm.mapLabels(labels));
+          let anon: AddressOut | null = null;
+          if (nameAddress !== null && an.kind !== 'unmappable') {
+            anon = an.kind === 'literal-v4' || an.kind === 'reverse-v4' ? nameAddress.mapV4(an.v4) : nameAddress.mapV6(an.v6);
+          }
+          const out = renderAddressName(an, anon, nm);
+          if (out === null) { addressNames.dropped++; return null; }
+          addressNames.mapped++;
           return asAnon(out);
         };
       }
@@ -193,6 +244,11 @@ export function createFlowAnonymizer(policy: Policy, masterKey: Uint8Array, opts
   const hash = hashPolicy(policy);
   const keyId = keyIdOf(masterKey);
   const addrStats = (): AddressAnonymizer[] => [...addressAnons.values()];
+  const derivedCounts = () => {
+    const addresses = Object.fromEntries(DERIVED_FIELDS.map((k) => [k, 0])) as Record<DerivedField, number>;
+    for (const a of addrStats()) for (const k of DERIVED_FIELDS) addresses[k] += a.stats.derived[k];
+    return { addresses, groupMacs: { ...groupMacs }, names: { ...addressNames } };
+  };
   const o = ops;
   const aSrc = addrOps.src_addr;
   const aDst = addrOps.dst_addr;
@@ -229,11 +285,18 @@ export function createFlowAnonymizer(policy: Policy, masterKey: Uint8Array, opts
           blackMarkerValues: Object.values(actions).includes('black-marker'),
           internalTargets: internal === null ? 0 : internal.size,
           ipv4MappedSpaceInIpv6: true,
+          nat64PrefixInIpv6: true,
         },
+        // Fields derived from another identifier (docs/POLICY.md): counts only, never values.
+        derivedIdentifiers: derivedCounts(),
       };
     },
     stats(): FlowAnonymizerStats {
-      const s: FlowAnonymizerStats = { ...counters, addressCacheHits: 0, addressCacheMisses: 0, internalAddresses: 0, redirectedAddresses: 0, addressesByRange: {} };
+      const d = derivedCounts();
+      const s: FlowAnonymizerStats = {
+        ...counters, addressCacheHits: 0, addressCacheMisses: 0, internalAddresses: 0, redirectedAddresses: 0, addressesByRange: {},
+        derivedAddresses: d.addresses, groupMacs: d.groupMacs, addressNames: d.names,
+      };
       for (const a of addrStats()) {
         s.addressCacheHits += a.stats.cacheHits;
         s.addressCacheMisses += a.stats.cacheMisses;

@@ -13,6 +13,8 @@ import { parseAddress } from '../../schemas/ip-address.ts';
 import type { AddressSpec, NameSpec, Policy } from '../../schemas/policy.ts';
 import { newRawFlow } from '../flows/flow-record.ts';
 import { createAddressAnonymizer } from './address-anonymizer.ts';
+import { classifyAddressName, renderAddressName } from './address-names.ts';
+import { createDerivedAddressMaps } from './derived-addresses.ts';
 import { createFlowAnonymizer } from './flow-anonymizer.ts';
 import { readGoldenFile, readPolicyFixtures, sortedKeysJson } from './golden/golden-files.ts';
 import { GOLDEN_MASTER_KEY_HEX, POLICY_CASES } from './golden/golden-vectors.ts';
@@ -35,6 +37,7 @@ const ks = golden.vectors.keySchedule as {
 const hashes = golden.vectors.policyHashes as Record<string, { hash: string; publishable: string }>;
 type Pseudonyms = {
   addresses?: Record<string, string | null>; macs?: Record<string, string | null>;
+  sidePairs?: Record<string, { dst_addr: string | null; dst_mac: string | null }>;
   names?: Record<string, Record<string, string | null>>; times?: Array<{ in: [number, number]; out: [number, number] }>;
   internalTargets?: string[];
 };
@@ -46,6 +49,7 @@ const subkey = (label: string): Uint8Array => {
   assert.ok(s !== undefined, `no stored subkey ${label}`);
   return hex(s.hex);
 };
+const derivedMaps = () => createDerivedAddressMaps(subkey('flowseal/v1/multicast/suffix'), subkey('flowseal/v1/iid/address'));
 const policyOf = (name: string): Policy => {
   const c = POLICY_CASES.find((p) => p.name === name);
   assert.ok(c !== undefined, name);
@@ -88,6 +92,7 @@ test('names: every hashed label is the last 8 bytes of HMAC-SHA256(name key, low
         const spec = columns[col];
         const labels = input.replace(/\.$/, '').toLowerCase().split('.');
         if (spec === undefined || labels.some((l) => l.length === 0 || l.length > 63)) { assert.equal(out, null, `${name} ${col} ${input}`); continue; }
+        if (classifyAddressName(labels) !== null) continue; // rendered from the address: next test
         const got = (out ?? '').split('.');
         assert.equal(got.length, labels.length, `${name} ${col} ${input}`);
         let kept = 0;
@@ -99,6 +104,45 @@ test('names: every hashed label is the last 8 bytes of HMAC-SHA256(name key, low
     }
   }
   assert.ok(hashed > 100);
+});
+
+test('names that are addresses: rebuilt from the stored address subkey and name key below the flow anonymizer', () => {
+  const key = subkey('flowseal/v1/name/label');
+  const mac = (label: string): string => createHmac('sha256', key).update(label, 'utf8').digest().subarray(24).toString('hex');
+  let rebuilt = 0;
+  let dropped = 0;
+  for (const name of ['default', 'campus']) {
+    const policy = policyOf(name);
+    const columns = policy.columns as Record<string, NameSpec | AddressSpec | undefined>;
+    const spec = columns.dst_addr as AddressSpec;
+    const nets = policy.internalNetworks ?? [];
+    const internal = nets.length === 0 ? null : new InternalNetworks(nets, subkey('flowseal/v1/internal/address'), {
+      poolV4: policy.internalTarget, poolV6: policy.internalTargetV6, avoid: forbiddenTargets(rangeActions(policy.specialRanges)),
+    });
+    const a = createAddressAnonymizer(spec, subkey(`flowseal/v1/${spec.method}/address`), policy.specialRanges, internal, { random: () => new Uint8Array(0), derived: derivedMaps() });
+    for (const [input, outs] of Object.entries(pseudonyms[name].names ?? {})) {
+      const labels = input.replace(/\.$/, '').toLowerCase().split('.');
+      const an = labels.some((l) => l.length === 0 || l.length > 63) ? null : classifyAddressName(labels);
+      if (an === null) continue;
+      for (const [col, out] of Object.entries(outs)) {
+        const ns = columns[col] as NameSpec | undefined;
+        if (ns === undefined) { assert.equal(out, null); continue; }
+        const keep = (ns.keepSuffixes ?? []).map((x) => x.split('.')).sort((x, y) => y.length - x.length);
+        const parts = {
+          hashLabel: mac,
+          mapLabels: (ls: readonly string[]) => {
+            const k = keep.find((sfx) => sfx.length <= ls.length && sfx.every((l, i) => ls[ls.length - sfx.length + i] === l))?.length ?? 0;
+            return ls.map((l, i) => (i >= ls.length - k ? l : mac(l))).join('.');
+          },
+        };
+        const anon = an.kind === 'unmappable' ? null : an.kind === 'literal-v4' || an.kind === 'reverse-v4' ? a.mapV4(an.v4) : a.mapV6(an.v6);
+        const expected = renderAddressName(an, anon, parts);
+        assert.equal(out, expected, `${name} ${col} ${input}`);
+        if (expected === null) dropped++; else rebuilt++;
+      }
+    }
+  }
+  assert.ok(rebuilt >= 20 && dropped >= 6, `${rebuilt} rebuilt, ${dropped} dropped`);
 });
 
 test('policy hashes: SHA-256 of the sorted-keys JSON of the published policy, recomputed from the raw files', () => {
@@ -129,7 +173,7 @@ test('addresses: the stored method and internal subkeys rebuild every stored add
     const internal = nets.length === 0 ? null : new InternalNetworks(nets, subkey('flowseal/v1/internal/address'), {
       poolV4: policy.internalTarget, poolV6: policy.internalTargetV6, avoid: forbiddenTargets(rangeActions(policy.specialRanges)),
     });
-    const a = createAddressAnonymizer(spec, keyed === undefined ? new Uint8Array(0) : hex(keyed.hex), policy.specialRanges, internal, { random: fixed });
+    const a = createAddressAnonymizer(spec, keyed === undefined ? new Uint8Array(0) : hex(keyed.hex), policy.specialRanges, internal, { random: fixed, derived: derivedMaps() });
     for (const [input, out] of Object.entries(p.addresses)) {
       const x = parseAddress(input);
       assert.ok(x !== null);
@@ -162,16 +206,53 @@ test('internal networks: the stored subnet/host subkeys rebuild campus pseudonym
   assert.deepEqual([...text.v6], words);
 });
 
-test('MACs: the stored MAC subkey rebuilds every stored MAC pseudonym; I/G bit, zeros and broadcast kept', () => {
+test('MACs: the stored MAC subkeys rebuild every stored MAC pseudonym; I/G bit, zeros and broadcast kept', () => {
   const m = createMacMapper(subkey('flowseal/v1/mac/address'));
+  const g = createMacMapper(subkey('flowseal/v1/mac/group'));
+  let unicast = 0;
   for (const [input, out] of Object.entries(pseudonyms.default.macs ?? {})) {
     const p = parseMac(input);
     assert.ok(p !== null && out !== null);
-    assert.equal(formatMac(m.mapOui(p.hi), m.mapNic(p.lo)), out, input);
     assert.equal(parseInt(out.slice(0, 2), 16) & 1, parseInt(input.slice(0, 2), 16) & 1, `${input}: I/G bit`);
+    if ((p.hi & 0x010000) === 0) {
+      assert.equal(formatMac(m.mapOui(p.hi), m.mapNic(p.lo)), out, input);
+      unicast++;
+    } else if (input.startsWith('33:33:')) {
+      assert.equal(out, '33:33:00:00:00:00', `${input}: an IPv6-group MAC without its group is zeroed`);
+    } else if (input.startsWith('01:00:5e:')) {
+      assert.equal(out, '01:00:5e:00:00:00', `${input}: an IPv4-group MAC without its group is zeroed`);
+    } else if (input !== 'ff:ff:ff:ff:ff:ff') {
+      assert.equal(formatMac(g.mapOui(p.hi), g.mapNic(p.lo)), out, `${input}: the group-MAC map, never the unicast one`);
+      assert.notEqual(formatMac(m.mapOui(p.hi), m.mapNic(p.lo)), out);
+    }
   }
+  assert.ok(unicast >= 5);
   assert.equal(pseudonyms.default.macs?.['ff:ff:ff:ff:ff:ff'], 'ff:ff:ff:ff:ff:ff');
   assert.equal(pseudonyms.default.macs?.['00:00:00:00:00:00'], '00:00:00:00:00:00');
+});
+
+test('group MACs of IP groups are the low bits of the stored address pseudonym of their side', () => {
+  let derived = 0;
+  for (const name of ['default', 'kept-unicast', 'map-multicast']) {
+    for (const [pair, out] of Object.entries(pseudonyms[name].sidePairs ?? {})) {
+      const [addr, mac] = pair.split(' ');
+      const y = parseAddress(String(out.dst_addr));
+      assert.ok(y !== null && out.dst_mac !== null, pair);
+      const low32 = y.version === 4 ? y.v4 : y.v6[3];
+      const raw = parseAddress(addr);
+      assert.ok(raw !== null);
+      const rawLow = raw.version === 4 ? raw.v4 : raw.v6[3];
+      const hexMac = out.dst_mac.replace(/:/g, '');
+      if (mac.startsWith('33:33:') && raw.version === 6 && (rawLow >>> 0) === parseInt(mac.slice(6).replace(/:/g, ''), 16)) {
+        assert.equal(hexMac, `3333${(low32 >>> 0).toString(16).padStart(8, '0')}`, `${name} ${pair}`);
+        derived++;
+      } else if (mac.startsWith('01:00:5e:') && raw.version === 4 && (rawLow & 0x7fffff) === parseInt(mac.slice(9).replace(/:/g, ''), 16)) {
+        assert.equal(hexMac, `01005e${(low32 & 0x7fffff).toString(16).padStart(6, '0')}`, `${name} ${pair}`);
+        derived++;
+      }
+    }
+  }
+  assert.ok(derived >= 15, `${derived} derived MACs checked`);
 });
 
 test('src and dst share the address subkey; the u64 halves are the 128-bit value of the stored text', () => {

@@ -20,6 +20,12 @@ export const NAME_LIMITS = { maxLength: 253, maxLabel: 63, maxLabels: 127 } as c
 export interface NameMapper {
   /** Anonymized name, or null when the input breaks the limits above. */
   map(name: string): string | null;
+  /** The lowercase labels of a name (one trailing dot removed), or null when it breaks the limits above. */
+  labelsOf(name: string): string[] | null;
+  /** Anonymized labels (`labelsOf` output): hashed, the longest kept suffix in clear. */
+  mapLabels(labels: readonly string[]): string;
+  /** The pseudonym of one label (no suffix rule). */
+  hashLabel(label: string): string;
 }
 
 const encoder = new TextEncoder();
@@ -52,27 +58,37 @@ export function createNameMapper(key: Uint8Array, keepSuffixes: readonly string[
     cache.set(label, hex);
     return hex;
   };
+  const labelsOf = (name: string): string[] | null => {
+    if (name.length === 0 || name.length > NAME_LIMITS.maxLength + 1) return null;
+    let n = name.endsWith('.') ? name.slice(0, -1) : name;
+    if (n.length === 0 || n.length > NAME_LIMITS.maxLength) return null;
+    n = asciiLower(n);
+    const labels = n.split('.');
+    if (labels.length > NAME_LIMITS.maxLabels) return null;
+    for (const l of labels) if (l.length === 0 || l.length > NAME_LIMITS.maxLabel) return null;
+    return labels;
+  };
+  const mapLabels = (labels: readonly string[]): string => {
+    let keep = 0;
+    for (const s of suffixes) {
+      if (s.length > labels.length) continue;
+      let match = true;
+      for (let i = 1; i <= s.length; i++) {
+        if (labels[labels.length - i] !== s[s.length - i]) { match = false; break; }
+      }
+      if (match) { keep = s.length; break; }
+    }
+    const out = new Array<string>(labels.length);
+    for (let i = 0; i < labels.length; i++) out[i] = i >= labels.length - keep ? labels[i] : hashLabel(labels[i]);
+    return out.join('.');
+  };
   return {
     map(name: string): string | null {
-      if (name.length === 0 || name.length > NAME_LIMITS.maxLength + 1) return null;
-      let n = name.endsWith('.') ? name.slice(0, -1) : name;
-      if (n.length === 0 || n.length > NAME_LIMITS.maxLength) return null;
-      n = asciiLower(n);
-      const labels = n.split('.');
-      if (labels.length > NAME_LIMITS.maxLabels) return null;
-      for (const l of labels) if (l.length === 0 || l.length > NAME_LIMITS.maxLabel) return null;
-      let keep = 0;
-      for (const s of suffixes) {
-        if (s.length > labels.length) continue;
-        let match = true;
-        for (let i = 1; i <= s.length; i++) {
-          if (labels[labels.length - i] !== s[s.length - i]) { match = false; break; }
-        }
-        if (match) { keep = s.length; break; }
-      }
-      const out = new Array<string>(labels.length);
-      for (let i = 0; i < labels.length; i++) out[i] = i >= labels.length - keep ? labels[i] : hashLabel(labels[i]);
-      return out.join('.');
+      const labels = labelsOf(name);
+      return labels === null ? null : mapLabels(labels);
     },
+    labelsOf,
+    mapLabels,
+    hashLabel,
   };
 }

@@ -200,10 +200,11 @@ for (const method of ['ipcrypt-pfx', 'cryptopan'] as const) {
       assert.equal(referenceCommonPrefix128(x, y), k);
       check(x, y);
     }), { ...SEED, numRuns: 800 });
-    // Inputs next to ::ffff:0:0/96 stay out of it (that space holds the IPv4 results).
+    // Inputs next to ::ffff:0:0/96 stay out of it (that space holds the IPv4 results), except
+    // IPv4-compatible ::a.b.c.d, which is an IPv4 host and maps as one (derived-addresses.ts).
     fc.assert(fc.property(word, word, (lo, w2) => {
       const x = Uint32Array.of(0, 0, (w2 >>> 0) === 0xffff ? 0xfffe : w2 >>> 0, lo >>> 0);
-      fc.pre(classifyV6(x) === RangeKind.Public);
+      fc.pre(classifyV6(x) === RangeKind.Public && x[2] !== 0);
       const o = outWords(d, x);
       assert.ok(!(o[0] === 0 && o[1] === 0 && o[2] === 0xffff));
     }), { ...SEED, numRuns: 300 });

@@ -3,7 +3,8 @@
  * policy puts something else there — kept special ranges (e.g. multicast 224/4 and ff00::/8,
  * 255.255.255.255 by default), the black-marker values (0.0.0.0, ::) when a range is
  * black-marked, the targets of internal networks, and in IPv6 ::ffff:0:0/96 (where IPv4
- * results live). Without this, 127.0.0.1 could map to 237.x and a reader could not tell a
+ * results live) and the NAT64 prefix 64:ff9b::/96 (where NAT64 addresses keep their prefix
+ * around the IPv4 result of the address they embed, address-anonymizer.ts). Without this, 127.0.0.1 could map to 237.x and a reader could not tell a
  * kept multicast address from a mapped unicast one.
  *
  * How the prefix-preserving methods avoid them ("pinning"): ipcrypt-pfx and Crypto-PAn flip
@@ -68,7 +69,7 @@ export interface InternalBlock6 {
 export interface ReservedOutputs {
   /** Pins of the IPv4 tree (pfx, Crypto-PAn). */
   readonly v4: readonly Prefix4[];
-  /** Pins of the IPv6 tree (always includes ::ffff:0:0/96). */
+  /** Pins of the IPv6 tree (always includes ::ffff:0:0/96 and 64:ff9b::/96). */
   readonly v6: readonly Prefix6[];
   /** The 128-bit union for ipcrypt-det (IPv4 as ::ffff:a.b.c.d/96+n). */
   readonly wide: readonly Prefix6[];
@@ -83,6 +84,8 @@ export interface ReservedOutputs {
 export const NO_RESERVED: ReservedOutputs = { v4: [], v6: [], wide: [], redirect4: [], redirect6: [], id: '' };
 
 const V4_SPACE: Prefix6 = { words: new Uint32Array([0, 0, 0xffff, 0]), length: 96 };
+/** NAT64 well-known prefix (RFC 6052 §2.1): only NAT64 inputs map there (address-anonymizer.ts). */
+const NAT64_SPACE: Prefix6 = { words: new Uint32Array([0x0064ff9b, 0, 0, 0]), length: 96 };
 
 function p4(text: string): Prefix4 {
   const p = parsePrefix(text);
@@ -190,11 +193,11 @@ export function unmappedRanges(actions: Record<string, RangeAction>): { v4: Arra
 
 /**
  * What an internal target must not overlap: kept ranges, the black-marker values when a range
- * is black-marked, and (IPv6) ::ffff:0:0/96.
+ * is black-marked, and (IPv6) ::ffff:0:0/96 and 64:ff9b::/96.
  */
 export function forbiddenTargets(actions: Record<string, RangeAction>): { v4: Prefix4[]; v6: Prefix6[] } {
   const v4: Prefix4[] = [];
-  const v6: Prefix6[] = [V4_SPACE];
+  const v6: Prefix6[] = [V4_SPACE, NAT64_SPACE];
   for (const k of SPECIAL_RANGE_KINDS) {
     if (actions[k] !== 'keep') continue;
     for (const t of RANGE_PREFIXES[k].v4) v4.push(p4(t));
@@ -214,7 +217,7 @@ export function forbiddenTargets(actions: Record<string, RangeAction>): { v4: Pr
 export function internalNetworkState(net: Prefix4 | Prefix6, actions: Record<string, RangeAction>): 'active' | 'inactive' | 'partial' {
   const u = unmappedRanges(actions);
   const isV6 = 'words' in net;
-  if (isV6 && overlaps6(net, V4_SPACE)) return 'partial';
+  if (isV6 && (overlaps6(net, V4_SPACE) || overlaps6(net, NAT64_SPACE))) return 'partial';
   for (const r of isV6 ? u.v6 : u.v4) {
     const ov = isV6 ? overlaps6(net, r as Prefix6) : overlaps4(net as Prefix4, r as Prefix4);
     if (!ov) continue;
@@ -250,10 +253,10 @@ export function reservedOutputs(
   });
   blocks?.v6.forEach((b, i) => {
     const state = internalNetworkState({ words: b.network, length: b.length }, actions);
-    if (state === 'partial') throw new AppError(ErrorCode.PolicyInvalid, `IPv6 internal network #${i + 1} straddles a special range the policy keeps or black-marks, or ::ffff:0:0/96`);
+    if (state === 'partial') throw new AppError(ErrorCode.PolicyInvalid, `IPv6 internal network #${i + 1} straddles a special range the policy keeps or black-marks, or overlaps ::ffff:0:0/96 or 64:ff9b::/96`);
     if (state === 'inactive') return;
     const t = { words: b.target, length: b.length };
-    if (forbidden.v6.some((f) => overlaps6(f, t))) throw new AppError(ErrorCode.PolicyInvalid, `the target of IPv6 internal network #${i + 1} overlaps a range the policy keeps or ::ffff:0:0/96`);
+    if (forbidden.v6.some((f) => overlaps6(f, t))) throw new AppError(ErrorCode.PolicyInvalid, `the target of IPv6 internal network #${i + 1} overlaps a range the policy keeps, ::ffff:0:0/96 or 64:ff9b::/96`);
     v6.push(t);
     redirect6.push(b);
   });

@@ -66,6 +66,9 @@ export const KEY_SCHEDULE: readonly SubkeySpec[] = [
   { label: 'flowseal/v1/mac/address', from: 'master', bytes: 32, use: 'src_mac and dst_mac: bytes 0-15 key the OUI (vendor) half, bytes 16-31 the NIC half' },
   { label: 'flowseal/v1/name/label', from: 'master', bytes: 32, use: 'dns_qname, tls_sni, http_host: HMAC-SHA256 key of every label' },
   { label: 'flowseal/v1/time/shift', from: 'master', bytes: 8, use: 'time shift: the secret offset comes from the first 6 bytes' },
+  { label: 'flowseal/v1/multicast/suffix', from: 'master', bytes: 16, use: 'kept solicited-node and node-information groups: 24-bit suffix permutation (derived-addresses.ts)' },
+  { label: 'flowseal/v1/iid/address', from: 'master', bytes: 16, use: 'kept IPv6 unicast ranges: 64-bit interface-identifier permutation (derived-addresses.ts)' },
+  { label: 'flowseal/v1/mac/group', from: 'master', bytes: 32, use: 'group MACs not derived from an IP group: bytes 0-15 key the OUI half, bytes 16-31 the NIC half (group-macs.ts)' },
 ];
 
 /** maxDays values whose time-shift offset is pinned (365 is the policy default). */
@@ -90,6 +93,13 @@ export const ADDRESSES = [
   '2001:db8::1', '3fff::1',
   // IPv4-mapped (public, campus internal, loopback) and the default IPv6 internal pool.
   '::ffff:8.8.8.8', '::ffff:10.1.2.3', '::ffff:127.0.0.1', 'fec0::1',
+  // Derived identifiers (docs/POLICY.md): IPv4 embedded in IPv6 (compatible, NAT64, 6to4, Teredo),
+  // multicast groups embedding unicast bits (node information, RFC 3306 prefix, RFC 3956
+  // embedded RP, RFC 4489 link-scoped IID, SSM without one, RFC 6034 234/8), kept-range IIDs.
+  '::8.8.8.8', '::10.1.2.3', '64:ff9b::8.8.8.8', '64:ff9b::10.1.2.3', '2002:808:808::1', '2002:808:808:1:211:22ff:fe33:4455',
+  '2001:0:4136:e378:8000:63bf:3fff:fdd2',
+  'ff02::2:ff12:3456', 'ff3e:30:2606:4700:4700::1234', 'ff7e:140:2606:4700:4700::1234', 'ff32:ff:211:22ff:fe33:4455:0:1234',
+  'ff3e::8000:1', '234.8.8.8', '234.10.1.2', 'fd12:3456:789a:10:211:22ff:fe33:4455', 'fe80::',
 ] as const;
 
 /** A short list for the randomized methods (their tweak is fixed below). */
@@ -108,6 +118,10 @@ export const NAMES = [
   '4.3.2.1.in-addr.arpa', '1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa',
   'xn--bcher-kva.example', 'printer.local', 'localhost', 'api.eu-west-1.amazonaws.com',
   'a..b', `${'x'.repeat(64)}.com`, // invalid: empty label, label over 63
+  // Names that are or spell addresses (address-names.ts): literals, zone cuts, DNS-SD under a
+  // reverse zone, and unmappable ones (DNSBL, a fifth octet, RFC 2317 label).
+  '8.8.8.8', '[2606:4700:4700::1111]', '2.1.in-addr.arpa', '8.b.d.0.1.0.0.2.ip6.arpa', 'b._dns-sd._udp.0.1.10.in-addr.arpa',
+  '4.3.2.1.zen.spamhaus.org', '5.4.3.2.1.in-addr.arpa', '1.0-25.2.0.192.in-addr.arpa',
 ] as const;
 
 /** [time_start, time_end] in µs since the epoch. */
@@ -120,7 +134,18 @@ const TIMES: ReadonlyArray<readonly [number, number]> = [
 const PORTS = [0, 22, 53, 80, 443, 1023, 1024, 8080, 49151, 49152, 51234, 65535] as const;
 const SIZES = [0, 1, 2, 3, 1500, 64_000, 2 ** 40 + 1] as const;
 
-type Section = 'addresses' | 'tokenAddresses' | 'macs' | 'names' | 'times' | 'ports' | 'sizes';
+/**
+ * Flows whose MAC derives from the address on the same side (group-macs.ts): [address, MAC]
+ * sent as dst_addr + dst_mac (and src_addr + src_mac for the unicast control).
+ */
+const SIDE_PAIRS: ReadonlyArray<readonly [string, string]> = [
+  ['ff02::1:ff33:4455', '33:33:ff:33:44:55'], ['ff02::1', '33:33:00:00:00:01'], ['ff02::fb', '33:33:00:00:00:fb'],
+  ['224.0.0.251', '01:00:5e:00:00:fb'], ['234.8.8.8', '01:00:5e:08:08:08'], ['239.255.255.250', '01:00:5e:7f:ff:fa'],
+  ['ff02::1:ff33:4455', '33:33:ff:00:00:01'], // a MAC that is not this group's: zeroed
+  ['8.8.8.8', '03:bf:08:08:08:08'], ['fe80::211:22ff:fe33:4455', '00:11:22:33:44:55'],
+];
+
+type Section = 'addresses' | 'tokenAddresses' | 'macs' | 'names' | 'times' | 'ports' | 'sizes' | 'sidePairs';
 
 interface PolicyCase {
   readonly name: string;
@@ -147,7 +172,13 @@ const [CAMPUS, CRYPTOPAN_COMPAT, STRICT] = GOLDEN_POLICY_FILES;
 
 /** The policies the pseudonyms run under, and which inputs each one pins. */
 export const POLICY_CASES: readonly PolicyCase[] = [
-  { name: 'default', source: 'DEFAULT_POLICY', build: () => DEFAULT_POLICY, sections: ['addresses', 'macs', 'names'] },
+  { name: 'default', source: 'DEFAULT_POLICY', build: () => DEFAULT_POLICY, sections: ['addresses', 'macs', 'names', 'sidePairs'] },
+  {
+    name: 'kept-unicast', source: 'DEFAULT_POLICY with specialRanges: multicast, broadcast, linkLocal, private, documentation: keep',
+    build: () => parsePolicy(JSON.stringify({ ...DEFAULT_POLICY, specialRanges: { multicast: 'keep', broadcast: 'keep', linkLocal: 'keep', private: 'keep', documentation: 'keep' } }), 'json'),
+    sections: ['addresses', 'names', 'sidePairs'],
+  },
+  { name: 'map-multicast', source: 'DEFAULT_POLICY with specialRanges: multicast: map', build: () => parsePolicy(JSON.stringify({ ...DEFAULT_POLICY, specialRanges: { multicast: 'map', broadcast: 'keep' } }), 'json'), sections: ['sidePairs'] },
   { name: 'default-cryptopan', source: 'DEFAULT_POLICY with src_addr, dst_addr: cryptopan', build: () => withColumns(DEFAULT_POLICY, { src_addr: 'cryptopan', dst_addr: 'cryptopan' }), sections: ['addresses'] },
   { name: 'default-ipcrypt-det', source: 'DEFAULT_POLICY with src_addr, dst_addr: ipcrypt-det', build: () => withColumns(DEFAULT_POLICY, { src_addr: 'ipcrypt-det', dst_addr: 'ipcrypt-det' }), sections: ['addresses'] },
   { name: 'default-ipcrypt-nd', source: 'DEFAULT_POLICY with src_addr, dst_addr: ipcrypt-nd; random tweak fixed to a0 a1 a2 ...', build: () => withColumns(DEFAULT_POLICY, { src_addr: 'ipcrypt-nd', dst_addr: 'ipcrypt-nd' }), sections: ['tokenAddresses'], fixedRandom: true },
@@ -212,6 +243,16 @@ function pseudonymsOf(c: PolicyCase, policy: Policy, master: Uint8Array): Record
         out.ports = Object.fromEntries(PORTS.map((p) => {
           const r = run((f) => { f.srcPort = p; f.dstPort = p; });
           return [String(p), { src_port: jsonValue(r.src_port), dst_port: jsonValue(r.dst_port) }];
+        }));
+        break;
+      case 'sidePairs':
+        out.sidePairs = Object.fromEntries(SIDE_PAIRS.map(([addr, mac]) => {
+          const m = parseMac(mac);
+          if (m === null) throw new TypeError(`golden input is not a MAC: ${mac}`);
+          const f = addressFlow(addr);
+          f.dstMacHi = m.hi; f.dstMacLo = m.lo;
+          const r = anon.anonymizeFlow(f);
+          return [`${addr} ${mac}`, { dst_addr: jsonValue(r.dst_addr), dst_mac: jsonValue(r.dst_mac) }];
         }));
         break;
       case 'sizes':
@@ -297,7 +338,7 @@ export function goldenNotes(): Record<string, unknown> {
   return {
     subkeys: Object.fromEntries(KEY_SCHEDULE.map((s) => [s.label, s.use])),
     policies: Object.fromEntries(POLICY_CASES.map((c) => [c.name, c.source])),
-    inputs: 'addresses go in as src and dst of one flow (src_addr recorded), MACs as src_mac, names as dns_qname, tls_sni and http_host at once',
+    inputs: 'addresses go in as src and dst of one flow (src_addr recorded), MACs as src_mac, names as dns_qname, tls_sni and http_host at once, side pairs as dst_addr + dst_mac of one flow',
   };
 }
 
