@@ -25,6 +25,25 @@ import { loadOrCreateDevIssuer } from '../api/adapters/dev-issuer-files.ts';
 import { compactVerify, importJWK } from 'jose';
 import { canonicalJson } from '../schemas/canonical-json.ts';
 import { FIXTURES, fixturePath, rawIdentifiers, specialIdentifier } from './support/capture-facts.ts';
+import { ipv4Bytes, ipv6Bytes } from './support/leak-search.ts';
+
+/** ff02::1:ffXX:XXXX (solicited-node, RFC 4291) and ff02::2:ffXX:XXXX (node information, RFC 4620). */
+function carriesTargetBits(ip: string): boolean {
+  if (!ip.includes(':')) return false;
+  const b = ipv6Bytes(ip);
+  return b[0] === 0xff && b[1] === 0x02 && b.slice(2, 11).every((x) => x === 0) && (b[11] === 1 || b[11] === 2) && b[12] === 0xff;
+}
+
+/** The Ethernet group MAC of a multicast group (RFC 2464 33:33 + low 32 bits; RFC 1112 01:00:5e + low 23 bits). */
+function groupMacOf(ip: string): string | null {
+  const hex = (xs: number[]) => xs.map((x) => x.toString(16).padStart(2, '0')).join(':');
+  if (ip.includes(':')) {
+    const b = ipv6Bytes(ip);
+    return b[0] === 0xff ? hex([0x33, 0x33, ...b.slice(12, 16)]) : null;
+  }
+  const [a, b1, b2, b3] = ipv4Bytes(ip);
+  return a! >= 224 && a! <= 239 ? hex([0x01, 0x00, 0x5e, b1! & 0x7f, b2!, b3!]) : null;
+}
 import { describeLeaks, findLeaks, leakNeedles, type Haystack } from './support/leak-search.ts';
 import { tsharkConversations, tsharkFields, type Conversation } from './support/tshark.ts';
 import { skipUnlessTools } from './support/required-tools.ts';
@@ -184,10 +203,14 @@ describe('pipeline → archive → API, checked against tshark', { skip: skipUnl
     const ids = { ips: new Set<string>(), macs: new Set<string>(), names: new Set<string>() };
     for (const f of FIXTURES) {
       const r = await rawIdentifiers(fixturePath(f.file));
-      // What the default policy keeps by design (multicast, broadcast, all-zero/all-one MACs)
-      // is not searched for. (Kept solicited-node multicast carries raw bits: see issue 6.)
-      for (const x of r.ips) if (!['multicast', 'broadcast'].includes(specialIdentifier(x) ?? '')) ids.ips.add(x);
-      for (const x of r.macs) if (!['zero-mac', 'broadcast'].includes(specialIdentifier(x) ?? '')) ids.macs.add(x);
+      // What the default policy keeps verbatim by design (multicast groups without identifier
+      // bits, broadcast, all-zero/all-one MACs, and the group MACs of kept groups) is not
+      // searched for. Solicited-node and node-information groups carry the raw target's low 24
+      // bits: they are anonymized (docs/POLICY.md), so their raw form and MAC are searched.
+      const kept = r.ips.filter((x) => ['multicast', 'broadcast'].includes(specialIdentifier(x) ?? '') && !carriesTargetBits(x));
+      for (const x of r.ips) if (!kept.includes(x)) ids.ips.add(x);
+      const keptGroupMacs = new Set(kept.map(groupMacOf).filter((m): m is string => m !== null));
+      for (const x of r.macs) if (!['zero-mac', 'broadcast'].includes(specialIdentifier(x) ?? '') && !keptGroupMacs.has(x.toLowerCase())) ids.macs.add(x);
       for (const x of r.names) ids.names.add(x);
     }
     const needles = leakNeedles({ ips: [...ids.ips], macs: [...ids.macs], names: [...ids.names] });

@@ -46,7 +46,7 @@ const SIGHTINGS: Array<[LeakForm, string]> = [
   ['ipv6-reverse-name', '1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.7.7.0.0.0.0.d.f.ip6.arpa'],
   ['ipv6-hex', 'x=fd000077000000000000000000000001;'],
   ['ipv6-integer-halves', `"hi":${0xfd00007700000000n},`],
-  ['ipv6-integer-halves', `"hi":${BigInt.asIntN(64, 0xfe80000000000000n)},`],
+  ["ipv6-integer-halves", `"lo":${BigInt.asIntN(64, 0xa8bbccfffeddeeffn)},`], // signed; fe80::/64 and ff..::/64 upper halves are public, not searched
   ['mac-colon', 'eth 02:5A:00:00:0A:01 up'],
   ['mac-colon-unpadded', 'mac 2:5a:0:0:a:1'],
   ['mac-dash', '02-5a-00-00-0a-01'],

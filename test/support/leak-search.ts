@@ -102,7 +102,11 @@ function ipv6Needles(id: string, b: Uint8Array, add: (n: LeakNeedle) => void): v
   add({ identifier: id, form: 'ipv6-uncompressed', text: groups.map((g) => g.toString(16)).join(':'), boundary: 'ipv6' });
   add({ identifier: id, form: 'ipv6-reverse-name', text: `${[...h].reverse().join('.')}.ip6.arpa`, boundary: 'hex' });
   add({ identifier: id, form: 'ipv6-hex', text: h, boundary: 'hex' });
-  for (const half of [h.slice(0, 16), h.slice(16)]) {
+  // The upper half of a multicast group (ff..::/64) or of fe80::/64 is the same in every
+  // network and kept by policy: as a number on its own it identifies nothing (and would match
+  // every kept group). The lower half, which holds the interface or target bits, is searched.
+  const publicUpper = b[0] === 0xff || (h.slice(0, 16) === 'fe80000000000000');
+  for (const half of publicUpper ? [h.slice(16)] : [h.slice(0, 16), h.slice(16)]) {
     const u = BigInt(`0x${half}`);
     decimal(id, 'ipv6-integer-halves', u.toString(), add);
     decimal(id, 'ipv6-integer-halves', BigInt.asIntN(64, u).toString(), add);
