@@ -20,7 +20,7 @@ import { z } from 'zod';
 import { parsePrefix, type ParsedPrefix } from './ip-address.ts';
 import {
   forbiddenTargets, internalNetworkState, overlaps4, overlaps6, rangeActions, type Prefix4, type Prefix6,
-} from '../sealed-processor/anonymize/reserved-outputs.ts';
+} from './policy-ranges.ts';
 import { AnonClass, FLOW_COLUMNS, type FlowColumnName } from './columns.ts';
 import { AppError, ErrorCode } from './errors.ts';
 

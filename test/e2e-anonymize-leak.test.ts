@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { DEFAULT_POLICY } from '../schemas/policy.ts';
-import { SPECIAL_RANGE_KINDS } from '../sealed-processor/anonymize/special-ranges.ts';
+import { SPECIAL_RANGE_KINDS } from '../schemas/special-ranges.ts';
 import { FIXTURES, fixturePath, rawIdentifiers, specialIdentifier } from './support/capture-facts.ts';
 import { describeLeaks, findLeaks, leakNeedles, type Haystack } from './support/leak-search.ts';
 import { epochTextToUs, tsharkFields } from './support/tshark.ts';

@@ -2,7 +2,7 @@
  * Policy-level address anonymization: special ranges, internal networks, the external
  * method, reserved outputs, and a bounded result cache.
  *
- * Order for each address: classify (special-ranges.ts) → the range's action (keep |
+ * Order for each address: classify (schemas/special-ranges.ts) → the range's action (keep |
  * black-marker | map; default: multicast and broadcast kept, everything else mapped) →
  * for `map`: an address inside an internal network (IPv4 or IPv6) goes to its target prefix
  * (internal-networks.ts) when the method is ipcrypt-pfx, Crypto-PAn or ipcrypt-det; any
@@ -33,8 +33,9 @@ import type { AddressSpec, RangeAction, SpecialRanges } from '../../schemas/poli
 import { createAddressMethod, type AddressMethod, type AddressMethodOptions } from './address-methods.ts';
 import { formatAddressWords, formatIpv6 } from '../../schemas/ip-address.ts';
 import type { InternalNetworks } from './internal-networks.ts';
-import { NO_RESERVED, rangeActions, redirectV4, redirectV6, reservedOutputs, type ReservedOutputs } from './reserved-outputs.ts';
-import { DEFAULT_RANGE_ACTIONS, RangeKind, SPECIAL_RANGE_KINDS, classifyV4, classifyV6 } from './special-ranges.ts';
+import { NO_RESERVED, redirectV4, redirectV6, reservedOutputs, type ReservedOutputs } from './reserved-outputs.ts';
+import { rangeActions } from '../../schemas/policy-ranges.ts';
+import { DEFAULT_RANGE_ACTIONS, RangeKind, SPECIAL_RANGE_KINDS, classifyV4, classifyV6 } from '../../schemas/special-ranges.ts';
 import {
   DERIVED_FIELDS, DerivedField, ZERO_DERIVED_MAPS, isIpv4Compatible, isIpv4UnicastPrefixGroup, isNat64,
   rewriteKeptInterfaceId, rewriteKeptMulticastV4, rewriteKeptMulticastV6, type DerivedAddressMaps,

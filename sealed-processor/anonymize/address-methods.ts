@@ -18,7 +18,8 @@ import { maskV4 } from '../../schemas/ip-address.ts';
 import { ipcryptDeterministic, ipcryptKey16, ipcryptNd, ipcryptNdx, ndxKey } from './ipcrypt-modes.ts';
 import { ipcryptPfxV6, pfxBitV4, pfxKey } from './ipcrypt-pfx.ts';
 import { PrefixCacheV4, mapPrefixPreservingV4, type PrefixBitV4 } from './prefix-cache.ts';
-import { NO_RESERVED, inPrefix6, pinnedLevelsV6, pinnedNodesV4, type ReservedOutputs } from './reserved-outputs.ts';
+import { NO_RESERVED, pinnedLevelsV6, pinnedNodesV4, type ReservedOutputs } from './reserved-outputs.ts';
+import { inPrefix6 } from '../../schemas/policy-ranges.ts';
 
 export type AddressMethodName = AddressSpec['method'];
 

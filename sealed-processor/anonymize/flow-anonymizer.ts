@@ -33,7 +33,7 @@ import { DERIVED_FIELDS, DERIVED_SUBKEYS, createDerivedAddressMaps, type Derived
 import { GROUP_MAC_SUBKEY, GroupMacOutcome, IG_BIT, mapGroupMac, type GroupMacResult, type SideAddress } from './group-macs.ts';
 import { METHOD_KEY_BYTES } from './address-methods.ts';
 import { InternalNetworks } from './internal-networks.ts';
-import { forbiddenTargets, rangeActions } from './reserved-outputs.ts';
+import { forbiddenTargets, rangeActions } from '../../schemas/policy-ranges.ts';
 import { deriveSubkey, keyIdOf } from './key.ts';
 import { createMacMapper, formatMac } from './mac.ts';
 import { createNameMapper } from './names.ts';

@@ -22,7 +22,7 @@ import { InternalNetworks } from './internal-networks.ts';
 import { WidePermutation } from './wide-permutation.ts';
 import { keyIdOf } from './key.ts';
 import { createMacMapper, formatMac, parseMac } from './mac.ts';
-import { forbiddenTargets, rangeActions } from './reserved-outputs.ts';
+import { forbiddenTargets, rangeActions } from '../../schemas/policy-ranges.ts';
 import { SmallPermutation } from './small-permutation.ts';
 
 const stored = await readGoldenFile();

@@ -26,7 +26,8 @@ import type { InternalNetwork } from '../../schemas/policy.ts';
 import { deriveSubkey } from './key.ts';
 import { InternalNet6, maskWords, stepPrefix128, SUBNETS_SEEN_CAP, type InternalNetSummary } from './internal-net-v6.ts';
 import { formatIpv4, maskV4, parsePrefix } from '../../schemas/ip-address.ts';
-import { overlaps6, type InternalBlock4, type InternalBlock6, type Prefix4, type Prefix6 } from './reserved-outputs.ts';
+import { type InternalBlock4, type InternalBlock6 } from './reserved-outputs.ts';
+import { overlaps6, type Prefix4, type Prefix6 } from '../../schemas/policy-ranges.ts';
 import { SmallPermutation } from './small-permutation.ts';
 
 /** Default IPv4 pool for targets: 240.0.0.0/4 (reserved, never routed). */

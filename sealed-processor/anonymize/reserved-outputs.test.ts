@@ -9,8 +9,9 @@ import { InternalNetworks } from './internal-networks.ts';
 import { parseAddress, parsePrefix } from '../../schemas/ip-address.ts';
 import { pfxBitV4, pfxKey } from './ipcrypt-pfx.ts';
 import type { PrefixBitV4 } from './prefix-cache.ts';
-import { commonPrefix128, commonPrefix32, inPrefix4, inPrefix6, pinnedLevelsV4, pinnedNodesV4 } from './reserved-outputs.ts';
-import { RANGE_PREFIXES, RangeKind, SPECIAL_RANGE_KINDS, classifyV4, classifyV6 } from './special-ranges.ts';
+import { pinnedLevelsV4, pinnedNodesV4 } from './reserved-outputs.ts';
+import { commonPrefix128, commonPrefix32, inPrefix4, inPrefix6 } from '../../schemas/policy-ranges.ts';
+import { RANGE_PREFIXES, RangeKind, SPECIAL_RANGE_KINDS, classifyV4, classifyV6 } from '../../schemas/special-ranges.ts';
 import { referenceCommonPrefix128, referenceCommonPrefix32, v4 } from './test-helpers.test-util.ts';
 
 const KEY = Uint8Array.from({ length: 32 }, (_, i) => (i * 37 + 11) & 255);
