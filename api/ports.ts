@@ -31,8 +31,10 @@ export interface DatasetInfo {
 export interface EngineRunOptions {
   /** Rows to return at most; more available → `truncated`. */
   readonly maxRows: number;
-  /** Deadline, milliseconds from the start of the call. */
+  /** Deadline, milliseconds from the start of the call; ≤ 0 fails at once with ERR_QUERY_TIMEOUT. */
   readonly timeoutMs: number;
+  /** Aborting it stops the query early (the client went away): ERR_BAD_REQUEST "request aborted". */
+  readonly signal?: AbortSignal;
 }
 
 /** Rows are JSON-safe arrays aligned with `columns` (BIGINT > 2^53 as string, timestamps ISO `Z`). */
@@ -49,7 +51,8 @@ export interface QueryEngine {
   datasetGlob(id: string): string;
   /**
    * Runs compiled SQL in the sandbox.
-   * @throws AppError ERR_QUERY_TIMEOUT past the deadline, ERR_QUERY_INVALID / ERR_INTERNAL otherwise.
+   * @throws AppError ERR_QUERY_TIMEOUT past the deadline, ERR_BAD_REQUEST when `signal` aborts,
+   *   ERR_QUERY_INVALID / ERR_INTERNAL otherwise.
    */
   run(query: CompiledSql, options: EngineRunOptions): Promise<EngineResult>;
   close?(): Promise<void>;
