@@ -2,8 +2,8 @@
  * Builds the whole query API from its ports: `createApp(deps)` returns a Hono app that runs on
  * any runtime with Web APIs (Node via api/adapters/node.ts, Bun, Deno).
  *
- * Middleware order: deadline → request id → audit → (errors via onError) →
- * body limit → bearer auth →
+ * Middleware order: deadline → request id → client address → audit → (errors via onError) →
+ * body limit → bearer auth (with the per-address limit on unauthenticated requests) →
  * per-subject rate limit → routes (queries: cost check → admission → engine within the
  * deadline). `/healthz` and `/openapi.json` need no token and are not limited.
  * Owns: wiring. Never: imports node:*, DuckDB or the file system.
@@ -22,6 +22,8 @@ import { datasetRoutes } from './routes/datasets.ts';
 import { queryRoutes } from './routes/query.ts';
 import { openApiDocument } from './routes/openapi.ts';
 import { requestDeadline } from './middleware/deadline.ts';
+import { clientAddress } from './middleware/client-address.ts';
+import type { PeerAddress } from './middleware/client-address.ts';
 import { createAdmissionController } from './admission/admission-controller.ts';
 import type { AdmissionController } from './admission/admission-controller.ts';
 import { singleFlightListing } from './engine/single-flight-listing.ts';
@@ -38,6 +40,11 @@ export interface AppDeps {
   readonly newRequestId?: () => string;
   /** Default: JSON lines on the console's error stream. */
   readonly logger?: Logger;
+  /**
+   * The socket peer's address, from the runtime adapter (e.g. `hono/conninfo` helpers). Without
+   * it client addresses are unknown: the audit records null and nothing is limited per address.
+   */
+  readonly peerAddress?: PeerAddress;
   /** Default: one controller from `config.admission`. */
   readonly admission?: AdmissionController;
 }
@@ -60,6 +67,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.notFound(notFound());
   app.use('*', requestDeadline({ timeoutMs: config.limits.queryTimeoutMs, now }));
   app.use('*', requestId(deps.newRequestId));
+  app.use('*', clientAddress({ ...(deps.peerAddress ? { peer: deps.peerAddress } : {}), trustedProxies: config.trustedProxies }));
   app.use('*', audit({ sink: deps.audit, now, logger }));
   app.use('*', limitBody(config.limits.maxBodyBytes));
 
@@ -67,7 +75,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   const openapi = openApiDocument();
   app.get('/openapi.json', (c) => c.json(openapi));
 
-  app.use('/v1/*', auth({ verifier: deps.verifier }));
+  const addressLimit = { store: deps.rateLimit, perMinute: config.rateLimit.unauthenticatedPerMinute, burst: config.rateLimit.unauthenticatedBurst, now };
+  app.use('/v1/*', auth({ verifier: deps.verifier, addressLimit }));
   app.use('/v1/*', rateLimit({ store: deps.rateLimit, config: config.rateLimit, now }));
   app.route('/v1/datasets', datasetRoutes(engine));
   app.route('/v1', queryRoutes({ engine, rateLimit: deps.rateLimit, config, now, admission }));

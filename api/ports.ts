@@ -99,6 +99,11 @@ export interface RateLimitStore {
 export interface AuditEntry {
   readonly time: string;
   readonly requestId: string;
+  /**
+   * The client's address: the socket peer, or from `X-Forwarded-For` behind a configured trusted
+   * proxy (api/middleware/client-address.ts). Null when the runtime cannot tell.
+   */
+  readonly clientAddress: string | null;
   readonly subject: string | null;
   readonly issuer: string | null;
   readonly method: string;
