@@ -82,6 +82,12 @@ export async function buildAppFromFiles(options: NodeServerOptions): Promise<Bui
     issuers.push({ issuer: dev.issuer, audience: dev.audience, algorithms: ['ES256'], jwks: dev.jwks });
     logger.info('no token issuers configured: trusting the DEV issuer only (not for production)', { devIssuerDir: devDir });
   }
+  // Every running query holds one of the runtime's worker threads while DuckDB executes it;
+  // the audit log's file writes and token verification (WebCrypto) need one too.
+  const workerPool = Number(process.env.UV_THREADPOOL_SIZE ?? 4);
+  if (config.admission.maxConcurrent >= workerPool) {
+    logger.info('admission.maxConcurrent is not below the worker pool: file IO and token checks will wait behind running queries', { maxConcurrent: config.admission.maxConcurrent, UV_THREADPOOL_SIZE: workerPool });
+  }
   const archiveDir = options.archiveDir ?? config.archiveDir;
   if (archiveDir === undefined) throw new AppError(ErrorCode.ConfigInvalid, 'no archive directory given (option or config archiveDir)');
   const audit = await openNdjsonAuditSink(resolve(options.auditLogPath ?? config.auditLogPath ?? '.flowseal/audit.ndjson'));
