@@ -18,6 +18,7 @@ import type { QueryResponse } from '../../schemas/query.ts';
 import type { ApiConfig } from '../../schemas/api-config.ts';
 import type { DatasetInfo, QueryEngine, RateLimitStore } from '../ports.ts';
 import { compileQuery } from '../query/compile-query.ts';
+import type { CompiledQuery } from '../query/compile-query.ts';
 import { identifiesConnections } from '../query/connection-keys.ts';
 import { assertFilterDepth } from '../query/filter-depth.ts';
 import { shapeResult } from '../query/shape-result.ts';
@@ -81,6 +82,22 @@ export async function resolveDataset(engine: QueryEngine, principal: Principal, 
   return found;
 }
 
+/** Compiles with the row cap of this request (the record budget's reservation, or the config cap). */
+function compileCapped(req: QueryRequest, limits: ApiConfig['limits'], rowCap: number, glob: string): CompiledQuery {
+  const isRecords = req.groupBy === undefined;
+  return compileQuery(
+    req,
+    {
+      recordRows: isRecords ? rowCap : limits.maxRecordRows,
+      groupRows: isRecords ? limits.maxGroupRows : rowCap,
+      minGroupSize: limits.minGroupSize,
+      maxTimeRangeDays: limits.maxTimeRangeDays,
+      maxFilterNodes: limits.maxFilterNodes,
+    },
+    glob,
+  );
+}
+
 /**
  * Runs the query; fills `facts` for the audit entry. Record listings and aggregates whose keys
  * identify single connections need scope `records` and reserve their rows from the subject's
@@ -116,20 +133,9 @@ export async function executeQuery(deps: ExecuteDeps, principal: Principal, req:
     });
     // Compiled only with a slot: a wide filter takes milliseconds of CPU to compile, which
     // refused requests should not cost. The ticket is the runner's from here on.
-    let compiled: ReturnType<typeof compileQuery>;
+    let compiled: CompiledQuery;
     try {
-      const rowCap = reservation?.rows ?? cap;
-      compiled = compileQuery(
-        req,
-        {
-          recordRows: isRecords ? rowCap : limits.maxRecordRows,
-          groupRows: isRecords ? limits.maxGroupRows : rowCap,
-          minGroupSize: limits.minGroupSize,
-          maxTimeRangeDays: limits.maxTimeRangeDays,
-          maxFilterNodes: limits.maxFilterNodes,
-        },
-        engine.datasetGlob(req.dataset),
-      );
+      compiled = compileCapped(req, limits, reservation?.rows ?? cap, engine.datasetGlob(req.dataset));
     } catch (err) {
       ticket.release();
       throw err;
