@@ -100,12 +100,43 @@ test('cheap queries have reserved slots: they run while expensive ones wait for 
   (await heavy2).release();
 });
 
+test('a query the queue ahead would not let start before its deadline is refused at once with 503, from the lane\'s run times', async () => {
+  const clock = { t: 1_000_000 };
+  const a = createAdmissionController(AdmissionConfig.parse({ maxConcurrent: 2, maxExpensiveConcurrent: 1, maxConcurrentPerSubject: 1 }), () => clock.t);
+  const hold = await a.acquire(req('alice', 'expensive', clock.t + 60_000));
+  // Before any run has finished a run is taken to last 1 s: a wait for one run fits 1.5 s, not 0.5 s.
+  await assert.rejects(a.acquire(req('bob', 'expensive', clock.t + 500)), (e: unknown) => {
+    assert.equal(code(e), 'ERR_OVERLOADED');
+    assert.match((e as AppError).message, /would not leave this one time/);
+    assert.equal((e as AppError).details?.retryAfterSec, 1);
+    return true;
+  });
+  const bob = a.acquire(req('bob', 'expensive', clock.t + 1_500));
+  assert.equal(a.stats().queued, 1);
+  // Two expensive runs of 4 s move the lane's average from 1 s to 2.08 s.
+  clock.t += 4_000;
+  hold.release();
+  const b = await bob;
+  clock.t += 4_000;
+  b.release();
+  const first = await a.acquire(req('carol', 'expensive', clock.t + 60_000));
+  const second = a.acquire(req('dave', 'expensive', clock.t + 60_000));
+  // One running and one waiting ahead: about 4.2 s until erin could start.
+  await assert.rejects(a.acquire(req('erin', 'expensive', clock.t + 4_000)), (e: unknown) => code(e) === 'ERR_OVERLOADED' && (e as AppError).details?.retryAfterSec === 5);
+  assert.equal(await settled(a.acquire(req('fred', 'cheap', clock.t + 4_000)).then((t) => t.release())), true, 'the cheap lane has its own figures and slot');
+  first.release();
+  (await second).release();
+});
+
 test('a waiting query whose deadline passes leaves the queue with 504 ERR_QUERY_TIMEOUT; a past deadline is refused at once', async () => {
-  const a = controller({ maxConcurrent: 1, maxExpensiveConcurrent: 1, maxConcurrentPerSubject: 1 });
+  const clock = { t: 1_000_000 };
+  const a = createAdmissionController(AdmissionConfig.parse({ maxConcurrent: 1, maxExpensiveConcurrent: 1, maxConcurrentPerSubject: 1 }), () => clock.t);
+  // Runs that take no time: the estimated wait is ~0, so a short deadline is queued, not refused.
+  for (let i = 0; i < 40; i++) (await a.acquire(req('warm', 'cheap', clock.t + 1_000))).release();
   const hold = await a.acquire(req('alice'));
-  await assert.rejects(a.acquire(req('bob', 'cheap', Date.now() + 30)), (e: unknown) => code(e) === 'ERR_QUERY_TIMEOUT');
+  await assert.rejects(a.acquire(req('bob', 'cheap', clock.t + 30)), (e: unknown) => code(e) === 'ERR_QUERY_TIMEOUT');
   assert.equal(a.stats().queued, 0, 'it left the queue');
-  await assert.rejects(a.acquire(req('bob', 'cheap', Date.now() - 1)), (e: unknown) => code(e) === 'ERR_QUERY_TIMEOUT');
+  await assert.rejects(a.acquire(req('bob', 'cheap', clock.t - 1)), (e: unknown) => code(e) === 'ERR_QUERY_TIMEOUT');
   hold.release();
   assert.equal(a.stats().running, 0, 'the timed-out waiter did not take the slot');
 });

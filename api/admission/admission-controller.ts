@@ -9,9 +9,12 @@
  *   that many slots, so `maxConcurrent - maxExpensiveConcurrent` slots are always left for
  *   cheap ones: a cheap query never waits behind expensive ones.
  * - Otherwise it waits, unless the subject already has `maxQueuedPerSubject` waiting (429
- *   ERR_RATE_LIMITED: the caller's own backlog) or the queue holds `maxQueued` (503
- *   ERR_OVERLOADED). Both refusals are immediate and carry `retryAfterSec`, an estimate from the
- *   recent run times and the queue ahead.
+ *   ERR_RATE_LIMITED: the caller's own backlog), the queue holds `maxQueued` (503
+ *   ERR_OVERLOADED), or the queue ahead in its lane would not let it start before its deadline
+ *   (503 ERR_OVERLOADED: waiting would only end in a 504 later). The wait is estimated from the
+ *   lane's recent run times (a moving average, 1 s before the first run) × the queries ahead
+ *   in the lane / the lane's slots. Every refusal is immediate and carries `retryAfterSec`, an
+ *   estimate from the same figures.
  * - Fair order: when a slot frees, subjects with waiting queries are served round robin (each
  *   subject's own queries in arrival order, skipping an expensive one the lane limit blocks),
  *   so one subject's ten waiting queries do not sit in front of another subject's one.
@@ -65,6 +68,7 @@ export interface AdmissionController {
 
 interface Waiter {
   readonly request: AdmissionRequest;
+  readonly lane: Lane;
   readonly enqueuedAt: number;
   readonly resolve: (t: AdmissionTicket) => void;
   readonly reject: (e: unknown) => void;
@@ -91,7 +95,9 @@ export function createAdmissionController(config: AdmissionConfig, now: () => nu
   const runningBySubject = new Map<string, number>();
   /** Subjects with waiting queries, in round-robin order (Map keeps insertion order). */
   const waiting = new Map<string, Waiter[]>();
-  let avgRunMs = INITIAL_RUN_MS;
+  /** Moving average of run times per lane, ms. */
+  const avgRunMs: Record<Lane, number> = { cheap: INITIAL_RUN_MS, expensive: INITIAL_RUN_MS };
+  const queuedInLane: Record<Lane, number> = { cheap: 0, expensive: 0 };
   const refused = { overloaded: 0, subjectQueueFull: 0, timedOutWaiting: 0 };
 
   const subjectRunning = (s: string) => runningBySubject.get(s) ?? 0;
@@ -118,7 +124,7 @@ export function createAdmissionController(config: AdmissionConfig, now: () => nu
         const left = subjectRunning(r.subject) - 1;
         if (left > 0) runningBySubject.set(r.subject, left);
         else runningBySubject.delete(r.subject);
-        avgRunMs += EWMA_WEIGHT * (Math.max(0, now() - startedAt) - avgRunMs);
+        avgRunMs[r.lane] += EWMA_WEIGHT * (Math.max(0, now() - startedAt) - avgRunMs[r.lane]);
         dispatch();
       },
     };
@@ -131,6 +137,7 @@ export function createAdmissionController(config: AdmissionConfig, now: () => nu
     list.splice(i, 1);
     if (list.length === 0) waiting.delete(w.request.subject);
     queued--;
+    queuedInLane[w.lane]--;
     clearTimeout(w.timer);
     if (w.onAbort) w.request.signal?.removeEventListener('abort', w.onAbort);
   }
@@ -157,9 +164,18 @@ export function createAdmissionController(config: AdmissionConfig, now: () => nu
     }
   }
 
-  function retryAfterSec(ahead: number, slots: number): number {
-    const sec = Math.ceil(((ahead + 1) * avgRunMs) / Math.max(1, slots) / 1000);
-    return Math.min(MAX_RETRY_AFTER_SEC, Math.max(1, sec));
+  /** Slots a lane can use: the expensive lane its own; cheap queries every slot not running an expensive one. */
+  function laneSlots(lane: Lane): number {
+    return lane === 'expensive' ? config.maxExpensiveConcurrent : Math.max(1, config.maxConcurrent - runningExpensive);
+  }
+
+  /** Expected wait, ms, for a query of `lane` with `ahead` queries of its lane before it. */
+  function expectedWaitMs(lane: Lane, ahead: number): number {
+    return ((ahead + 1) * avgRunMs[lane]) / laneSlots(lane);
+  }
+
+  function retryAfterSec(waitMs: number): number {
+    return Math.min(MAX_RETRY_AFTER_SEC, Math.max(1, Math.ceil(waitMs / 1000)));
   }
 
   return {
@@ -174,20 +190,21 @@ export function createAdmissionController(config: AdmissionConfig, now: () => nu
       const own = waiting.get(request.subject)?.length ?? 0;
       if (own >= config.maxQueuedPerSubject) {
         refused.subjectQueueFull++;
+        const waitMs = ((own + 1) * avgRunMs[request.lane]) / config.maxConcurrentPerSubject;
         return Promise.reject(
           new AppError(ErrorCode.RateLimited, 'too many of your queries are running or waiting; retry later', {
-            details: { retryAfterSec: retryAfterSec(own, config.maxConcurrentPerSubject), queuedForSubject: own },
+            details: { retryAfterSec: retryAfterSec(waitMs), queuedForSubject: own },
           }),
         );
       }
-      if (queued >= config.maxQueued) {
+      const waitMs = expectedWaitMs(request.lane, queuedInLane[request.lane]);
+      if (queued >= config.maxQueued || t + waitMs > request.deadlineAt) {
         refused.overloaded++;
-        return Promise.reject(
-          new AppError(ErrorCode.Overloaded, 'the server is busy with other queries; retry later', { details: { retryAfterSec: retryAfterSec(queued, config.maxConcurrent) } }),
-        );
+        const why = queued >= config.maxQueued ? 'the server is busy with other queries' : 'the queries ahead would not leave this one time to run';
+        return Promise.reject(new AppError(ErrorCode.Overloaded, `${why}; retry later`, { details: { retryAfterSec: retryAfterSec(waitMs) } }));
       }
       return new Promise<AdmissionTicket>((resolve, reject) => {
-        const w: Waiter = { request, enqueuedAt: t, resolve, reject, timer: undefined, onAbort: undefined };
+        const w: Waiter = { request, lane: request.lane, enqueuedAt: t, resolve, reject, timer: undefined, onAbort: undefined };
         w.timer = setTimeout(() => {
           unlink(w);
           refused.timedOutWaiting++;
@@ -204,6 +221,7 @@ export function createAdmissionController(config: AdmissionConfig, now: () => nu
         if (list) list.push(w);
         else waiting.set(request.subject, [w]);
         queued++;
+        queuedInLane[w.lane]++;
       });
     },
     stats() {
