@@ -41,7 +41,8 @@ test('rate limit: a query cost above the burst (no query could ever run) is refu
 
 test('admission, per-address limit and trusted proxies: safe defaults for a small machine; inconsistent settings and bad CIDRs are refused, naming the field', () => {
   const c = loadApiConfig('');
-  assert.deepEqual(c.admission, { maxConcurrent: 2, maxExpensiveConcurrent: 1, maxConcurrentPerSubject: 1, maxQueued: 32, maxQueuedPerSubject: 4, expensiveCost: 10_000_000, maxCost: 200_000_000 });
+  assert.deepEqual(c.admission, { maxConcurrent: 2, maxExpensiveConcurrent: 1, maxConcurrentPerSubject: 1, maxQueued: 32, maxQueuedPerSubject: 4, expensiveCost: 10_000_000, maxCost: 100_000_000 });
+  assert.equal(c.duckdb.threads, 1, 'one DuckDB thread per running query by default: one query cannot take every core');
   assert.deepEqual([c.rateLimit.unauthenticatedBurst, c.rateLimit.unauthenticatedPerMinute], [20, 60]);
   assert.deepEqual(c.trustedProxies, []);
   const bad = (text: string, path: RegExp) => assert.throws(() => loadApiConfig(text), (e: unknown) => e instanceof AppError && e.code === 'ERR_CONFIG_INVALID' && path.test(e.message));

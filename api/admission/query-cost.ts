@@ -11,10 +11,11 @@
  *   the keys' cardinalities: 65 536 per port, 2^prefix per address prefix, buckets in the range...).
  * - `metrics`: distinct counts rows × 1 + groups × 2 each; quantiles rows × 0.5 + groups × 10
  *   each (every group keeps a list of its values).
- * Fitted on the reference machine (2 cores, DuckDB threads 2, a 2 M-flow day): a query runs at
- * about 20 million units a second when it runs alone, within a factor of about 2 for every
- * shape measured (plain scans, wide `or` filters of 64–4 096 CIDR terms, /32 groupings with
- * quantiles, per-minute series). Rows are spread evenly over the dataset's time range: bursty
+ * Fitted on the reference machine (2 cores, a 2 M-flow day, the machine otherwise idle): a
+ * query running alone gets through about 20 million units a second with DuckDB threads 2 and
+ * about half that with one thread, within a factor of about 2 for every shape measured (plain
+ * scans, wide `or` filters of 64–4 096 CIDR terms, /32 groupings with quantiles, per-minute
+ * series). Rows are spread evenly over the dataset's time range: bursty
  * data is under-estimated inside its bursts.
  *
  * When the listing does not know the dataset's flow count or time range, nothing can be
