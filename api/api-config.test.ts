@@ -38,3 +38,19 @@ test('rate limit: a query cost above the burst (no query could ever run) is refu
   assert.equal(loadApiConfig('').rateLimit.queryCost, 2);
   assert.throws(() => loadApiConfig('maxTokenLifetimeSec: 10'), (e: unknown) => e instanceof AppError && e.code === 'ERR_CONFIG_INVALID');
 });
+
+test('admission, per-address limit and trusted proxies: safe defaults for a small machine; inconsistent settings and bad CIDRs are refused, naming the field', () => {
+  const c = loadApiConfig('');
+  assert.deepEqual(c.admission, { maxConcurrent: 2, maxExpensiveConcurrent: 1, maxConcurrentPerSubject: 1, maxQueued: 32, maxQueuedPerSubject: 4, expensiveCost: 10_000_000, maxCost: 100_000_000 });
+  assert.equal(c.duckdb.threads, 1, 'one DuckDB thread per running query by default: one query cannot take every core');
+  assert.deepEqual([c.rateLimit.unauthenticatedBurst, c.rateLimit.unauthenticatedPerMinute], [20, 60]);
+  assert.deepEqual(c.trustedProxies, []);
+  const bad = (text: string, path: RegExp) => assert.throws(() => loadApiConfig(text), (e: unknown) => e instanceof AppError && e.code === 'ERR_CONFIG_INVALID' && path.test(e.message));
+  bad('admission: { maxConcurrent: 2, maxExpensiveConcurrent: 3 }', /admission\.maxExpensiveConcurrent/);
+  bad('admission: { maxConcurrent: 2, maxConcurrentPerSubject: 3 }', /admission\.maxConcurrentPerSubject/);
+  bad('admission: { maxQueued: 2, maxQueuedPerSubject: 3 }', /admission\.maxQueuedPerSubject/);
+  bad('admission: { expensiveCost: 10, maxCost: 5 }', /admission\.expensiveCost/);
+  bad('trustedProxies: ["10.0.0.0/33"]', /trustedProxies\.0/);
+  bad('trustedProxies: ["proxy.example"]', /trustedProxies\.0/);
+  assert.deepEqual(loadApiConfig('trustedProxies: ["10.0.0.0/8", "2001:db8::/32", "192.0.2.7"]').trustedProxies, ['10.0.0.0/8', '2001:db8::/32', '192.0.2.7']);
+});

@@ -544,4 +544,5 @@ test('openapi document is generated from the schemas', async () => {
   assert.equal(r.status, 200);
   assert.ok(r.json.components.schemas.QueryRequest.properties.timeRange);
   assert.ok(r.json.paths['/v1/query'].post);
+  assert.ok(r.json.paths['/v1/query'].post.responses['503'], 'a full queue (ERR_OVERLOADED) is a documented answer');
 });

@@ -2,8 +2,10 @@
  * Builds the whole query API from its ports: `createApp(deps)` returns a Hono app that runs on
  * any runtime with Web APIs (Node via api/adapters/node.ts, Bun, Deno).
  *
- * Middleware order: request id → audit → (errors via onError) → body limit → bearer auth →
- * per-subject rate limit → routes. `/healthz` and `/openapi.json` need no token.
+ * Middleware order: deadline → request id → client address → audit → (errors via onError) →
+ * body limit → bearer auth (with the per-address limit on unauthenticated requests) →
+ * per-subject rate limit → routes (queries: cost check → admission → engine within the
+ * deadline). `/healthz` and `/openapi.json` need no token and are not limited.
  * Owns: wiring. Never: imports node:*, DuckDB or the file system.
  */
 import { Hono } from 'hono';
@@ -19,6 +21,12 @@ import { rateLimit } from './middleware/rate-limit.ts';
 import { datasetRoutes } from './routes/datasets.ts';
 import { queryRoutes } from './routes/query.ts';
 import { openApiDocument } from './routes/openapi.ts';
+import { requestDeadline } from './middleware/deadline.ts';
+import { clientAddress } from './middleware/client-address.ts';
+import type { PeerAddress } from './middleware/client-address.ts';
+import { createAdmissionController } from './admission/admission-controller.ts';
+import type { AdmissionController } from './admission/admission-controller.ts';
+import { singleFlightListing } from './engine/single-flight-listing.ts';
 
 export interface AppDeps {
   readonly engine: QueryEngine;
@@ -32,6 +40,13 @@ export interface AppDeps {
   readonly newRequestId?: () => string;
   /** Default: JSON lines on the console's error stream. */
   readonly logger?: Logger;
+  /**
+   * The socket peer's address, from the runtime adapter (e.g. `hono/conninfo` helpers). Without
+   * it client addresses are unknown: the audit records null and nothing is limited per address.
+   */
+  readonly peerAddress?: PeerAddress;
+  /** Default: one controller from `config.admission`. */
+  readonly admission?: AdmissionController;
 }
 
 /** A logger writing one JSON object per line to `console.error` / `console.log`. */
@@ -44,20 +59,26 @@ export const consoleLogger: Logger = {
 export function createApp(deps: AppDeps): Hono<AppEnv> {
   const now = deps.now ?? Date.now;
   const logger = deps.logger ?? consoleLogger;
+  const { config } = deps;
+  const engine = singleFlightListing(deps.engine);
+  const admission = deps.admission ?? createAdmissionController(config.admission, now);
   const app = new Hono<AppEnv>();
   app.onError(errorHandler(logger));
   app.notFound(notFound());
+  app.use('*', requestDeadline({ timeoutMs: config.limits.queryTimeoutMs, now }));
   app.use('*', requestId(deps.newRequestId));
+  app.use('*', clientAddress({ ...(deps.peerAddress ? { peer: deps.peerAddress } : {}), trustedProxies: config.trustedProxies }));
   app.use('*', audit({ sink: deps.audit, now, logger }));
-  app.use('*', limitBody(deps.config.limits.maxBodyBytes));
+  app.use('*', limitBody(config.limits.maxBodyBytes));
 
   app.get('/healthz', (c) => c.json({ ok: true }));
   const openapi = openApiDocument();
   app.get('/openapi.json', (c) => c.json(openapi));
 
-  app.use('/v1/*', auth({ verifier: deps.verifier }));
-  app.use('/v1/*', rateLimit({ store: deps.rateLimit, config: deps.config.rateLimit, now }));
-  app.route('/v1/datasets', datasetRoutes(deps.engine));
-  app.route('/v1', queryRoutes({ engine: deps.engine, rateLimit: deps.rateLimit, config: deps.config, now }));
+  const addressLimit = { store: deps.rateLimit, perMinute: config.rateLimit.unauthenticatedPerMinute, burst: config.rateLimit.unauthenticatedBurst, now };
+  app.use('/v1/*', auth({ verifier: deps.verifier, addressLimit }));
+  app.use('/v1/*', rateLimit({ store: deps.rateLimit, config: config.rateLimit, now }));
+  app.route('/v1/datasets', datasetRoutes(engine));
+  app.route('/v1', queryRoutes({ engine, rateLimit: deps.rateLimit, config, now, admission }));
   return app;
 }

@@ -37,8 +37,10 @@ export interface DatasetInfo {
 export interface EngineRunOptions {
   /** Rows to return at most; more available → `truncated`. */
   readonly maxRows: number;
-  /** Deadline, milliseconds from the start of the call. */
+  /** Deadline, milliseconds from the start of the call; ≤ 0 fails at once with ERR_QUERY_TIMEOUT. */
   readonly timeoutMs: number;
+  /** Aborting it stops the query early (the client went away): ERR_BAD_REQUEST "request aborted". */
+  readonly signal?: AbortSignal;
 }
 
 /** Rows are JSON-safe arrays aligned with `columns` (BIGINT > 2^53 as string, timestamps ISO `Z`). */
@@ -58,7 +60,8 @@ export interface QueryEngine {
   datasetFiles(id: string): readonly string[];
   /**
    * Runs compiled SQL in the sandbox.
-   * @throws AppError ERR_QUERY_TIMEOUT past the deadline, ERR_QUERY_INVALID / ERR_INTERNAL otherwise.
+   * @throws AppError ERR_QUERY_TIMEOUT past the deadline, ERR_BAD_REQUEST when `signal` aborts,
+   *   ERR_QUERY_INVALID / ERR_INTERNAL otherwise.
    */
   run(query: CompiledSql, options: EngineRunOptions): Promise<EngineResult>;
   close?(): Promise<void>;
@@ -105,6 +108,11 @@ export interface RateLimitStore {
 export interface AuditEntry {
   readonly time: string;
   readonly requestId: string;
+  /**
+   * The client's address: the socket peer, or from `X-Forwarded-For` behind a configured trusted
+   * proxy (api/middleware/client-address.ts). Null when the runtime cannot tell.
+   */
+  readonly clientAddress: string | null;
   readonly subject: string | null;
   readonly issuer: string | null;
   readonly method: string;

@@ -1,6 +1,7 @@
 /**
  * Configuration of the query API (`flowseal serve`): listen address, trusted token issuers,
- * query limits, rate limits, DuckDB resources and the audit log path.
+ * query limits, rate limits, admission control, trusted proxies, DuckDB resources and the audit
+ * log path.
  *
  * Owns: the config file's shape and defaults, and parsing it from YAML/JSON text.
  * Never: reads files or the environment (the Node adapter does), or holds secrets — issuers
@@ -9,6 +10,7 @@
 import { z } from 'zod';
 import { parse as parseYaml } from 'yaml';
 import { AppError, ErrorCode } from './errors.ts';
+import { parseAddress, parsePrefix } from './ip-address.ts';
 
 /** Asymmetric JWS algorithms we accept. `none` and every HS* are deliberately absent. */
 export const TokenAlgorithm = z.enum(['ES256', 'ES384', 'EdDSA', 'RS256', 'PS256']);
@@ -68,14 +70,73 @@ export const RateLimitConfig = z.strictObject({
   burst: z.number().int().positive().default(20),
   /** Tokens one `POST /v1/query` (and query GET) costs; other requests cost 1. Default 2. */
   queryCost: z.number().int().positive().default(2),
+  /**
+   * Per client address: requests under `/v1/` whose token is missing or refused. A token is
+   * taken from the address's bucket before the bearer token is verified and given back when it
+   * verifies, so only refused requests count and a flood of bad signatures is refused without
+   * any signature check. Tokens refilled per minute. Default 60.
+   */
+  unauthenticatedPerMinute: z.number().positive().default(60),
+  /** Capacity of each client address's bucket for unauthenticated requests. Default 20. */
+  unauthenticatedBurst: z.number().int().positive().default(20),
 }).refine((r) => r.queryCost <= r.burst, { message: 'queryCost must not exceed burst (no query could ever run)', path: ['queryCost'] });
 export type RateLimitConfig = z.infer<typeof RateLimitConfig>;
+
+/**
+ * Admission control for queries (api/admission/): how many run at once, how many may wait, and
+ * the cost estimate checked before a query runs. Cost is in *row-equivalents*: one unit is
+ * about one flow row through the scan; on the reference machine (2 cores) DuckDB gets through
+ * about 10 million a second per thread (see api/admission/query-cost.ts for the factors and
+ * how they were fitted).
+ */
+export const AdmissionConfig = z.strictObject({
+  /**
+   * Queries running at once, all subjects together: also the number of DuckDB connections open
+   * for queries. Default 2. Keep it below the runtime's worker pool (Node: `UV_THREADPOOL_SIZE`,
+   * 4 by default): a running query holds a worker while DuckDB executes, and file IO such as the
+   * audit log needs one too.
+   */
+  maxConcurrent: z.number().int().positive().max(64).default(2),
+  /**
+   * Of those, expensive queries (estimated cost above `expensiveCost`) at most. Default 1, so the
+   * other slots are always free for cheap queries; equal to `maxConcurrent` reserves none.
+   */
+  maxExpensiveConcurrent: z.number().int().positive().default(1),
+  /** Queries one subject may have running at once. Default 1. */
+  maxConcurrentPerSubject: z.number().int().positive().default(1),
+  /** Queries waiting for a slot, all subjects together; beyond it: 503 ERR_OVERLOADED. Default 32. */
+  maxQueued: z.number().int().min(0).max(10_000).default(32),
+  /** Queries one subject may have waiting; beyond it: 429 ERR_RATE_LIMITED. Default 4. */
+  maxQueuedPerSubject: z.number().int().min(0).default(4),
+  /** Estimated cost above which a query is expensive (its own lane). Default 10 million (about 1 s on one thread). */
+  expensiveCost: z.number().positive().default(10_000_000),
+  /**
+   * Estimated cost above which a query is refused before running (400 ERR_QUERY_TOO_EXPENSIVE,
+   * naming the factor). Default 100 million: about what the default 10 s deadline allows one
+   * DuckDB thread. Scale it with `limits.queryTimeoutMs` and `duckdb.threads`.
+   */
+  maxCost: z.number().positive().default(100_000_000),
+})
+  .refine((a) => a.maxExpensiveConcurrent <= a.maxConcurrent, { message: 'maxExpensiveConcurrent must not exceed maxConcurrent', path: ['maxExpensiveConcurrent'] })
+  .refine((a) => a.maxConcurrentPerSubject <= a.maxConcurrent, { message: 'maxConcurrentPerSubject must not exceed maxConcurrent', path: ['maxConcurrentPerSubject'] })
+  .refine((a) => a.maxQueuedPerSubject <= a.maxQueued, { message: 'maxQueuedPerSubject must not exceed maxQueued', path: ['maxQueuedPerSubject'] })
+  .refine((a) => a.expensiveCost <= a.maxCost, { message: 'expensiveCost must not exceed maxCost', path: ['expensiveCost'] });
+export type AdmissionConfig = z.infer<typeof AdmissionConfig>;
+
+/** An address or CIDR (`10.0.0.0/8`, `2001:db8::/32`, `192.0.2.7`). */
+export const AddressOrCidr = z.string().min(2).max(64).refine((t) => (t.includes('/') ? parsePrefix(t) : parseAddress(t)) !== null, { message: 'expected an IPv4/IPv6 address or CIDR' });
 
 export const DuckdbConfig = z.strictObject({
   /** DuckDB `memory_limit`, e.g. `1GB`. */
   memoryLimit: z.string().regex(/^\d+(\.\d+)?\s?(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/).default('1GB'),
-  /** DuckDB `threads`. Default 2. */
-  threads: z.number().int().positive().max(256).default(2),
+  /**
+   * DuckDB `threads`, shared by every running query. Default 1: each query then runs on its
+   * own thread only, so queries run side by side (`admission.maxConcurrent` of them) and one
+   * expensive query cannot take every core from the HTTP handling and the cheap queries next
+   * to it. Raise it on machines with cores to spare: a query alone gets faster, but then
+   * shares these threads with whatever else runs.
+   */
+  threads: z.number().int().positive().max(256).default(1),
 });
 export type DuckdbConfig = z.infer<typeof DuckdbConfig>;
 
@@ -103,6 +164,13 @@ export const ApiConfig = z.strictObject({
   limits: ApiLimits.prefault({}),
   rateLimit: RateLimitConfig.prefault({}),
   duckdb: DuckdbConfig.prefault({}),
+  admission: AdmissionConfig.prefault({}),
+  /**
+   * Reverse proxies whose `X-Forwarded-For` is believed (addresses or CIDRs). The client address
+   * (audit log, per-address limit) is the socket peer; only when the peer is in this list is it
+   * taken from `X-Forwarded-For`: the right-most entry not itself in the list. Default none.
+   */
+  trustedProxies: z.array(AddressOrCidr).max(256).default([]),
   /** NDJSON audit log file (appended). Default `.flowseal/audit.ndjson` (Node adapter). */
   auditLogPath: z.string().min(1).optional(),
   /** Pinned manifest signing keys; without them datasets are listed `verified: false`. */

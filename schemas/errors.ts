@@ -43,6 +43,8 @@ export const ErrorCode = {
   AuthExpired: 'ERR_AUTH_EXPIRED',
   Forbidden: 'ERR_FORBIDDEN',
   RateLimited: 'ERR_RATE_LIMITED',
+  /** The server's query queue is full (every subject's share together): retry after `Retry-After`. */
+  Overloaded: 'ERR_OVERLOADED',
   PayloadTooLarge: 'ERR_PAYLOAD_TOO_LARGE',
   UnsupportedMediaType: 'ERR_UNSUPPORTED_MEDIA_TYPE',
   NotAcceptable: 'ERR_NOT_ACCEPTABLE',
@@ -50,6 +52,8 @@ export const ErrorCode = {
   QueryFilterInvalid: 'ERR_QUERY_FILTER_INVALID',
   QueryTimeout: 'ERR_QUERY_TIMEOUT',
   QueryTooLarge: 'ERR_QUERY_TOO_LARGE',
+  /** The query's estimated cost (before running) is over the configured maximum; details name the factor. */
+  QueryTooExpensive: 'ERR_QUERY_TOO_EXPENSIVE',
   DatasetNotFound: 'ERR_DATASET_NOT_FOUND',
   UpstreamUnavailable: 'ERR_UPSTREAM_UNAVAILABLE',
   AuditUnavailable: 'ERR_AUDIT_UNAVAILABLE',
@@ -86,6 +90,7 @@ export const errorStatus: Record<ErrorCode, number> = {
   ERR_AUTH_EXPIRED: 401,
   ERR_FORBIDDEN: 403,
   ERR_RATE_LIMITED: 429,
+  ERR_OVERLOADED: 503,
   ERR_PAYLOAD_TOO_LARGE: 413,
   ERR_UNSUPPORTED_MEDIA_TYPE: 415,
   ERR_NOT_ACCEPTABLE: 406,
@@ -93,6 +98,7 @@ export const errorStatus: Record<ErrorCode, number> = {
   ERR_QUERY_FILTER_INVALID: 400,
   ERR_QUERY_TIMEOUT: 504,
   ERR_QUERY_TOO_LARGE: 400,
+  ERR_QUERY_TOO_EXPENSIVE: 400,
   ERR_DATASET_NOT_FOUND: 404,
   ERR_UPSTREAM_UNAVAILABLE: 502,
   ERR_AUDIT_UNAVAILABLE: 503,

@@ -9,6 +9,7 @@
  *
  * Owns: Bun process IO. Never: adds app logic (that is api/app.ts) or runs under another runtime.
  */
+import { getConnInfo } from 'hono/bun';
 import { consoleLogger } from '../app.ts';
 import { buildAppFromFiles } from './node.ts';
 import type { NodeServerOptions } from './node.ts';
@@ -45,7 +46,8 @@ if (bun === undefined) fail('api/adapters/bun.ts must run under Bun (npx bun api
 const options = serveOptions(process.argv.slice(2));
 let built: Awaited<ReturnType<typeof buildAppFromFiles>>;
 try {
-  built = await buildAppFromFiles(options);
+  // Bun.serve passes its server as the second fetch argument (the app's env): the peer comes from `server.requestIP`.
+  built = await buildAppFromFiles({ ...options, peerAddress: (c) => getConnInfo(c).remote.address });
 } catch (err) {
   fail(`flowseal API failed to start: ${err instanceof Error ? err.message : String(err)}`, 1);
 }

@@ -11,6 +11,7 @@
  *
  * Owns: Deno process IO. Never: adds app logic (that is api/app.ts) or runs under another runtime.
  */
+import { getConnInfo } from 'hono/deno';
 import { consoleLogger } from '../app.ts';
 import { buildAppFromFiles } from './node.ts';
 import type { NodeServerOptions } from './node.ts';
@@ -49,7 +50,8 @@ function serveOptions(args: string[]): NodeServerOptions & { archiveDir: string 
 const options = serveOptions([...runtime.args]);
 let built: Awaited<ReturnType<typeof buildAppFromFiles>>;
 try {
-  built = await buildAppFromFiles(options);
+  // Deno.serve passes the connection info (remoteAddr) as the second handler argument (the app's env).
+  built = await buildAppFromFiles({ ...options, peerAddress: (c) => getConnInfo(c).remote.address });
 } catch (err) {
   fail(`flowseal API failed to start: ${err instanceof Error ? err.message : String(err)}`, 1);
 }

@@ -37,6 +37,7 @@ test('Node server with the dev issuer: health, datasets, NDJSON audit, 0600 key 
     assert.equal(audit.length, 2);
     assert.equal(audit[1].subject, 'carol');
     assert.equal(audit[1].status, 200);
+    assert.equal(audit[1].clientAddress, '127.0.0.1', 'the client address from the socket');
     assert.ok(!readFileSync(auditLog, 'utf8').includes('Bearer'));
   } finally {
     rmSync(root, { recursive: true, force: true });
@@ -103,6 +104,32 @@ test('audit fails closed: an unwritable audit path stops the start; a log that b
       assert.equal((await get()).status, 200, 'answers resume once the log can be written');
     } finally {
       await server.close();
+    }
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('Node server: X-Forwarded-For is believed only from a trusted proxy, and then recorded as the client address', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'flowseal-proxy-'));
+  try {
+    const archive = join(root, 'archive');
+    await makeArchive(archive, { dataset: 'lab', rows: [{ time_start: '2026-01-01T10:00:00Z', src_addr: '10.0.0.1', dst_addr: '10.0.0.2' }] });
+    const devDir = join(root, 'dev-issuer');
+    const token = await (await loadOrCreateDevIssuer(devDir)).signToken('carol', ['datasets:read'], 60);
+    const forwarded = { Authorization: `Bearer ${token}`, 'X-Forwarded-For': '192.0.2.99, 203.0.113.5' };
+    for (const [trustedProxies, expected] of [[[], '127.0.0.1'], [['127.0.0.0/8'], '203.0.113.5']] as const) {
+      const configPath = join(root, 'api.json');
+      const auditLog = join(root, `audit-${expected}.ndjson`);
+      writeFileSync(configPath, JSON.stringify({ trustedProxies, auditLogPath: auditLog }));
+      const server = await startNodeServer({ archiveDir: archive, configPath, port: 0, devIssuerDir: devDir, logger: quiet });
+      try {
+        assert.equal((await fetch(`${server.url}/v1/datasets`, { headers: forwarded })).status, 200);
+      } finally {
+        await server.close();
+      }
+      const [entry] = readFileSync(auditLog, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+      assert.equal(entry.clientAddress, expected, `trustedProxies ${JSON.stringify(trustedProxies)}`);
     }
   } finally {
     rmSync(root, { recursive: true, force: true });

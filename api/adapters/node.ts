@@ -10,12 +10,14 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
+import { getConnInfo } from '@hono/node-server/conninfo';
 import type { JSONWebKeySet, JWK } from 'jose';
 import { loadApiConfig } from '../../schemas/api-config.ts';
 import { AppError, ErrorCode } from '../../schemas/errors.ts';
 import type { ApiConfig, IssuerConfig, ManifestKeysSource } from '../../schemas/api-config.ts';
 import { createApp, consoleLogger } from '../app.ts';
 import type { Logger } from '../ports.ts';
+import type { PeerAddress } from '../middleware/client-address.ts';
 import { createDuckDbEngine } from '../engine/duckdb-engine.ts';
 import { createJoseVerifier } from '../auth/jose-verifier.ts';
 import type { ResolvedIssuer } from '../auth/jose-verifier.ts';
@@ -35,7 +37,12 @@ export interface NodeServerOptions {
   /** Overrides the config's audit log path. */
   readonly auditLogPath?: string;
   readonly logger?: Logger;
+  /** How the runtime reports the socket peer. `startNodeServer` sets Node's; Bun and Deno set theirs. */
+  readonly peerAddress?: PeerAddress;
 }
+
+/** The socket peer under @hono/node-server. */
+export const nodePeerAddress: PeerAddress = (c) => getConnInfo(c).remote.address;
 
 export interface RunningServer {
   readonly url: string;
@@ -102,6 +109,12 @@ export async function buildAppFromFiles(options: NodeServerOptions): Promise<Bui
     issuers.push({ issuer: dev.issuer, audience: dev.audience, algorithms: ['ES256'], jwks: dev.jwks });
     logger.info('no token issuers configured: trusting the DEV issuer only (not for production)', { devIssuerDir: devDir });
   }
+  // Every running query holds one of the runtime's worker threads while DuckDB executes it;
+  // the audit log's file writes and token verification (WebCrypto) need one too.
+  const workerPool = Number(process.env.UV_THREADPOOL_SIZE ?? 4);
+  if (config.admission.maxConcurrent >= workerPool) {
+    logger.info('admission.maxConcurrent is not below the worker pool: file IO and token checks will wait behind running queries', { maxConcurrent: config.admission.maxConcurrent, UV_THREADPOOL_SIZE: workerPool });
+  }
   const archiveDir = options.archiveDir ?? config.archiveDir;
   if (archiveDir === undefined) throw new AppError(ErrorCode.ConfigInvalid, 'no archive directory given (option or config archiveDir)');
   const audit = await openNdjsonAuditSink(resolve(options.auditLogPath ?? config.auditLogPath ?? '.flowseal/audit.ndjson'));
@@ -122,6 +135,7 @@ export async function buildAppFromFiles(options: NodeServerOptions): Promise<Bui
     audit,
     config,
     logger,
+    ...(options.peerAddress ? { peerAddress: options.peerAddress } : {}),
   });
   return { app, engine, config };
 }
@@ -132,7 +146,7 @@ export async function buildAppFromFiles(options: NodeServerOptions): Promise<Bui
  */
 export async function startNodeServer(options: NodeServerOptions): Promise<RunningServer> {
   const logger = options.logger ?? consoleLogger;
-  const { app, engine, config } = await buildAppFromFiles(options);
+  const { app, engine, config } = await buildAppFromFiles({ peerAddress: nodePeerAddress, ...options });
   const host = options.host ?? config.host;
   const port = options.port ?? config.port;
   const server = await new Promise<ReturnType<typeof serve>>((ok, fail) => {

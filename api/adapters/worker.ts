@@ -24,6 +24,7 @@
  */
 import { Hono } from 'hono';
 import type { Context } from 'hono';
+import { getConnInfo } from 'hono/cloudflare-workers';
 import type { StatusCode } from 'hono/utils/http-status';
 import { loadApiConfig } from '../../schemas/api-config.ts';
 import type { ApiConfig } from '../../schemas/api-config.ts';
@@ -32,6 +33,7 @@ import { consoleLogger } from '../app.ts';
 import type { AuditSink, Logger, RateLimitStore, TokenVerifier } from '../ports.ts';
 import type { AppEnv } from '../middleware/context.ts';
 import { requestId } from '../middleware/request-id.ts';
+import { clientAddress } from '../middleware/client-address.ts';
 import { audit } from '../middleware/audit.ts';
 import { errorHandler, notFound } from '../middleware/error-handler.ts';
 import { limitBody, readJsonBody } from '../middleware/body.ts';
@@ -76,8 +78,10 @@ export const consoleAuditSink: AuditSink = {
 };
 
 /**
- * The edge gateway app: request id → audit → body limit → `/healthz` (answered here) →
- * `/openapi.json` (forwarded) → bearer auth → rate limit → query validation → forward.
+ * The edge gateway app: request id → client address (CF-Connecting-IP) → audit → body limit →
+ * `/healthz` (answered here) → `/openapi.json` (forwarded) → bearer auth (with the per-address
+ * limit on unauthenticated requests) → rate limit → query validation → forward (the client
+ * address as `X-Forwarded-For`). Admission control and cost checks happen at the origin.
  * Forwarded responses carry the origin's `X-Request-Id` and the edge's `X-Edge-Request-Id`.
  */
 export function createEdgeApp(deps: EdgeDeps): Hono<AppEnv> {
@@ -89,11 +93,13 @@ export function createEdgeApp(deps: EdgeDeps): Hono<AppEnv> {
   app.onError(errorHandler(logger));
   app.notFound(notFound());
   app.use('*', requestId(deps.newRequestId));
+  // Cloudflare sets CF-Connecting-IP to the visitor's address (clients cannot choose it there).
+  app.use('*', clientAddress({ peer: (c) => getConnInfo(c).remote.address, trustedProxies: config.trustedProxies }));
   app.use('*', audit({ sink: deps.audit ?? consoleAuditSink, now, logger }));
   app.use('*', limitBody(limits.maxBodyBytes));
 
   const forward = async (c: Context<AppEnv>, body?: string): Promise<Response> => {
-    const answer = await remote.forward(c.req.raw, body === undefined ? {} : { body });
+    const answer = await remote.forward(c.req.raw, { clientAddress: c.get('clientAddress'), ...(body === undefined ? {} : { body }) });
     c.header('X-Edge-Request-Id', c.get('requestId'));
     return c.newResponse(answer.body, { status: answer.status as StatusCode, headers: answer.headers });
   };
@@ -101,7 +107,8 @@ export function createEdgeApp(deps: EdgeDeps): Hono<AppEnv> {
   app.get('/healthz', (c) => c.json({ ok: true, role: 'edge' }));
   app.get('/openapi.json', (c) => forward(c));
 
-  app.use('/v1/*', auth({ verifier: deps.verifier }));
+  const addressLimit = { store: deps.rateLimit, perMinute: config.rateLimit.unauthenticatedPerMinute, burst: config.rateLimit.unauthenticatedBurst, now };
+  app.use('/v1/*', auth({ verifier: deps.verifier, addressLimit }));
   app.use('/v1/*', rateLimit({ store: deps.rateLimit, config: config.rateLimit, now }));
   app.post('/v1/query', async (c) => {
     const req = parseQueryRequest(await readJsonBody(c));

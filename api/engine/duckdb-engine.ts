@@ -69,6 +69,9 @@ export interface DuckDbEngine extends QueryEngine {
   refresh(): Promise<void>;
 }
 
+/** How often a connection past its deadline is interrupted again until its statement stops. */
+const INTERRUPT_REPEAT_MS = 20;
+
 function sqlString(text: string): string {
   return `'${text.replaceAll("'", "''")}'`;
 }
@@ -139,25 +142,47 @@ export async function createDuckDbEngine(options: DuckDbEngineOptions): Promise<
     throw err;
   }
 
-  async function withConnection<T>(timeoutMs: number, body: (c: DuckDBConnection, isTimedOut: () => boolean) => Promise<T>): Promise<T> {
+  /**
+   * One connection with a deadline `timeoutMs` from now. At the deadline the connection is
+   * interrupted, and interrupted again every INTERRUPT_REPEAT_MS until `body` settles: DuckDB
+   * clears a connection's interrupt flag when a statement starts, so an interrupt that lands
+   * while the statement still waits for a worker thread (prepare and execute run on the
+   * runtime's worker pool) is lost, and the statement would then run to completion. An abort
+   * of `signal` (the client went away) stops the statement the same way.
+   */
+  async function withConnection<T>(timeoutMs: number, signal: AbortSignal | undefined, body: (c: DuckDBConnection, isStopped: () => boolean) => Promise<T>): Promise<T> {
+    const aborted = () => new AppError(ErrorCode.BadRequest, 'request aborted by the client');
+    if (signal?.aborted) throw aborted();
+    if (!(timeoutMs > 0)) throw new AppError(ErrorCode.QueryTimeout, 'query exceeded its deadline');
     const conn = await instance.connect();
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
+    let stop: 'timeout' | 'abort' | null = null;
+    let repeat: ReturnType<typeof setInterval> | undefined;
+    const halt = (why: 'timeout' | 'abort'): void => {
+      if (stop !== null) return;
+      stop = why;
       conn.interrupt();
-    }, timeoutMs);
+      repeat = setInterval(() => conn.interrupt(), INTERRUPT_REPEAT_MS);
+    };
+    const timer = setTimeout(() => halt('timeout'), timeoutMs);
+    const onAbort = (): void => halt('abort');
+    signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      return await body(conn, () => timedOut);
+      const out = await body(conn, () => stop !== null);
+      if (stop === 'abort') throw aborted();
+      return out;
     } catch (err) {
-      throw mapDuckDbError(err, timedOut);
+      if (stop === 'abort') throw aborted();
+      throw mapDuckDbError(err, stop === 'timeout');
     } finally {
       clearTimeout(timer);
+      clearInterval(repeat);
+      signal?.removeEventListener('abort', onAbort);
       conn.closeSync();
     }
   }
 
   async function readRows(sql: string, params: readonly QueryParam[], opts: EngineRunOptions): Promise<EngineResult> {
-    return withConnection(opts.timeoutMs, async (conn, isTimedOut) => {
+    return withConnection(opts.timeoutMs, opts.signal, async (conn, isStopped) => {
       const result = await conn.stream(sql, params.map(bindValue), params.map(paramType));
       const names = result.columnNames();
       const types = result.columnTypes();
@@ -167,7 +192,7 @@ export async function createDuckDbEngine(options: DuckDbEngineOptions): Promise<
       for (;;) {
         const chunk = await result.fetchChunk();
         // An interrupt during fetching ends the stream silently: the deadline flag tells.
-        if (isTimedOut()) {
+        if (isStopped()) {
           if (rows.length === 0) throw new AppError(ErrorCode.QueryTimeout, 'query exceeded its deadline');
           truncated = true;
           break;

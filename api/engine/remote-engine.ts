@@ -12,14 +12,19 @@
  * into per-isolate memory. So the edge only sheds load early (bad tokens, rate limit, invalid
  * queries) and the origin never trusts it.
  *
- * Owns: building the origin request (method, path, query, body, an allow-list of headers),
+ * Owns: building the origin request (method, path, query, body, an allow-list of headers, the
+ * client address as `X-Forwarded-For`),
  * the deadline, and filtering the origin's response headers. Never: adds credentials of its
  * own, forwards cookies or client-chosen hop headers, or reveals the origin URL or its errors
  * to the client (failures become ERR_UPSTREAM_UNAVAILABLE, 502, with the cause kept for the log).
  */
 import { AppError, ErrorCode } from '../../schemas/errors.ts';
 
-/** Request headers passed to the origin; everything else (cookies, X-Forwarded-*, ...) is dropped. */
+/**
+ * Request headers passed to the origin; everything else (cookies, the client's own
+ * X-Forwarded-*, ...) is dropped. The edge's view of the client address goes as a fresh
+ * `X-Forwarded-For` (see `ForwardOptions.clientAddress`).
+ */
 export const FORWARDED_REQUEST_HEADERS = ['authorization', 'content-type', 'accept'] as const;
 
 /** Response headers passed back from the origin. */
@@ -46,6 +51,12 @@ export interface RemoteEngineOptions {
 export interface ForwardOptions {
   /** The request body already read (and size-checked) by the edge; omitted for GET/HEAD. */
   readonly body?: string | ArrayBuffer;
+  /**
+   * The client address as the edge determined it: sent as `X-Forwarded-For` (this one value,
+   * never the client's own header), which the origin believes only when the edge's address is
+   * in its `trustedProxies`.
+   */
+  readonly clientAddress?: string | null;
 }
 
 export interface RemoteEngine {
@@ -90,6 +101,7 @@ export function createRemoteEngine(options: RemoteEngineOptions): RemoteEngine {
         const value = request.headers.get(name);
         if (value !== null) headers.set(name, value);
       }
+      if (forwardOptions.clientAddress) headers.set('x-forwarded-for', forwardOptions.clientAddress);
       const hasBody = request.method !== 'GET' && request.method !== 'HEAD' && forwardOptions.body !== undefined;
       const outgoing = new Request(target, {
         method: request.method,

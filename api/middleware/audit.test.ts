@@ -12,7 +12,7 @@ import { createMemoryAuditSink } from '../audit/memory-sink.ts';
 import type { QueryEngine } from '../ports.ts';
 import { ApiConfig } from '../../schemas/api-config.ts';
 
-const FIELDS = ['time', 'requestId', 'subject', 'issuer', 'method', 'path', 'status', 'dataset', 'query', 'rows', 'errorCode', 'errorReason', 'durationMs'].sort();
+const FIELDS = ['time', 'requestId', 'clientAddress', 'subject', 'issuer', 'method', 'path', 'status', 'dataset', 'query', 'rows', 'errorCode', 'errorReason', 'durationMs'].sort();
 
 test('audit entries: exactly the documented fields, and no fragment of any token', async () => {
   const files = new Map<string, string>();

@@ -1,6 +1,7 @@
 /**
  * Writes one audit entry per request after it completes (success or error): time, request id,
- * subject, method, path, dataset, the validated query, status, rows returned, duration.
+ * client address (api/middleware/client-address.ts), subject, method, path, dataset, the
+ * validated query, status, rows returned, duration.
  *
  * Fails closed: when the entry cannot be written, the answer is withheld and the caller gets
  * 503 ERR_AUDIT_UNAVAILABLE instead (an unaudited answer is never sent); each such failure is
@@ -29,6 +30,7 @@ export function audit(options: { sink: AuditSink; now: () => number; logger: Log
       await sink.write({
         time: new Date(started).toISOString(),
         requestId: c.get('requestId'),
+        clientAddress: c.get('clientAddress') ?? null,
         subject: principal?.subject ?? null,
         issuer: principal?.issuer ?? null,
         method: c.req.method,

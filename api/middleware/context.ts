@@ -1,6 +1,7 @@
 /**
- * The Hono environment shared by the API's middleware and routes: request id, authenticated
- * principal, and the audit facts routes fill in (dataset, validated query, rows returned).
+ * The Hono environment shared by the API's middleware and routes: request id, client address,
+ * the request's deadline, authenticated principal, and the audit facts routes fill in
+ * (dataset, validated query, rows returned).
  *
  * Owns: the variable names and their types. Never: stores the bearer token.
  */
@@ -20,6 +21,10 @@ export interface AuditFacts {
 export interface AppEnv {
   Variables: {
     requestId: string;
+    /** Normalised client address (api/middleware/client-address.ts); null when unknown. */
+    clientAddress: string | null;
+    /** When the whole request must be answered, ms since the epoch (api/middleware/deadline.ts). */
+    deadlineAt: number;
     principal: Principal | undefined;
     audit: AuditFacts;
   };

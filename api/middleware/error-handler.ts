@@ -24,9 +24,10 @@ function respond(c: Context<AppEnv>, err: AppError): Response {
   const status = errorStatus[err.code] as 400;
   const challenge = CHALLENGE[err.code];
   if (challenge) c.header('WWW-Authenticate', challenge);
-  // Every rate limit and budget says its wait in details; the header comes from there alone.
+  // Every rate limit, budget and full queue says its wait in details; the header comes from there alone.
   const retry = err.details?.retryAfterSec;
-  if (err.code === ErrorCode.RateLimited && typeof retry === 'number' && Number.isInteger(retry) && retry > 0) c.header('Retry-After', String(retry));
+  const retriable = err.code === ErrorCode.RateLimited || err.code === ErrorCode.Overloaded;
+  if (retriable && typeof retry === 'number' && Number.isInteger(retry) && retry > 0) c.header('Retry-After', String(retry));
   const facts = c.get('audit');
   if (facts) facts.errorCode = err.code;
   if (err.code === ErrorCode.AuthInvalid) {

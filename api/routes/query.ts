@@ -16,6 +16,7 @@ import { readJsonBody } from '../middleware/body.ts';
 import type { AppEnv } from '../middleware/context.ts';
 import { executeQuery, parseQueryRequest } from './execute-query.ts';
 import type { ExecuteDeps } from './execute-query.ts';
+import { createAdmissionController } from '../admission/admission-controller.ts';
 
 function filterParam(c: Context<AppEnv>): unknown {
   const text = c.req.query('filter');
@@ -45,12 +46,18 @@ function base(c: Context<AppEnv>): Record<string, unknown> {
   return body;
 }
 
-/** Query routes, mounted at `/v1`. */
-export function queryRoutes(deps: ExecuteDeps): Hono<AppEnv> {
+/**
+ * Query routes, mounted at `/v1`. Without `deps.admission` they get their own controller from
+ * `config.admission`. The deadline is the context's `deadlineAt` (api/middleware/deadline.ts),
+ * or `queryTimeoutMs` from now when no such middleware runs.
+ */
+export function queryRoutes(deps: Omit<ExecuteDeps, 'admission'> & { admission?: ExecuteDeps['admission'] }): Hono<AppEnv> {
+  const full: ExecuteDeps = { ...deps, admission: deps.admission ?? createAdmissionController(deps.config.admission, deps.now) };
   const app = new Hono<AppEnv>();
   const run = async (c: Context<AppEnv>, body: unknown) => {
     const req = parseQueryRequest(body);
-    const res = await executeQuery(deps, principalOf(c), req, c.get('requestId'), c.get('audit'));
+    const deadlineAt = c.get('deadlineAt') ?? full.now() + full.config.limits.queryTimeoutMs;
+    const res = await executeQuery(full, principalOf(c), req, { requestId: c.get('requestId'), facts: c.get('audit'), deadlineAt, signal: c.req.raw.signal });
     return c.json(res);
   };
   app.post('/query', async (c) => run(c, await readJsonBody(c)));

@@ -104,6 +104,17 @@ test('forwarding keeps method, path under the origin prefix, query and body; onl
   assert.equal(h.seen[1].url, `${ORIGIN}/openapi.json`);
 });
 
+test('the edge sends the client address it determined (CF-Connecting-IP) as X-Forwarded-For, never the client\'s own', async () => {
+  const h = await harness();
+  const tk = await h.issuer.signToken('fay', ['query'], 60);
+  const res = await h.app.request('/v1/datasets', { headers: { Authorization: `Bearer ${tk}`, 'CF-Connecting-IP': '2001:DB8::7', 'X-Forwarded-For': '198.51.100.7' } });
+  assert.equal(res.status, 200);
+  assert.equal(h.seen[0].headers.get('x-forwarded-for'), '2001:db8::7', 'normalised, and only the edge\'s view');
+  const blind = await h.app.request('/v1/datasets', { headers: { Authorization: `Bearer ${tk}`, 'X-Forwarded-For': '198.51.100.7' } });
+  assert.equal(blind.status, 200);
+  assert.equal(h.seen[1].headers.get('x-forwarded-for'), null, 'no known address: nothing is forwarded');
+});
+
 test('origin failures become a 502 ERR_UPSTREAM_UNAVAILABLE envelope that reveals nothing', async () => {
   const cases: [string, (r: Request) => Promise<Response>][] = [
     ['unreachable', async () => { throw new TypeError('fetch failed: connect ECONNREFUSED origin.invalid'); }],

@@ -20,6 +20,12 @@ export const SUITE_TO = '2026-03-02T00:00:00Z';
 /** Rate-limit settings of the fixture config: `burst` requests pass, the next one is refused. */
 export const SUITE_RATE_LIMIT = { perMinute: 1, burst: 6, queryCost: 2 } as const;
 
+/**
+ * The per-address limit on unauthenticated requests: small, and refilled fast (2 a second), so
+ * the suite reaches it in a few requests and every check after it finds the bucket full again.
+ */
+export const SUITE_UNAUTHENTICATED = { unauthenticatedBurst: 4, unauthenticatedPerMinute: 120 } as const;
+
 /** Six flows over two hours: three HTTPS (TCP 443), two DNS (UDP 53), one ICMP echo. */
 export const SUITE_ROWS: readonly FlowRowInput[] = [
   { time_start: '2026-03-01T10:05:00Z', time_end: '2026-03-01T10:05:03Z', protocol: 6, src_addr: '10.1.0.1', dst_addr: '192.0.2.10', src_port: 40001, dst_port: 443, packets_fwd: 10, bytes_fwd: 1_000, packets_rev: 12, bytes_rev: 9_000 },
@@ -74,7 +80,7 @@ export async function writeSuiteFixture(dir: string): Promise<SuiteFixture> {
   const config = {
     host: '127.0.0.1',
     issuers: [{ issuer: issuer.issuer, audience: issuer.audience, algorithms: ['ES256'], jwks: issuer.jwks }],
-    rateLimit: SUITE_RATE_LIMIT,
+    rateLimit: { ...SUITE_RATE_LIMIT, ...SUITE_UNAUTHENTICATED },
     // Explicit: the fixture's groups are smaller than the default minimum group size.
     limits: { maxTimeRangeDays: 7, minGroupSize: 1 },
     auditLogPath,

@@ -17,6 +17,8 @@ export const REPO_ROOT = new URL('../../', import.meta.url).pathname.replace(/\/
 
 export interface ServerProcess {
   readonly url: string;
+  /** Process id of the spawned command (for /proc readings such as memory). */
+  readonly pid: number;
   /** stdout + stderr so far (for failure messages). */
   output(): string;
   /** SIGTERM, then SIGKILL after `graceMs` (default 5 000); resolves with the exit code (null if killed by a signal). */
@@ -123,6 +125,7 @@ export async function startServer(options: StartOptions): Promise<ServerProcess>
   });
   return {
     url,
+    pid: child.pid as number,
     output: () => out,
     async stop(graceMs = 5_000) {
       const exited = waitExit(child);

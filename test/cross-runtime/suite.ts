@@ -2,7 +2,9 @@
  * The one HTTP suite every runtime must pass (Node, Bun, Deno origins; the Workers edge in front
  * of an origin): health, authentication failures, dataset listing, a grouped query and a
  * convenience GET with totals known from the fixture, hostile input, scopes, unknown routes,
- * media type, and the rate limit — each answer checked for the error envelope
+ * media type, the rate limit, and the per-address limit on unauthenticated requests (which
+ * needs the runtime to report the client address: Node, Bun and Deno from the socket, the
+ * Workers edge from CF-Connecting-IP) — each answer checked for the error envelope
  * `{ error: { code, message, requestId } }` with `requestId` equal to the `X-Request-Id` header.
  *
  * Each check uses its own token subject (prefixed with the target name), so rate-limit buckets
@@ -12,7 +14,7 @@
  * depends on a runtime — only `fetch`.
  */
 import assert from 'node:assert/strict';
-import { SUITE_DATASET, SUITE_FROM, SUITE_RATE_LIMIT, SUITE_ROWS, SUITE_TO, expectedByProtocol, expectedTopPortsByBytes } from './fixture.ts';
+import { SUITE_DATASET, SUITE_FROM, SUITE_RATE_LIMIT, SUITE_ROWS, SUITE_TO, SUITE_UNAUTHENTICATED, expectedByProtocol, expectedTopPortsByBytes } from './fixture.ts';
 
 export interface SuiteTarget {
   /** Label of the runtime under test; prefixes token subjects. */
@@ -175,6 +177,26 @@ export const SUITE_CHECKS: readonly SuiteCheck[] = [
       assert.ok(refused.json.error.details.retryAfterSec >= 1);
       const other = await call(t, 'GET', '/v1/datasets', { token: await token(t, 'burst-other', ['datasets:read']) });
       assert.equal(other.status, 200, 'another subject is not limited');
+    },
+  },
+  {
+    // Last: it empties this address's bucket (which refills within a second or two).
+    name: `unauthenticated requests from one address: 429 with Retry-After after ${SUITE_UNAUTHENTICATED.unauthenticatedBurst}, served again after the wait`,
+    async run(t) {
+      const forged = `eyJhbGciOiJFUzI1NiIsImtpZCI6IngifQ.eyJzdWIiOiJtYWxsb3J5In0.${'A'.repeat(86)}`;
+      let refused: Answer | null = null;
+      for (let i = 0; i < SUITE_UNAUTHENTICATED.unauthenticatedBurst + 3 && refused === null; i++) {
+        const a = await call(t, 'GET', '/v1/datasets', { token: forged });
+        if (a.status === 429) refused = a;
+        else assertError(a, 401, 'ERR_AUTH_INVALID');
+      }
+      assert.ok(refused !== null, 'the address was limited');
+      assertError(refused, 429, 'ERR_RATE_LIMITED');
+      const wait = Number(refused.headers.get('retry-after'));
+      assert.ok(Number.isInteger(wait) && wait >= 1 && wait <= 5, `Retry-After ${wait}`);
+      await new Promise((r) => setTimeout(r, wait * 1000));
+      const ok = await call(t, 'GET', '/v1/datasets', { token: await token(t, 'unauthenticated-after', ['datasets:read']) });
+      assert.equal(ok.status, 200, 'after Retry-After the address is served again');
     },
   },
 ];

@@ -108,6 +108,51 @@ function row(r: FlowRowInput): unknown[] {
   return FLOW_COLUMNS.map((c) => values[c.name]);
 }
 
+/** A written flow file to commit: absolute path, rows, time range. */
+export interface CommittedFile {
+  readonly file: string;
+  readonly rows: number;
+  readonly timeStart: string | null;
+  readonly timeEnd: string | null;
+}
+
+/**
+ * Writes the signed manifest committing `files` (sizes and SHA-256 read from disk) as
+ * `<dir>/<dataset>/manifests/<run>.json`: what the processor's publish step does last.
+ */
+export async function writeRunManifest(
+  dir: string,
+  run: { dataset: string; runId: string; timeStart: string | null; timeEnd: string | null; files: readonly CommittedFile[]; policyHash?: string; keyId?: string; signer?: ManifestSigner },
+): Promise<void> {
+  const manifest = RunManifest.parse({
+    manifestVersion: 1,
+    runId: run.runId,
+    dataset: run.dataset,
+    schemaVersion: SCHEMA_VERSION,
+    processorVersion: 'test',
+    createdAt: new Date(0).toISOString(),
+    timeStart: run.timeStart,
+    timeEnd: run.timeEnd,
+    flows: run.files.reduce((n, f) => n + f.rows, 0),
+    files: run.files.map((f) => ({
+      path: relative(join(dir, run.dataset), f.file),
+      rows: f.rows,
+      bytes: statSync(f.file).size,
+      sha256: createHash('sha256').update(readFileSync(f.file)).digest('hex'),
+      timeStart: f.timeStart,
+      timeEnd: f.timeEnd,
+    })),
+    counts: {},
+    policyHash: run.policyHash ?? 'sha256:test-policy',
+    keyId: run.keyId ?? 'kid-test',
+    releaseNotes: null,
+  });
+  const mdir = join(dir, run.dataset, MANIFEST_DIR);
+  mkdirSync(mdir, { recursive: true });
+  const signer = run.signer ?? (await defaultSigner());
+  writeFileSync(join(mdir, manifestFileName(run.runId)), JSON.stringify(await signer.sign(manifest)));
+}
+
 let ephemeral: Promise<ManifestSigner> | null = null;
 function defaultSigner(): Promise<ManifestSigner> {
   ephemeral ??= loadManifestSigner(undefined, {});
@@ -147,7 +192,7 @@ export async function makeArchive(dir: string, options: MakeArchiveOptions): Pro
   }
   const hours = [...new Set(sorted.map((r) => Math.floor(Date.parse(r.time_start) / 3_600_000)))];
   const files: string[] = [];
-  const listed: RunManifest['files'] = [];
+  const listed: CommittedFile[] = [];
   let seq = 0;
   for (const h of hours) {
     const d = new Date(h * 3_600_000).toISOString();
@@ -161,10 +206,8 @@ export async function makeArchive(dir: string, options: MakeArchiveOptions): Pro
     files.push(file);
     const inHour = sorted.filter((r) => Math.floor(Date.parse(r.time_start) / 3_600_000) === h);
     listed.push({
-      path: relative(join(dir, options.dataset), file),
+      file,
       rows: inHour.length,
-      bytes: statSync(file).size,
-      sha256: createHash('sha256').update(readFileSync(file)).digest('hex'),
       timeStart: new Date(Date.parse(inHour[0]!.time_start)).toISOString(),
       timeEnd: new Date(Math.max(...inHour.map((r) => Date.parse(r.time_end ?? r.time_start)))).toISOString(),
     });
@@ -172,28 +215,18 @@ export async function makeArchive(dir: string, options: MakeArchiveOptions): Pro
   conn.closeSync();
   instance.closeSync();
   if (options.manifest ?? true) {
-    const mdir = join(dir, options.dataset, MANIFEST_DIR);
-    mkdirSync(mdir, { recursive: true });
     const times = sorted.map((r) => Date.parse(r.time_start));
     const ends = sorted.map((r) => Date.parse(r.time_end ?? r.time_start));
-    const manifest = RunManifest.parse({
-      manifestVersion: 1,
-      runId,
+    await writeRunManifest(dir, {
       dataset: options.dataset,
-      schemaVersion: SCHEMA_VERSION,
-      processorVersion: 'test',
-      createdAt: new Date(0).toISOString(),
+      runId,
       timeStart: times.length ? new Date(Math.min(...times)).toISOString() : null,
       timeEnd: ends.length ? new Date(Math.max(...ends)).toISOString() : null,
-      flows: sorted.length,
       files: listed,
-      counts: {},
       policyHash,
       keyId,
-      releaseNotes: null,
+      ...(options.signer ? { signer: options.signer } : {}),
     });
-    const signer = options.signer ?? (await defaultSigner());
-    writeFileSync(join(mdir, manifestFileName(runId)), JSON.stringify(await signer.sign(manifest)));
   }
   return files;
 }
