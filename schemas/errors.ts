@@ -32,6 +32,8 @@ export const ErrorCode = {
   SpoolTooLarge: 'ERR_SPOOL_TOO_LARGE',
   // processor
   ProcessorWorkerFailed: 'ERR_PROCESSOR_WORKER_FAILED',
+  /** A segment with too many records shown to crash the worker: quarantined, the rest of its run published. */
+  ProcessorSegmentPoisoned: 'ERR_PROCESSOR_SEGMENT_POISONED',
   ArchiveWriteFailed: 'ERR_ARCHIVE_WRITE_FAILED',
   // api
   AuthMissing: 'ERR_AUTH_MISSING',
@@ -74,6 +76,7 @@ export const errorStatus: Record<ErrorCode, number> = {
   ERR_SPOOL_NOT_A_FILE: 500,
   ERR_SPOOL_TOO_LARGE: 500,
   ERR_PROCESSOR_WORKER_FAILED: 500,
+  ERR_PROCESSOR_SEGMENT_POISONED: 500,
   ERR_ARCHIVE_WRITE_FAILED: 500,
   ERR_AUTH_MISSING: 401,
   ERR_AUTH_INVALID: 401,

@@ -2,13 +2,21 @@
  * One spool run (one ingest invocation) as the supervisor drives it, across scans of the spool
  * and across worker restarts.
  *
- * Owns: the run's progress (segments consumed, next expected sequence number), what crashes
- * taught us (poison records, suspect segments), the worker of the current attempt, and the
- * decision that the run is complete (final segment, or the run-end marker after a rejected
- * final segment, or an idle timeout). Every attempt replays the run from its first segment
- * into a fresh staging directory, so a crash loses only the poison record and duplicates
- * nothing. `advance()` feeds whatever is available and returns; runs never block each other.
- * Never: holds plaintext beyond one segment, or logs anything but counts and codes.
+ * Owns: the run's progress (segments consumed, next expected sequence number), the worker of the
+ * current attempt and of any isolation probe, acting on what each death taught (crash-ledger.ts:
+ * poison records skipped, segments fed carefully, records tried alone, hostile segments
+ * quarantined), restart backoff, and the decision that the run is complete (final segment, or
+ * the run-end marker after a rejected final segment, or an idle timeout). Every attempt replays
+ * the run from its first segment into a fresh staging directory, so a crash loses only records
+ * shown to be poison and duplicates nothing. A run is never given up as a whole: however often
+ * its worker dies — killed from outside, out of memory, hung, crashed — it is retried, after a
+ * backoff when a death taught nothing new (`backoffBaseMs` doubling up to `backoffMaxMs`), and
+ * published with everything not shown to be poison. `advance()` feeds whatever is available
+ * and returns; runs never block each other.
+ * Counts (manifest): worker_restarts and worker_restarts_<cause>, poison_records[_<cause>],
+ * isolation_probes[_<outcome>], crash_suspects_cleared, segments_quarantined[_poisoned],
+ * transient_failures, run_errors, publish_retries.
+ * Never: holds plaintext beyond one segment, or logs anything but counts, positions and codes.
  */
 import { rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -19,8 +27,14 @@ import { readRunEndMarker, removeRunEndMarker, quarantineSegment, type SegmentEn
 import { encodeFrame, encodeJsonFrame, FrameType, type WorkerConfig } from '../worker/protocol.ts';
 import { completeJournal, journalExists, publishRun } from '../sinks/publish.ts';
 import type { RunManifest } from '../../schemas/manifest.ts';
+import { CrashLedger, type DeathSite, type Lesson } from './crash-ledger.ts';
 import { feedSegment, type SegmentRef } from './feed-segment.ts';
+import { probeRecord } from './probe-record.ts';
+import { DeathCause } from './worker-death.ts';
 import { WorkerHandle } from './worker-handle.ts';
+
+/** How long a worker whose input pipe closed gets to exit on its own before it counts as hung. */
+const EXIT_GRACE_MS = 5_000;
 
 /** What a processor is set up with: where to read and write, the policy and its key. */
 export interface ProcessorSettings {
@@ -38,7 +52,11 @@ export interface RunEnvironment extends ProcessorSettings {
   isPublished: (runId: string) => boolean;
   log: (event: Record<string, unknown>) => void;
   workerEnv: Record<string, string>;
-  maxRestarts: number;
+  /** Worker stall timeout (see WorkerHandle). */
+  stallMs: number;
+  /** First restart delay after a death that taught nothing new; doubles per such death in a row. */
+  backoffBaseMs: number;
+  backoffMaxMs: number;
   gapTimeoutMs: number;
   idleTimeoutMs: number;
   /** Whether the capture side of a run is still alive (its heartbeat file is fresh). */
@@ -49,7 +67,7 @@ export interface RunEnvironment extends ProcessorSettings {
 }
 
 /** 'discarded': nothing of the run could be read (all shredded or rejected); nothing published. */
-export type RunStatus = 'pending' | 'published' | 'abandoned' | 'discarded';
+export type RunStatus = 'pending' | 'published' | 'discarded';
 
 export class Run {
   readonly runId: string;
@@ -57,14 +75,21 @@ export class Run {
   /** Every segment consumed so far, in order, across attempts. */
   #fed: SegmentRef[] = [];
   #nextSeq = 0;
-  #poison = new Map<number, Set<number>>();
-  #suspect = new Set<number>();
-  #restarts = 0;
+  readonly #ledger = new CrashLedger();
   #transientFailures = 0;
+  #runErrors = 0;
+  /** Deaths in a row that taught nothing new (sets the restart backoff). */
+  #idleDeaths = 0;
+  #attempts = 0;
   #counts: Record<string, number> = {};
   #worker: WorkerHandle | null = null;
-  #sent: SegmentRef[] = [];
+  #probe: WorkerHandle | null = null;
+  /** Segments sent to the current worker, in order, and whether each went carefully. */
+  #sent: Array<{ seq: number; careful: boolean }> = [];
   #cursor = 0;
+  #finishing = false;
+  /** The run's final segment has been seen (it stays seen if later quarantined). */
+  #sawFinal = false;
   #gapSince: number | null = null;
   #lastProgress: number;
   #retryAt = 0;
@@ -85,10 +110,8 @@ export class Run {
     return join(this.#env.archiveDir, '.staging', this.runId);
   }
 
-  async #startWorker(): Promise<WorkerHandle | null> {
-    await rm(this.#stagingDir, { recursive: true, force: true });
-    const worker = new WorkerHandle(this.#env.workerEnv);
-    const config: WorkerConfig = {
+  #config(): WorkerConfig {
+    return {
       runId: this.runId,
       dataset: this.#env.dataset,
       stagingDir: this.#stagingDir,
@@ -96,9 +119,16 @@ export class Run {
       masterKeyHex: Buffer.from(this.#env.masterKey).toString('hex'),
       processorVersion: this.#env.processorVersion,
     };
+  }
+
+  async #startWorker(): Promise<WorkerHandle | null> {
+    await rm(this.#stagingDir, { recursive: true, force: true });
+    const worker = new WorkerHandle({ env: this.#env.workerEnv, stallMs: this.#env.stallMs });
+    this.#env.log({ event: 'worker-started', run: this.runId, attempt: ++this.#attempts, pid: worker.pid });
     this.#sent = [];
     this.#cursor = 0;
-    if (!(await worker.send(encodeJsonFrame(FrameType.Config, config)))) {
+    this.#finishing = false;
+    if (!(await worker.send(encodeJsonFrame(FrameType.Config, this.#config())))) {
       await this.#crashed(worker);
       return null;
     }
@@ -114,7 +144,11 @@ export class Run {
       if (this.#env.isStopping()) return 'pending';
       if (this.#env.now() < this.#retryAt) return 'pending';
       if (this.#journaled) return this.#retryJournal();
-      if (this.#restarts > this.#env.maxRestarts) return this.#abandon();
+      const isolation = this.#worker ? null : this.#ledger.nextIsolation();
+      if (isolation) {
+        await this.#isolate(isolation.seq, isolation.index);
+        continue;
+      }
       if (!this.#worker) {
         if (this.#fed.length === 0 && !available.some((s) => s.seq >= this.#nextSeq)) {
           return (await this.#completeWithoutFinal(available)) ? this.#discard() : 'pending';
@@ -124,6 +158,7 @@ export class Run {
       }
       const worker = this.#worker;
       const replaying = this.#cursor < this.#fed.length;
+      if (!replaying && this.#sawFinal) return this.#finish(worker);
       const next: SegmentRef | undefined = replaying ? this.#fed[this.#cursor] : available.find((s) => s.seq === this.#nextSeq);
       if (!next) {
         const complete = await this.#completeWithoutFinal(available);
@@ -133,14 +168,18 @@ export class Run {
         return 'pending';
       }
       this.#gapSince = null;
+      const careful = this.#ledger.isCareful(next.seq);
+      // Listed before it is fed: a death while feeding it is located at it.
+      this.#sent.push({ seq: next.seq, careful });
       const result = await feedSegment(
         {
           spoolDir: this.#env.spoolDir,
           keys: this.#env.keys,
           runId: this.runId,
           isPublished: this.#env.isPublished,
-          poison: this.#poison.get(next.seq) ?? new Set(),
-          careful: this.#suspect.has(next.seq),
+          poison: this.#ledger.poisonOf(next.seq),
+          careful,
+          onFinal: () => void (this.#sawFinal = true),
           count: this.#count,
           log: this.#env.log,
         },
@@ -150,18 +189,18 @@ export class Run {
       if (!replaying) this.#nextSeq = next.seq + 1;
       this.#lastProgress = this.#env.now();
       if (result === 'rejected') {
+        this.#sent.pop();
         // On replay only if the file changed under us: it is no longer part of the run.
-        if (replaying) this.#fed = this.#fed.filter((f) => f.seq !== next!.seq);
+        if (replaying) this.#fed = this.#fed.filter((f) => f.seq !== next.seq);
         continue;
       }
       if (!replaying) this.#fed.push(next);
       this.#cursor++;
-      this.#sent.push(next);
       if (result === 'crashed') {
         await this.#crashed(worker);
         continue;
       }
-      if (result === 'final' && this.#cursor >= this.#fed.length) return this.#finish(worker);
+      if (this.#sawFinal && this.#cursor >= this.#fed.length) return this.#finish(worker);
       if (this.#env.isStopping()) return 'pending';
     }
   }
@@ -203,11 +242,12 @@ export class Run {
 
   async #finish(worker: WorkerHandle): Promise<RunStatus> {
     if (this.#fed.length === 0) return this.#discard();
+    this.#finishing = true;
     if (!(await worker.send(encodeFrame(FrameType.Finish, new Uint8Array(0))))) {
       await this.#crashed(worker);
       return 'pending';
     }
-    const code = await worker.exited;
+    const code = await worker.waitExit();
     if (code !== 0 || !worker.done) {
       await this.#crashed(worker);
       return 'pending';
@@ -221,7 +261,7 @@ export class Run {
       archiveDir: this.#env.archiveDir,
       stagingDir: this.#stagingDir,
       done: worker.done,
-      counts: { ...this.#counts, ...worker.done.counts },
+      counts: { ...this.#counts, ...this.#ledger.counts(), ...worker.done.counts },
       policy: this.#env.policy,
       processorVersion: this.#env.processorVersion,
       });
@@ -234,7 +274,11 @@ export class Run {
         this.#retryAt = this.#env.now() + 5_000;
         return 'pending';
       }
-      return this.#abandon();
+      // Nothing reached the archive: do the whole attempt again later.
+      this.#count('publish_retries');
+      await rm(this.#stagingDir, { recursive: true, force: true });
+      this.#retryAt = this.#env.now() + 5_000;
+      return 'pending';
     }
     return this.#published(manifest);
   }
@@ -268,56 +312,130 @@ export class Run {
   }
 
   /**
-   * Records what a worker death tells us, so the next attempt gets past it: a reported poison
-   * record is skipped; an unexplained death marks the first unfinished segment suspect (fed
-   * record by record next time); a second death there pins the record after the last ack.
-   * A run-level failure (e.g. the archive disk is full) is transient: back off, do not blame
-   * a record, and do not count it toward giving up.
+   * Learns from a worker death (crash-ledger.ts decides what it proves) and schedules the next
+   * attempt. A run-level failure (the archive disk is full) is transient: back off, blame no
+   * record. A worker whose input closed gets EXIT_GRACE_MS to exit on its own; one that does not
+   * is hung and killed as such.
    */
   async #crashed(worker: WorkerHandle): Promise<void> {
-    await worker.kill();
     this.#worker = null;
+    if (worker.alive) await Promise.race([worker.exited, new Promise((r) => setTimeout(r, EXIT_GRACE_MS).unref())]);
+    await worker.kill('timeout');
     if (this.#env.isStopping()) return;
-    if (worker.failedCode === ErrorCode.ArchiveWriteFailed) {
+    const { cause } = worker.death();
+    if (cause === DeathCause.Failed) {
       this.#transientFailures++;
       this.#count('transient_failures');
       this.#retryAt = this.#env.now() + Math.min(60_000, 500 * 2 ** Math.min(7, this.#transientFailures));
       this.#env.log({ event: 'worker-failed', run: this.runId, code: worker.failedCode });
       return;
     }
-    this.#restarts++;
     this.#count('worker_restarts');
-    this.#env.log({ event: 'worker-restart', run: this.runId, restarts: this.#restarts });
-    const addPoison = (seq: number, index: number) => {
-      const set = this.#poison.get(seq) ?? new Set<number>();
-      set.add(index);
-      this.#poison.set(seq, set);
-      this.#count('poison_records');
-    };
-    const unfinished = this.#sent.find((f) => !worker.segmentsDone.includes(f.seq))?.seq;
-    if (worker.poison) addPoison(worker.poison.seq, worker.poison.index);
-    else if (unfinished !== undefined && this.#suspect.has(unfinished)) {
-      addPoison(unfinished, worker.lastAck && worker.lastAck.seq === unfinished ? worker.lastAck.index + 1 : 0);
-    } else if (unfinished !== undefined) this.#suspect.add(unfinished);
+    this.#count(`worker_restarts_${cause}`);
+    for (const seq of worker.segmentsDone) this.#ledger.passed(seq, Infinity);
+    if (worker.lastAck) this.#ledger.passed(worker.lastAck.seq, worker.lastAck.index);
+    const site = this.#siteOf(worker);
+    const lesson = this.#ledger.died(cause, site);
+    this.#env.log({ event: 'worker-restart', run: this.runId, cause, site: site.kind, ...siteFields(site), lesson: lesson.kind, restarts: this.#counts.worker_restarts });
+    await this.#apply([lesson]);
+    this.#backoff(lesson);
   }
 
-  /** Gives the run up: its segments go to quarantine. Also used after an unexpected error. */
-  async abandon(): Promise<RunStatus> {
-    return this.#abandon();
+  /** Where the worker was when it died (see DeathSite). */
+  #siteOf(worker: WorkerHandle): DeathSite {
+    if (!worker.ready) return { kind: 'none' };
+    const carefulIn = (seq: number) => this.#sent.find((s) => s.seq === seq)?.careful ?? false;
+    if (worker.poison) return { kind: 'record', ...worker.poison, careful: carefulIn(worker.poison.seq) };
+    if (worker.inFlight) return { kind: 'record', ...worker.inFlight, careful: true };
+    // Segments are processed in order: the first one not reported done is the one it was in.
+    const open = this.#sent.find((s) => !worker.segmentsDone.includes(s.seq));
+    if (open) return { kind: 'segment', seq: open.seq };
+    return this.#finishing ? { kind: 'finish' } : { kind: 'none' };
   }
 
-  async #abandon(): Promise<RunStatus> {
-    await this.#worker?.kill();
-    this.#worker = null;
-    for (const f of this.#fed) await quarantineSegment(this.#env.spoolDir, f.name, ErrorCode.ProcessorWorkerFailed).catch(() => undefined);
-    await rm(this.#stagingDir, { recursive: true, force: true });
-    this.#env.log({ event: 'run-abandoned', run: this.runId, code: ErrorCode.ProcessorWorkerFailed });
-    return 'abandoned';
+  /** Tries record `index` of segment `seq` alone (crash-ledger.ts says when). */
+  async #isolate(seq: number, index: number): Promise<void> {
+    const ref = this.#fed.find((f) => f.seq === seq);
+    if (!ref) return;
+    const outcome = await probeRecord(
+      {
+        spoolDir: this.#env.spoolDir,
+        keys: this.#env.keys,
+        runId: this.runId,
+        isPublished: this.#env.isPublished,
+        count: this.#count,
+        log: this.#env.log,
+        config: this.#config(),
+        worker: { env: this.#env.workerEnv, stallMs: this.#env.stallMs },
+        track: (w) => void (this.#probe = w),
+      },
+      ref,
+      index,
+    );
+    if (this.#env.isStopping()) return;
+    if (outcome === 'gone') {
+      // The segment could not be read again (rejected and counted by the reader): drop it.
+      this.#fed = this.#fed.filter((f) => f.seq !== seq);
+      this.#ledger.dropSegment(seq);
+      return;
+    }
+    const lesson = this.#ledger.probed(seq, index, outcome);
+    this.#env.log({ event: 'record-isolated', run: this.runId, seq, index, outcome, lesson: lesson.kind });
+    await this.#apply([lesson]);
+    if (outcome !== 'ok') this.#backoff(lesson);
   }
 
-  /** Stops the current worker (processor shutdown). Nothing is published. */
+  /** Acts on lessons: logs verdicts, quarantines hostile segments. */
+  async #apply(lessons: Lesson[]): Promise<void> {
+    for (const l of lessons) {
+      if (l.kind === 'poison') this.#env.log({ event: 'poison-record', run: this.runId, seq: l.seq, index: l.index, cause: l.cause });
+      else if (l.kind === 'quarantine') await this.#quarantine(l.seq);
+    }
+  }
+
+  /** Quarantines a segment with too many poison records; the rest of the run goes on without it. */
+  async #quarantine(seq: number): Promise<void> {
+    const ref = this.#fed.find((f) => f.seq === seq);
+    this.#fed = this.#fed.filter((f) => f.seq !== seq);
+    this.#ledger.dropSegment(seq);
+    if (ref) await quarantineSegment(this.#env.spoolDir, ref.name, ErrorCode.ProcessorSegmentPoisoned).catch(() => undefined);
+    this.#count('segments_quarantined');
+    this.#count('segments_quarantined_poisoned');
+    this.#env.log({ event: 'segment-rejected', run: this.runId, seq, code: ErrorCode.ProcessorSegmentPoisoned });
+  }
+
+  /** Next attempt at once after a death that narrowed things down; otherwise back off, doubling. */
+  #backoff(lesson: Lesson): void {
+    if (lesson.kind !== 'nothing' && lesson.kind !== 'cleared') {
+      this.#idleDeaths = 0;
+      return;
+    }
+    this.#idleDeaths++;
+    this.#retryAt = this.#env.now() + Math.min(this.#env.backoffMaxMs, this.#env.backoffBaseMs * 2 ** Math.min(30, this.#idleDeaths - 1));
+  }
+
+  /**
+   * After an unexpected error in a step (a bug, an IO error on the spool): stop the worker and
+   * try the run again later, backing off. Never quarantines the run's segments.
+   */
+  async recover(): Promise<RunStatus> {
+    await this.stop();
+    this.#runErrors++;
+    this.#count('run_errors');
+    this.#retryAt = this.#env.now() + Math.min(60_000, 1_000 * 2 ** Math.min(6, this.#runErrors - 1));
+    return 'pending';
+  }
+
+  /** Stops the current worker and any probe (processor shutdown). Nothing is published. */
   async stop(): Promise<void> {
-    await this.#worker?.kill();
+    const workers = [this.#worker, this.#probe];
     this.#worker = null;
+    for (const w of workers) await w?.kill();
   }
+}
+
+function siteFields(site: DeathSite): Record<string, number> {
+  if (site.kind === 'record') return { seq: site.seq, index: site.index };
+  if (site.kind === 'segment') return { seq: site.seq };
+  return {};
 }
