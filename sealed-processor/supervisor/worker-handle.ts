@@ -99,8 +99,14 @@ export class WorkerHandle {
       return;
     }
     this.#lastSign = Date.now();
-    if (ev.type === 'ready') this.ready = true;
-    else if (ev.type === 'ack') {
+    if (ev.type === 'ready') {
+      this.ready = true;
+      // From now on the (shorter) stall limit applies to a wait already under way.
+      if (this.#waiting > 0) {
+        this.#disarm();
+        this.#arm(this.#stallMs);
+      }
+    } else if (ev.type === 'ack') {
       this.lastAck = { seq: ev.seq, index: ev.index };
       const w = this.#ackWaiter;
       if (w && ev.seq === w.seq && ev.index >= w.index) {
