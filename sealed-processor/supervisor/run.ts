@@ -3,16 +3,16 @@
  * and across worker restarts.
  *
  * Owns: the run's progress (segments consumed, next expected sequence number), the worker of the
- * current attempt and of any isolation probe, acting on what each death taught (crash-ledger.ts:
- * poison records skipped, segments fed carefully, records tried alone, hostile segments
- * quarantined), restart backoff, and the decision that the run is complete (final segment, or
- * the run-end marker after a rejected final segment, or an idle timeout). Every attempt replays
- * the run from its first segment into a fresh staging directory, so a crash loses only records
- * shown to be poison and duplicates nothing. A run is never given up as a whole: however often
- * its worker dies — killed from outside, out of memory, hung, crashed — it is retried, after a
- * backoff when a death taught nothing new (`backoffBaseMs` doubling up to `backoffMaxMs`), and
- * published with everything not shown to be poison. `advance()` feeds whatever is available
- * and returns; runs never block each other.
+ * current attempt, and the decision that the run is complete (final segment, or the run-end
+ * marker after a rejected final segment, or an idle timeout). What a worker death teaches —
+ * poison records to skip, segments to feed carefully, records to try alone, hostile segments to
+ * quarantine, when to try again — is run-recovery.ts's and crash-ledger.ts's. Every attempt
+ * replays the run from its first segment into a fresh staging directory, so a crash loses only
+ * records shown to be poison and duplicates nothing. A run is never given up as a whole:
+ * however often its worker dies — killed from outside, out of memory, hung, crashed — it is
+ * retried and published with everything not shown to be poison; an unexpected error or a
+ * failed publication is retried later too. `advance()` feeds whatever is available and
+ * returns; runs never block each other.
  * Counts (manifest): worker_restarts and worker_restarts_<cause>, poison_records[_<cause>],
  * isolation_probes[_<outcome>], crash_suspects_cleared, segments_quarantined[_poisoned],
  * transient_failures, run_errors, publish_retries.
@@ -23,18 +23,13 @@ import { join } from 'node:path';
 import { AppError, ErrorCode } from '../../schemas/errors.ts';
 import type { Policy } from '../../schemas/policy.ts';
 import type { ProcessorKeys } from '../spool/keys.ts';
-import { readRunEndMarker, removeRunEndMarker, quarantineSegment, type SegmentEntry } from '../spool/spool-files.ts';
+import { readRunEndMarker, removeRunEndMarker, type SegmentEntry } from '../spool/spool-files.ts';
 import { encodeFrame, encodeJsonFrame, FrameType, type WorkerConfig } from '../worker/protocol.ts';
 import { completeJournal, journalExists, publishRun } from '../sinks/publish.ts';
 import type { RunManifest } from '../../schemas/manifest.ts';
-import { CrashLedger, type DeathSite, type Lesson } from './crash-ledger.ts';
 import { feedSegment, type SegmentRef } from './feed-segment.ts';
-import { probeRecord } from './probe-record.ts';
-import { DeathCause } from './worker-death.ts';
+import { RunRecovery } from './run-recovery.ts';
 import { WorkerHandle } from './worker-handle.ts';
-
-/** How long a worker whose input pipe closed gets to exit on its own before it counts as hung. */
-const EXIT_GRACE_MS = 5_000;
 
 /** What a processor is set up with: where to read and write, the policy and its key. */
 export interface ProcessorSettings {
@@ -75,15 +70,11 @@ export class Run {
   /** Every segment consumed so far, in order, across attempts. */
   #fed: SegmentRef[] = [];
   #nextSeq = 0;
-  readonly #ledger = new CrashLedger();
-  #transientFailures = 0;
+  readonly #recovery: RunRecovery;
   #runErrors = 0;
-  /** Deaths in a row that taught nothing new (sets the restart backoff). */
-  #idleDeaths = 0;
   #attempts = 0;
   #counts: Record<string, number> = {};
   #worker: WorkerHandle | null = null;
-  #probe: WorkerHandle | null = null;
   /** Segments sent to the current worker, in order, and whether each went carefully. */
   #sent: Array<{ seq: number; careful: boolean }> = [];
   #cursor = 0;
@@ -100,6 +91,14 @@ export class Run {
     this.runId = runId;
     this.#env = env;
     this.#lastProgress = env.now();
+    this.#recovery = new RunRecovery({
+      runId,
+      env,
+      count: this.#count,
+      config: () => this.#config(),
+      fed: () => this.#fed,
+      dropFed: (seq) => void (this.#fed = this.#fed.filter((f) => f.seq !== seq)),
+    });
   }
 
   #count = (key: string, n = 1): void => {
@@ -144,10 +143,13 @@ export class Run {
       if (this.#env.isStopping()) return 'pending';
       if (this.#env.now() < this.#retryAt) return 'pending';
       if (this.#journaled) return this.#retryJournal();
-      const isolation = this.#worker ? null : this.#ledger.nextIsolation();
-      if (isolation) {
-        await this.#isolate(isolation.seq, isolation.index);
-        continue;
+      if (!this.#worker) {
+        // Records to try alone first (crash-ledger.ts says which).
+        const retryAt = await this.#recovery.isolateNext();
+        if (retryAt !== null) {
+          this.#retryAt = retryAt;
+          continue;
+        }
       }
       if (!this.#worker) {
         if (this.#fed.length === 0 && !available.some((s) => s.seq >= this.#nextSeq)) {
@@ -168,7 +170,7 @@ export class Run {
         return 'pending';
       }
       this.#gapSince = null;
-      const careful = this.#ledger.isCareful(next.seq);
+      const careful = this.#recovery.ledger.isCareful(next.seq);
       // Listed before it is fed: a death while feeding it is located at it.
       this.#sent.push({ seq: next.seq, careful });
       const result = await feedSegment(
@@ -177,7 +179,7 @@ export class Run {
           keys: this.#env.keys,
           runId: this.runId,
           isPublished: this.#env.isPublished,
-          poison: this.#ledger.poisonOf(next.seq),
+          poison: this.#recovery.ledger.poisonOf(next.seq),
           careful,
           onFinal: () => void (this.#sawFinal = true),
           count: this.#count,
@@ -261,7 +263,7 @@ export class Run {
       archiveDir: this.#env.archiveDir,
       stagingDir: this.#stagingDir,
       done: worker.done,
-      counts: { ...this.#counts, ...this.#ledger.counts(), ...worker.done.counts },
+      counts: { ...this.#counts, ...this.#recovery.ledger.counts(), ...worker.done.counts },
       policy: this.#env.policy,
       processorVersion: this.#env.processorVersion,
       });
@@ -311,107 +313,11 @@ export class Run {
     return 'published';
   }
 
-  /**
-   * Learns from a worker death (crash-ledger.ts decides what it proves) and schedules the next
-   * attempt. A run-level failure (the archive disk is full) is transient: back off, blame no
-   * record. A worker whose input closed gets EXIT_GRACE_MS to exit on its own; one that does not
-   * is hung and killed as such.
-   */
+  /** Learns from a death of the current worker (run-recovery.ts) and schedules the next attempt. */
   async #crashed(worker: WorkerHandle): Promise<void> {
     this.#worker = null;
-    if (worker.alive) await Promise.race([worker.exited, new Promise((r) => setTimeout(r, EXIT_GRACE_MS).unref())]);
-    await worker.kill('timeout');
-    if (this.#env.isStopping()) return;
-    const { cause } = worker.death();
-    if (cause === DeathCause.Failed) {
-      this.#transientFailures++;
-      this.#count('transient_failures');
-      this.#retryAt = this.#env.now() + Math.min(60_000, 500 * 2 ** Math.min(7, this.#transientFailures));
-      this.#env.log({ event: 'worker-failed', run: this.runId, code: worker.failedCode });
-      return;
-    }
-    this.#count('worker_restarts');
-    this.#count(`worker_restarts_${cause}`);
-    for (const seq of worker.segmentsDone) this.#ledger.passed(seq, Infinity);
-    if (worker.lastAck) this.#ledger.passed(worker.lastAck.seq, worker.lastAck.index);
-    const site = this.#siteOf(worker);
-    const lesson = this.#ledger.died(cause, site);
-    this.#env.log({ event: 'worker-restart', run: this.runId, cause, site: site.kind, ...siteFields(site), lesson: lesson.kind, restarts: this.#counts.worker_restarts });
-    await this.#apply([lesson]);
-    this.#backoff(lesson);
-  }
-
-  /** Where the worker was when it died (see DeathSite). */
-  #siteOf(worker: WorkerHandle): DeathSite {
-    if (!worker.ready) return { kind: 'none' };
-    const carefulIn = (seq: number) => this.#sent.find((s) => s.seq === seq)?.careful ?? false;
-    if (worker.poison) return { kind: 'record', ...worker.poison, careful: carefulIn(worker.poison.seq) };
-    if (worker.inFlight) return { kind: 'record', ...worker.inFlight, careful: true };
-    // Segments are processed in order: the first one not reported done is the one it was in.
-    const open = this.#sent.find((s) => !worker.segmentsDone.includes(s.seq));
-    if (open) return { kind: 'segment', seq: open.seq };
-    return this.#finishing ? { kind: 'finish' } : { kind: 'none' };
-  }
-
-  /** Tries record `index` of segment `seq` alone (crash-ledger.ts says when). */
-  async #isolate(seq: number, index: number): Promise<void> {
-    const ref = this.#fed.find((f) => f.seq === seq);
-    if (!ref) return;
-    const outcome = await probeRecord(
-      {
-        spoolDir: this.#env.spoolDir,
-        keys: this.#env.keys,
-        runId: this.runId,
-        isPublished: this.#env.isPublished,
-        count: this.#count,
-        log: this.#env.log,
-        config: this.#config(),
-        worker: { env: this.#env.workerEnv, stallMs: this.#env.stallMs },
-        track: (w) => void (this.#probe = w),
-      },
-      ref,
-      index,
-    );
-    if (this.#env.isStopping()) return;
-    if (outcome === 'gone') {
-      // The segment could not be read again (rejected and counted by the reader): drop it.
-      this.#fed = this.#fed.filter((f) => f.seq !== seq);
-      this.#ledger.dropSegment(seq);
-      return;
-    }
-    const lesson = this.#ledger.probed(seq, index, outcome);
-    this.#env.log({ event: 'record-isolated', run: this.runId, seq, index, outcome, lesson: lesson.kind });
-    await this.#apply([lesson]);
-    if (outcome !== 'ok') this.#backoff(lesson);
-  }
-
-  /** Acts on lessons: logs verdicts, quarantines hostile segments. */
-  async #apply(lessons: Lesson[]): Promise<void> {
-    for (const l of lessons) {
-      if (l.kind === 'poison') this.#env.log({ event: 'poison-record', run: this.runId, seq: l.seq, index: l.index, cause: l.cause });
-      else if (l.kind === 'quarantine') await this.#quarantine(l.seq);
-    }
-  }
-
-  /** Quarantines a segment with too many poison records; the rest of the run goes on without it. */
-  async #quarantine(seq: number): Promise<void> {
-    const ref = this.#fed.find((f) => f.seq === seq);
-    this.#fed = this.#fed.filter((f) => f.seq !== seq);
-    this.#ledger.dropSegment(seq);
-    if (ref) await quarantineSegment(this.#env.spoolDir, ref.name, ErrorCode.ProcessorSegmentPoisoned).catch(() => undefined);
-    this.#count('segments_quarantined');
-    this.#count('segments_quarantined_poisoned');
-    this.#env.log({ event: 'segment-rejected', run: this.runId, seq, code: ErrorCode.ProcessorSegmentPoisoned });
-  }
-
-  /** Next attempt at once after a death that narrowed things down; otherwise back off, doubling. */
-  #backoff(lesson: Lesson): void {
-    if (lesson.kind !== 'nothing' && lesson.kind !== 'cleared') {
-      this.#idleDeaths = 0;
-      return;
-    }
-    this.#idleDeaths++;
-    this.#retryAt = this.#env.now() + Math.min(this.#env.backoffMaxMs, this.#env.backoffBaseMs * 2 ** Math.min(30, this.#idleDeaths - 1));
+    const retryAt = await this.#recovery.afterDeath(worker, this.#sent, this.#finishing);
+    if (retryAt !== null) this.#retryAt = retryAt;
   }
 
   /**
@@ -428,14 +334,10 @@ export class Run {
 
   /** Stops the current worker and any probe (processor shutdown). Nothing is published. */
   async stop(): Promise<void> {
-    const workers = [this.#worker, this.#probe];
+    const worker = this.#worker;
     this.#worker = null;
-    for (const w of workers) await w?.kill();
+    await worker?.kill();
+    await this.#recovery.stopProbe();
   }
 }
 
-function siteFields(site: DeathSite): Record<string, number> {
-  if (site.kind === 'record') return { seq: site.seq, index: site.index };
-  if (site.kind === 'segment') return { seq: site.seq };
-  return {};
-}

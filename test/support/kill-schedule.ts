@@ -51,18 +51,16 @@ async function ourChild(pid: number): Promise<boolean> {
   return fields[0] !== 'Z' && Number(fields[1]) === process.pid;
 }
 
-const isWorker = new Map<number, boolean>();
+const workers = new Set<number>();
 
 /** Our live child processes that run the worker, oldest first. */
 async function workerChildren(): Promise<number[]> {
   const text = await readFile(`/proc/${process.pid}/task/${process.pid}/children`, 'utf8').catch(() => '');
   const out: number[] = [];
   for (const pid of text.split(' ').filter(Boolean).map(Number)) {
-    if (!isWorker.has(pid)) {
-      const cmd = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-      isWorker.set(pid, cmd.includes('worker-main.ts'));
-    }
-    if (isWorker.get(pid)) out.push(pid);
+    // Not cached when negative: between fork and exec a child still shows our command line.
+    if (!workers.has(pid) && (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).includes('worker-main.ts')) workers.add(pid);
+    if (workers.has(pid)) out.push(pid);
   }
   return out;
 }
