@@ -34,6 +34,8 @@ export const ErrorCode = {
   ProcessorWorkerFailed: 'ERR_PROCESSOR_WORKER_FAILED',
   /** A segment with too many records shown to crash the worker: quarantined, the rest of its run published. */
   ProcessorSegmentPoisoned: 'ERR_PROCESSOR_SEGMENT_POISONED',
+  /** A segment in which fresh workers keep dying at one record, even fed it alone, with no evidence against it: quarantined, the rest of its run published. */
+  ProcessorSegmentUnprocessable: 'ERR_PROCESSOR_SEGMENT_UNPROCESSABLE',
   ArchiveWriteFailed: 'ERR_ARCHIVE_WRITE_FAILED',
   // api
   AuthMissing: 'ERR_AUTH_MISSING',
@@ -77,6 +79,7 @@ export const errorStatus: Record<ErrorCode, number> = {
   ERR_SPOOL_TOO_LARGE: 500,
   ERR_PROCESSOR_WORKER_FAILED: 500,
   ERR_PROCESSOR_SEGMENT_POISONED: 500,
+  ERR_PROCESSOR_SEGMENT_UNPROCESSABLE: 500,
   ERR_ARCHIVE_WRITE_FAILED: 500,
   ERR_AUTH_MISSING: 401,
   ERR_AUTH_INVALID: 401,

@@ -114,6 +114,7 @@ describe('crashes lose nothing but the poison', () => {
   let lifeMs = 0;
 
   before(async () => {
+    console.log(`kill schedules seeded with FLOWSEAL_KILL_SEED=${SEED}`);
     root = await mkdtemp(join(tmpdir(), 'flowseal-crash-'));
     pcap = join(root, 'capture.pcap');
     await writeFile(pcap, capture());

@@ -14,6 +14,11 @@
  *   of memory or hang twice (it does so on its own); a probe that completes clears it, and a
  *   probe killed from outside proves nothing either way (the count starts over). So a kill from
  *   outside never marks a record, however many there are or how close together.
+ * - To bound the work all the same: after `MAX_INCONCLUSIVE_ROUNDS` such rounds (each: the
+ *   record in flight at two careful deaths, then a probe of it alone killed too) the segment
+ *   cannot be processed at all. It is quarantined (ERR_PROCESSOR_SEGMENT_UNPROCESSABLE) — no
+ *   record is marked — and the rest of the run goes on. Random outside kills practically never
+ *   get there: they would have to strike six times while that one record was in flight.
  * - A death located only at a segment (normal mode, no report) makes the segment careful, so
  *   the next death there is located at its record. Deaths during start-up or FINISH say nothing
  *   about any record.
@@ -29,6 +34,8 @@ import { DeathCause } from './worker-death.ts';
 export const STALLS_BEFORE_ISOLATION = 2;
 /** Poison records one segment may hold before it is quarantined as hostile. */
 export const MAX_POISON_PER_SEGMENT = 16;
+/** Isolation rounds ending in a probe killed from outside, at one record, before its segment is given up. */
+export const MAX_INCONCLUSIVE_ROUNDS = 2;
 
 /** Where a worker was when it died. */
 export type DeathSite =
@@ -46,7 +53,8 @@ export type Lesson =
   | { kind: 'cleared'; seq: number; index: number }
   | { kind: 'isolate'; seq: number; index: number }
   | { kind: 'poison'; seq: number; index: number; cause: DeathCause }
-  | { kind: 'quarantine'; seq: number };
+  /** 'poisoned': too many poison records; 'unprocessable': workers keep dying there without evidence. */
+  | { kind: 'quarantine'; seq: number; reason: 'poisoned' | 'unprocessable' };
 
 /** What a record alone in a fresh worker did. 'gone': its segment could not be read any more. */
 export type ProbeOutcome = 'ok' | 'gone' | DeathCause;
@@ -58,6 +66,8 @@ interface RecordFile {
   stalls: number;
   /** Probes that ran out of memory or hung. */
   alone: number;
+  /** Isolation rounds that ended with the probe killed from outside. */
+  rounds: number;
 }
 
 export class CrashLedger {
@@ -74,7 +84,7 @@ export class CrashLedger {
   #file(seq: number, index: number): RecordFile {
     const key = `${seq}:${index}`;
     let f = this.#files.get(key);
-    if (!f) this.#files.set(key, (f = { crashes: 0, stalls: 0, alone: 0 }));
+    if (!f) this.#files.set(key, (f = { crashes: 0, stalls: 0, alone: 0, rounds: 0 }));
     return f;
   }
 
@@ -153,6 +163,7 @@ export class CrashLedger {
         // Killed from outside, the archive unwritable, the processor stopping: proves nothing.
         f.stalls = 0;
         f.alone = 0;
+        if (outcome === DeathCause.Killed && ++f.rounds >= MAX_INCONCLUSIVE_ROUNDS) return { kind: 'quarantine', seq, reason: 'unprocessable' };
         return { kind: 'nothing' };
     }
   }
@@ -169,7 +180,7 @@ export class CrashLedger {
     this.#files.delete(`${seq}:${index}`);
     this.#count('poison_records');
     this.#count(`poison_records_${cause}`);
-    if (set.size > MAX_POISON_PER_SEGMENT) return { kind: 'quarantine', seq };
+    if (set.size > MAX_POISON_PER_SEGMENT) return { kind: 'quarantine', seq, reason: 'poisoned' };
     return { kind: 'poison', seq, index, cause };
   }
 

@@ -1,8 +1,10 @@
 /**
- * Isolation: a record fed alone to a fresh, real worker (probe-record.ts), and a whole run in
- * which a record hangs the worker. A hang is no evidence by itself (the supervisor's own
- * timeout); only a record that hangs fresh workers alone, twice, is skipped — and everything
- * else of its run is published.
+ * Isolation: a record fed alone to a fresh, real worker (probe-record.ts), and whole runs in
+ * which a record hangs the worker, or gets it SIGKILLed (as the kernel OOM killer would). A
+ * hang is no evidence by itself (the supervisor's own timeout); only a record that hangs fresh
+ * workers alone, twice, is skipped. A kill is never evidence: a segment where workers are
+ * killed at the same record round after round, even alone, is quarantined instead, no record
+ * marked. Either way everything else of the run is published.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,6 +19,7 @@ import { generateProcessorKeys, type ProcessorKeys } from '../spool/keys.ts';
 import { writePublicKey } from '../spool/key-file.ts';
 import { probeRecord, type ProbeContext } from './probe-record.ts';
 import { startTestSupervisor } from './testing.test-util.ts';
+import { ErrorCode } from '../../schemas/errors.ts';
 import { DeathCause } from './worker-death.ts';
 
 /** A UDP packet from source port `port` carrying `payload` (padded: every packet is equally long). */
@@ -83,6 +86,25 @@ describe('a record alone in a fresh worker', () => {
   });
 });
 
+/** A supervisor (fault hook on) over a run of one packet per payload, 3 per segment; resolves to its manifest. */
+async function processRun(root: string, run: string, payloads: string[]) {
+  const { spool, archive, logs, done } = await startTestSupervisor(root, [run], {
+    workerEnv: { NODE_ENV: 'test', FLOWSEAL_FAULT: 'marker' },
+    workerStallMs: 2_500,
+    restartBackoffMs: 20,
+    maxRestartBackoffMs: 200,
+  });
+  const side = join(root, 'side');
+  await mkdir(side, { recursive: true });
+  await copyFile(join(spool, 'processor-key.json'), join(side, 'processor-key.json'));
+  await writeRun(side, run, payloads, 3);
+  await mkdir(join(spool, 'segments'), { recursive: true });
+  for (const n of await readdir(join(side, 'segments'))) await rename(join(side, 'segments', n), join(spool, 'segments', n));
+  assert.equal(await done, 0, JSON.stringify(logs));
+  const m = JSON.parse(await readFile(join(archive, 'd', 'manifests', `${run}.json`), 'utf8')).manifest;
+  return { m, logs, spool, why: JSON.stringify(logs.filter((e) => e.event !== 'started')) };
+}
+
 describe('a run with a record that hangs the worker', () => {
   let root: string;
   before(async () => {
@@ -93,21 +115,7 @@ describe('a run with a record that hangs the worker', () => {
   });
 
   test('is published without exactly that record, once it hung fresh workers alone twice', { timeout: 180_000 }, async () => {
-    const { spool, archive, logs, done } = await startTestSupervisor(root, ['h'], {
-      workerEnv: { NODE_ENV: 'test', FLOWSEAL_FAULT: 'marker' },
-      workerStallMs: 2_500,
-      restartBackoffMs: 20,
-      maxRestartBackoffMs: 200,
-    });
-    const side = join(root, 'side');
-    await mkdir(side, { recursive: true });
-    await copyFile(join(spool, 'processor-key.json'), join(side, 'processor-key.json'));
-    await writeRun(side, 'h', ['a', 'b', 'c', 'd', 'FLOWSEAL-POISON-HANG', 'f', 'g'], 3);
-    await mkdir(join(spool, 'segments'), { recursive: true });
-    for (const n of await readdir(join(side, 'segments'))) await rename(join(side, 'segments', n), join(spool, 'segments', n));
-    assert.equal(await done, 0, JSON.stringify(logs));
-    const m = JSON.parse(await readFile(join(archive, 'd', 'manifests', 'h.json'), 'utf8')).manifest;
-    const why = JSON.stringify(logs.filter((e) => e.event !== 'started'));
+    const { m, logs, why } = await processRun(root, 'h', ['a', 'b', 'c', 'd', 'FLOWSEAL-POISON-HANG', 'f', 'g']);
     assert.equal(m.flows, 6, why);
     assert.equal(m.counts.records, 6, why);
     assert.equal(m.counts.records_skipped_poison, 1, why);
@@ -121,5 +129,30 @@ describe('a run with a record that hangs the worker', () => {
       logs.filter((e) => e.event === 'poison-record'),
       [{ event: 'poison-record', run: 'h', seq: 1, index: 1, cause: DeathCause.Timeout }],
     );
+  });
+});
+
+describe('a run with a record at which the worker is always SIGKILLed', () => {
+  let root: string;
+  before(async () => {
+    root = await mkdtemp(join(tmpdir(), 'flowseal-oomkill-'));
+  });
+  after(async () => {
+    await rm(root, { recursive: true, force: true });
+  });
+
+  test('marks no record: after two rounds of killed probes its segment is quarantined and the rest published', { timeout: 180_000 }, async () => {
+    const { m, logs, spool, why } = await processRun(root, 'k', ['a', 'b', 'c', 'd', 'FLOWSEAL-POISON-KILL', 'f', 'g']);
+    assert.equal(m.flows, 4, why);
+    assert.equal(m.counts.records, 4, why);
+    assert.equal(m.counts.poison_records ?? 0, 0, why);
+    assert.equal(m.counts.segments_quarantined, 1, why);
+    assert.equal(m.counts.segments_quarantined_unprocessable, 1, why);
+    // Located at its segment, then twice at the record per round; each round's probe killed too.
+    assert.equal(m.counts.worker_restarts_killed, 5, why);
+    assert.equal(m.counts.isolation_probes_killed, 2, why);
+    assert.deepEqual(logs.filter((e) => e.event === 'poison-record'), []);
+    const reason = JSON.parse(await readFile(join(spool, 'quarantine', `${segmentFileName('k', 1)}.reason.json`), 'utf8'));
+    assert.equal(reason.code, ErrorCode.ProcessorSegmentUnprocessable);
   });
 });

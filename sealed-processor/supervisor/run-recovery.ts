@@ -4,7 +4,9 @@
  * say when the next attempt may start.
  *
  * Owns: the run's crash ledger, isolation probes (probe-record.ts) and their worker, the
- * quarantine of hostile segments (ERR_PROCESSOR_SEGMENT_POISONED), and restart backoff: the
+ * quarantine of segments the ledger gives up on (ERR_PROCESSOR_SEGMENT_POISONED,
+ * ERR_PROCESSOR_SEGMENT_UNPROCESSABLE; counted as segments_quarantined and
+ * segments_quarantined_<reason>), and restart backoff: the
  * next attempt starts at once after a death that narrowed things down (a segment to feed
  * carefully, a suspect, a verdict), otherwise after `backoffBaseMs`, doubling for each such
  * death in a row up to `backoffMaxMs`; a full archive disk backs off on its own schedule.
@@ -123,14 +125,16 @@ export class RunRecovery {
     const { env, runId } = this.#host;
     if (l.kind === 'poison') env.log({ event: 'poison-record', run: runId, seq: l.seq, index: l.index, cause: l.cause });
     if (l.kind !== 'quarantine') return;
-    // A segment with too many records that kill the worker: the rest of the run goes on without it.
+    // A segment given up on (too many poison records, or workers keep dying there): the rest
+    // of the run goes on without it.
+    const code = l.reason === 'poisoned' ? ErrorCode.ProcessorSegmentPoisoned : ErrorCode.ProcessorSegmentUnprocessable;
     const ref = this.#host.fed().find((f) => f.seq === l.seq);
     this.#host.dropFed(l.seq);
     this.ledger.dropSegment(l.seq);
-    if (ref) await quarantineSegment(env.spoolDir, ref.name, ErrorCode.ProcessorSegmentPoisoned).catch(() => undefined);
+    if (ref) await quarantineSegment(env.spoolDir, ref.name, code).catch(() => undefined);
     this.#host.count('segments_quarantined');
-    this.#host.count('segments_quarantined_poisoned');
-    env.log({ event: 'segment-rejected', run: runId, seq: l.seq, code: ErrorCode.ProcessorSegmentPoisoned });
+    this.#host.count(`segments_quarantined_${l.reason}`);
+    env.log({ event: 'segment-rejected', run: runId, seq: l.seq, code });
   }
 
   #backoff(lesson: Lesson): number | null {

@@ -9,12 +9,13 @@
  *   payload), wherever it lands in the spool — poison by content, like a real parser bug.
  * Modes: `throw` (a parser exception), `exit` (exit code 137 without a word), `abort`
  * (SIGABRT, like a native crash), `hang` (blocks forever without burning CPU), `oom` (fills
- * the V8 heap until V8 aborts; run the worker with a small `--max-old-space-size`).
+ * the V8 heap until V8 aborts; run the worker with a small `--max-old-space-size`), `kill`
+ * (SIGKILL to itself: what the kernel OOM killer does to a worker that a record makes huge).
  * Never: does anything unless both variables are set; reads or reports record content.
  */
 
-export type FaultMode = 'throw' | 'exit' | 'abort' | 'hang' | 'oom';
-const MODES: readonly FaultMode[] = ['throw', 'exit', 'abort', 'hang', 'oom'];
+export type FaultMode = 'throw' | 'exit' | 'abort' | 'hang' | 'oom' | 'kill';
+const MODES: readonly FaultMode[] = ['throw', 'exit', 'abort', 'hang', 'oom', 'kill'];
 
 /** Called before each record the worker processes; may not return. */
 export type FaultHook = (seq: number, index: number, data: Uint8Array) => void;
@@ -31,7 +32,7 @@ export function faultHookFromEnv(env: NodeJS.ProcessEnv = process.env): FaultHoo
       for (const m of MARKERS) if (buf.includes(m.bytes)) fail(m.mode);
     };
   }
-  const m = /^(throw|exit|abort|hang|oom):(\d+|\*):(\d+|\*)$/.exec(spec);
+  const m = /^(throw|exit|abort|hang|oom|kill):(\d+|\*):(\d+|\*)$/.exec(spec);
   if (!m) return null;
   const num = (x: string) => (x === '*' ? -1 : Number(x));
   const mode = m[1] as FaultMode;
@@ -55,6 +56,10 @@ function fail(mode: FaultMode): void {
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
       break;
     case 'hang':
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
+      break;
+    case 'kill':
+      process.kill(process.pid, 'SIGKILL');
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
       break;
     case 'oom': {
