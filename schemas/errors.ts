@@ -32,6 +32,10 @@ export const ErrorCode = {
   SpoolTooLarge: 'ERR_SPOOL_TOO_LARGE',
   // processor
   ProcessorWorkerFailed: 'ERR_PROCESSOR_WORKER_FAILED',
+  /** A segment with too many records shown to crash the worker: quarantined, the rest of its run published. */
+  ProcessorSegmentPoisoned: 'ERR_PROCESSOR_SEGMENT_POISONED',
+  /** A segment in which fresh workers keep dying at one record, even fed it alone, with no evidence against it: quarantined, the rest of its run published. */
+  ProcessorSegmentUnprocessable: 'ERR_PROCESSOR_SEGMENT_UNPROCESSABLE',
   ArchiveWriteFailed: 'ERR_ARCHIVE_WRITE_FAILED',
   /** A run's manifest or files failed a read-side check: the run is left out of the archive (logged, counted in rejectedRuns). */
   ArchiveRunRejected: 'ERR_ARCHIVE_RUN_REJECTED',
@@ -82,6 +86,8 @@ export const errorStatus: Record<ErrorCode, number> = {
   ERR_SPOOL_NOT_A_FILE: 500,
   ERR_SPOOL_TOO_LARGE: 500,
   ERR_PROCESSOR_WORKER_FAILED: 500,
+  ERR_PROCESSOR_SEGMENT_POISONED: 500,
+  ERR_PROCESSOR_SEGMENT_UNPROCESSABLE: 500,
   ERR_ARCHIVE_WRITE_FAILED: 500,
   ERR_ARCHIVE_RUN_REJECTED: 500,
   ERR_ARCHIVE_CHANGED: 503,

@@ -6,7 +6,8 @@
  * scanning the spool: each run found gets a `Run` (supervisor/run.ts) that feeds its segments
  * to its own worker process as they appear, so runs never block each other. Segments of runs
  * already published (in this process, or found in the archive's manifests) are replays and go
- * to quarantine; so do segments that arrive after their run moved past them.
+ * to quarantine; so do segments that arrive after their run moved past them. A run is never
+ * given up because its worker keeps dying (supervisor/run.ts, supervisor/crash-ledger.ts).
  * Never: writes a key or plaintext to disk, logs anything but counts and error codes.
  */
 import { access, stat } from 'node:fs/promises';
@@ -22,13 +23,19 @@ import { rejectSegment } from './supervisor/feed-segment.ts';
 import { Run, type ProcessorSettings, type RunEnvironment, type RunStatus } from './supervisor/run.ts';
 
 export interface SupervisorOptions extends ProcessorSettings {
-  /** Exit once all these run ids are finished (published or given up). Without: run until stopped. */
+  /** Exit once all these run ids are finished (published, or discarded as unreadable). Without: run until stopped. */
   untilRuns?: readonly string[] | undefined;
   /** One-way diagnostics sink (counts and codes only). */
   log: (event: Record<string, unknown>) => void;
   pollMs?: number;
-  /** Worker restarts allowed per run before the run is given up (its segments quarantined). Default 8. */
-  maxRestarts?: number;
+  /** A worker with work and no sign of life for this long hangs and is killed (cause timeout). Default 120 s. */
+  workerStallMs?: number;
+  /**
+   * Restart delay after a worker death that taught nothing new (e.g. a kill from outside);
+   * doubles for each such death in a row, up to `maxRestartBackoffMs`. Defaults 250 ms, 30 s.
+   */
+  restartBackoffMs?: number;
+  maxRestartBackoffMs?: number;
   /** How long a missing segment is waited for before the run goes on without it. Default 10 s. */
   gapTimeoutMs?: number;
   /**
@@ -61,7 +68,9 @@ export async function runSupervisor(opts: SupervisorOptions): Promise<number> {
     isPublished: (runId) => finished.has(runId),
     log: opts.log,
     workerEnv: opts.workerEnv ?? {},
-    maxRestarts: opts.maxRestarts ?? 8,
+    stallMs: opts.workerStallMs ?? 120_000,
+    backoffBaseMs: opts.restartBackoffMs ?? 250,
+    backoffMaxMs: opts.maxRestartBackoffMs ?? 30_000,
     gapTimeoutMs: opts.gapTimeoutMs ?? 10_000,
     idleTimeoutMs: opts.idleTimeoutMs ?? 60_000,
     ingestAlive: (runId) => heartbeatFresh(opts.spoolDir, runId),
@@ -119,19 +128,16 @@ export async function runSupervisor(opts: SupervisorOptions): Promise<number> {
 }
 
 /**
- * One run's step, isolated: an unexpected error gives up that run (its segments quarantined,
- * the code logged) and never stops the processor or the other runs.
+ * One run's step, isolated: an unexpected error is logged (its code) and the run is retried
+ * later (backing off); it never stops the processor or the other runs, and never costs the run
+ * its segments.
  */
 async function advanceSafely(run: Run, segments: readonly SegmentEntry[], log: (e: Record<string, unknown>) => void): Promise<RunStatus> {
   try {
     return await run.advance(segments);
   } catch (e) {
     log({ event: 'run-error', run: run.runId, code: e instanceof AppError ? e.code : ErrorCode.Internal });
-    try {
-      return await run.abandon();
-    } catch {
-      return 'abandoned';
-    }
+    return run.recover().catch(() => 'pending' as const);
   }
 }
 

@@ -100,14 +100,16 @@ describe('sealed processor recovery', () => {
     assert.equal(m.counts.poison_records ?? 0, 0);
   });
 
-  test('a parser exception on one record skips exactly that record and replays the rest', async () => {
+  test('a parser exception on one record skips exactly that record (once reproduced in careful mode) and replays the rest', async () => {
     const { archive } = await runCase(join(root, 'throw'), 'throwrun', { FLOWSEAL_FAULT: 'throw:1:3' });
     const t = await datasetTotals(archive, 'd');
     assert.equal(t.packets, CAPTURE_PACKETS - 1);
     const m = await manifest(archive, 'throwrun');
     assert.equal(m.counts.poison_records, 1);
+    assert.equal(m.counts.poison_records_crash, 1);
     assert.equal(m.counts.records_skipped_poison, 1);
-    assert.equal(m.counts.worker_restarts, 1);
+    // Reported once, reproduced once with the segment fed record by record.
+    assert.equal(m.counts.worker_restarts, 2);
   });
 
   test('a hard worker death is narrowed to its record by acknowledged replay', async () => {
@@ -116,7 +118,9 @@ describe('sealed processor recovery', () => {
     const m = await manifest(archive, 'exitrun');
     assert.equal(t.packets, CAPTURE_PACKETS - 1, JSON.stringify(m.counts) + stderr);
     assert.equal(m.counts.poison_records, 1);
-    assert.equal(m.counts.worker_restarts, 2);
+    // Segment located, then the record located, then the record reproduced.
+    assert.equal(m.counts.worker_restarts, 3);
+    assert.match(stderr, /"event":"poison-record","run":"exitrun","seq":0,"index":5,"cause":"crash"/);
     assert.doesNotMatch(stderr, /127\.0\.0\.1/);
   });
 

@@ -4,9 +4,9 @@
  * Owns: the authenticity decisions for a segment (its header must name the run and slot it was
  * found in; a run already published is a replay), what happens to a bad one (sealed to a key
  * this process never held → deleted and counted as shredded; anything else → quarantined with
- * its code), and the framing of plaintext for the worker: one frame per record in careful mode
- * (so acknowledgements pin down a poison record), otherwise frames of at most
- * `MAX_RECORDS_FRAME` bytes split at record boundaries.
+ * its code), and the framing of plaintext for the worker: in careful mode one frame per record,
+ * the next sent only once the worker acknowledged the last (so a death names exactly the record
+ * in flight), otherwise frames of at most `MAX_RECORDS_FRAME` bytes split at record boundaries.
  * Never: logs or returns plaintext; only codes and counts leave this file.
  */
 import { unlink } from 'node:fs/promises';
@@ -34,6 +34,8 @@ export interface FeedContext {
   isPublished: (runId: string) => boolean;
   poison: ReadonlySet<number>;
   careful: boolean;
+  /** Called once the segment is open, if it is its run's final segment (even if feeding it then fails). */
+  onFinal?: () => void;
   count: (key: string, n?: number) => void;
   log: (event: Record<string, unknown>) => void;
 }
@@ -66,29 +68,33 @@ function sealedBeforeKeys(bytes: Uint8Array | null, keys: ProcessorKeys): boolea
   }
 }
 
-export async function feedSegment(ctx: FeedContext, worker: WorkerHandle, seg: SegmentRef): Promise<FeedResult> {
-  let opened;
+/** An authentic segment of this run, decrypted, with its record boundaries. */
+export interface OpenedSegment {
+  plaintext: Uint8Array;
+  /** Record `i` is `plaintext[bounds[i], bounds[i + 1])`. */
+  bounds: number[];
+  final: boolean;
+}
+
+/**
+ * Reads, decrypts and checks one segment. A bad one is rejected (shredded or quarantined, see
+ * `rejectSegment`) and null returned. Walking the record framing here also rejects an
+ * authentic segment whose framing is broken before anything is sent (ERR_SPOOL_RECORD_INVALID).
+ */
+export async function openForFeeding(ctx: Pick<FeedContext, 'spoolDir' | 'keys' | 'runId' | 'isPublished' | 'count' | 'log'>, seg: SegmentRef): Promise<OpenedSegment | null> {
   let bytes: Uint8Array | null = null;
-  const cuts: number[] = [0];
   try {
     bytes = await readSegmentFile(ctx.spoolDir, seg.name);
-    opened = await openSegment(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), ctx.keys, {
+    const opened = await openSegment(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), ctx.keys, {
       isReplay: (run) => ctx.isPublished(run),
     });
     // The name is not authenticated, the header is: a copy renamed to another slot is a replay.
     if (opened.header.runId !== ctx.runId || opened.header.seq !== seg.seq) {
       throw new AppError(ErrorCode.SpoolReplayed, 'segment header does not match its place in the spool');
     }
-    // Cut points at record boundaries (every record in careful mode, else at most
-    // MAX_RECORDS_FRAME). Walking the framing here also rejects an authentic segment whose
-    // record framing is broken before anything is sent (ERR_SPOOL_RECORD_INVALID).
-    const plain = opened.plaintext;
-    iterateSpoolRecords(plain, (_rec, start, end) => {
-      const last = cuts[cuts.length - 1]!;
-      if (ctx.careful) cuts.push(end);
-      else if (end - last > MAX_RECORDS_FRAME && start > last) cuts.push(start);
-    });
-    if (cuts[cuts.length - 1] !== plain.length) cuts.push(plain.length);
+    const bounds: number[] = [0];
+    iterateSpoolRecords(opened.plaintext, (_rec, _start, end) => void bounds.push(end));
+    return { plaintext: opened.plaintext, bounds, final: opened.header.final };
   } catch (e) {
     let code: string = isAppError(e) ? e.code : ErrorCode.SpoolBadHeader;
     if (code === ErrorCode.SpoolUnknownKey && !sealedBeforeKeys(bytes, ctx.keys)) {
@@ -97,18 +103,44 @@ export async function feedSegment(ctx: FeedContext, worker: WorkerHandle, seg: S
       code = ErrorCode.SpoolAuthFailed;
     }
     await rejectSegment(ctx, seg, code);
-    return 'rejected';
+    return null;
   }
-  const plaintext = opened.plaintext;
+}
+
+/** Sends `part` as one RECORDS frame (large parts without copying them into the frame). */
+async function sendRecords(worker: WorkerHandle, part: Uint8Array): Promise<boolean> {
+  return part.length < 65536
+    ? worker.send(encodeFrame(FrameType.Records, part))
+    : (await worker.send(encodeFrameHeader(FrameType.Records, part.length))) && worker.send(part);
+}
+
+/**
+ * Feeds one segment: in careful mode record by record, each acknowledged before the next is
+ * sent (`WorkerHandle.sendRecord`), otherwise in frames of at most MAX_RECORDS_FRAME bytes cut
+ * at record boundaries. 'crashed': the worker died while taking it.
+ */
+export async function feedSegment(ctx: FeedContext, worker: WorkerHandle, seg: SegmentRef): Promise<FeedResult> {
+  const opened = await openForFeeding(ctx, seg);
+  if (!opened) return 'rejected';
+  if (opened.final) ctx.onFinal?.();
+  const { plaintext, bounds } = opened;
   const segmentFrame = encodeJsonFrame(FrameType.Segment, { seq: seg.seq, careful: ctx.careful, skip: [...ctx.poison] });
   if (!(await worker.send(segmentFrame))) return 'crashed';
-  for (let i = 1; i < cuts.length; i++) {
-    const part = plaintext.subarray(cuts[i - 1]!, cuts[i]!);
-    if (part.length === 0) continue;
-    const ok = part.length < 65536
-      ? await worker.send(encodeFrame(FrameType.Records, part))
-      : (await worker.send(encodeFrameHeader(FrameType.Records, part.length))) && (await worker.send(part));
-    if (!ok) return 'crashed';
+  if (ctx.careful) {
+    for (let i = 0; i + 1 < bounds.length; i++) {
+      const frame = encodeFrame(FrameType.Records, plaintext.subarray(bounds[i]!, bounds[i + 1]!));
+      if (!(await worker.sendRecord(seg.seq, i, frame))) return 'crashed';
+    }
+  } else {
+    let last = 0;
+    for (let i = 1; i < bounds.length; i++) {
+      const end = bounds[i]!;
+      if (end - last > MAX_RECORDS_FRAME && bounds[i - 1]! > last) {
+        if (!(await sendRecords(worker, plaintext.subarray(last, bounds[i - 1]!)))) return 'crashed';
+        last = bounds[i - 1]!;
+      }
+    }
+    if (plaintext.length > last && !(await sendRecords(worker, plaintext.subarray(last)))) return 'crashed';
   }
-  return opened.header.final ? 'final' : 'ok';
+  return opened.final ? 'final' : 'ok';
 }

@@ -2,25 +2,34 @@
  * One spool run (one ingest invocation) as the supervisor drives it, across scans of the spool
  * and across worker restarts.
  *
- * Owns: the run's progress (segments consumed, next expected sequence number), what crashes
- * taught us (poison records, suspect segments), the worker of the current attempt, and the
- * decision that the run is complete (final segment, or the run-end marker after a rejected
- * final segment, or an idle timeout). Every attempt replays the run from its first segment
- * into a fresh staging directory, so a crash loses only the poison record and duplicates
- * nothing. `advance()` feeds whatever is available and returns; runs never block each other.
- * Never: holds plaintext beyond one segment, or logs anything but counts and codes.
+ * Owns: the run's progress (segments consumed, next expected sequence number), the worker of the
+ * current attempt, and the decision that the run is complete (final segment, or the run-end
+ * marker after a rejected final segment, or an idle timeout). What a worker death teaches —
+ * poison records to skip, segments to feed carefully, records to try alone, hostile segments to
+ * quarantine, when to try again — is run-recovery.ts's and crash-ledger.ts's. Every attempt
+ * replays the run from its first segment into a fresh staging directory, so a crash loses only
+ * records shown to be poison and duplicates nothing. A run is never given up as a whole:
+ * however often its worker dies — killed from outside, out of memory, hung, crashed — it is
+ * retried and published with everything not shown to be poison; an unexpected error or a
+ * failed publication is retried later too. `advance()` feeds whatever is available and
+ * returns; runs never block each other.
+ * Counts (manifest): worker_restarts and worker_restarts_<cause>, poison_records[_<cause>],
+ * isolation_probes[_<outcome>], crash_suspects_cleared, segments_quarantined[_poisoned],
+ * transient_failures, run_errors, publish_retries.
+ * Never: holds plaintext beyond one segment, or logs anything but counts, positions and codes.
  */
 import { rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AppError, ErrorCode } from '../../schemas/errors.ts';
 import type { Policy } from '../../schemas/policy.ts';
 import type { ProcessorKeys } from '../spool/keys.ts';
-import { readRunEndMarker, removeRunEndMarker, quarantineSegment, type SegmentEntry } from '../spool/spool-files.ts';
+import { readRunEndMarker, removeRunEndMarker, type SegmentEntry } from '../spool/spool-files.ts';
 import { encodeFrame, encodeJsonFrame, FrameType, type WorkerConfig } from '../worker/protocol.ts';
 import { completeJournal, journalExists, publishRun } from '../sinks/publish.ts';
 import type { RunManifest } from '../../schemas/manifest.ts';
 import { feedSegment, type SegmentRef } from './feed-segment.ts';
 import type { ManifestSigner } from '../sinks/manifest-signer.ts';
+import { RunRecovery } from './run-recovery.ts';
 import { WorkerHandle } from './worker-handle.ts';
 
 /** What a processor is set up with: where to read and write, the policy and its key. */
@@ -41,7 +50,11 @@ export interface RunEnvironment extends ProcessorSettings {
   isPublished: (runId: string) => boolean;
   log: (event: Record<string, unknown>) => void;
   workerEnv: Record<string, string>;
-  maxRestarts: number;
+  /** Worker stall timeout (see WorkerHandle). */
+  stallMs: number;
+  /** First restart delay after a death that taught nothing new; doubles per such death in a row. */
+  backoffBaseMs: number;
+  backoffMaxMs: number;
   gapTimeoutMs: number;
   idleTimeoutMs: number;
   /** Whether the capture side of a run is still alive (its heartbeat file is fresh). */
@@ -52,7 +65,7 @@ export interface RunEnvironment extends ProcessorSettings {
 }
 
 /** 'discarded': nothing of the run could be read (all shredded or rejected); nothing published. */
-export type RunStatus = 'pending' | 'published' | 'abandoned' | 'discarded';
+export type RunStatus = 'pending' | 'published' | 'discarded';
 
 export class Run {
   readonly runId: string;
@@ -60,14 +73,17 @@ export class Run {
   /** Every segment consumed so far, in order, across attempts. */
   #fed: SegmentRef[] = [];
   #nextSeq = 0;
-  #poison = new Map<number, Set<number>>();
-  #suspect = new Set<number>();
-  #restarts = 0;
-  #transientFailures = 0;
+  readonly #recovery: RunRecovery;
+  #runErrors = 0;
+  #attempts = 0;
   #counts: Record<string, number> = {};
   #worker: WorkerHandle | null = null;
-  #sent: SegmentRef[] = [];
+  /** Segments sent to the current worker, in order, and whether each went carefully. */
+  #sent: Array<{ seq: number; careful: boolean }> = [];
   #cursor = 0;
+  #finishing = false;
+  /** The run's final segment has been seen (it stays seen if later quarantined). */
+  #sawFinal = false;
   #gapSince: number | null = null;
   #lastProgress: number;
   #retryAt = 0;
@@ -78,6 +94,14 @@ export class Run {
     this.runId = runId;
     this.#env = env;
     this.#lastProgress = env.now();
+    this.#recovery = new RunRecovery({
+      runId,
+      env,
+      count: this.#count,
+      config: () => this.#config(),
+      fed: () => this.#fed,
+      dropFed: (seq) => void (this.#fed = this.#fed.filter((f) => f.seq !== seq)),
+    });
   }
 
   #count = (key: string, n = 1): void => {
@@ -88,10 +112,8 @@ export class Run {
     return join(this.#env.archiveDir, '.staging', this.runId);
   }
 
-  async #startWorker(): Promise<WorkerHandle | null> {
-    await rm(this.#stagingDir, { recursive: true, force: true });
-    const worker = new WorkerHandle(this.#env.workerEnv);
-    const config: WorkerConfig = {
+  #config(): WorkerConfig {
+    return {
       runId: this.runId,
       dataset: this.#env.dataset,
       stagingDir: this.#stagingDir,
@@ -99,9 +121,16 @@ export class Run {
       masterKeyHex: Buffer.from(this.#env.masterKey).toString('hex'),
       processorVersion: this.#env.processorVersion,
     };
+  }
+
+  async #startWorker(): Promise<WorkerHandle | null> {
+    await rm(this.#stagingDir, { recursive: true, force: true });
+    const worker = new WorkerHandle({ env: this.#env.workerEnv, stallMs: this.#env.stallMs });
+    this.#env.log({ event: 'worker-started', run: this.runId, attempt: ++this.#attempts, pid: worker.pid });
     this.#sent = [];
     this.#cursor = 0;
-    if (!(await worker.send(encodeJsonFrame(FrameType.Config, config)))) {
+    this.#finishing = false;
+    if (!(await worker.send(encodeJsonFrame(FrameType.Config, this.#config())))) {
       await this.#crashed(worker);
       return null;
     }
@@ -117,7 +146,14 @@ export class Run {
       if (this.#env.isStopping()) return 'pending';
       if (this.#env.now() < this.#retryAt) return 'pending';
       if (this.#journaled) return this.#retryJournal();
-      if (this.#restarts > this.#env.maxRestarts) return this.#abandon();
+      if (!this.#worker) {
+        // Records to try alone first (crash-ledger.ts says which).
+        const retryAt = await this.#recovery.isolateNext();
+        if (retryAt !== null) {
+          this.#retryAt = retryAt;
+          continue;
+        }
+      }
       if (!this.#worker) {
         if (this.#fed.length === 0 && !available.some((s) => s.seq >= this.#nextSeq)) {
           return (await this.#completeWithoutFinal(available)) ? this.#discard() : 'pending';
@@ -127,6 +163,7 @@ export class Run {
       }
       const worker = this.#worker;
       const replaying = this.#cursor < this.#fed.length;
+      if (!replaying && this.#sawFinal) return this.#finish(worker);
       const next: SegmentRef | undefined = replaying ? this.#fed[this.#cursor] : available.find((s) => s.seq === this.#nextSeq);
       if (!next) {
         const complete = await this.#completeWithoutFinal(available);
@@ -136,14 +173,18 @@ export class Run {
         return 'pending';
       }
       this.#gapSince = null;
+      const careful = this.#recovery.ledger.isCareful(next.seq);
+      // Listed before it is fed: a death while feeding it is located at it.
+      this.#sent.push({ seq: next.seq, careful });
       const result = await feedSegment(
         {
           spoolDir: this.#env.spoolDir,
           keys: this.#env.keys,
           runId: this.runId,
           isPublished: this.#env.isPublished,
-          poison: this.#poison.get(next.seq) ?? new Set(),
-          careful: this.#suspect.has(next.seq),
+          poison: this.#recovery.ledger.poisonOf(next.seq),
+          careful,
+          onFinal: () => void (this.#sawFinal = true),
           count: this.#count,
           log: this.#env.log,
         },
@@ -153,18 +194,18 @@ export class Run {
       if (!replaying) this.#nextSeq = next.seq + 1;
       this.#lastProgress = this.#env.now();
       if (result === 'rejected') {
+        this.#sent.pop();
         // On replay only if the file changed under us: it is no longer part of the run.
-        if (replaying) this.#fed = this.#fed.filter((f) => f.seq !== next!.seq);
+        if (replaying) this.#fed = this.#fed.filter((f) => f.seq !== next.seq);
         continue;
       }
       if (!replaying) this.#fed.push(next);
       this.#cursor++;
-      this.#sent.push(next);
       if (result === 'crashed') {
         await this.#crashed(worker);
         continue;
       }
-      if (result === 'final' && this.#cursor >= this.#fed.length) return this.#finish(worker);
+      if (this.#sawFinal && this.#cursor >= this.#fed.length) return this.#finish(worker);
       if (this.#env.isStopping()) return 'pending';
     }
   }
@@ -206,11 +247,12 @@ export class Run {
 
   async #finish(worker: WorkerHandle): Promise<RunStatus> {
     if (this.#fed.length === 0) return this.#discard();
+    this.#finishing = true;
     if (!(await worker.send(encodeFrame(FrameType.Finish, new Uint8Array(0))))) {
       await this.#crashed(worker);
       return 'pending';
     }
-    const code = await worker.exited;
+    const code = await worker.waitExit();
     if (code !== 0 || !worker.done) {
       await this.#crashed(worker);
       return 'pending';
@@ -224,7 +266,7 @@ export class Run {
       archiveDir: this.#env.archiveDir,
       stagingDir: this.#stagingDir,
       done: worker.done,
-      counts: { ...this.#counts, ...worker.done.counts },
+      counts: { ...this.#counts, ...this.#recovery.ledger.counts(), ...worker.done.counts },
       policy: this.#env.policy,
       processorVersion: this.#env.processorVersion,
       ...(this.#env.manifestSigner ? { signer: this.#env.manifestSigner } : {}),
@@ -238,7 +280,11 @@ export class Run {
         this.#retryAt = this.#env.now() + 5_000;
         return 'pending';
       }
-      return this.#abandon();
+      // Nothing reached the archive: do the whole attempt again later.
+      this.#count('publish_retries');
+      await rm(this.#stagingDir, { recursive: true, force: true });
+      this.#retryAt = this.#env.now() + 5_000;
+      return 'pending';
     }
     return this.#published(manifest);
   }
@@ -271,57 +317,31 @@ export class Run {
     return 'published';
   }
 
-  /**
-   * Records what a worker death tells us, so the next attempt gets past it: a reported poison
-   * record is skipped; an unexplained death marks the first unfinished segment suspect (fed
-   * record by record next time); a second death there pins the record after the last ack.
-   * A run-level failure (e.g. the archive disk is full) is transient: back off, do not blame
-   * a record, and do not count it toward giving up.
-   */
+  /** Learns from a death of the current worker (run-recovery.ts) and schedules the next attempt. */
   async #crashed(worker: WorkerHandle): Promise<void> {
-    await worker.kill();
     this.#worker = null;
-    if (this.#env.isStopping()) return;
-    if (worker.failedCode === ErrorCode.ArchiveWriteFailed) {
-      this.#transientFailures++;
-      this.#count('transient_failures');
-      this.#retryAt = this.#env.now() + Math.min(60_000, 500 * 2 ** Math.min(7, this.#transientFailures));
-      this.#env.log({ event: 'worker-failed', run: this.runId, code: worker.failedCode });
-      return;
-    }
-    this.#restarts++;
-    this.#count('worker_restarts');
-    this.#env.log({ event: 'worker-restart', run: this.runId, restarts: this.#restarts });
-    const addPoison = (seq: number, index: number) => {
-      const set = this.#poison.get(seq) ?? new Set<number>();
-      set.add(index);
-      this.#poison.set(seq, set);
-      this.#count('poison_records');
-    };
-    const unfinished = this.#sent.find((f) => !worker.segmentsDone.includes(f.seq))?.seq;
-    if (worker.poison) addPoison(worker.poison.seq, worker.poison.index);
-    else if (unfinished !== undefined && this.#suspect.has(unfinished)) {
-      addPoison(unfinished, worker.lastAck && worker.lastAck.seq === unfinished ? worker.lastAck.index + 1 : 0);
-    } else if (unfinished !== undefined) this.#suspect.add(unfinished);
+    const retryAt = await this.#recovery.afterDeath(worker, this.#sent, this.#finishing);
+    if (retryAt !== null) this.#retryAt = retryAt;
   }
 
-  /** Gives the run up: its segments go to quarantine. Also used after an unexpected error. */
-  async abandon(): Promise<RunStatus> {
-    return this.#abandon();
+  /**
+   * After an unexpected error in a step (a bug, an IO error on the spool): stop the worker and
+   * try the run again later, backing off. Never quarantines the run's segments.
+   */
+  async recover(): Promise<RunStatus> {
+    await this.stop();
+    this.#runErrors++;
+    this.#count('run_errors');
+    this.#retryAt = this.#env.now() + Math.min(60_000, 1_000 * 2 ** Math.min(6, this.#runErrors - 1));
+    return 'pending';
   }
 
-  async #abandon(): Promise<RunStatus> {
-    await this.#worker?.kill();
-    this.#worker = null;
-    for (const f of this.#fed) await quarantineSegment(this.#env.spoolDir, f.name, ErrorCode.ProcessorWorkerFailed).catch(() => undefined);
-    await rm(this.#stagingDir, { recursive: true, force: true });
-    this.#env.log({ event: 'run-abandoned', run: this.runId, code: ErrorCode.ProcessorWorkerFailed });
-    return 'abandoned';
-  }
-
-  /** Stops the current worker (processor shutdown). Nothing is published. */
+  /** Stops the current worker and any probe (processor shutdown). Nothing is published. */
   async stop(): Promise<void> {
-    await this.#worker?.kill();
+    const worker = this.#worker;
     this.#worker = null;
+    await worker?.kill();
+    await this.#recovery.stopProbe();
   }
 }
+

@@ -6,7 +6,7 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DEFAULT_POLICY } from '../../schemas/policy.ts';
-import { runSupervisor } from '../supervisor.ts';
+import { runSupervisor, type SupervisorOptions } from '../supervisor.ts';
 
 export interface TestSupervisor {
   readonly spool: string;
@@ -17,8 +17,11 @@ export interface TestSupervisor {
   readonly done: Promise<number>;
 }
 
-/** Starts the supervisor over `<root>/spool` into `<root>/archive` (dataset `d`) and waits for its key. */
-export async function startTestSupervisor(root: string, untilRuns: string[]): Promise<TestSupervisor> {
+/**
+ * Starts the supervisor over `<root>/spool` into `<root>/archive` (dataset `d`) and waits for its
+ * key. `overrides` replace any option (e.g. the master key, so two processors pseudonymize alike).
+ */
+export async function startTestSupervisor(root: string, untilRuns: string[], overrides: Partial<SupervisorOptions> = {}): Promise<TestSupervisor> {
   const spool = join(root, 'spool');
   const archive = join(root, 'archive');
   const logs: Array<Record<string, unknown>> = [];
@@ -34,6 +37,7 @@ export async function startTestSupervisor(root: string, untilRuns: string[]): Pr
     pollMs: 20,
     gapTimeoutMs: 300,
     idleTimeoutMs: 60_000,
+    ...overrides,
   });
   const deadline = Date.now() + 30_000;
   while (!(await readdir(spool).catch(() => [] as string[])).includes('processor-key.json')) {

@@ -29,10 +29,15 @@ export type WorkerConfig = z.infer<typeof WorkerConfig>;
 
 export const SegmentStart = z.strictObject({
   seq: z.number().int().nonnegative(),
-  /** Acknowledge every record (used after an unexplained worker death in this segment). */
+  /**
+   * One record per RECORDS frame, each acknowledged once its rows are staged; the supervisor
+   * sends the next only after the ack (used once a worker died in this segment).
+   */
   careful: z.boolean(),
   /** Record indexes (within the segment) to skip: known poison records. */
   skip: z.array(z.number().int().nonnegative()),
+  /** Segment index of the first record sent (default 0): an isolation probe sends one record alone. */
+  firstIndex: z.number().int().nonnegative().optional(),
 });
 export type SegmentStart = z.infer<typeof SegmentStart>;
 

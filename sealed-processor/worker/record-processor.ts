@@ -47,10 +47,10 @@ export class RecordProcessor {
   /**
    * Processes the records of one RECORDS frame. `firstIndex` is the segment-relative index of
    * its first record; records whose index is in `skip` are not processed (known poison).
-   * `beforeRecord` runs before each record (fault injection in tests). Returns the number of
+   * `beforeRecord` runs before each record with its index and bytes (fault injection in tests). Returns the number of
    * records in the frame. Exceptions propagate with `currentIndex` naming the record.
    */
-  processPlaintext(plaintext: Uint8Array, firstIndex: number, skip: ReadonlySet<number>, beforeRecord?: (index: number) => void): number {
+  processPlaintext(plaintext: Uint8Array, firstIndex: number, skip: ReadonlySet<number>, beforeRecord?: (index: number, data: Uint8Array) => void): number {
     const view = new DataView(plaintext.buffer, plaintext.byteOffset, plaintext.byteLength);
     const base = plaintext.byteOffset;
     let index = firstIndex;
@@ -61,7 +61,7 @@ export class RecordProcessor {
         this.#skipped++;
         return;
       }
-      beforeRecord?.(this.currentIndex);
+      beforeRecord?.(this.currentIndex, rec.data);
       this.#records++;
       if (rec.kind !== RecordKind.Packet) {
         // Flow-export datagrams (NetFlow/IPFIX) are spooled by a later ingest source.

@@ -5,8 +5,9 @@
  * Owns: the parsing attack surface. It never holds the spool key (the supervisor decrypts),
  * never writes outside its staging directory, and reports only counts, record indexes and
  * error codes — never an address, name or payload byte. A parser exception is caught per
- * frame (not per packet), reported as a poison record with its index, and ends the process:
- * the supervisor replays the run without that record.
+ * frame (not per packet), reported as a poison record with its index, and ends the process;
+ * the supervisor decides (supervisor/crash-ledger.ts) whether that record is poison. Test-only
+ * fault injection lives in test-faults.ts (inert unless NODE_ENV=test and FLOWSEAL_FAULT).
  */
 import { AppError, ErrorCode, isAppError } from '../../schemas/errors.ts';
 import { FrameDecoder, FrameType, SegmentStart, WorkerConfig, type WorkerEvent } from './protocol.ts';
@@ -16,21 +17,11 @@ import { createFlowAnonymizer } from '../anonymize/flow-anonymizer.ts';
 import { SCHEMA_VERSION } from '../../schemas/columns.ts';
 import { ArchiveKv } from '../../schemas/archive.ts';
 import { policyHash } from '../../schemas/policy.ts';
+import { faultHookFromEnv } from './test-faults.ts';
 
 function emit(ev: WorkerEvent): void {
   // stdout is a pipe: writes are synchronous on Linux, so an ack is out before the next record.
   process.stdout.write(`${JSON.stringify(ev)}\n`);
-}
-
-/**
- * Test-only fault injection (ignored unless NODE_ENV=test): `throw|exit:<seq>:<index>`, where
- * `*` matches any segment or record (every attempt then dies).
- */
-function faultFromEnv(): { mode: 'throw' | 'exit'; seq: number; index: number } | null {
-  const spec = process.env.NODE_ENV === 'test' ? process.env.FLOWSEAL_FAULT : undefined;
-  const m = spec ? /^(throw|exit):(\d+|\*):(\d+|\*)$/.exec(spec) : null;
-  const num = (x: string) => (x === '*' ? -1 : Number(x));
-  return m ? { mode: m[1] as 'throw' | 'exit', seq: num(m[2]!), index: num(m[3]!) } : null;
 }
 
 async function main(): Promise<number> {
@@ -42,7 +33,7 @@ async function main(): Promise<number> {
   let skip = new Set<number>();
   let indexInSegment = 0;
   let recordsInSegment = 0;
-  const fault = faultFromEnv();
+  const fault = faultHookFromEnv();
 
   for await (const chunk of process.stdin) {
     decoder.push(chunk as Uint8Array, (t, p) => frames.push([t, p]));
@@ -74,7 +65,7 @@ async function main(): Promise<number> {
           if (segment && processor) emit({ type: 'segment-done', seq: segment.seq, records: recordsInSegment });
           segment = SegmentStart.parse(JSON.parse(new TextDecoder().decode(payload)));
           skip = new Set(segment.skip);
-          indexInSegment = 0;
+          indexInSegment = segment.firstIndex ?? 0;
           recordsInSegment = 0;
           break;
         }
@@ -82,12 +73,7 @@ async function main(): Promise<number> {
           if (!processor || !sink || !segment) throw new AppError(ErrorCode.SpoolRecordInvalid, 'records before config/segment');
           const seg = segment;
           try {
-            const n = processor.processPlaintext(payload, indexInSegment, skip, fault ? (index) => {
-              if ((fault.seq < 0 || fault.seq === seg.seq) && (fault.index < 0 || fault.index === index)) {
-                if (fault.mode === 'exit') process.exit(137);
-                throw new Error('injected parser fault');
-              }
-            } : undefined);
+            const n = processor.processPlaintext(payload, indexInSegment, skip, fault ? (index, data) => fault(seg.seq, index, data) : undefined);
             indexInSegment += n;
             recordsInSegment += n;
           } catch (e) {
