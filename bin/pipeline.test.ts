@@ -34,6 +34,11 @@ test('a missing manifest or refused segments make the pipeline exit 3 and say wh
     said.length = 0;
     assert.equal(await checkPublished(archive, 'd', ['gone']), 3);
     assert.match(said.join(''), /run gone was not published/);
+    // Poison records are skipped by design (exit 0), but never silently.
+    said.length = 0;
+    await writeFile(join(dir, 'poisoned.json'), manifest({ records: 9, poison_records: 2 }));
+    assert.equal(await checkPublished(archive, 'd', ['poisoned']), 0);
+    assert.match(said.join(''), /run poisoned: 2 record\(s\) crashed the decoder deterministically and were skipped/);
   } finally {
     process.stderr.write = write;
     await rm(archive, { recursive: true, force: true });

@@ -129,7 +129,12 @@ export async function runPipeline(opts: PipelineOptions): Promise<number> {
     }
     const code = await processorExit;
     if (aborted) return 130;
-    return code === 0 ? await checkPublished(resolve(opts.archiveDir), opts.dataset, runIds) : code;
+    if (code === 0) return await checkPublished(resolve(opts.archiveDir), opts.dataset, runIds);
+    // Ingest finished but the processor died before publishing everything: its key died with
+    // it, so what it had not published is unreadable now. Say which runs that is.
+    process.stderr.write(`flowseal pipeline: the processor exited (${code}) before publishing every run; unpublished raw data is crypto-shredded with its key\n`);
+    await checkPublished(resolve(opts.archiveDir), opts.dataset, runIds);
+    return code;
   } catch (e) {
     processor.kill('SIGTERM');
     await processorExit;
@@ -167,6 +172,11 @@ export async function checkPublished(archiveDir: string, dataset: string, runIds
     if (lost.length > 0) {
       process.stderr.write(`flowseal pipeline: run ${run} was published without some of its data: ${lost.map((k) => `${counts[k]} ${k.replace('segments_', 'segment(s) ')}`).join(', ')}\n`);
       status = 3;
+    }
+    // Records shown to crash the worker on their own are skipped by design (the rest of the
+    // run is published); say how many, so nothing is dropped silently.
+    if ((counts.poison_records ?? 0) > 0) {
+      process.stderr.write(`flowseal pipeline: run ${run}: ${counts.poison_records} record(s) crashed the decoder deterministically and were skipped (counted in the manifest as poison_records)\n`);
     }
   }
   return status;
