@@ -24,6 +24,17 @@
  * or MAC — solicited-node and other embedded-address multicast groups and the interface ids
  * of kept IPv6 unicast ranges get those bits replaced.
  *
+ * Prefix preservation stops at /64 for IPv6 under ipcrypt-pfx and Crypto-PAn: the primitives
+ * preserve prefixes over all 128 bits, so EUI-64 / ISATAP interface ids in one /64 would
+ * share as many output bits as their MACs share (one known own address → neighbours' MAC
+ * bits). The output is the method's top 64 bits ‖ a keyed 64-bit permutation of the input
+ * interface id tweaked by the input /64 (derived-addresses.ts, `mappedInterfaceId`): the same
+ * device in another network does not link, IID 0 (subnet-router anycast) stays 0, and the map
+ * stays injective. Exception: an output /64 that holds a reserved output range longer than
+ * /64 (::/64 with ::ffff:0:0/96, 64:ff9b::/64 with the NAT64 /96, internal targets or black-
+ * marker values past /64) keeps the full-width mapping, so nothing lands in a reserved range.
+ * Without derived maps (no master key) the interface id is zeroed.
+ *
  * Owns: the address pipeline and its cache. Never logs or returns a raw address except
  * under a `keep` rule the policy asked for.
  */
@@ -113,6 +124,9 @@ export class AddressAnonymizer {
   readonly #r = new Uint32Array(4);
   /** Derived-identifier maps; null when the method is `keep` (everything kept, as declared). */
   readonly #derived: DerivedAddressMaps | null;
+  /** True for ipcrypt-pfx and Crypto-PAn: IPv6 interface ids are permuted per /64, not prefix-preserved. */
+  readonly #iidByNetwork: boolean;
+  readonly #iid = new Uint32Array(2);
 
   /**
    * Prefer createAddressAnonymizer, which builds the method with the right reserved outputs.
@@ -125,6 +139,7 @@ export class AddressAnonymizer {
   constructor(method: AddressMethod, ranges: SpecialRanges | undefined, internal: InternalNetworks | null, maxCache = 1 << 20, derived?: DerivedAddressMaps) {
     this.#method = method;
     this.#derived = method.name === 'keep' ? null : (derived ?? ZERO_DERIVED_MAPS);
+    this.#iidByNetwork = method.name === 'ipcrypt-pfx' || method.name === 'cryptopan';
     this.#actions = { ...DEFAULT_RANGE_ACTIONS, ...(ranges ?? {}) } as Record<string, RangeAction>;
     this.#internal = internal !== null && internal.size > 0 && INTERNAL_METHODS.has(method.name) ? internal : null;
     this.#reserved = reservedFor(method.name, ranges, internal);
@@ -221,12 +236,36 @@ export class AddressAnonymizer {
           input = this.#r;
         }
         this.#method.mapV6(input, o);
+        if (this.#iidByNetwork && !this.#reservedInOutput64(o)) this.#mappedInterfaceId(input, o);
         out = wordsOut(o);
       }
     }
     if (this.#cache6.size >= this.#maxCache) this.#cache6.delete(this.#cache6.keys().next().value as string);
     this.#cache6.set(key, out);
     return out;
+  }
+
+  /** True when output /64 `o` holds a reserved output range longer than /64 (e.g. ::/64 with ::ffff:0:0/96, the NAT64 /96). */
+  #reservedInOutput64(o: Uint32Array): boolean {
+    const pins = this.#reserved.v6;
+    for (let i = 0; i < pins.length; i++) {
+      const p = pins[i];
+      if (p.length > 64 && p.words[0] === o[0] && p.words[1] === o[1]) return true;
+    }
+    return false;
+  }
+
+  /**
+   * Replaces the interface id of a prefix-preserving result `o` by the keyed permutation of
+   * the input's interface id, tweaked by the input /64 (file comment, "prefix preservation
+   * stops at /64"). Injective: equal output /64s come from one input /64, one permutation.
+   */
+  #mappedInterfaceId(input: ArrayLike<number>, o: Uint32Array): void {
+    const iid = this.#iid;
+    (this.#derived as DerivedAddressMaps).mappedInterfaceId(input[2] >>> 0, input[3] >>> 0, input[0] >>> 0, input[1] >>> 0, iid);
+    o[2] = iid[0];
+    o[3] = iid[1];
+    this.stats.derived[DerivedField.MappedInterfaceId]++;
   }
 
   /** A kept IPv6 address with its derived identifier bits replaced (derived-addresses.ts). */

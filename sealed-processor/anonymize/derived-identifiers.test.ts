@@ -107,6 +107,51 @@ test('node-information groups ff02::2:ffXX:XXXX: the name-hash suffix is replace
   assert.equal(outWords(sn, 'dst_addr')[3], g[3], 'one suffix map for both, so their MACs (33:33:ff:…) agree');
 });
 
+test('old-form node-information groups ff02::2:XXXX:XXXX (32-bit name hash) are rewritten whole, any scope; the group MAC follows', () => {
+  const anon = createFlowAnonymizer(DEFAULT_POLICY, MASTER);
+  const seen = new Map<number, number>();
+  fc.assert(fc.property(fc.nat({ max: 0xffffffff }).filter((x) => x >>> 24 !== 0xff), fc.constantFrom(0xff020000, 0xff050000, 0xff120000, 0xff0e0000), (low, w0) => {
+    const row = anon.anonymizeFlow(flow6(words('fe80::21b:21ff:feaa:bbcc'), Uint32Array.of(w0, 0, 2, low), undefined, [0x333300 | (low >>> 24), low & 0xffffff]));
+    const g = outWords(row, 'dst_addr');
+    assert.deepEqual([g[0], g[1], g[2]], [w0, 0, 2], 'still the node-information group of its scope');
+    assert.notEqual(g[3], low >>> 0, 'the raw MD5 word is gone');
+    assert.notEqual(g[3] >>> 24, 0xff, 'stays in the old form');
+    assert.equal(row.dst_mac, [0x33, 0x33, g[3] >>> 24, (g[3] >>> 16) & 255, (g[3] >>> 8) & 255, g[3] & 255].map((b) => b.toString(16).padStart(2, '0')).join(':'), 'the MAC follows the group');
+    const prev = seen.get(low >>> 0);
+    assert.ok(prev === undefined || prev === g[3], 'one group, one pseudonym across scopes');
+    seen.set(low >>> 0, g[3]);
+  }), { ...SEED, numRuns: 300 });
+  assert.equal(new Set(seen.values()).size, seen.size, 'injective on the sample');
+  const sn = outWords(anon.anonymizeFlow(flow6(words('fe80::1'), words('ff05::1:ffaa:bbcc'))), 'dst_addr');
+  assert.notEqual(sn[3] & 0xffffff, 0xaabbcc, 'a solicited-node layout in another scope is rewritten too');
+});
+
+test('mapped IPv6 (ipcrypt-pfx, Crypto-PAn): prefix preservation stops at /64; interface ids of one /64 share no MAC bits, and do not link across /64s', () => {
+  for (const method of ['ipcrypt-pfx', 'cryptopan']) {
+    const anon = createFlowAnonymizer(withRanges({ multicast: 'keep', broadcast: 'keep' }, { src_addr: method, dst_addr: method }), MASTER);
+    const a = outWords(anon.anonymizeFlow(flow6(words('2001:470:1:2:21b:21ff:feaa:bbcc'), words('2001:4860::1'))), 'src_addr');
+    const b = outWords(anon.anonymizeFlow(flow6(words('2001:470:1:2:21b:21ff:feaa:bbcd'), words('2001:4860::1'))), 'src_addr');
+    const c = outWords(anon.anonymizeFlow(flow6(words('2001:470:1:3:21b:21ff:feaa:bbcc'), words('2001:4860::1'))), 'src_addr');
+    assert.deepEqual([a[0], a[1]], [b[0], b[1]], `${method}: one /64, one output /64`);
+    assert.deepEqual([a[0], a[1] >>> 1], [c[0], c[1] >>> 1], `${method}: prefix preserved up to /63`);
+    assert.notDeepEqual([a[2], a[3]], [c[2], c[3]], `${method}: the same device in another /64 gets another interface id`);
+    let shared = 0;
+    fc.assert(fc.property(unicastOui, nic24, globalPrefix, fc.nat({ max: 23 }), (oui, nic, [p0, p1], bit) => {
+      const [i0, i1] = eui64(oui, nic);
+      const x = anon.anonymizeFlow(flow6(Uint32Array.of(p0, p1, i0, i1), words('2001:4860::1')));
+      const y = anon.anonymizeFlow(flow6(Uint32Array.of(p0, p1, i0, (i1 ^ (1 << bit)) >>> 0), words('2001:4860::1')));
+      const ox = outWords(x, 'src_addr');
+      const oy = outWords(y, 'src_addr');
+      assert.deepEqual([ox[0], ox[1]], [oy[0], oy[1]]);
+      const cp = Math.clz32(ox[2] ^ oy[2]);
+      if (cp >= 16) shared++;
+    }), { ...SEED, numRuns: 300 });
+    assert.ok(shared < 30, `${method}: interface ids differing in one NIC bit share ≥16 output bits ${shared}/300 times (a prefix-preserving IID would always)`);
+    const z = outWords(anon.anonymizeFlow(flow6(words('2001:470:1:2::'), words('2001:4860::1'))), 'src_addr');
+    assert.deepEqual([z[2], z[3]], [0, 0], 'IID 0 (subnet-router anycast) stays 0');
+  }
+});
+
 test('group MACs never go through the unicast OUI/NIC maps: a known group MAC pairs nothing of a unicast MAC', () => {
   const anon = createFlowAnonymizer(DEFAULT_POLICY, MASTER);
   fc.assert(fc.property(nic24, fc.constantFrom(0x0180c2, 0x01000c, 0x03bf0a, 0x091234), (nic, groupOui) => {

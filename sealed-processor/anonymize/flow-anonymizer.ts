@@ -7,7 +7,7 @@
  * address method (shared by src and dst so pseudonyms line up), `flowseal/v1/internal/
  * address`, `flowseal/v1/mac/address`, `flowseal/v1/name/label` (shared by all name
  * columns), `flowseal/v1/time/shift`, and for derived identifiers (docs/POLICY.md)
- * `flowseal/v1/multicast/suffix` and `flowseal/v1/iid/address` (derived-addresses.ts),
+ * `flowseal/v1/multicast/suffix`, `flowseal/v1/iid/address` and `flowseal/v1/iid/mapped` (derived-addresses.ts),
  * `flowseal/v1/mac/group` (group-macs.ts).
  *
  * Derived identifiers across columns: a group MAC is rebuilt from the anonymized address of
@@ -97,6 +97,7 @@ export function createFlowAnonymizer(policy: Policy, masterKey: Uint8Array, opts
   const derived = createDerivedAddressMaps(
     deriveSubkey(masterKey, DERIVED_SUBKEYS.groupSuffix.label, DERIVED_SUBKEYS.groupSuffix.bytes),
     deriveSubkey(masterKey, DERIVED_SUBKEYS.interfaceId.label, DERIVED_SUBKEYS.interfaceId.bytes),
+    deriveSubkey(masterKey, DERIVED_SUBKEYS.mappedInterfaceId.label, DERIVED_SUBKEYS.mappedInterfaceId.bytes),
   );
   const addressAnons = new Map<string, AddressAnonymizer>();
   const addressFor = (spec: AddressSpec): AddressAnonymizer => {

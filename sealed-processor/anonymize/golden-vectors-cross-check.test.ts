@@ -49,7 +49,7 @@ const subkey = (label: string): Uint8Array => {
   assert.ok(s !== undefined, `no stored subkey ${label}`);
   return hex(s.hex);
 };
-const derivedMaps = () => createDerivedAddressMaps(subkey('flowseal/v1/multicast/suffix'), subkey('flowseal/v1/iid/address'));
+const derivedMaps = () => createDerivedAddressMaps(subkey('flowseal/v1/multicast/suffix'), subkey('flowseal/v1/iid/address'), subkey('flowseal/v1/iid/mapped'));
 const policyOf = (name: string): Policy => {
   const c = POLICY_CASES.find((p) => p.name === name);
   assert.ok(c !== undefined, name);

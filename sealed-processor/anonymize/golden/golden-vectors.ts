@@ -68,6 +68,7 @@ export const KEY_SCHEDULE: readonly SubkeySpec[] = [
   { label: 'flowseal/v1/time/shift', from: 'master', bytes: 8, use: 'time shift: the secret offset comes from the first 6 bytes' },
   { label: 'flowseal/v1/multicast/suffix', from: 'master', bytes: 16, use: 'kept solicited-node and node-information groups: 24-bit suffix permutation (derived-addresses.ts)' },
   { label: 'flowseal/v1/iid/address', from: 'master', bytes: 16, use: 'kept IPv6 unicast ranges: 64-bit interface-identifier permutation (derived-addresses.ts)' },
+  { label: 'flowseal/v1/iid/mapped', from: 'master', bytes: 16, use: 'IPv6 unicast under ipcrypt-pfx / Crypto-PAn: 64-bit interface-identifier permutation tweaked by the raw /64 (address-anonymizer.ts)' },
   { label: 'flowseal/v1/mac/group', from: 'master', bytes: 32, use: 'group MACs not derived from an IP group: bytes 0-15 key the OUI half, bytes 16-31 the NIC half (group-macs.ts)' },
 ];
 
