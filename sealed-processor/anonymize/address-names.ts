@@ -14,12 +14,19 @@
  *   prefix-preserving method is exactly the address column's pseudonym of that address or
  *   network. Labels left of the address (DNS-SD `b._dns-sd._udp`) are hashed as usual; the
  *   `in-addr.arpa` / `ip6.arpa` suffix follows the column's keep-list like any suffix.
+ * - A literal with a port (`10.1.2.3:443`, `[2001:db8::1]:80`, as SNI or a qname may carry
+ *   it by mistake, and HTTP Host does) is the literal without its port, classified again; the
+ *   rendered literal gets the port back. An ordinary name with a port is hashed as before.
  * - Anything else that spells an address in labels is unmappable (its bit order is unknown):
- *   a run of 4 decimal labels of up to 3 digits (DNSBL 4.3.2.1.zen.example, 1.2.3.4.nip.io),
- *   of 16 or more single-hex-digit labels (a nibble prefix under another zone), or, in a
- *   reverse name, more address-like labels than the address holds (a fifth octet, `0-25`
- *   RFC 2317 labels, a leading-zero octet).
- *
+ *   a run of 2 or more consecutive labels that are all decimal octets (1–3 digits, value
+ *   0–255, leading zeros included: 4.3.2.1.zen.example, 1.2.3.4.nip.io, 10.001.example) or all
+ *   single hex digits (a nibble prefix under another zone); any `in-addr` or `ip6` label that
+ *   is not part of the trailing `in-addr.arpa` / `ip6.arpa` suffix (3.2.1.in-addr.arpa.corp.
+ *   example.com); in a reverse name, such a run or any numeric label left of the address, or
+ *   more address-like labels than the address holds (a fifth octet, `0-25` RFC 2317 labels, a
+ *   leading-zero octet). A single numeric label among ordinary ones (3.pool.ntp.org) is hashed
+ *   as usual: its 8 bits say which pool member, not which host.
+
  * The caller stores NULL and counts the name when it is unmappable or when the address
  * method yields no address (nd/ndx tokens).
  *
@@ -30,8 +37,8 @@ import { parseIpv4, parseIpv6 } from '../../schemas/ip-address.ts';
 
 /** A name that carries an address (see file comment). */
 export type AddressName =
-  | { readonly kind: 'literal-v4'; readonly v4: number }
-  | { readonly kind: 'literal-v6'; readonly v6: Uint32Array; readonly bracketed: boolean }
+  | { readonly kind: 'literal-v4'; readonly v4: number; readonly port?: string }
+  | { readonly kind: 'literal-v6'; readonly v6: Uint32Array; readonly bracketed: boolean; readonly port?: string }
   | { readonly kind: 'reverse-v4'; readonly octets: number; readonly v4: number; readonly left: readonly string[]; readonly suffix: readonly string[] }
   | { readonly kind: 'reverse-v6'; readonly nibbles: number; readonly v6: Uint32Array; readonly left: readonly string[]; readonly suffix: readonly string[] }
   | { readonly kind: 'unmappable' };
@@ -40,9 +47,10 @@ const OCTET = /^(0|[1-9][0-9]{0,2})$/;
 const NUMERIC = /^[0-9]+([-/][0-9]+)*$/;
 const SHORT_DECIMAL = /^[0-9]{1,3}$/;
 const NIBBLE = /^[0-9a-f]$/;
-/** Runs of address-like labels outside reverse zones that make a name unmappable. */
-const DECIMAL_RUN = 4;
-const NIBBLE_RUN = 16;
+/** Runs of address-like labels that make a name unmappable (file comment). */
+const ADDRESS_RUN = 2;
+/** `host:port`: an IPv4 literal or a bracketed IPv6 literal, then a decimal port. */
+const WITH_PORT = /^(\[[^\]]*\]|[0-9.]+):([0-9]{1,5})$/;
 
 /**
  * Classifies a validated name (lowercase labels, as NameMapper.labelsOf gives them).
@@ -50,6 +58,21 @@ const NIBBLE_RUN = 16;
  */
 export function classifyAddressName(labels: readonly string[]): AddressName | null {
   const text = labels.join('.');
+  const hp = WITH_PORT.exec(text);
+  if (hp !== null) {
+    const inner = classifyLiteral(hp[1]);
+    if (inner !== null && inner.kind === 'literal-v4') return { ...inner, port: hp[2] };
+    if (inner !== null && inner.kind === 'literal-v6') return { ...inner, port: hp[2] };
+    if (inner !== null) return inner;
+    // Not a literal: the host part's labels, classified as a name (a port never hides a run).
+    const host = hp[1].split('.');
+    return host.every((l) => l.length > 0) && classifyNameLabels(host) !== null ? { kind: 'unmappable' } : null;
+  }
+  return classifyLiteral(text) ?? classifyNameLabels(labels);
+}
+
+/** An address literal (or an unparsable bracketed one: unmappable); null when `text` is none. */
+function classifyLiteral(text: string): AddressName | null {
   const v4 = parseIpv4(text);
   if (v4 !== null) return { kind: 'literal-v4', v4 };
   const bracketed = text.startsWith('[') && text.endsWith(']');
@@ -59,10 +82,16 @@ export function classifyAddressName(labels: readonly string[]): AddressName | nu
     // An unparsable IPv6-looking literal (zone id, a typo) would still be hashed piecewise.
     return bracketed ? { kind: 'unmappable' } : null;
   }
+  return null;
+}
+
+/** Reverse names and address-spelling names (file comment); null for an ordinary name. */
+function classifyNameLabels(labels: readonly string[]): AddressName | null {
   const n = labels.length;
-  if (n >= 3 && labels[n - 1] === 'arpa' && (labels[n - 2] === 'in-addr' || labels[n - 2] === 'ip6')) {
-    return labels[n - 2] === 'in-addr' ? reverseV4(labels) : reverseV6(labels);
-  }
+  const reverse = n >= 3 && labels[n - 1] === 'arpa' && (labels[n - 2] === 'in-addr' || labels[n - 2] === 'ip6');
+  const body = reverse ? labels.slice(0, n - 2) : labels;
+  if (body.some((l) => l === 'in-addr' || l === 'ip6')) return { kind: 'unmappable' };
+  if (reverse) return labels[n - 2] === 'in-addr' ? reverseV4(labels) : reverseV6(labels);
   return hasAddressRun(labels) ? { kind: 'unmappable' } : null;
 }
 
@@ -73,7 +102,7 @@ function reverseV4(labels: readonly string[]): AddressName | null {
   const octets = end - start;
   if (octets === 0) return labels.slice(0, end).some((l) => NUMERIC.test(l)) ? { kind: 'unmappable' } : null;
   const left = labels.slice(0, start);
-  if (left.some((l) => NUMERIC.test(l))) return { kind: 'unmappable' };
+  if (left.some((l) => NUMERIC.test(l)) || hasAddressRun(left)) return { kind: 'unmappable' };
   let v4 = 0;
   for (let i = 0; i < 4; i++) v4 = v4 * 256 + (i < octets ? Number(labels[end - 1 - i]) : 0);
   return { kind: 'reverse-v4', octets, v4: v4 >>> 0, left, suffix: labels.slice(end) };
@@ -86,7 +115,7 @@ function reverseV6(labels: readonly string[]): AddressName | null {
   const nibbles = end - start;
   const left = labels.slice(0, start);
   if (nibbles === 0) return left.some((l) => NUMERIC.test(l)) ? { kind: 'unmappable' } : null;
-  if ((start > 0 && NIBBLE.test(labels[start - 1])) || left.some((l) => NUMERIC.test(l))) return { kind: 'unmappable' };
+  if ((start > 0 && NIBBLE.test(labels[start - 1])) || left.some((l) => NUMERIC.test(l)) || hasAddressRun(left)) return { kind: 'unmappable' };
   const v6 = new Uint32Array(4);
   for (let i = 0; i < nibbles; i++) {
     const nib = parseInt(labels[end - 1 - i], 16);
@@ -99,9 +128,9 @@ function hasAddressRun(labels: readonly string[]): boolean {
   let dec = 0;
   let nib = 0;
   for (const l of labels) {
-    dec = SHORT_DECIMAL.test(l) ? dec + 1 : 0;
+    dec = SHORT_DECIMAL.test(l) && Number(l) <= 255 ? dec + 1 : 0;
     nib = NIBBLE.test(l) ? nib + 1 : 0;
-    if (dec >= DECIMAL_RUN || nib >= NIBBLE_RUN) return true;
+    if (dec >= ADDRESS_RUN || nib >= ADDRESS_RUN) return true;
   }
   return false;
 }
@@ -128,10 +157,14 @@ export interface NameParts {
 export function renderAddressName(name: AddressName, anon: AnonymizedAddress | null, parts: NameParts): string | null {
   if (name.kind === 'unmappable' || anon === null || anon.hi === null || anon.lo === null) return null;
   switch (name.kind) {
-    case 'literal-v4':
-      return anon.text.includes(':') ? `[${anon.text}]` : anon.text;
-    case 'literal-v6':
-      return name.bracketed ? `[${anon.text}]` : anon.text;
+    case 'literal-v4': {
+      const host = anon.text.includes(':') ? `[${anon.text}]` : anon.text;
+      return name.port === undefined ? host : `${host}:${name.port}`;
+    }
+    case 'literal-v6': {
+      const host = name.bracketed || name.port !== undefined ? `[${anon.text}]` : anon.text;
+      return name.port === undefined ? host : `${host}:${name.port}`;
+    }
     case 'reverse-v4': {
       if (anon.hi !== 0n || anon.lo >> 32n !== 0xffffn) return null;
       const v = Number(anon.lo & 0xffffffffn);

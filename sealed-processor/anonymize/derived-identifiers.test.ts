@@ -324,3 +324,31 @@ test('reverse names and address literals are rendered from the anonymized addres
   f.dnsQname = '4.3.2.1.in-addr.arpa';
   assert.equal(nd.anonymizeFlow(f).dns_qname, null);
 });
+
+test('address-spelling names: a port, a non-suffix in-addr/ip6 label, a run of ≥ 2 octet or nibble labels are never hashed label by label', () => {
+  const anon = createFlowAnonymizer(DEFAULT_POLICY, MASTER);
+  const nameKey = deriveSubkey(MASTER, 'flowseal/v1/name/label', 32);
+  const hash = (l: string): string => createHmac('sha256', nameKey).update(l).digest().subarray(24).toString('hex');
+  const named = (n: string): AnonFlowRow => {
+    const f = flow4(0x0a000001, 0x0a000002);
+    f.dnsQname = n;
+    f.tlsSni = n;
+    return anon.anonymizeFlow(f);
+  };
+  const notes = (): number => (anon.releaseNotes() as { derivedIdentifiers: { names: { dropped: number } } }).derivedIdentifiers.names.dropped;
+  const four = String(anon.anonymizeFlow(flow4(1, 0x0a010203)).dst_addr);
+  assert.equal(named('10.1.2.3:443').tls_sni, `${four}:443`, 'a literal with a port is the anonymized literal with its port');
+  const six = String(anon.anonymizeFlow(flow6(words('::1'), words('2001:4860::8888'))).dst_addr);
+  assert.equal(named('[2001:4860::8888]:8443').tls_sni, `[${six}]:8443`);
+  const before = notes();
+  const spelled = ['3.2.1.in-addr.arpa.corp.example.com', '8.b.d.0.1.0.0.2.ip6.arpa.example.com', 'x.in-addr.example', '2.1.0.0.pool.ntp.org',
+    '10.001.example.com', '1.2.example.com', 'a.b.example.com', '10.1.2:443', '4.3.2.1.zen.example:80', 'c.d._tcp.0.10.in-addr.arpa'];
+  for (const n of spelled) {
+    const r = named(n);
+    assert.equal(r.dns_qname, null, `${n}: spells address bits, dropped`);
+    assert.equal(r.tls_sni, null, n);
+  }
+  assert.equal(notes(), before + 2 * spelled.length, 'each dropped name counted');
+  const pool = String(named('3.pool.ntp.org').dns_qname).split('.');
+  assert.deepEqual(pool, [hash('3'), hash('pool'), hash('ntp'), 'org'], 'one numeric label among ordinary ones: hashed as before');
+});
