@@ -352,3 +352,17 @@ test('address-spelling names: a port, a non-suffix in-addr/ip6 label, a run of â
   const pool = String(named('3.pool.ntp.org').dns_qname).split('.');
   assert.deepEqual(pool, [hash('3'), hash('pool'), hash('ntp'), 'org'], 'one numeric label among ordinary ones: hashed as before');
 });
+
+test('names are rendered only when src_addr and dst_addr share one spec: a kept dst never reveals a hidden src through a name', () => {
+  const anon = createFlowAnonymizer(parsePolicy(JSON.stringify({ ...DEFAULT_POLICY, columns: { ...DEFAULT_POLICY.columns, dst_addr: 'keep' } }), 'json'), MASTER);
+  const f = flow4(0x0a010203, 0xc0000235);
+  f.dnsQname = '3.2.1.10.in-addr.arpa';
+  f.httpHost = '10.1.2.3';
+  const r = anon.anonymizeFlow(f);
+  assert.notEqual(r.src_addr, '10.1.2.3', 'src is hidden');
+  assert.equal(r.dns_qname, null, 'the reverse name of the hidden src is not rendered with the kept dst spec');
+  assert.equal(r.http_host, null);
+  assert.equal((anon.releaseNotes() as { derivedIdentifiers: { names: { dropped: number } } }).derivedIdentifiers.names.dropped, 2);
+  const trunc = createFlowAnonymizer(parsePolicy(JSON.stringify({ ...DEFAULT_POLICY, columns: { ...DEFAULT_POLICY.columns, src_addr: 'black-marker', dst_addr: { method: 'truncate', prefixV4: 8 } } }), 'json'), MASTER);
+  assert.equal(trunc.anonymizeFlow(f).dns_qname, null, 'black-marked src, truncated dst: dropped');
+});

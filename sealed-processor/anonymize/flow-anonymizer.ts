@@ -12,8 +12,9 @@
  *
  * Derived identifiers across columns: a group MAC is rebuilt from the anonymized address of
  * its side of the flow (group-macs.ts); a name that is or spells an address is rendered from
- * the anonymized address — through dst_addr's anonymizer, or src_addr's when dst_addr yields
- * no address (address-names.ts). What could not be derived is NULL or zeroed, and counted in
+ * the anonymized address when src_addr and dst_addr share one address spec, and is dropped
+ * otherwise: the name may spell either side, so rendering it with one side's spec could show
+ * what the other side's stricter spec hides (address-names.ts). What could not be derived is NULL or zeroed, and counted in
  * the release notes (`derivedIdentifiers`).
  *
  * Owns: the RawFlow → AnonFlowRow step, counters, release notes. Never logs or returns a raw
@@ -130,11 +131,13 @@ export function createFlowAnonymizer(policy: Policy, masterKey: Uint8Array, opts
     addrOps[col] = (raw) => { addrOut[col] = raw.ipVersion === 4 ? a.mapV4(raw[v4f]) : a.mapV6(raw[v6f]); };
   }
 
-  // Names that are addresses go through dst_addr's anonymizer (src_addr's when dst_addr yields none).
-  const nameAddressSpec = (['dst_addr', 'src_addr'] as const)
-    .map((c) => columns[c] as AddressSpec | undefined)
-    .find((sp) => sp !== undefined && !['drop', 'ipcrypt-nd', 'ipcrypt-ndx'].includes(sp.method));
-  const nameAddress = nameAddressSpec === undefined ? null : addressFor(nameAddressSpec);
+  // Names that are addresses are rendered only when src_addr and dst_addr have one spec (a name
+  // may spell either side's address, so either column's spec could be the weaker one);
+  // otherwise, or when that spec yields no address, they are dropped and counted.
+  const srcSpec = columns.src_addr as AddressSpec | undefined;
+  const dstSpec = columns.dst_addr as AddressSpec | undefined;
+  const nameAddress = srcSpec !== undefined && dstSpec !== undefined && JSON.stringify(srcSpec) === JSON.stringify(dstSpec)
+    && !['drop', 'ipcrypt-nd', 'ipcrypt-ndx'].includes(srcSpec.method) ? addressFor(srcSpec) : null;
 
   const ops = {} as Record<FlowColumnName, Op>;
   for (const c of FLOW_COLUMNS) {
