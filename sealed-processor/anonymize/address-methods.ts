@@ -152,7 +152,10 @@ function detWalk(xk: ReturnType<typeof ipcryptKey16>, reserved: ReservedOutputs)
  * RFC 3056 §2) or Teredo (2001:0:SSSS:SSSS:…:CCCC:CCCC, RFC 4380 §4: server and obfuscated
  * client) address than `prefixV4` bits, whatever `prefixV6` keeps: the /48 a 6to4 address
  * truncates to is the whole IPv4 address of its router (docs/POLICY.md). IPv4-compatible and
- * NAT64 addresses never get here (address-anonymizer.ts maps them as IPv4).
+ * well-known-prefix NAT64 addresses never get here (address-anonymizer.ts maps them as IPv4).
+ * The RFC 8215 local-use NAT64 prefix 64:ff9b:1::/48 is recognised with the RFC 6052 §2.2
+ * layout for a /48 (IPv4 bits 0..15 in bits 48..63, bits 16..31 in bits 72..87, past the
+ * u octet); other operator-chosen NAT64 prefixes cannot be recognised from the address.
  */
 function truncateEmbeddedV4(o: Uint32Array, p4: number): void {
   const m = maskV4(p4);
@@ -163,6 +166,10 @@ function truncateEmbeddedV4(o: Uint32Array, p4: number): void {
   } else if (o[0] >>> 0 === 0x20010000) {
     o[1] = (o[1] & m) >>> 0;
     o[3] = (o[3] & m) >>> 0;
+  } else if (o[0] >>> 0 === 0x0064ff9b && o[1] >>> 16 === 1) {
+    const v4 = (((o[1] & 0xffff) << 16) | ((o[2] >>> 8) & 0xffff)) & m;
+    o[1] = (0x00010000 | (v4 >>> 16)) >>> 0;
+    o[2] = ((o[2] & 0xff0000ff) | ((v4 & 0xffff) << 8)) >>> 0;
   }
 }
 
