@@ -249,7 +249,7 @@ test('IPv4 embedded in IPv6: compatible and NAT64 follow the IPv4 map; 6to4/Tere
   assert.equal(strict.anonymizeFlow(flow6(words('64:ff9b::c633:6401'), words('::1'))).src_addr, '64:ff9b::c633:0');
   assert.equal(strict.anonymizeFlow(flow4(0xc6336401, 1)).src_addr, '198.51.0.0');
   const t8 = createFlowAnonymizer(parsePolicy(JSON.stringify({ ...DEFAULT_POLICY, columns: { ...DEFAULT_POLICY.columns, src_addr: { method: 'truncate', prefixV4: 8, prefixV6: 64 } } }), 'json'), MASTER);
-  assert.equal(t8.anonymizeFlow(flow6(words('64:ff9b:1:c000:2:2100::'), words('::1'))).src_addr, '64:ff9b:1:c000::', 'RFC 8215 64:ff9b:1::/48 (RFC 6052 /48 layout): 8 IPv4 bits, not 16');
+  assert.equal(t8.anonymizeFlow(flow6(words('64:ff9b:1:c633:64:100::'), words('::1'))).src_addr, '64:ff9b:1:c600::', 'RFC 8215 64:ff9b:1::/48 (RFC 6052 /48 layout): 8 IPv4 bits, not 16');
   const t8all = createFlowAnonymizer(parsePolicy(JSON.stringify({ ...DEFAULT_POLICY, columns: { ...DEFAULT_POLICY.columns, src_addr: { method: 'truncate', prefixV4: 8, prefixV6: 128 } } }), 'json'), MASTER);
   assert.equal(t8all.anonymizeFlow(flow6(words('64:ff9b:1:c633:64:1:0:5'), words('::1'))).src_addr, '64:ff9b:1:c600:0:1:0:5', 'the bits past the IPv4 address are the truncation length\'s business');
 });
