@@ -56,6 +56,7 @@ function build(s: Scenario): { flows: RawFlow[]; ips: string[]; macs: string[] }
   const ula = Uint32Array.of(s.ula, 0x00010000, iidHi, iidLo);
   const sn = Uint32Array.of(0xff020000, 0, 1, (0xff000000 | s.nic) >>> 0);
   const ni = Uint32Array.of(0xff020000, 0, 2, (0xff000000 | s.nic) >>> 0);
+  const oldNi = Uint32Array.of(0xff050000, 0, 2, ((s.nic << 8) | 0x5a) >>> 0);
   const g3306 = Uint32Array.of(0xff3e0040, s.p0, s.p1, 0x1234);
   const g4489 = Uint32Array.of(0xff3200ff, iidHi, iidLo, 0x1234);
   const nat64 = Uint32Array.of(0x0064ff9b, 0, 0, s.v4);
@@ -90,6 +91,7 @@ function build(s: Scenario): { flows: RawFlow[]; ips: string[]; macs: string[] }
     f6(ll, sn, mac, snMac, { dnsQname: `${nib(g)}.ip6.arpa`, httpHost: `[${formatIpv6(g)}]` }),
     f6(Uint32Array.of(0, 0, 0, 0), sn, mac, snMac),
     f6(ll, ni, mac, [0x3333ff, s.nic]),
+    f6(ll, oldNi, mac, [0x333300 | (oldNi[3] >>> 24), oldNi[3] & 0xffffff]),
     f6(g, g3306, mac, [0x333300, 0x001234], { dnsQname: `${nib(g).slice(32)}.ip6.arpa` }),
     f6(ll, g4489, mac, [0x333300, 0x001234]),
     f6(ula, nat64, mac, [s.nic, s.oui]),
@@ -97,9 +99,9 @@ function build(s: Scenario): { flows: RawFlow[]; ips: string[]; macs: string[] }
     f6(teredo, g, undefined, mac),
     f4,
   ];
-  const ips = [g, ll, ula, sn, ni, g3306, g4489, nat64, compat, sixToFour, teredo].map((w) => formatIpv6(w));
+  const ips = [g, ll, ula, sn, ni, oldNi, g3306, g4489, nat64, compat, sixToFour, teredo].map((w) => formatIpv6(w));
   ips.push(v4Text, formatIpv4(grp4));
-  return { flows, ips, macs: [macText(...mac), macText(...snMac), macText(...v4Mac), macText(s.nic, s.oui)] };
+  return { flows, ips, macs: [macText(...mac), macText(...snMac), macText(...v4Mac), macText(s.nic, s.oui), macText(0x333300 | (oldNi[3] >>> 24), oldNi[3] & 0xffffff)] };
 }
 
 for (const [name, pol] of POLICIES) {

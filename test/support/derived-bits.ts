@@ -45,7 +45,12 @@ export function rawBitRuns(ids: { ips: readonly string[]; macs: readonly string[
     const h = hex(b);
     if (b[0] === 0xff) {
       const flags = b[1] >> 4;
-      if (h.startsWith('ff0200000000000000000001ff') || h.startsWith('ff0200000000000000000002ff')) add(ip, 'group-suffix', h.slice(26));
+      // Solicited-node / node-information layouts in any scope, flags 0 or 1; the old
+      // node-information form ff0X::2:XXXX:XXXX carries 32 bits of a name hash.
+      const sameLayout = flags >> 1 === 0 && h.slice(4, 16) === '000000000000';
+      const g = h.slice(16, 24);
+      if (sameLayout && (g === '00000001' || g === '00000002') && h.slice(24, 26) === 'ff') add(ip, 'group-suffix', h.slice(26));
+      else if (sameLayout && g === '00000002') add(ip, 'group-suffix', h.slice(24));
       else if (flags & 0x2) add(ip, b[3] === 0xff ? 'group-iid' : 'group-prefix', b[3] === 0xff ? h.slice(8, 24) : h.slice(8, 8 + Math.ceil(Math.min(b[3], 64) / 4)));
       continue;
     }
