@@ -101,6 +101,12 @@ export const ADDRESSES = [
   '2001:0:4136:e378:8000:63bf:3fff:fdd2',
   'ff02::2:ff12:3456', 'ff3e:30:2606:4700:4700::1234', 'ff7e:140:2606:4700:4700::1234', 'ff32:ff:211:22ff:fe33:4455:0:1234',
   'ff3e::8000:1', '234.8.8.8', '234.10.1.2', 'fd12:3456:789a:10:211:22ff:fe33:4455', 'fe80::',
+  // Domain 0.2.0 review: old-form node-information groups (any scope), a solicited-node layout
+  // outside ff02, EUI-64 neighbours in one mapped /64 (interface ids permuted per /64), the
+  // RFC 8215 NAT64 /48.
+  'ff02::2:1234:5678', 'ff05::2:1234:5678', 'ff05::1:ff33:4455',
+  '2a00:1450:4001:82b:211:22ff:fe33:4455', '2a00:1450:4001:82b:211:22ff:fe33:4456', '2a00:1450:4001:82c:211:22ff:fe33:4455',
+  '64:ff9b:1:c633:64:100::',
 ] as const;
 
 /** A short list for the randomized methods (their tweak is fixed below). */
@@ -123,6 +129,8 @@ export const NAMES = [
   // reverse zone, and unmappable ones (DNSBL, a fifth octet, RFC 2317 label).
   '8.8.8.8', '[2606:4700:4700::1111]', '2.1.in-addr.arpa', '8.b.d.0.1.0.0.2.ip6.arpa', 'b._dns-sd._udp.0.1.10.in-addr.arpa',
   '4.3.2.1.zen.spamhaus.org', '5.4.3.2.1.in-addr.arpa', '1.0-25.2.0.192.in-addr.arpa',
+  // Domain 0.2.0 review: literals with a port, in-addr not as the suffix, octet runs, one numeric label.
+  '10.1.2.3:443', '[2606:4700:4700::1111]:443', '3.2.1.in-addr.arpa.corp.example.com', '2.1.0.0.pool.ntp.org', '3.pool.ntp.org',
 ] as const;
 
 /** [time_start, time_end] in µs since the epoch. */
@@ -144,6 +152,7 @@ const SIDE_PAIRS: ReadonlyArray<readonly [string, string]> = [
   ['224.0.0.251', '01:00:5e:00:00:fb'], ['234.8.8.8', '01:00:5e:08:08:08'], ['239.255.255.250', '01:00:5e:7f:ff:fa'],
   ['ff02::1:ff33:4455', '33:33:ff:00:00:01'], // a MAC that is not this group's: zeroed
   ['8.8.8.8', '03:bf:08:08:08:08'], ['fe80::211:22ff:fe33:4455', '00:11:22:33:44:55'],
+  ['ff02::2:1234:5678', '33:33:12:34:56:78'], // old-form node-information group: the MAC follows the rewritten group
 ];
 
 type Section = 'addresses' | 'tokenAddresses' | 'macs' | 'names' | 'times' | 'ports' | 'sizes' | 'sidePairs';
@@ -180,6 +189,11 @@ export const POLICY_CASES: readonly PolicyCase[] = [
     sections: ['addresses', 'names', 'sidePairs'],
   },
   { name: 'map-multicast', source: 'DEFAULT_POLICY with specialRanges: multicast: map', build: () => parsePolicy(JSON.stringify({ ...DEFAULT_POLICY, specialRanges: { multicast: 'map', broadcast: 'keep' } }), 'json'), sections: ['sidePairs'] },
+  { name: 'dst-keep', source: 'DEFAULT_POLICY with dst_addr: keep (src and dst specs differ: address names dropped)', build: () => withColumns(DEFAULT_POLICY, { dst_addr: 'keep' }), sections: ['names'] },
+  {
+    name: 'truncate-8-64', source: 'DEFAULT_POLICY with src_addr, dst_addr: { truncate, prefixV4: 8, prefixV6: 64 }',
+    build: () => withColumns(DEFAULT_POLICY, { src_addr: { method: 'truncate', prefixV4: 8, prefixV6: 64 }, dst_addr: { method: 'truncate', prefixV4: 8, prefixV6: 64 } }), sections: ['addresses'],
+  },
   { name: 'default-cryptopan', source: 'DEFAULT_POLICY with src_addr, dst_addr: cryptopan', build: () => withColumns(DEFAULT_POLICY, { src_addr: 'cryptopan', dst_addr: 'cryptopan' }), sections: ['addresses'] },
   { name: 'default-ipcrypt-det', source: 'DEFAULT_POLICY with src_addr, dst_addr: ipcrypt-det', build: () => withColumns(DEFAULT_POLICY, { src_addr: 'ipcrypt-det', dst_addr: 'ipcrypt-det' }), sections: ['addresses'] },
   { name: 'default-ipcrypt-nd', source: 'DEFAULT_POLICY with src_addr, dst_addr: ipcrypt-nd; random tweak fixed to a0 a1 a2 ...', build: () => withColumns(DEFAULT_POLICY, { src_addr: 'ipcrypt-nd', dst_addr: 'ipcrypt-nd' }), sections: ['tokenAddresses'], fixedRandom: true },
