@@ -2,10 +2,11 @@
  * Builds the whole query API from its ports: `createApp(deps)` returns a Hono app that runs on
  * any runtime with Web APIs (Node via api/adapters/node.ts, Bun, Deno).
  *
- * Middleware order: deadline → request id → client address → audit → (errors via onError) →
+ * Middleware order: deadline → request id → client address → (`/healthz`) → audit (errors via onError) →
  * body limit → bearer auth (with the per-address limit on unauthenticated requests) →
  * per-subject rate limit → routes (queries: cost check → admission → engine within the
- * deadline). `/healthz` and `/openapi.json` need no token and are not limited.
+ * deadline). `/healthz` needs no token and is neither audited nor limited; `/openapi.json`
+ * and unknown paths need no token and are limited per client address.
  * Owns: wiring. Never: imports node:*, DuckDB or the file system.
  */
 import { Hono } from 'hono';
@@ -16,7 +17,7 @@ import { requestId } from './middleware/request-id.ts';
 import { audit } from './middleware/audit.ts';
 import { errorHandler, notFound } from './middleware/error-handler.ts';
 import { limitBody } from './middleware/body.ts';
-import { auth } from './middleware/auth.ts';
+import { auth, limitByAddress } from './middleware/auth.ts';
 import { rateLimit } from './middleware/rate-limit.ts';
 import { datasetRoutes } from './routes/datasets.ts';
 import { queryRoutes } from './routes/query.ts';
@@ -68,14 +69,16 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.use('*', requestDeadline({ timeoutMs: config.limits.queryTimeoutMs, now }));
   app.use('*', requestId(deps.newRequestId));
   app.use('*', clientAddress({ ...(deps.peerAddress ? { peer: deps.peerAddress } : {}), trustedProxies: config.trustedProxies }));
+  // Liveness probes are answered before auditing: they carry nothing to audit, and a probe
+  // loop must not grow the audit log.
+  app.get('/healthz', (c) => c.json({ ok: true }));
   app.use('*', audit({ sink: deps.audit, now, logger }));
   app.use('*', limitBody(config.limits.maxBodyBytes));
 
-  app.get('/healthz', (c) => c.json({ ok: true }));
-  const openapi = openApiDocument();
-  app.get('/openapi.json', (c) => c.json(openapi));
-
   const addressLimit = { store: deps.rateLimit, perMinute: config.rateLimit.unauthenticatedPerMinute, burst: config.rateLimit.unauthenticatedBurst, now };
+  const openapi = openApiDocument();
+  app.get('/openapi.json', limitByAddress(addressLimit), (c) => c.json(openapi));
+  app.use('*', async (c, next) => (c.req.path.startsWith('/v1/') ? next() : limitByAddress(addressLimit)(c, next)));
   app.use('/v1/*', auth({ verifier: deps.verifier, addressLimit }));
   app.use('/v1/*', rateLimit({ store: deps.rateLimit, config: config.rateLimit, now }));
   app.route('/v1/datasets', datasetRoutes(engine));

@@ -126,6 +126,11 @@ export interface AuditEntry {
   /** Why a token was refused (a `TokenRejection` value): recorded here, never sent to the client. */
   readonly errorReason: string | null;
   readonly durationMs: number;
+  /**
+   * Unauthenticated requests refused by the per-address limit are recorded at most once a
+   * minute per address: this many refusals from the same address were not written since.
+   */
+  readonly suppressed?: number;
 }
 
 export interface AuditSink {

@@ -60,6 +60,11 @@ export const ApiLimits = z.strictObject({
   maxBodyBytes: z.number().int().positive().default(65_536),
   /** Leaves + combinators in one filter tree. Default 64. */
   maxFilterNodes: z.number().int().positive().default(64),
+  /**
+   * Terms in one filter: every listed value (CIDR, port, protocol) counts one. Default 1024.
+   * Checked before validation; DuckDB's planning time grows with it and cannot be interrupted.
+   */
+  maxFilterTerms: z.number().int().positive().max(100_000).default(1024),
 });
 export type ApiLimits = z.infer<typeof ApiLimits>;
 
@@ -173,6 +178,18 @@ export const ApiConfig = z.strictObject({
   trustedProxies: z.array(AddressOrCidr).max(256).default([]),
   /** NDJSON audit log file (appended). Default `.flowseal/audit.ndjson` (Node adapter). */
   auditLogPath: z.string().min(1).optional(),
+  /**
+   * Node server: time a client has to send its request headers (default 10 s) and its whole
+   * request (default 30 s), and the most connections held at once (default 1024). Slow or
+   * idle clients (slowloris) are cut off instead of holding sockets.
+   */
+  server: z
+    .strictObject({
+      headersTimeoutMs: z.number().int().min(1000).max(120_000).default(10_000),
+      requestTimeoutMs: z.number().int().min(1000).max(600_000).default(30_000),
+      maxConnections: z.number().int().min(16).max(1_000_000).default(1024),
+    })
+    .prefault({}),
   /** Pinned manifest signing keys; without them datasets are listed `verified: false`. */
   manifestKeys: ManifestKeysSource.optional(),
   /**

@@ -34,10 +34,10 @@ test('Node server with the dev issuer: health, datasets, NDJSON audit, 0600 key 
       await server.close();
     }
     const audit = readFileSync(auditLog, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-    assert.equal(audit.length, 2);
-    assert.equal(audit[1].subject, 'carol');
-    assert.equal(audit[1].status, 200);
-    assert.equal(audit[1].clientAddress, '127.0.0.1', 'the client address from the socket');
+    assert.equal(audit.length, 1, '/healthz is not audited');
+    assert.equal(audit[0].subject, 'carol');
+    assert.equal(audit[0].status, 200);
+    assert.equal(audit[0].clientAddress, '127.0.0.1', 'the client address from the socket');
     assert.ok(!readFileSync(auditLog, 'utf8').includes('Bearer'));
   } finally {
     rmSync(root, { recursive: true, force: true });
@@ -130,6 +130,49 @@ test('Node server: X-Forwarded-For is believed only from a trusted proxy, and th
       }
       const [entry] = readFileSync(auditLog, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
       assert.equal(entry.clientAddress, expected, `trustedProxies ${JSON.stringify(trustedProxies)}`);
+    }
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('Node server: a client that never finishes its headers is cut off, and connections are capped', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'flowseal-slow-'));
+  const { connect } = await import('node:net');
+  try {
+    const archive = join(root, 'archive');
+    await makeArchive(archive, { dataset: 'lab', rows: [{ time_start: '2026-01-01T10:00:00Z', src_addr: '10.0.0.1', dst_addr: '10.0.0.2' }] });
+    const configPath = join(root, 'api.json');
+    writeFileSync(configPath, JSON.stringify({ server: { headersTimeoutMs: 1000, maxConnections: 16 }, auditLogPath: join(root, 'audit.ndjson') }));
+    const server = await startNodeServer({ archiveDir: archive, configPath, port: 0, devIssuerDir: join(root, 'dev'), logger: quiet });
+    const { port } = new URL(server.url);
+    const open = (): Promise<import('node:net').Socket> =>
+      new Promise((ok, fail) => {
+        const s = connect(Number(port), '127.0.0.1', () => ok(s));
+        s.on('error', fail);
+      });
+    const closed = (s: import('node:net').Socket): Promise<number> => {
+      const t0 = Date.now();
+      s.resume(); // read what the server says (a 408), so its close is seen
+      return new Promise((ok) => s.on('close', () => ok(Date.now() - t0)));
+    };
+    try {
+      // Slowloris: one header line, then silence. Cut off after headersTimeoutMs (checked every second).
+      const slow = await open();
+      slow.on('error', () => undefined);
+      slow.write('GET /healthz HTTP/1.1\r\nHost: x\r\n');
+      const ended = closed(slow);
+      const ms = await Promise.race([ended, new Promise<number>((r) => setTimeout(() => r(-1), 10_000))]);
+      assert.ok(ms >= 0, 'the server closed a connection whose headers never ended');
+      // At most maxConnections held at once: the 17th idle socket is closed at accept.
+      const held = await Promise.all(Array.from({ length: 16 }, open));
+      const extra = await open();
+      extra.on('error', () => undefined);
+      const extraMs = await Promise.race([closed(extra), new Promise<number>((r) => setTimeout(() => r(-1), 5000))]);
+      assert.ok(extraMs >= 0 && extraMs < 900, `the connection over the cap was closed at once (${extraMs} ms)`);
+      for (const s of held) s.destroy();
+    } finally {
+      await server.close();
     }
   } finally {
     rmSync(root, { recursive: true, force: true });

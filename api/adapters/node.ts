@@ -150,9 +150,17 @@ export async function startNodeServer(options: NodeServerOptions): Promise<Runni
   const host = options.host ?? config.host;
   const port = options.port ?? config.port;
   const server = await new Promise<ReturnType<typeof serve>>((ok, fail) => {
-    const s = serve({ fetch: app.fetch, hostname: host, port }, () => ok(s));
+    // Slow clients are cut off (slowloris): headers and the whole request have deadlines
+    // (checked every second), and open sockets are capped (beyond it, closed at accept).
+    const serverOptions = {
+      headersTimeout: config.server.headersTimeoutMs,
+      requestTimeout: config.server.requestTimeoutMs,
+      connectionsCheckingInterval: 1000,
+    };
+    const s = serve({ fetch: app.fetch, hostname: host, port, serverOptions }, () => ok(s));
     s.once('error', fail);
   });
+  server.maxConnections = config.server.maxConnections;
   const addr = server.address() as AddressInfo;
   const url = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
   logger.info('flowseal API listening', { url });

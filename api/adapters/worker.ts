@@ -111,7 +111,7 @@ export function createEdgeApp(deps: EdgeDeps): Hono<AppEnv> {
   app.use('/v1/*', auth({ verifier: deps.verifier, addressLimit }));
   app.use('/v1/*', rateLimit({ store: deps.rateLimit, config: config.rateLimit, now }));
   app.post('/v1/query', async (c) => {
-    const req = parseQueryRequest(await readJsonBody(c));
+    const req = parseQueryRequest(await readJsonBody(c), limits);
     const facts = c.get('audit');
     facts.dataset = req.dataset;
     facts.query = req;

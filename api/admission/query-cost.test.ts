@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { assertAffordable, estimateQueryCost, filterTerms, rowsInRange } from './query-cost.ts';
+import { PLAN_COST_PER_TERM, assertAffordable, estimateQueryCost, filterTerms, rowsInRange } from './query-cost.ts';
 import { AdmissionConfig } from '../../schemas/api-config.ts';
 import { QueryRequest } from '../../schemas/query.ts';
 import { AppError } from '../../schemas/errors.ts';
@@ -47,7 +47,7 @@ test('estimate: a plain scan, a wide filter, a /32 grouping with quantiles; lane
 
   const wide = estimateQueryCost(q({ groupBy: [], filter: { net: Array.from({ length: 32 }, (_, i) => `10.${i}.0.0/16`) } }), DATASET, config);
   assert.equal(wide.filterTerms, 64);
-  assert.deepEqual(wide.factors, { timeRange: 1_000_000, filter: (1_000_000 * 8) / 2, groups: 4, metrics: 0 });
+  assert.deepEqual(wide.factors, { timeRange: 1_000_000, filter: (1_000_000 * 8) / 2 + 64 * PLAN_COST_PER_TERM, groups: 4, metrics: 0 });
   assert.equal(wide.lane, 'expensive');
 
   const quantiles = estimateQueryCost(q({ groupBy: [{ column: 'src_addr', prefixV4: 32 }], metrics: ['flows', 'bytes_p50', 'bytes_p95'] }), DATASET, config);
@@ -86,4 +86,14 @@ test('refusal over maxCost names the largest factor; unknown density is expensiv
   const unknown = estimateQueryCost(q({ groupBy: [{ column: 'src_addr', prefixV4: 32 }] }), { ...DATASET, flows: null }, config);
   assert.deepEqual([unknown.cost, unknown.lane], [null, 'expensive']);
   assertAffordable(unknown, config);
+});
+
+test('filter terms cost their planning time even over a range with no rows', () => {
+  const empty = { from: '2027-01-01T00:00:00Z', to: '2027-01-02T00:00:00Z' };
+  const plain = estimateQueryCost(q({ timeRange: empty }), DATASET, config);
+  const wide = estimateQueryCost(q({ timeRange: empty, filter: { or: Array.from({ length: 4 }, () => ({ net: Array(256).fill('10.0.0.0/8') })) } }), DATASET, config);
+  assert.equal(plain.rows, 0);
+  assert.equal(plain.cost, 0);
+  assert.ok(wide.cost! >= 1024 * 4000, `cost ${wide.cost}`);
+  assert.equal(wide.lane, 'expensive');
 });

@@ -42,3 +42,32 @@ test('audit entries: exactly the documented fields, and no fragment of any token
     }
   }
 });
+
+test('floods without a token cannot grow the audit log: /healthz is not audited, unknown paths are limited per address, refusals are written once a minute per address', async () => {
+  const audit = createMemoryAuditSink();
+  const clock = { t: Date.parse('2026-05-01T00:00:00Z') };
+  const engine = { listDatasets: async () => [] } as unknown as QueryEngine;
+  const app = createApp({
+    engine,
+    verifier: { verify: async () => { throw new Error('unused'); } },
+    rateLimit: createMemoryRateLimitStore(),
+    audit,
+    config: ApiConfig.parse({ rateLimit: { unauthenticatedBurst: 5, unauthenticatedPerMinute: 5 } }),
+    logger: { info: () => {}, error: () => {} },
+    now: () => clock.t,
+    peerAddress: () => '192.0.2.7',
+  });
+  for (let i = 0; i < 50; i++) assert.equal((await app.request('/healthz')).status, 200);
+  assert.equal(audit.entries.length, 0, 'liveness probes are not audited');
+  const statuses: number[] = [];
+  for (let i = 0; i < 200; i++) statuses.push((await app.request(`/${'x'.repeat(600)}${i}`)).status);
+  assert.deepEqual([...new Set(statuses)].sort(), [404, 429]);
+  assert.equal(statuses.filter((s) => s === 404).length, 5, 'the address burst, then refusals');
+  assert.equal(audit.entries.length, 6, 'five 404s and one refusal line');
+  clock.t += 61_000;
+  for (let i = 0; i < 200; i++) await app.request('/v1/datasets');
+  const last = audit.entries.at(-1)!;
+  assert.equal(last.status, 429);
+  assert.equal(last.suppressed, 194, 'the refusals left out since the last written one');
+  assert.ok(audit.entries.length <= 6 + 6, `${audit.entries.length} entries`);
+});

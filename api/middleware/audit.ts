@@ -7,12 +7,21 @@
  * 503 ERR_AUDIT_UNAVAILABLE instead (an unaudited answer is never sent); each such failure is
  * logged with the running count of failures.
  *
+ * Refusals of unauthenticated requests by the per-address limit (429, no principal) are
+ * written at most once per address per REFUSAL_AUDIT_INTERVAL_MS, the next entry carrying how
+ * many were left out (`suppressed`): a refused flood cannot grow the audit log (or fill its
+ * disk and so, failing closed, deny everyone) faster than one line a minute per address.
+ *
  * Owns: assembling the entry. Never: records the token, headers, or the raw (unvalidated) body.
  */
 import type { MiddlewareHandler } from 'hono';
 import { AppError, ErrorCode } from '../../schemas/errors.ts';
 import type { AuditSink, Logger } from '../ports.ts';
 import type { AppEnv } from './context.ts';
+
+/** At most one audited refusal per address per minute. */
+export const REFUSAL_AUDIT_INTERVAL_MS = 60_000;
+const MAX_TRACKED_ADDRESSES = 10_000;
 
 /**
  * Middleware factory; must run after `requestId()` and inside the error handler.
@@ -21,11 +30,27 @@ import type { AppEnv } from './context.ts';
 export function audit(options: { sink: AuditSink; now: () => number; logger: Logger }): MiddlewareHandler<AppEnv> {
   const { sink, now, logger } = options;
   let failures = 0;
+  /** Per address: when its last refusal was written, and how many were left out since. */
+  const refusals = new Map<string, { writtenAt: number; suppressed: number }>();
   return async function auditMiddleware(c, next) {
     const started = now();
     await next();
     const facts = c.get('audit');
     const principal = c.get('principal');
+    const address = c.get('clientAddress') ?? null;
+    let suppressed: number | undefined;
+    if (c.res.status === 429 && principal === undefined && address !== null) {
+      const seen = refusals.get(address);
+      if (seen && started - seen.writtenAt < REFUSAL_AUDIT_INTERVAL_MS) {
+        seen.suppressed++;
+        return;
+      }
+      if (seen && seen.suppressed > 0) suppressed = seen.suppressed;
+      refusals.delete(address);
+      refusals.set(address, { writtenAt: started, suppressed: 0 });
+      // Bounded: the oldest addresses are forgotten first (their next refusal is written).
+      if (refusals.size > MAX_TRACKED_ADDRESSES) refusals.delete(refusals.keys().next().value!);
+    }
     try {
       await sink.write({
         time: new Date(started).toISOString(),
@@ -42,6 +67,7 @@ export function audit(options: { sink: AuditSink; now: () => number; logger: Log
         errorCode: facts.errorCode,
         errorReason: facts.errorReason,
         durationMs: Math.max(0, now() - started),
+        ...(suppressed !== undefined ? { suppressed } : {}),
       });
     } catch (err) {
       failures++;

@@ -68,6 +68,27 @@ export function auth(options: { verifier: TokenVerifier; addressLimit?: AddressL
   };
 }
 
+/**
+ * Middleware factory for routes that take no token (unknown paths, `/openapi.json`): each
+ * request takes one from its address's public-path bucket (same size as the one for refused
+ * tokens, but separate, so browsing the docs never locks out valid tokens), and an empty
+ * bucket answers 429 — so nobody can flood the audit log or the server through them.
+ */
+export function limitByAddress(addressLimit: AddressLimit): MiddlewareHandler<AppEnv> {
+  const spec: BucketSpec = { capacity: addressLimit.burst, refillPerMs: addressLimit.perMinute / 60_000 };
+  return async function addressLimitMiddleware(c, next) {
+    const address = c.get('clientAddress');
+    if (address) {
+      // Its own bucket: public-path traffic must not use up the allowance that gates /v1.
+      const state = await addressLimit.store.take(`${addressBucketKey(address)}:public`, 1, spec, addressLimit.now());
+      if (!state.allowed) {
+        throw new AppError(ErrorCode.RateLimited, 'too many unauthenticated requests from this address', { details: { retryAfterSec: retryAfterSeconds(state.retryAfterMs) } });
+      }
+    }
+    await next();
+  };
+}
+
 /** The authenticated principal. @throws TypeError when used on a route without `auth()`. */
 export function principalOf(c: { get(key: 'principal'): Principal | undefined }): Principal {
   const p = c.get('principal');

@@ -29,7 +29,14 @@ export async function readJsonBody(c: Context<AppEnv>): Promise<unknown> {
   if (type !== 'application/json' && !/^application\/[a-z0-9.+-]+\+json$/.test(type)) {
     throw new AppError(ErrorCode.UnsupportedMediaType, 'Content-Type must be application/json');
   }
-  const text = await c.req.text();
+  let text: string;
+  try {
+    text = await c.req.text();
+  } catch (err) {
+    // The client hung up (or the stream broke) mid-body: its request, not our fault.
+    if (err instanceof AppError) throw err;
+    throw new AppError(ErrorCode.BadRequest, 'request body could not be read to its end', { cause: err });
+  }
   try {
     return JSON.parse(text);
   } catch {

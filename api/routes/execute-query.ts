@@ -54,9 +54,9 @@ export interface ExecuteContext {
  * @throws AppError ERR_QUERY_FILTER_INVALID for a filter nested deeper than 16 levels,
  *   ERR_QUERY_INVALID with issue paths and codes (input values are not echoed).
  */
-export function parseQueryRequest(body: unknown): QueryRequest {
+export function parseQueryRequest(body: unknown, limits: { readonly maxFilterNodes: number; readonly maxFilterTerms: number }): QueryRequest {
   if (body !== null && typeof body === 'object' && !Array.isArray(body) && Object.hasOwn(body, 'filter')) {
-    assertFilterDepth((body as { filter?: unknown }).filter);
+    assertFilterDepth((body as { filter?: unknown }).filter, undefined, { maxNodes: limits.maxFilterNodes, maxTerms: limits.maxFilterTerms });
   }
   const parsed = QueryRequest.safeParse(body);
   if (parsed.success) return parsed.data;

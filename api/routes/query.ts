@@ -55,7 +55,7 @@ export function queryRoutes(deps: Omit<ExecuteDeps, 'admission'> & { admission?:
   const full: ExecuteDeps = { ...deps, admission: deps.admission ?? createAdmissionController(deps.config.admission, deps.now) };
   const app = new Hono<AppEnv>();
   const run = async (c: Context<AppEnv>, body: unknown) => {
-    const req = parseQueryRequest(body);
+    const req = parseQueryRequest(body, full.config.limits);
     const deadlineAt = c.get('deadlineAt') ?? full.now() + full.config.limits.queryTimeoutMs;
     const res = await executeQuery(full, principalOf(c), req, { requestId: c.get('requestId'), facts: c.get('audit'), deadlineAt, signal: c.req.raw.signal });
     return c.json(res);
