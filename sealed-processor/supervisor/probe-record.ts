@@ -3,11 +3,13 @@
  * whether a record that keeps being in flight when workers die kills a worker on its own.
  *
  * Owns: the probe worker's life (config, the segment frame naming the record's real index, the
- * one record, FINISH) and its scratch staging directory `<archive>/.staging/<run>.probe`
- * (run ids have no dots, so it never collides with a run's), which is always removed: a probe's
- * output is never published.
+ * one record, FINISH) and its scratch staging directory
+ * `<archive>/.staging/<run>.probe-<seq>-<index>-<uuid>` (run ids have no dots, so it never
+ * collides with a run's; one per probe, so overlapping probes never share one), which is always
+ * removed: a probe's output is never published (and a leftover one is discarded at start).
  * Never: sends more than the one record; publishes; decides anything (crash-ledger.ts does).
  */
+import { randomUUID } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { encodeFrame, encodeJsonFrame, FrameType, type WorkerConfig } from '../worker/protocol.ts';
 import type { ProbeOutcome } from './crash-ledger.ts';
@@ -28,8 +30,8 @@ export async function probeRecord(ctx: ProbeContext, seg: SegmentRef, index: num
   if (!opened) return 'gone';
   if (index + 1 >= opened.bounds.length) return 'gone';
   const record = opened.plaintext.subarray(opened.bounds[index]!, opened.bounds[index + 1]!);
-  const stagingDir = `${ctx.config.stagingDir}.probe`;
-  await rm(stagingDir, { recursive: true, force: true });
+  // One directory per probe: probes of one run may overlap (and must not delete each other's output).
+  const stagingDir = `${ctx.config.stagingDir}.probe-${seg.seq}-${index}-${randomUUID()}`;
   const worker = new WorkerHandle(ctx.worker);
   ctx.track(worker);
   ctx.log({ event: 'record-isolation', run: ctx.runId, seq: seg.seq, index, pid: worker.pid });
