@@ -168,13 +168,19 @@ const commands: Record<string, Command> = {
 function globalHelp(): string {
   const lines = ['flowseal — sealed capture, anonymization and query-by-API for traffic traces', '', 'Usage: flowseal <command> [options]', '', 'Commands:'];
   for (const [name, c] of Object.entries(commands)) lines.push(`  ${name.padEnd(10)} ${c.summary}`);
-  lines.push('', 'Run `flowseal <command> --help` for the options of one command.');
+  lines.push('', 'Run `flowseal <command> --help` for the options of one command; `flowseal --version` prints the version.');
   return lines.join('\n');
 }
 
 /** Runs the CLI; returns the process exit code. */
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
+  if (name === '--version' || name === '-V' || name === 'version') {
+    const { readFileSync } = await import('node:fs');
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+    out(`flowseal ${pkg.version}`);
+    return 0;
+  }
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     out(globalHelp());
     return name ? 0 : 2;

@@ -47,6 +47,22 @@ const U8 = z.number().int().min(0).max(255);
 const U16 = z.number().int().min(0).max(65_535);
 const Count = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 
+/** IP protocol names accepted wherever a protocol number is (IANA protocol numbers). */
+export const PROTOCOL_NUMBERS = {
+  icmp: 1, igmp: 2, tcp: 6, udp: 17, gre: 47, esp: 50, ah: 51, icmp6: 58, 'ipv6-icmp': 58, ospf: 89, pim: 103, sctp: 132,
+} as const;
+export type ProtocolName = keyof typeof PROTOCOL_NUMBERS;
+
+/** A protocol number or name (`"tcp"` → 6); names are case-insensitive. */
+const ProtocolValue = z.union([
+  U8,
+  z
+    .string()
+    .transform((s) => s.toLowerCase())
+    .pipe(z.enum(Object.keys(PROTOCOL_NUMBERS) as [ProtocolName, ...ProtocolName[]], { error: `expected a protocol number 0-255 or one of ${Object.keys(PROTOCOL_NUMBERS).join(', ')}` }))
+    .transform((name) => PROTOCOL_NUMBERS[name]),
+]);
+
 /** One value, a list (any of), or an inclusive range. */
 function intMatcher(t: z.ZodNumber) {
   return z.union([t, z.array(t).min(1).max(256), z.strictObject({ min: t, max: t })]);
@@ -70,7 +86,8 @@ export const MAX_FILTER_DEPTH = 16;
  * within the anonymized space). `bytes`/`packets` are totals over both directions.
  */
 export const QueryFilter = z.strictObject({
-  protocol: intMatcher(U8).optional(),
+  /** Number or name (`tcp`, `udp`, `icmp`, `icmp6`, ...), a list of them, or a numeric range. */
+  protocol: z.union([ProtocolValue, z.array(ProtocolValue).min(1).max(256), z.strictObject({ min: U8, max: U8 })]).optional(),
   ipVersion: z.union([z.literal(4), z.literal(6)]).optional(),
   srcPort: intMatcher(U16).optional(),
   dstPort: intMatcher(U16).optional(),

@@ -14,7 +14,7 @@ import { FLOWSEAL_BIN, runFlowseal } from './support/run-flowseal.ts';
 import { archiveTotals } from './support/archive-facts.ts';
 import { fixturePath } from './support/capture-facts.ts';
 
-const SUBCOMMANDS = ['demo', 'pipeline', 'ingest', 'process', 'serve', 'token', 'anonymize', 'policy'];
+const SUBCOMMANDS = ['demo', 'pipeline', 'ingest', 'process', 'serve', 'token', 'anonymize', 'policy', 'signing-key'];
 
 async function packetsIn(archive: string, dataset: string): Promise<number> {
   return (await archiveTotals(archive, dataset)).packets;
@@ -37,6 +37,15 @@ describe('flowseal CLI', () => {
       const h = await runFlowseal([s, '--help']);
       assert.equal(h.code, 0, s);
       assert.match(h.stdout, new RegExp(`Usage: flowseal ${s}`), s);
+    }
+  });
+
+  test('--version prints the package version', async () => {
+    const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+    for (const flag of ['--version', '-V']) {
+      const r = await runFlowseal([flag]);
+      assert.equal(r.code, 0);
+      assert.equal(r.stdout.trim(), `flowseal ${pkg.version}`);
     }
   });
 

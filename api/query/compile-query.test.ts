@@ -65,3 +65,20 @@ test('a metric named like a group key is refused (the engine would rename one an
     assert.equal(compile({ groupBy: [name], metrics: ['flows'] }).kind, 'aggregate');
   }
 });
+
+test('protocol names compile exactly as their numbers; unknown names are refused naming the allowed ones', () => {
+  const same = (a: unknown, b: unknown) => {
+    const x = compile({ filter: { protocol: a }, groupBy: ['protocol'] });
+    const y = compile({ filter: { protocol: b }, groupBy: ['protocol'] });
+    assert.equal(x.sql, y.sql);
+    assert.deepEqual(x.params, y.params);
+  };
+  same('tcp', 6);
+  same('UDP', 17);
+  same(['tcp', 'udp', 'icmp6'], [6, 17, 58]);
+  same(['ipv6-icmp', 1], [58, 1]);
+  const bad = QueryRequest.safeParse({ ...base, filter: { protocol: 'tcpp' } });
+  assert.equal(bad.success, false);
+  assert.match(JSON.stringify(bad.error?.issues), /tcp, udp/);
+  assert.equal(QueryRequest.safeParse({ ...base, filter: { protocol: { min: 'tcp', max: 17 } } }).success, false, 'ranges stay numeric');
+});
