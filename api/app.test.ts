@@ -546,3 +546,38 @@ test('openapi document is generated from the schemas', async () => {
   assert.ok(r.json.paths['/v1/query'].post);
   assert.ok(r.json.paths['/v1/query'].post.responses['503'], 'a full queue (ERR_OVERLOADED) is a documented answer');
 });
+
+test('formats: JSON by default, NDJSON and CSV by Accept or ?format=, the same rows exactly; 406 costs no query', async () => {
+  const h = await harness({ limits: { minGroupSize: 1 } });
+  const body = q({ groupBy: ['dst_port'], metrics: ['flows', 'bytes'], orderBy: [{ by: 'dst_port', dir: 'asc' }] });
+  const json = await h.call('POST', '/v1/query', { body });
+  assert.equal(json.status, 200);
+  assert.match(json.headers.get('Content-Type') ?? '', /^application\/json/);
+  const names = json.json.columns.map((c: any) => c.name);
+  assert.ok(json.json.rows.length > 1);
+
+  const nd = await h.call('POST', '/v1/query', { body, headers: { Accept: 'application/x-ndjson' } });
+  assert.equal(nd.status, 200);
+  assert.match(nd.headers.get('Content-Type') ?? '', /^application\/x-ndjson/);
+  const objects = nd.text.trimEnd().split('\n').map((l) => JSON.parse(l));
+  assert.deepEqual(objects, json.json.rows.map((r: unknown[]) => Object.fromEntries(names.map((n: string, i: number) => [n, r[i]]))));
+  assert.equal(JSON.parse(nd.headers.get('Flowseal-Stats')!).rows, json.json.rows.length);
+
+  const csv = await h.call('POST', '/v1/query?format=csv', { body, headers: { Accept: 'application/json' } });
+  assert.equal(csv.status, 200, '?format= wins over Accept');
+  assert.match(csv.headers.get('Content-Type') ?? '', /^text\/csv/);
+  const [header, ...lines] = csv.text.trimEnd().split('\r\n');
+  assert.equal(header, names.join(','));
+  assert.deepEqual(lines.map((l) => l.split(',')), json.json.rows.map((r: unknown[]) => r.map((v) => (v === null ? '' : String(v)))));
+
+  const gets = await h.call('GET', `/v1/datasets/lab/top?from=${FROM}&to=${TO}&by=dst_port&n=3`, { headers: { Accept: 'text/csv;q=0.9, application/x-ndjson;q=0.5' } });
+  assert.match(gets.headers.get('Content-Type') ?? '', /^text\/csv/, 'q-values pick CSV');
+
+  const before = h.runs.length;
+  const refused = await h.call('POST', '/v1/query', { body, headers: { Accept: 'image/png' } });
+  assert.equal(refused.status, 406);
+  assert.equal(refused.json.error.code, 'ERR_NOT_ACCEPTABLE');
+  assert.match(refused.json.error.message, /text\/csv/);
+  assert.equal((await h.call('POST', '/v1/query?format=xml', { body })).status, 406);
+  assert.equal(h.runs.length, before, 'refused formats never reach the engine');
+});

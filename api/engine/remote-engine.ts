@@ -37,6 +37,8 @@ export const FORWARDED_RESPONSE_HEADERS = [
   'retry-after',
   'www-authenticate',
   'cache-control',
+  'vary',
+  'flowseal-stats',
 ] as const;
 
 export interface RemoteEngineOptions {

@@ -17,7 +17,7 @@ const ERROR = {
 /** Builds the document once (it is static). */
 export function openApiDocument(): Record<string, unknown> {
   const errorResponses = Object.fromEntries(
-    ['400', '401', '403', '404', '413', '415', '429', '500', '503', '504'].map((s) => [s, { description: 'Error envelope', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } }]),
+    ['400', '401', '403', '404', '406', '413', '415', '429', '500', '503', '504'].map((s) => [s, { description: 'Error envelope', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } }]),
   );
   const ok = (ref: string, description: string) => ({ description, content: { 'application/json': { schema: ref ? { $ref: `#/components/schemas/${ref}` } : { type: 'object' } } } });
   const timeParams = ['from', 'to'].map((name) => ({ name, in: 'query', required: true, schema: { type: 'string', format: 'date-time' } }));

@@ -5,6 +5,8 @@
  * `GET /v1/datasets/:id/top?from=&to=&by=dst_port&metric=bytes&n=10&filter=`,
  * `GET /v1/datasets/:id/timeseries?from=&to=&bucket=1h&metric=flows&filter=`.
  *
+ * Every query route answers JSON, NDJSON or CSV by `?format=` or `Accept` (routes/format.ts).
+ *
  * Owns: request decoding for queries. Never: passes a string it has not validated with the
  * query schema to the compiler.
  */
@@ -17,6 +19,7 @@ import type { AppEnv } from '../middleware/context.ts';
 import { executeQuery, parseQueryRequest } from './execute-query.ts';
 import type { ExecuteDeps } from './execute-query.ts';
 import { createAdmissionController } from '../admission/admission-controller.ts';
+import { negotiateFormat, renderResponse } from './format.ts';
 
 function filterParam(c: Context<AppEnv>): unknown {
   const text = c.req.query('filter');
@@ -55,10 +58,13 @@ export function queryRoutes(deps: Omit<ExecuteDeps, 'admission'> & { admission?:
   const full: ExecuteDeps = { ...deps, admission: deps.admission ?? createAdmissionController(deps.config.admission, deps.now) };
   const app = new Hono<AppEnv>();
   const run = async (c: Context<AppEnv>, body: unknown) => {
+    // Negotiated first: a format that cannot be produced costs no query.
+    const format = negotiateFormat(c.req.query('format'), c.req.header('Accept'));
     const req = parseQueryRequest(body, full.config.limits);
     const deadlineAt = c.get('deadlineAt') ?? full.now() + full.config.limits.queryTimeoutMs;
     const res = await executeQuery(full, principalOf(c), req, { requestId: c.get('requestId'), facts: c.get('audit'), deadlineAt, signal: c.req.raw.signal });
-    return c.json(res);
+    const out = renderResponse(res, format);
+    return c.body(out.body, 200, { 'Content-Type': out.contentType, Vary: 'Accept', ...out.headers });
   };
   app.post('/query', async (c) => run(c, await readJsonBody(c)));
   app.get('/datasets/:id/records', async (c) => {
