@@ -53,13 +53,11 @@ export const PROTOCOL_NUMBERS = {
 } as const;
 export type ProtocolName = keyof typeof PROTOCOL_NUMBERS;
 
-/** A protocol number or name (`"tcp"` → 6); names are case-insensitive. */
+/** A protocol number or lower-case name (`"tcp"` → 6); the names are an enum in the OpenAPI document. */
 const ProtocolValue = z.union([
   U8,
   z
-    .string()
-    .transform((s) => s.toLowerCase())
-    .pipe(z.enum(Object.keys(PROTOCOL_NUMBERS) as [ProtocolName, ...ProtocolName[]], { error: `expected a protocol number 0-255 or one of ${Object.keys(PROTOCOL_NUMBERS).join(', ')}` }))
+    .enum(Object.keys(PROTOCOL_NUMBERS) as [ProtocolName, ...ProtocolName[]], { error: `expected a protocol number 0-255 or one of ${Object.keys(PROTOCOL_NUMBERS).join(', ')}` })
     .transform((name) => PROTOCOL_NUMBERS[name]),
 ]);
 

@@ -74,7 +74,8 @@ test('protocol names compile exactly as their numbers; unknown names are refused
     assert.deepEqual(x.params, y.params);
   };
   same('tcp', 6);
-  same('UDP', 17);
+  same('udp', 17);
+  assert.equal(QueryRequest.safeParse({ ...base, filter: { protocol: 'TCP' } }).success, false, 'names are lower-case, as the enum says');
   same(['tcp', 'udp', 'icmp6'], [6, 17, 58]);
   same(['ipv6-icmp', 1], [58, 1]);
   const bad = QueryRequest.safeParse({ ...base, filter: { protocol: 'tcpp' } });
