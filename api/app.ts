@@ -27,7 +27,6 @@ import { clientAddress } from './middleware/client-address.ts';
 import type { PeerAddress } from './middleware/client-address.ts';
 import { createAdmissionController } from './admission/admission-controller.ts';
 import type { AdmissionController } from './admission/admission-controller.ts';
-import { singleFlightListing } from './engine/single-flight-listing.ts';
 
 export interface AppDeps {
   readonly engine: QueryEngine;
@@ -61,7 +60,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   const now = deps.now ?? Date.now;
   const logger = deps.logger ?? consoleLogger;
   const { config } = deps;
-  const engine = singleFlightListing(deps.engine);
+  const { engine } = deps;
   const admission = deps.admission ?? createAdmissionController(config.admission, now);
   const app = new Hono<AppEnv>();
   app.onError(errorHandler(logger));

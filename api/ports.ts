@@ -51,7 +51,10 @@ export interface EngineResult {
 }
 
 export interface QueryEngine {
-  /** Datasets present in the archive (cached briefly by implementations). */
+  /**
+   * Datasets present in the archive. Implementations cache the listing and share one refresh
+   * among concurrent callers (every query resolves its dataset here), as the DuckDB engine does.
+   */
   listDatasets(): Promise<readonly DatasetInfo[]>;
   /**
    * The committed Parquet files of a dataset id already validated and found in the listing:

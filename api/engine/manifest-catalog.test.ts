@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeArchive, type FlowRowInput } from '../../test/support/make-archive.ts';
 import { signerFromSeed } from '../../sealed-processor/sinks/manifest-signer.ts';
-import { createDuckDbEngine, type DuckDbEngine } from './duckdb-engine.ts';
+import { createDuckDbEngine } from './duckdb-engine.ts';
 import { MAX_MANIFEST_BYTES } from './manifest-catalog.ts';
 
 const rows = (n: number, hour = 10): FlowRowInput[] =>

@@ -29,7 +29,7 @@
  */
 import { createHash } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
-import { open, readdir, realpath, type FileHandle } from 'node:fs/promises';
+import { lstat, open, readdir, realpath, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { compactVerify, importJWK, type JWK } from 'jose';
 import { DatasetId, MANIFEST_DIR, MANIFEST_JWS_TYPE, RunId, manifestFileName } from '../../schemas/archive.ts';
@@ -99,12 +99,20 @@ async function openRegular(path: string): Promise<Opened | null> {
   return { fh, id: { dev: st.dev, ino: st.ino, size: st.size, ctimeNs: st.ctimeNs } };
 }
 
-/** Identity of the file at `path` now (following nothing: a symlink anywhere gives another inode or null). */
+/**
+ * Identity of the file at `path` now, with one `lstat` (no open: this runs for every file of a
+ * query): a final symlink is not a regular file (null), and a symlinked directory on the way
+ * leads to another inode, so neither matches a checked identity.
+ */
 export async function identityOf(path: string): Promise<FileIdentity | null> {
-  const o = await openRegular(path);
-  if (o === null) return null;
-  await o.fh.close();
-  return o.id;
+  const st = await lstat(path, { bigint: true }).catch(() => null);
+  return st !== null && st.isFile() ? { dev: st.dev, ino: st.ino, size: st.size, ctimeNs: st.ctimeNs } : null;
+}
+
+/** Whether every file still has the identity it was checked with. */
+async function unchanged(files: readonly { path: string; id: FileIdentity }[]): Promise<boolean> {
+  const now = await Promise.all(files.map((f) => identityOf(f.path)));
+  return now.every((id, i) => id !== null && sameFile(id, files[i]!.id));
 }
 
 type RunResult = { kind: 'accepted'; manifest: RunManifest; files: { path: string; id: FileIdentity }[] } | { kind: 'rejected'; reason: RunRejection } | { kind: 'deferred' };
@@ -218,11 +226,9 @@ export function createManifestCatalog(options: ManifestCatalogOptions): { build(
     try {
       const cached = runs.get(path);
       if (cached && sameFile(cached.id, o.id)) {
-        if (cached.result.kind === 'rejected') return cached.result;
-        if (cached.result.kind === 'accepted') {
-          const ids = await Promise.all(cached.result.files.map((f) => identityOf(f.path)));
-          if (ids.every((id, i) => id !== null && sameFile(id, cached.result.kind === 'accepted' ? cached.result.files[i]!.id : id))) return cached.result;
-        }
+        const prior = cached.result;
+        if (prior.kind === 'rejected') return prior;
+        if (prior.kind === 'accepted' && (await unchanged(prior.files))) return prior;
       }
       let result: RunResult;
       if (o.id.size > BigInt(MAX_MANIFEST_BYTES)) result = { kind: 'rejected', reason: 'too-large' };
@@ -289,11 +295,8 @@ export function createManifestCatalog(options: ManifestCatalogOptions): { build(
  * DuckDB's read makes the answer untrustworthy.
  */
 export async function stillCommitted(catalog: Catalog, paths: readonly string[]): Promise<boolean> {
-  const ids = await Promise.all(paths.map((p) => identityOf(p)));
-  return ids.every((id, i) => {
-    const known = catalog.identities.get(paths[i]!);
-    return id !== null && known !== undefined && sameFile(id, known);
-  });
+  const files = paths.map((path) => ({ path, id: catalog.identities.get(path) }));
+  return files.every((f) => f.id !== undefined) && unchanged(files as { path: string; id: FileIdentity }[]);
 }
 
 function summarize(id: string, manifests: readonly RunManifest[], rejectedRuns: number, pendingRuns: number, pinned: boolean): DatasetInfo {

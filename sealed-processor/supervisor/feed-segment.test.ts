@@ -24,6 +24,7 @@ import { startTestSupervisor } from './testing.test-util.ts';
 import { FrameDecoder, FrameType } from '../worker/protocol.ts';
 import { feedSegment, type FeedContext } from './feed-segment.ts';
 import type { WorkerHandle } from './worker-handle.ts';
+import { committedFiles } from '../../test/support/archive-facts.ts';
 
 /** Records per segment (the writer rotates after exactly this many equal-sized records). */
 const PER_SEGMENT = 5;
@@ -172,8 +173,7 @@ describe('feedSegment: a segment is accepted only in the run and slot its header
 
 /** Source ports of the flows a committed manifest lists (read from its Parquet files). */
 async function publishedPorts(archive: string, dataset: string, run: string): Promise<number[]> {
-  const signed = JSON.parse(await readFile(join(archive, dataset, 'manifests', `${run}.json`), 'utf8'));
-  const files: string[] = signed.manifest.files.map((f: { path: string }) => join(archive, dataset, f.path));
+  const files = await committedFiles(archive, dataset, run);
   if (files.length === 0) return [];
   const db = await DuckDBInstance.create(':memory:');
   const c = await db.connect();

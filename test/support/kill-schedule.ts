@@ -9,8 +9,8 @@
  * supervisor) whose command line runs worker-main.ts. It never signals anything else.
  */
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
+import { committedFiles } from './archive-facts.ts';
 
 /** mulberry32: a small, fast, seedable PRNG (uniform in [0, 1)). */
 export function prng(seed: number): () => number {
@@ -99,8 +99,7 @@ export async function killWorkers(rng: () => number, plan: KillPlan, finished: (
 
 /** Every flow row of run `run` (all columns), as canonical JSON strings, sorted. */
 export async function runFlowRows(archive: string, dataset: string, run: string): Promise<string[]> {
-  const signed = JSON.parse(await readFile(join(archive, dataset, 'manifests', `${run}.json`), 'utf8'));
-  const files: string[] = signed.manifest.files.map((f: { path: string }) => join(archive, dataset, f.path));
+  const files = await committedFiles(archive, dataset, run);
   if (files.length === 0) return [];
   const db = await DuckDBInstance.create(':memory:');
   const c = await db.connect();
