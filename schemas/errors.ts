@@ -54,6 +54,10 @@ export const ErrorCode = {
   NotAcceptable: 'ERR_NOT_ACCEPTABLE',
   QueryInvalid: 'ERR_QUERY_INVALID',
   QueryFilterInvalid: 'ERR_QUERY_FILTER_INVALID',
+  /** An nfdump-style filter expression did not parse: details give the character position and what was expected. */
+  QueryFilterSyntax: 'ERR_QUERY_FILTER_SYNTAX',
+  /** A pagination cursor that is malformed, forged, expired, or belongs to a different query. */
+  QueryCursorInvalid: 'ERR_QUERY_CURSOR_INVALID',
   QueryTimeout: 'ERR_QUERY_TIMEOUT',
   QueryTooLarge: 'ERR_QUERY_TOO_LARGE',
   /** The query's estimated cost (before running) is over the configured maximum; details name the factor. */
@@ -102,6 +106,8 @@ export const errorStatus: Record<ErrorCode, number> = {
   ERR_NOT_ACCEPTABLE: 406,
   ERR_QUERY_INVALID: 400,
   ERR_QUERY_FILTER_INVALID: 400,
+  ERR_QUERY_FILTER_SYNTAX: 400,
+  ERR_QUERY_CURSOR_INVALID: 400,
   ERR_QUERY_TIMEOUT: 504,
   ERR_QUERY_TOO_LARGE: 400,
   ERR_QUERY_TOO_EXPENSIVE: 400,
