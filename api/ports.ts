@@ -50,6 +50,29 @@ export interface EngineResult {
   readonly truncated: boolean;
 }
 
+/**
+ * One cell of a result row, JSON-safe as api/engine/json-value.ts makes it: 64-bit integers
+ * beyond ±2^53 are exact decimal strings, timestamps ISO-8601 with microseconds and `Z`.
+ * Renderers that keep types (Arrow, Parquet) convert back by the column's `type`.
+ */
+export type Cell = null | boolean | number | string;
+
+/**
+ * A query answer as it is produced: columns first, then row batches in order. Consuming
+ * `batches` is what moves the query on, so a renderer that writes each batch out before asking
+ * for the next holds one batch in memory, not the whole answer. Iterate once; stopping early
+ * (return/throw from the loop) ends the query.
+ */
+export interface ResultStream {
+  readonly columns: readonly ResultColumn[];
+  readonly batches: AsyncIterable<readonly (readonly Cell[])[]>;
+  /**
+   * The answer's stats (rows, truncated, suppression, budget, next cursor, request id) once the
+   * batches are exhausted; rejects if the query failed part-way. Call after the loop ends.
+   */
+  finish(): Promise<Readonly<Record<string, unknown>>>;
+}
+
 export interface QueryEngine {
   /**
    * Datasets present in the archive. Implementations cache the listing and share one refresh
