@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { createApp } from './app.ts';
 import { createDuckDbEngine } from './engine/duckdb-engine.ts';
 import type { DuckDbEngine } from './engine/duckdb-engine.ts';
+import { compilePlan } from './engine/duckdb-plan-sql.ts';
 import { createJoseVerifier } from './auth/jose-verifier.ts';
 import { createDevIssuer } from './auth/dev-issuer.ts';
 import type { DevIssuer } from './auth/dev-issuer.ts';
@@ -103,11 +104,13 @@ async function harness(config: Record<string, unknown> = {}, engineOverride?: Qu
   const base = engineOverride ?? engine;
   const spy: QueryEngine = {
     listDatasets: () => base.listDatasets(),
-    datasetFiles: (id) => base.datasetFiles(id),
-    run: (q, o) => {
+    execute: (plan, o) => {
+      // What the adapter will run, for inspection (it compiles the plan itself).
+      const files = 'datasetFiles' in base ? (base as DuckDbEngine).datasetFiles(plan.dataset) : [];
+      const q = compilePlan(plan, files);
       runs.push(q.sql);
       params.push([...q.params]);
-      return base.run(q, o);
+      return base.execute(plan, o);
     },
   };
   const app = createApp({
@@ -321,7 +324,9 @@ test('group-by with metrics and prefix masks agrees with JS aggregation', async 
 
   const ts = await h.call('GET', `/v1/datasets/lab/timeseries?from=${FROM}&to=${TO}&bucket=1h&metric=flows`);
   assert.equal(ts.status, 200, ts.text);
-  assert.deepEqual(ts.json.rows.map((x: any) => x[0]), ['2026-02-01T10:00:00.000000Z', '2026-02-01T11:00:00.000000Z', '2026-02-01T12:00:00.000000Z']);
+  // Zero-filled: every hour of the range, the flows only in 10–12 h.
+  assert.deepEqual(ts.json.rows.map((x: any) => x[0]), Array.from({ length: 24 }, (_, i) => `2026-02-01T${String(i).padStart(2, '0')}:00:00.000000Z`));
+  assert.deepEqual(ts.json.rows.filter((x: any) => x[1] > 0).map((x: any) => x[0]), ['2026-02-01T10:00:00.000000Z', '2026-02-01T11:00:00.000000Z', '2026-02-01T12:00:00.000000Z']);
   assert.equal(ts.json.rows.reduce((n: number, x: any) => n + x[1], 0), 300);
   const top = await h.call('GET', `/v1/datasets/lab/top?from=${FROM}&to=${TO}&by=dst_port&metric=bytes&n=2`);
   assert.equal(top.json.rows.length, 2);
@@ -436,10 +441,9 @@ test('record budget: concurrent listings cannot overspend it; failed queries ref
   let fail = true;
   const flaky: QueryEngine = {
     listDatasets: () => engine.listDatasets(),
-    datasetFiles: (id) => engine.datasetFiles(id),
-    run: async (cq, o) => {
+    execute: async (plan, o) => {
       if (fail) throw new Error('engine down');
-      return engine.run(cq, o);
+      return engine.execute(plan, o);
     },
   };
   const f = await harness({ limits: { maxRecordRows: 50, maxRowsPerPeriod: 120 } }, flaky);
@@ -474,7 +478,7 @@ test('a deeply nested filter is a 400 ERR_QUERY_FILTER_INVALID, not a stack over
 
 test('no route lets a user path reach the engine: every path is under the archive, never the spill directory', async () => {
   const h = await harness({ limits: { minGroupSize: 1 } });
-  const spill = String((await engine.run({ sql: "SELECT current_setting('temp_directory')", params: [] }, { maxRows: 1, timeoutMs: 5000 })).rows[0][0]);
+  const spill = String((await engine.runSql("SELECT current_setting('temp_directory')", [], { maxRows: 1, timeoutMs: 5000 })).rows[0][0]);
   assert.ok(spill.length > 1 && !spill.startsWith(`${dir}/`));
   const spillName = spill.split('/').at(-1)!;
   const hostile = [spill, `..${spill}`, spillName, `../${spillName}`, encodeURIComponent(`../../${spill}`)];
@@ -526,8 +530,7 @@ test('rate limit: 429 with Retry-After and RateLimit-* headers on every response
 test('unknown errors become a generic 500 and are logged', async () => {
   const broken: QueryEngine = {
     listDatasets: () => engine.listDatasets(),
-    datasetFiles: (id) => engine.datasetFiles(id),
-    run: async () => { throw new Error('boom at /secret/archive/path'); },
+    execute: async () => { throw new Error('boom at /secret/archive/path'); },
   };
   const h = await harness({}, broken);
   const r = await h.call('POST', '/v1/query', { body: q({ groupBy: ['protocol'] }) });

@@ -6,15 +6,10 @@
  */
 import type { Principal } from '../schemas/claims.ts';
 import type { ResultColumn } from '../schemas/query.ts';
+import type { QueryPlan } from './query/plan.ts';
 
-/** A bound parameter. `bigint` values are bound as UBIGINT (address halves, masks); string arrays as VARCHAR[] (file lists). */
+/** A bound SQL parameter (DuckDB adapter). `bigint` values are bound as UBIGINT (address halves, masks); string arrays as VARCHAR[] (file lists). */
 export type QueryParam = string | number | bigint | boolean | readonly string[];
-
-/** SQL produced by api/query/compile-query.ts: text from fixed fragments, values as `$n` params. */
-export interface CompiledSql {
-  readonly sql: string;
-  readonly params: readonly QueryParam[];
-}
 
 /** What the engine knows about one dataset. Times are ISO-8601 `Z` or null when unknown. */
 export interface DatasetInfo {
@@ -35,19 +30,32 @@ export interface DatasetInfo {
 }
 
 export interface EngineRunOptions {
-  /** Rows to return at most; more available → `truncated`. */
-  readonly maxRows: number;
   /** Deadline, milliseconds from the start of the call; ≤ 0 fails at once with ERR_QUERY_TIMEOUT. */
   readonly timeoutMs: number;
   /** Aborting it stops the query early (the client went away): ERR_BAD_REQUEST "request aborted". */
   readonly signal?: AbortSignal;
 }
 
-/** Rows are JSON-safe arrays aligned with `columns` (BIGINT > 2^53 as string, timestamps ISO `Z`). */
-export interface EngineResult {
-  readonly columns: readonly ResultColumn[];
-  readonly rows: unknown[][];
+/** What the engine tells about an answer once its rows are read. */
+export interface EngineStats {
+  /** More rows existed than the plan's limit (or the deadline cut a started answer short). */
   readonly truncated: boolean;
+  /** Aggregates: groups (or the total, or the other row) withheld under the minimum group size. */
+  readonly suppressedGroups?: number;
+  /** Records cut at the limit: the sort key of the last row returned (a cursor's position). */
+  readonly lastSortKey?: readonly Cell[];
+}
+
+/**
+ * An answer being read. Consuming `batches` moves the query on (one batch in memory at a
+ * time); `close()` stops it and frees the connection (idempotent; also what ending or breaking
+ * out of the loop does). `stats()` is valid once the batches are exhausted.
+ */
+export interface EngineStream {
+  readonly columns: readonly ResultColumn[];
+  readonly batches: AsyncIterable<readonly (readonly Cell[])[]>;
+  stats(): EngineStats;
+  close(): Promise<void>;
 }
 
 /**
@@ -80,16 +88,14 @@ export interface QueryEngine {
    */
   listDatasets(): Promise<readonly DatasetInfo[]>;
   /**
-   * The committed Parquet files of a dataset id already validated and found in the listing:
-   * exactly the files its accepted manifests list (never a glob over the directory).
-   */
-  datasetFiles(id: string): readonly string[];
-  /**
-   * Runs compiled SQL in the sandbox.
+   * Starts answering a plan (api/query/plan.ts) for a dataset already found in the listing:
+   * resolves once the answer's columns are known. Only the engine turns a plan into its own
+   * query language; callers never send it SQL.
    * @throws AppError ERR_QUERY_TIMEOUT past the deadline, ERR_BAD_REQUEST when `signal` aborts,
-   *   ERR_QUERY_INVALID / ERR_INTERNAL otherwise.
+   *   ERR_QUERY_INVALID / ERR_QUERY_CURSOR_INVALID / ERR_INTERNAL otherwise; the same, and
+   *   ERR_ARCHIVE_CHANGED, from iterating the batches.
    */
-  run(query: CompiledSql, options: EngineRunOptions): Promise<EngineResult>;
+  execute(plan: QueryPlan, options: EngineRunOptions): Promise<EngineStream>;
   close?(): Promise<void>;
 }
 

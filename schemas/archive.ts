@@ -41,6 +41,19 @@ export function flowFilePath(timeIso: string, runId: string, seq: number): Archi
   return `date=${timeIso.slice(0, 10)}/hour=${timeIso.slice(11, 13)}/${RunId.parse(runId)}-${String(seq).padStart(4, '0')}.parquet`;
 }
 
+/**
+ * The start of the hour a flow file's path files it under (ms since the epoch), from the
+ * `date=/hour=` directories at the end of `path`; null when the path has no such layout. Every
+ * flow in the file starts within that hour (the processor partitions by `time_start`), so
+ * readers prune files by it.
+ */
+export function fileHourStartMs(path: string): number | null {
+  const m = /date=(\d{4}-\d{2}-\d{2})\/hour=(\d{2})\/[^/]+$/.exec(path);
+  if (!m) return null;
+  const ms = Date.parse(`${m[1]}T${m[2]}:00:00Z`);
+  return Number.isFinite(ms) ? ms : null;
+}
+
 /** Parquet key-value metadata every flow file carries. */
 export const ArchiveKv = {
   schemaVersion: 'flowseal.schema_version',

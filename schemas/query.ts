@@ -23,8 +23,19 @@ export const RECORD_COLUMNS = FLOW_COLUMNS.filter((c) => !('derivedFrom' in c)).
 export const GroupColumn = z.enum(nonEmpty(GROUP_COLUMNS));
 export const RecordColumn = z.enum(nonEmpty(RECORD_COLUMNS));
 
+/** Per-flow values that have min/max/avg/quantile metrics (bytes and packets: both directions). */
+export const VALUE_METRICS = {
+  bytes: 'IP-layer bytes per flow (both directions)',
+  packets: 'packets per flow (both directions)',
+  duration: 'flow duration in milliseconds',
+} as const;
+export type ValueName = keyof typeof VALUE_METRICS;
+/** Statistics over a per-flow value; quantiles are continuous (linear interpolation between ranks). */
+export const VALUE_STATS = { min: 'Smallest', max: 'Largest', avg: 'Mean', p50: 'Median', p95: '95th percentile of', p99: '99th percentile of' } as const;
+export type ValueStat = keyof typeof VALUE_STATS;
+
 /** Metric name → meaning (the compiler maps each to a fixed SQL aggregate). */
-export const METRICS = {
+export const METRICS: Readonly<Record<string, string>> = {
   flows: 'Number of flows.',
   packets: 'Packets in both directions.',
   bytes: 'IP-layer bytes in both directions.',
@@ -32,16 +43,17 @@ export const METRICS = {
   packets_rev: 'Packets responder → initiator.',
   bytes_fwd: 'Bytes initiator → responder.',
   bytes_rev: 'Bytes responder → initiator.',
-  distinct_src_addr: 'Distinct (anonymized) initiator addresses.',
-  distinct_dst_addr: 'Distinct (anonymized) responder addresses.',
-  distinct_src_port: 'Distinct initiator ports.',
-  distinct_dst_port: 'Distinct responder ports.',
-  duration_avg_ms: 'Mean flow duration, milliseconds.',
-  bytes_p50: 'Median bytes per flow (both directions).',
-  bytes_p95: '95th percentile of bytes per flow (both directions).',
-} as const;
-export type Metric = keyof typeof METRICS;
-export const Metric = z.enum(Object.keys(METRICS) as [Metric, ...Metric[]]);
+  ...Object.fromEntries(GROUP_COLUMNS.map((c) => [`distinct_${c}`, `Distinct values of ${c} (exact).`])),
+  ...Object.fromEntries(
+    (Object.keys(VALUE_METRICS) as ValueName[]).flatMap((v) => (Object.keys(VALUE_STATS) as ValueStat[]).map((st) => [`${v}_${st}`, `${VALUE_STATS[st]} ${VALUE_METRICS[v]}.`])),
+  ),
+  duration_avg_ms: 'Mean flow duration, milliseconds (same as duration_avg).',
+  bps: 'Bits per second: 8 × bytes / duration summed over the flows (flows of zero duration add bytes but no time); null when the total duration is 0.',
+  pps: 'Packets per second: packets / duration summed over the flows; null when the total duration is 0.',
+  bpp: 'Bytes per packet: bytes / packets summed over the flows; null when there are no packets.',
+};
+export type Metric = string;
+export const Metric = z.enum(nonEmpty(Object.keys(METRICS)), { error: 'unknown metric (GET /openapi.json lists them)' });
 
 const U8 = z.number().int().min(0).max(255);
 const U16 = z.number().int().min(0).max(65_535);
@@ -111,7 +123,9 @@ export const QueryFilter = z.strictObject({
 });
 export type QueryFilter = z.infer<typeof QueryFilter>;
 
-export const TimeBucket = z.enum(['1m', '5m', '1h', '1d']);
+/** Time bucket widths, in milliseconds. */
+export const TIME_BUCKET_MS = { '1s': 1_000, '10s': 10_000, '1m': 60_000, '5m': 300_000, '15m': 900_000, '1h': 3_600_000, '6h': 21_600_000, '1d': 86_400_000 } as const;
+export const TimeBucket = z.enum(Object.keys(TIME_BUCKET_MS) as [keyof typeof TIME_BUCKET_MS, ...(keyof typeof TIME_BUCKET_MS)[]]);
 export type TimeBucket = z.infer<typeof TimeBucket>;
 
 /** Group by a column, an address prefix (output `src_net`/`dst_net`), or a time bucket (output `time_bucket`). */
@@ -126,11 +140,19 @@ export const GroupBy = z.union([
 ]);
 export type GroupBy = z.infer<typeof GroupBy>;
 
+/**
+ * A time: ISO-8601 with offset, `now`, or relative to now as `-<n><unit>` (unit s, m, h, d or w:
+ * `-90s`, `-15m`, `-1h`, `-7d`, `-2w`). Relative times are resolved once, when the query is planned.
+ */
+export const TimeValue = z.union([
+  z.iso.datetime({ offset: true }),
+  z.string().regex(/^(now|-[1-9][0-9]{0,5}[smhdw])$/, 'expected an ISO-8601 time with offset, "now", or a relative time such as "-1h" (units s, m, h, d, w)'),
+]);
 export const TimeRange = z.strictObject({
-  /** Inclusive start, ISO-8601 with offset. */
-  from: z.iso.datetime({ offset: true }),
-  /** Exclusive end, ISO-8601 with offset. */
-  to: z.iso.datetime({ offset: true }),
+  /** Inclusive start. */
+  from: TimeValue,
+  /** Exclusive end. */
+  to: TimeValue,
 });
 export type TimeRange = z.infer<typeof TimeRange>;
 
@@ -141,10 +163,17 @@ export const OrderBy = z.strictObject({
 });
 export type OrderBy = z.infer<typeof OrderBy>;
 
+/** Longest filter expression accepted, characters. */
+export const FILTER_TEXT_MAX = 8192;
+
+/** A post-aggregation condition on one metric (nfdump `-P`-like): both bounds inclusive. */
+export const MetricRange = z.strictObject({ min: z.number().optional(), max: z.number().optional() });
+
 export const QueryRequest = z.strictObject({
   dataset: DatasetId,
   timeRange: TimeRange,
-  filter: QueryFilter.optional(),
+  /** The structured filter, or the same as an nfdump-style expression (`"proto tcp and dst port 443"`). */
+  filter: z.union([QueryFilter, z.string().max(FILTER_TEXT_MAX)]).optional(),
   /** Record listing only: columns to return (default all record columns). */
   select: z.array(RecordColumn).min(1).max(RECORD_COLUMNS.length).optional(),
   /**
@@ -156,8 +185,24 @@ export const QueryRequest = z.strictObject({
   /** Aggregate metrics; default flows, packets, bytes. */
   metrics: z.array(Metric).min(1).max(Object.keys(METRICS).length).optional(),
   orderBy: z.array(OrderBy).min(1).max(4).optional(),
-  /** Rows wanted; capped by the server's limits. */
+  /** Rows wanted; capped by the server's limits (`stats.limitCapped` says when and why). */
   limit: z.number().int().positive().max(1_000_000).optional(),
+  /**
+   * Aggregates: add one row with every group key null and `other` true, holding what the
+   * returned rows leave out (further groups and withheld small ones), so the rows add up to the
+   * total. The row itself is withheld when it covers fewer than the minimum group size.
+   */
+  other: z.boolean().optional(),
+  /**
+   * Aggregates grouped by a time bucket: one row per bucket in the time range (for every
+   * combination of the other keys that appears), buckets without admissible flows zero (counts
+   * and sums 0, other metrics null). Default true when the time bucket is the only key.
+   */
+  fill: z.boolean().optional(),
+  /** Aggregates: keep only groups whose metrics (each must be in `metrics`) fall in these ranges. */
+  having: z.record(Metric, MetricRange).optional(),
+  /** Record listings: continue after the last row of an earlier page (its `stats.nextCursor`). */
+  cursor: z.string().min(1).max(4096).optional(),
 });
 export type QueryRequest = z.infer<typeof QueryRequest>;
 
@@ -181,6 +226,12 @@ export const QueryStats = z.strictObject({
    * subject's record budget for the period.
    */
   recordBudgetRemaining: z.number().int().optional(),
+  /** Record listings cut at the limit: pass as `cursor` to get the next page (same query otherwise). */
+  nextCursor: z.string().optional(),
+  /** The server lowered the requested `limit`: to what, and which limit did (`maxRecordRows`, `maxGroupRows`, `recordBudget`). */
+  limitCapped: z.strictObject({ requested: z.number().int(), applied: z.number().int(), reason: z.enum(['maxRecordRows', 'maxGroupRows', 'recordBudget']) }).optional(),
+  /** The time range the query covered after resolving relative times, ISO-8601 `Z`. */
+  timeRange: z.strictObject({ from: z.string(), to: z.string() }).optional(),
 });
 export type QueryStats = z.infer<typeof QueryStats>;
 

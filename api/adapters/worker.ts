@@ -40,7 +40,8 @@ import { limitBody, readJsonBody } from '../middleware/body.ts';
 import { auth } from '../middleware/auth.ts';
 import { rateLimit } from '../middleware/rate-limit.ts';
 import { parseQueryRequest } from '../routes/execute-query.ts';
-import { compileQuery } from '../query/compile-query.ts';
+import { planQuery } from '../query/plan.ts';
+import type { QueryFilter } from '../../schemas/query.ts';
 import { createJoseVerifier } from '../auth/jose-verifier.ts';
 import type { ResolvedIssuer } from '../auth/jose-verifier.ts';
 import { createMemoryRateLimitStore } from '../rate-limit/memory-store.ts';
@@ -66,9 +67,6 @@ export interface EdgeDeps {
   readonly now?: () => number;
   readonly newRequestId?: () => string;
 }
-
-/** Placeholder glob for validation-only compilation at the edge; the SQL is discarded. */
-const EDGE_VALIDATION_FILES: readonly string[] = ['edge-validation-only'];
 
 /** An audit sink writing one JSON line per request with `console.log`. */
 export const consoleAuditSink: AuditSink = {
@@ -98,8 +96,8 @@ export function createEdgeApp(deps: EdgeDeps): Hono<AppEnv> {
   app.use('*', audit({ sink: deps.audit ?? consoleAuditSink, now, logger }));
   app.use('*', limitBody(limits.maxBodyBytes));
 
-  const forward = async (c: Context<AppEnv>, body?: string): Promise<Response> => {
-    const answer = await remote.forward(c.req.raw, { clientAddress: c.get('clientAddress'), ...(body === undefined ? {} : { body }) });
+  const forward = async (c: Context<AppEnv>, body?: string, to?: { path: string; method: 'POST' }): Promise<Response> => {
+    const answer = await remote.forward(c.req.raw, { clientAddress: c.get('clientAddress'), ...(body === undefined ? {} : { body }), ...(to ?? {}) });
     c.header('X-Edge-Request-Id', c.get('requestId'));
     return c.newResponse(answer.body, { status: answer.status as StatusCode, headers: answer.headers });
   };
@@ -115,13 +113,11 @@ export function createEdgeApp(deps: EdgeDeps): Hono<AppEnv> {
     const facts = c.get('audit');
     facts.dataset = req.dataset;
     facts.query = req;
-    // Validation only: throws the same 400s the origin would, before any origin round trip.
-    compileQuery(
-      req,
-      { recordRows: limits.maxRecordRows, groupRows: limits.maxGroupRows, minGroupSize: limits.minGroupSize, maxTimeRangeDays: limits.maxTimeRangeDays, maxFilterNodes: limits.maxFilterNodes },
-      EDGE_VALIDATION_FILES,
-    );
-    return forward(c, await c.req.text());
+    // Planned here (the same 400s the origin would give, before any round trip); the origin
+    // gets the plan, never SQL, and re-bases it on its own limits.
+    const { plan } = planQuery(req, { now: now(), limits, filter: (req.filter ?? null) as QueryFilter | null });
+    const search = new URL(c.req.url).search;
+    return forward(c, JSON.stringify({ plan, ...(req.cursor !== undefined ? { cursor: req.cursor } : {}) }), { path: `/v1/plan${search}`, method: 'POST' });
   });
   app.on(['GET', 'HEAD'], '/v1/*', (c) => forward(c));
   app.all('/v1/*', async (c) => forward(c, await c.req.text()));

@@ -53,8 +53,7 @@ function harness(config: Record<string, unknown>) {
   const verifier: TokenVerifier = { verify: (t) => (counts.verify++, jose.verify(t)) };
   const spy: QueryEngine = {
     listDatasets: () => engine.listDatasets(),
-    datasetFiles: (id) => engine.datasetFiles(id),
-    run: (q, o) => (counts.run++, engine.run(q, o)),
+    execute: (plan, o) => (counts.run++, engine.execute(plan, o)),
   };
   const app = createApp({
     engine: spy,

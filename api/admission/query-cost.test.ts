@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { PLAN_COST_PER_TERM, assertAffordable, estimateQueryCost, filterTerms, rowsInRange } from './query-cost.ts';
 import { AdmissionConfig } from '../../schemas/api-config.ts';
 import { QueryRequest } from '../../schemas/query.ts';
+import { planQuery } from '../query/plan.ts';
 import { AppError } from '../../schemas/errors.ts';
 import type { DatasetInfo } from '../ports.ts';
 
@@ -16,7 +17,10 @@ const DAY = { from: '2026-04-01T00:00:00Z', to: '2026-04-02T00:00:00Z' };
 /** One million flows spread over one day. */
 const DATASET: DatasetInfo = { id: 'vol', timeStart: DAY.from, timeEnd: DAY.to, flows: 1_000_000, files: 24, runs: 1, rejectedRuns: 0, pendingRuns: 0, verified: false, policyHashes: [], keyIds: [] };
 const config = AdmissionConfig.parse({ expensiveCost: 5_000_000, maxCost: 50_000_000 });
-const q = (extra: Record<string, unknown>) => QueryRequest.parse({ dataset: 'vol', timeRange: DAY, ...extra });
+const q = (extra: Record<string, unknown>) => {
+  const req = QueryRequest.parse({ dataset: 'vol', timeRange: DAY, ...extra });
+  return planQuery(req, { now: Date.parse('2026-05-01T00:00:00Z'), limits: { maxRecordRows: 1000, maxGroupRows: 10_000, minGroupSize: 1, maxTimeRangeDays: 31 }, filter: (req.filter ?? null) as never }).plan;
+};
 
 test('rows: flows × the overlap of the requested range with the dataset range', () => {
   const at = (iso: string) => Date.parse(iso);
@@ -62,7 +66,7 @@ test('estimate: a plain scan, a wide filter, a /32 grouping with quantiles; lane
 
 test('refusal over maxCost names the largest factor; unknown density is expensive but never refused', () => {
   const big: DatasetInfo = { ...DATASET, flows: 100_000_000 };
-  const refused = (req: QueryRequest, factor: string) =>
+  const refused = (req: ReturnType<typeof q>, factor: string) =>
     assert.throws(
       () => assertAffordable(estimateQueryCost(req, big, config), config),
       (e: unknown) => {

@@ -28,7 +28,9 @@
  */
 import { AppError, ErrorCode } from '../../schemas/errors.ts';
 import type { AdmissionConfig } from '../../schemas/api-config.ts';
-import type { GroupBy, Metric, QueryFilter, QueryRequest } from '../../schemas/query.ts';
+import type { GroupBy, Metric, QueryFilter } from '../../schemas/query.ts';
+import { TIME_BUCKET_MS } from '../../schemas/query.ts';
+import type { QueryPlan } from '../query/plan.ts';
 import type { DatasetInfo } from '../ports.ts';
 import type { Lane } from './admission-controller.ts';
 
@@ -68,16 +70,15 @@ const COLUMN_CARDINALITY: Record<string, number> = {
   end_reason: 8,
 };
 
-const BUCKET_MS = { '1m': 60_000, '5m': 300_000, '1h': 3_600_000, '1d': 86_400_000 } as const;
 
 function matcherTerms(m: unknown): number {
   return Array.isArray(m) ? m.length : 1;
 }
 
 /** Comparisons one row may need, counted iteratively (the tree is at most 16 levels deep). */
-export function filterTerms(filter: QueryFilter | undefined): number {
+export function filterTerms(filter: QueryFilter | null | undefined): number {
   let terms = 0;
-  const stack: QueryFilter[] = filter === undefined ? [] : [filter];
+  const stack: QueryFilter[] = filter === undefined || filter === null ? [] : [filter];
   while (stack.length > 0) {
     const f = stack.pop() as QueryFilter;
     for (const key of ['protocol', 'ipVersion', 'srcPort', 'dstPort', 'vlanId', 'srcNet', 'dstNet', 'endReason'] as const) {
@@ -103,7 +104,7 @@ export function filterTerms(filter: QueryFilter | undefined): number {
 
 function keyCardinality(g: GroupBy, rangeMs: number): number {
   if (typeof g === 'string') return COLUMN_CARDINALITY[g] ?? Infinity;
-  if ('timeBucket' in g) return Math.max(1, Math.ceil(rangeMs / BUCKET_MS[g.timeBucket]));
+  if ('timeBucket' in g) return Math.max(1, Math.ceil(rangeMs / TIME_BUCKET_MS[g.timeBucket]));
   return 2 ** g.prefixV4 + 2 ** g.prefixV6;
 }
 
@@ -124,7 +125,7 @@ function countMetrics(metrics: readonly Metric[]): { distinct: number; quantile:
   let quantile = 0;
   for (const m of set) {
     if (m.startsWith('distinct_')) distinct++;
-    else if (m === 'bytes_p50' || m === 'bytes_p95') quantile++;
+    else if (/_p\d\d$/.test(m)) quantile++;
   }
   return { distinct, quantile };
 }
@@ -132,22 +133,26 @@ function countMetrics(metrics: readonly Metric[]): { distinct: number; quantile:
 /** Row-equivalents per filter term for planning alone (~9 s / 25 600 terms at ~10 M units/s, one thread). */
 export const PLAN_COST_PER_TERM = 4_000;
 
-/** Estimates the cost of a validated request over `dataset` (its listing entry). */
-export function estimateQueryCost(req: QueryRequest, dataset: DatasetInfo, config: AdmissionConfig): CostEstimate {
-  const fromMs = Date.parse(req.timeRange.from);
-  const toMs = Date.parse(req.timeRange.to);
-  const terms = filterTerms(req.filter);
+/** Estimates the cost of a plan over `dataset` (its listing entry). */
+export function estimateQueryCost(plan: QueryPlan, dataset: DatasetInfo, config: AdmissionConfig): CostEstimate {
+  const { fromMs, toMs } = plan;
+  const terms = filterTerms(plan.filter) + filterTerms(plan.restriction);
   const rows = rowsInRange(dataset, fromMs, toMs);
   if (rows === null) return { cost: null, rows: null, filterTerms: terms, groups: null, factors: null, lane: 'expensive' };
   const rangeMs = Math.max(0, toMs - fromMs);
   let groups = 0;
   let metricsPerRow = 0;
   let metricsPerGroup = 0;
-  if (req.groupBy !== undefined) {
-    const product = req.groupBy.reduce((acc, g) => acc * keyCardinality(g, rangeMs), 1);
+  if (plan.kind === 'aggregate') {
+    const product = plan.groupBy.reduce((acc, g) => acc * keyCardinality(g, rangeMs), 1);
     groups = Math.min(rows, product);
-    const m = countMetrics(req.metrics ?? ['flows', 'packets', 'bytes']);
-    metricsPerRow = m.distinct * 1 + m.quantile * 0.5;
+    // A filled series has a row per bucket whatever the data (times the other keys' combinations).
+    const bucket = plan.groupBy.find((g) => typeof g === 'object' && 'timeBucket' in g);
+    if (plan.fill && bucket) groups = Math.max(groups, keyCardinality(bucket, rangeMs));
+    const m = countMetrics(plan.metrics);
+    // The other row reads the flows a second time.
+    if (plan.other) metricsPerRow += 1;
+    metricsPerRow += m.distinct * 1 + m.quantile * 0.5;
     metricsPerGroup = m.distinct * 2 + m.quantile * 10;
   }
   const factors: Record<CostFactor, number> = {

@@ -1,15 +1,17 @@
 /**
- * Runs one admitted query against the request's deadline: the engine gets the time *left*
- * (not the full timeout — the queue wait has used some), and the answer waits at most
+ * Starts one admitted query against the request's deadline: the engine gets the time *left*
+ * (not the full timeout — the queue wait has used some), and the start waits at most
  * DEADLINE_GRACE_MS past the deadline for the engine to stop. The admission slot is released
- * only when the engine call has really settled, so a query the engine is slow to interrupt
- * keeps its slot (and its DuckDB connection) counted, even after the client got its 504.
+ * only when the engine is really done with the query — its stream closed, read to the end, or
+ * failed — so a query the engine is slow to interrupt, or an answer still streaming to a slow
+ * client, keeps its slot (and its DuckDB connection) counted, even after the client got its 504.
  *
  * Owns: the deadline race and the slot's release. Never: releases a slot twice or before the
  * engine is done with it.
  */
 import { AppError, ErrorCode } from '../../schemas/errors.ts';
-import type { CompiledSql, EngineResult, QueryEngine } from '../ports.ts';
+import type { EngineStream, QueryEngine } from '../ports.ts';
+import type { QueryPlan } from '../query/plan.ts';
 import type { AdmissionTicket } from './admission-controller.ts';
 
 /** How long past the deadline an answer waits for the engine to stop (DuckDB's interrupt takes ~5–50 ms). */
@@ -17,30 +19,70 @@ export const DEADLINE_GRACE_MS = 250;
 
 export interface DeadlineRun {
   readonly engine: QueryEngine;
-  readonly query: CompiledSql;
-  readonly maxRows: number;
+  readonly plan: QueryPlan;
   readonly deadlineAt: number;
   readonly now: () => number;
   readonly ticket: AdmissionTicket;
   readonly signal?: AbortSignal;
 }
 
+/** Wraps `s` so that the slot is released once, when the stream is done with. */
+function releasing(s: EngineStream, release: () => void): EngineStream {
+  let done = false;
+  const once = (): void => {
+    if (done) return;
+    done = true;
+    release();
+  };
+  return {
+    columns: s.columns,
+    batches: {
+      async *[Symbol.asyncIterator]() {
+        try {
+          yield* s.batches;
+        } finally {
+          await s.close().catch(() => undefined);
+          once();
+        }
+      },
+    },
+    stats: () => s.stats(),
+    async close() {
+      try {
+        await s.close();
+      } finally {
+        once();
+      }
+    },
+  };
+}
+
 /**
- * @throws AppError ERR_QUERY_TIMEOUT when the deadline (plus the grace) passes first; the
- *   engine's errors otherwise.
+ * @throws AppError ERR_QUERY_TIMEOUT when the deadline (plus the grace) passes before the
+ *   answer starts; the engine's errors otherwise.
  */
-export function runWithinDeadline(run: DeadlineRun): Promise<EngineResult> {
+export function openWithinDeadline(run: DeadlineRun): Promise<EngineStream> {
   const remaining = run.deadlineAt - run.now();
-  const options = { maxRows: run.maxRows, timeoutMs: remaining, ...(run.signal ? { signal: run.signal } : {}) };
-  const work = Promise.resolve().then(() => run.engine.run(run.query, options));
+  const options = { timeoutMs: remaining, ...(run.signal ? { signal: run.signal } : {}) };
   const release = (): void => run.ticket.release();
-  work.then(release, release);
-  return new Promise<EngineResult>((resolve, reject) => {
-    const guard = setTimeout(() => reject(new AppError(ErrorCode.QueryTimeout, 'query exceeded its deadline')), Math.max(0, remaining) + DEADLINE_GRACE_MS);
+  const work = Promise.resolve().then(() => run.engine.execute(run.plan, options));
+  let abandoned = false;
+  work.then(
+    (stream) => {
+      // Too late: the caller got its 504; stop the query and give the slot back then.
+      if (abandoned) void stream.close().finally(release);
+    },
+    release,
+  );
+  return new Promise<EngineStream>((resolve, reject) => {
+    const guard = setTimeout(() => {
+      abandoned = true;
+      reject(new AppError(ErrorCode.QueryTimeout, 'query exceeded its deadline'));
+    }, Math.max(0, remaining) + DEADLINE_GRACE_MS);
     work.then(
-      (result) => {
+      (stream) => {
         clearTimeout(guard);
-        resolve(result);
+        if (!abandoned) resolve(releasing(stream, release));
       },
       (err: unknown) => {
         clearTimeout(guard);

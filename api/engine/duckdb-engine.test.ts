@@ -13,6 +13,9 @@ let root: string;
 let archive: string;
 let engine: DuckDbEngine;
 const opts = { maxRows: 100, timeoutMs: 10_000 };
+function runQ(e: DuckDbEngine, q: { sql: string; params: readonly (string | number | bigint | boolean | readonly string[])[] }, o: { maxRows: number; timeoutMs: number }) {
+  return e.runSql(q.sql, q.params, o);
+}
 
 before(async () => {
   root = mkdtempSync(join(tmpdir(), 'flowseal-engine-'));
@@ -31,7 +34,7 @@ after(async () => {
 });
 
 async function blocked(sql: string): Promise<void> {
-  await assert.rejects(engine.run({ sql, params: [] }, opts), (err: unknown) => {
+  await assert.rejects(engine.runSql(sql, [], opts), (err: unknown) => {
     assert.ok(err instanceof AppError);
     assert.ok(!err.message.includes('/'), 'error message must not contain paths');
     // refused by the sandbox, not by some unrelated failure
@@ -42,7 +45,7 @@ async function blocked(sql: string): Promise<void> {
 
 test('archive files are readable through the sandbox', async () => {
   await engine.listDatasets();
-  const r = await engine.run({ sql: 'SELECT count(*) AS n FROM read_parquet($1, hive_partitioning = true)', params: [engine.datasetFiles('lab')] }, opts);
+  const r = await runQ(engine, { sql: 'SELECT count(*) AS n FROM read_parquet($1, hive_partitioning = true)', params: [engine.datasetFiles('lab')] }, opts);
   assert.deepEqual(r.rows, [[1]]);
 });
 
@@ -62,7 +65,7 @@ test('sandbox: no reads or writes outside the archive, no ATTACH, SET, INSTALL, 
   await blocked('INSTALL httpfs');
   await blocked('LOAD httpfs');
   // the engine stays usable afterwards
-  const r = await engine.run({ sql: 'SELECT 1 AS one', params: [] }, opts);
+  const r = await engine.runSql('SELECT 1 AS one', [], opts);
   assert.deepEqual(r.rows, [[1]]);
 });
 
@@ -73,7 +76,7 @@ test('dataset listing comes from the archive and ignores invalid names', async (
 });
 
 test('BIGINT/UBIGINT are JSON-safe, TIMESTAMP is ISO with Z', async () => {
-  const r = await engine.run({
+  const r = await runQ(engine, {
     sql: "SELECT 18446744073709551615::UBIGINT AS big, 9007199254740993::BIGINT AS over, 42::UBIGINT AS small, TIMESTAMP '2026-01-01 00:00:00.123456' AS ts, $1 AS p",
     params: [0xffff_ffff_ffff_ffffn],
   }, opts);
@@ -83,24 +86,24 @@ test('BIGINT/UBIGINT are JSON-safe, TIMESTAMP is ISO with Z', async () => {
 });
 
 test('row cap marks truncation; deadline interrupts with ERR_QUERY_TIMEOUT', async () => {
-  const capped = await engine.run({ sql: 'SELECT * FROM range(5000)', params: [] }, { maxRows: 10, timeoutMs: 10_000 });
+  const capped = await engine.runSql('SELECT * FROM range(5000)', [], { maxRows: 10, timeoutMs: 10_000 });
   assert.equal(capped.rows.length, 10);
   assert.equal(capped.truncated, true);
-  const exact = await engine.run({ sql: 'SELECT * FROM range(10)', params: [] }, { maxRows: 10, timeoutMs: 10_000 });
+  const exact = await engine.runSql('SELECT * FROM range(10)', [], { maxRows: 10, timeoutMs: 10_000 });
   assert.equal(exact.truncated, false);
   await assert.rejects(
-    engine.run({ sql: 'SELECT count(*) FROM range(100000000000) a WHERE a.range % 7 = 3', params: [] }, { maxRows: 10, timeoutMs: 50 }),
+    engine.runSql('SELECT count(*) FROM range(100000000000) a WHERE a.range % 7 = 3', [], { maxRows: 10, timeoutMs: 50 }),
     (err: unknown) => err instanceof AppError && err.code === 'ERR_QUERY_TIMEOUT',
   );
 });
 
 async function allowedDirectories(e: DuckDbEngine): Promise<string[]> {
-  const r = await e.run({ sql: "SELECT unnest(current_setting('allowed_directories')) AS d ORDER BY d", params: [] }, opts);
+  const r = await runQ(e, { sql: "SELECT unnest(current_setting('allowed_directories')) AS d ORDER BY d", params: [] }, opts);
   return r.rows.map((row) => String(row[0]));
 }
 
 async function spillDirectory(e: DuckDbEngine): Promise<string> {
-  const r = await e.run({ sql: "SELECT current_setting('temp_directory')", params: [] }, opts);
+  const r = await runQ(e, { sql: "SELECT current_setting('temp_directory')", params: [] }, opts);
   return String(r.rows[0][0]);
 }
 
@@ -132,8 +135,8 @@ test('sandbox: with spill disabled allowed_directories is exactly the archive; <
     try {
       assert.deepEqual(await allowedDirectories(locked), [`${archive}/`]);
       assert.equal(await spillDirectory(locked), '');
-      await assert.rejects(locked.run({ sql: `SELECT content FROM read_text('${join(cwd, '.tmp', 'secret.txt')}')`, params: [] }, opts), AppError);
-      await assert.rejects(locked.run({ sql: `COPY (SELECT 1) TO '${join(cwd, '.tmp', 'w.csv')}'`, params: [] }, opts), AppError);
+      await assert.rejects(runQ(locked, { sql: `SELECT content FROM read_text('${join(cwd, '.tmp', 'secret.txt')}')`, params: [] }, opts), AppError);
+      await assert.rejects(runQ(locked, { sql: `COPY (SELECT 1) TO '${join(cwd, '.tmp', 'w.csv')}'`, params: [] }, opts), AppError);
       assert.equal(existsSync(join(cwd, '.tmp', 'w.csv')), false);
     } finally {
       await locked.close();
@@ -141,7 +144,7 @@ test('sandbox: with spill disabled allowed_directories is exactly the archive; <
     // the default engine, started from this cwd, cannot reach <cwd>/.tmp either
     const spilling = await createDuckDbEngine({ archiveDir: archive, threads: 1 });
     try {
-      await assert.rejects(spilling.run({ sql: `SELECT content FROM read_text('${join(cwd, '.tmp', 'secret.txt')}')`, params: [] }, opts), AppError);
+      await assert.rejects(runQ(spilling, { sql: `SELECT content FROM read_text('${join(cwd, '.tmp', 'secret.txt')}')`, params: [] }, opts), AppError);
     } finally {
       await spilling.close();
     }

@@ -33,8 +33,12 @@ import { DuckDBInstance, BIGINT, BOOLEAN, DOUBLE, LIST, UBIGINT, VARCHAR, listVa
 import type { DuckDBConnection, DuckDBType, DuckDBValue } from '@duckdb/node-api';
 import { AppError, ErrorCode } from '../../schemas/errors.ts';
 import { DatasetId } from '../../schemas/claims.ts';
-import type { CompiledSql, DatasetInfo, EngineResult, EngineRunOptions, QueryEngine, QueryParam } from '../ports.ts';
+import { fileHourStartMs } from '../../schemas/archive.ts';
+import type { Cell, DatasetInfo, EngineRunOptions, EngineStream, QueryEngine, QueryParam } from '../ports.ts';
+import type { QueryPlan } from '../query/plan.ts';
+import { compilePlan } from './duckdb-plan-sql.ts';
 import { toJsonValue } from './json-value.ts';
+import { createShaper } from './duckdb-shape.ts';
 import { createManifestCatalog, stillCommitted, type Catalog, type RunRejection } from './manifest-catalog.ts';
 import type { JWK } from 'jose';
 
@@ -67,6 +71,13 @@ export interface DuckDbEngine extends QueryEngine {
   close(): Promise<void>;
   /** Rebuilds the dataset catalog now and waits for it (listings otherwise refresh in the background). */
   refresh(): Promise<void>;
+  /**
+   * Runs SQL text directly, for this adapter's own sandbox tests and benchmarks: no route or
+   * port reaches it (the API only ever calls `execute` with a plan).
+   */
+  runSql(sql: string, params: readonly QueryParam[], options: EngineRunOptions & { maxRows: number }): Promise<{ columns: { name: string; type: string }[]; rows: Cell[][]; truncated: boolean }>;
+  /** The committed files of a listed dataset (benchmarks compare direct DuckDB over the same files). */
+  datasetFiles(id: string): readonly string[];
 }
 
 /** How often a connection past its deadline is interrupted again until its statement stops. */
@@ -143,17 +154,19 @@ export async function createDuckDbEngine(options: DuckDbEngineOptions): Promise<
   }
 
   /**
-   * One connection with a deadline `timeoutMs` from now. At the deadline the connection is
-   * interrupted, and interrupted again every INTERRUPT_REPEAT_MS until `body` settles: DuckDB
-   * clears a connection's interrupt flag when a statement starts, so an interrupt that lands
-   * while the statement still waits for a worker thread (prepare and execute run on the
-   * runtime's worker pool) is lost, and the statement would then run to completion. An abort
-   * of `signal` (the client went away) stops the statement the same way.
+   * Opens a streamed statement on its own connection with a deadline `timeoutMs` from now. At
+   * the deadline the connection is interrupted, and interrupted again every INTERRUPT_REPEAT_MS
+   * until the stream is closed: DuckDB clears a connection's interrupt flag when a statement
+   * starts, so an interrupt that lands while the statement still waits for a worker thread
+   * (prepare and execute run on the runtime's worker pool) is lost, and the statement would
+   * then run to completion. An abort of `signal` (the client went away) stops it the same way.
+   * Rows are shaped batch by batch (one DuckDB chunk, ~2 048 rows, at a time); after the last
+   * batch `afterRead` runs (the committed-files check) before the iteration ends.
    */
-  async function withConnection<T>(timeoutMs: number, signal: AbortSignal | undefined, body: (c: DuckDBConnection, isStopped: () => boolean) => Promise<T>): Promise<T> {
+  async function openStream(sql: string, params: readonly QueryParam[], opts: EngineRunOptions, shape: (columns: { name: string; type: string }[]) => ReturnType<typeof createShaper>, afterRead: () => Promise<void>): Promise<EngineStream> {
     const aborted = () => new AppError(ErrorCode.BadRequest, 'request aborted by the client');
-    if (signal?.aborted) throw aborted();
-    if (!(timeoutMs > 0)) throw new AppError(ErrorCode.QueryTimeout, 'query exceeded its deadline');
+    if (opts.signal?.aborted) throw aborted();
+    if (!(opts.timeoutMs > 0)) throw new AppError(ErrorCode.QueryTimeout, 'query exceeded its deadline');
     const conn = await instance.connect();
     let stop: 'timeout' | 'abort' | null = null;
     let repeat: ReturnType<typeof setInterval> | undefined;
@@ -163,55 +176,75 @@ export async function createDuckDbEngine(options: DuckDbEngineOptions): Promise<
       conn.interrupt();
       repeat = setInterval(() => conn.interrupt(), INTERRUPT_REPEAT_MS);
     };
-    const timer = setTimeout(() => halt('timeout'), timeoutMs);
+    const timer = setTimeout(() => halt('timeout'), opts.timeoutMs);
     const onAbort = (): void => halt('abort');
-    signal?.addEventListener('abort', onAbort, { once: true });
-    try {
-      const out = await body(conn, () => stop !== null);
-      if (stop === 'abort') throw aborted();
-      return out;
-    } catch (err) {
-      if (stop === 'abort') throw aborted();
-      throw mapDuckDbError(err, stop === 'timeout');
-    } finally {
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    let closed = false;
+    const close = async (): Promise<void> => {
+      if (closed) return;
+      closed = true;
       clearTimeout(timer);
       clearInterval(repeat);
-      signal?.removeEventListener('abort', onAbort);
+      opts.signal?.removeEventListener('abort', onAbort);
       conn.closeSync();
+    };
+    const fail = (err: unknown): AppError => (stop === 'abort' ? aborted() : mapDuckDbError(err, stop === 'timeout'));
+    let result: Awaited<ReturnType<DuckDBConnection['stream']>>;
+    try {
+      result = await conn.stream(sql, params.map(bindValue), params.map(paramType));
+    } catch (err) {
+      await close();
+      throw fail(err);
     }
-  }
-
-  async function readRows(sql: string, params: readonly QueryParam[], opts: EngineRunOptions): Promise<EngineResult> {
-    return withConnection(opts.timeoutMs, opts.signal, async (conn, isStopped) => {
-      const result = await conn.stream(sql, params.map(bindValue), params.map(paramType));
-      const names = result.columnNames();
-      const types = result.columnTypes();
-      const columns = names.map((name, i) => ({ name, type: String(types[i]) }));
-      const rows: unknown[][] = [];
-      let truncated = false;
-      for (;;) {
-        const chunk = await result.fetchChunk();
-        // An interrupt during fetching ends the stream silently: the deadline flag tells.
-        if (isStopped()) {
-          if (rows.length === 0) throw new AppError(ErrorCode.QueryTimeout, 'query exceeded its deadline');
-          truncated = true;
-          break;
-        }
-        if (!chunk || chunk.rowCount === 0) break;
-        if (rows.length >= opts.maxRows) {
-          truncated = true;
-          break;
-        }
-        for (const raw of chunk.getRows()) {
-          if (rows.length >= opts.maxRows) {
-            truncated = true;
+    const names = result.columnNames();
+    const types = result.columnTypes();
+    const shaper = shape(names.map((name, i) => ({ name, type: String(types[i]) })));
+    let rowsOut = 0;
+    let cut = false;
+    let finished = false;
+    async function* batches(): AsyncGenerator<readonly (readonly Cell[])[]> {
+      try {
+        for (;;) {
+          let chunk;
+          try {
+            chunk = await result.fetchChunk();
+          } catch (err) {
+            throw fail(err);
+          }
+          // An interrupt during fetching ends the stream silently: the flags tell.
+          if (stop === 'abort') throw aborted();
+          if (stop === 'timeout') {
+            if (rowsOut === 0) throw new AppError(ErrorCode.QueryTimeout, 'query exceeded its deadline');
+            cut = true;
             break;
           }
-          rows.push(raw.map(toJsonValue));
+          if (!chunk || chunk.rowCount === 0) break;
+          const out = shaper.push(chunk.getRows());
+          rowsOut += out.length;
+          if (out.length > 0) yield out;
         }
+        await afterRead();
+        finished = true;
+      } finally {
+        await close();
       }
-      return { columns, rows, truncated };
-    });
+    }
+    const gen = batches();
+    return {
+      columns: shaper.columns,
+      batches: {
+        [Symbol.asyncIterator]: () => gen,
+      },
+      stats() {
+        if (!finished && !cut) throw new TypeError('stats() before the batches were read');
+        const st = shaper.stats();
+        return cut ? { ...st, truncated: true } : st;
+      },
+      async close() {
+        await gen.return(undefined);
+        await close();
+      },
+    };
   }
 
   const catalog = createManifestCatalog({
@@ -263,25 +296,56 @@ export async function createDuckDbEngine(options: DuckDbEngineOptions): Promise<
     async listDatasets() {
       return [...(await current()).datasets.values()].map((d) => d.info);
     },
-    datasetFiles(id: string) {
-      if (!DatasetId.safeParse(id).success) throw new TypeError('datasetFiles needs a validated dataset id');
-      // Only ever asked after listDatasets() found the id (execute-query resolves it first).
-      if (cache === null) throw new TypeError('datasetFiles before listDatasets');
-      return cache.value.datasets.get(id)?.files ?? [];
-    },
-    async run(query: CompiledSql, opts: EngineRunOptions) {
-      const result = await readRows(query.sql, query.params, opts);
-      // The files read must still be the versions the catalog checked (a swap between the
-      // check and DuckDB's read would otherwise be answered from).
-      const files = query.params.filter((p): p is readonly string[] => Array.isArray(p)).flat();
-      if (files.length > 0 && (cache === null || !(await stillCommitted(cache.value, files)))) {
-        if (cache) cache = { at: -Infinity, value: cache.value };
-        throw new AppError(ErrorCode.ArchiveChanged, 'the archive changed while the query ran; retry');
-      }
-      return result;
+    async execute(plan: QueryPlan, opts: EngineRunOptions) {
+      if (!DatasetId.safeParse(plan.dataset).success) throw new TypeError('execute needs a validated dataset id');
+      // Only ever asked after listDatasets() found the id (the executor resolves it first).
+      if (cache === null) throw new TypeError('execute before listDatasets');
+      const snapshot = cache.value;
+      // Only the files whose hour overlaps the range: DuckDB binds every listed file's
+      // metadata, and the committed-files check looks at each one.
+      const files = (snapshot.datasets.get(plan.dataset)?.files ?? []).filter((f) => {
+        const hour = fileHourStartMs(f);
+        return hour === null || (hour < plan.toMs && hour + 3_600_000 > plan.fromMs);
+      });
+      const compiled = compilePlan(plan, files);
+      return openStream(compiled.sql, compiled.params, opts, (columns) => createShaper(compiled, columns), async () => {
+        // The files read must still be the versions the catalog checked (a swap between the
+        // check and DuckDB's read would otherwise be answered from).
+        if (files.length > 0 && !(await stillCommitted(snapshot, files))) {
+          if (cache) cache = { at: -Infinity, value: cache.value };
+          throw new AppError(ErrorCode.ArchiveChanged, 'the archive changed while the query ran; retry');
+        }
+      });
     },
     async refresh() {
       await rebuild();
+    },
+    async runSql(sql, params, opts) {
+      let cols: { name: string; type: string }[] = [];
+      let truncated = false;
+      const rows: Cell[][] = [];
+      const stream = await openStream(sql, params, opts, (columns) => {
+        cols = columns;
+        return {
+          columns,
+          push: (batch) => {
+            const out: Cell[][] = [];
+            for (const r of batch) {
+              if (rows.length + out.length >= opts.maxRows) truncated = true;
+              else out.push(r.map((v) => toJsonValue(v) as Cell));
+            }
+            return out;
+          },
+          stats: () => ({ truncated }),
+        };
+      }, async () => undefined);
+      for await (const b of stream.batches) for (const r of b) rows.push([...r]);
+      return { columns: cols, rows, truncated: stream.stats().truncated };
+    },
+    datasetFiles(id: string) {
+      if (!DatasetId.safeParse(id).success) throw new TypeError('datasetFiles needs a validated dataset id');
+      if (cache === null) throw new TypeError('datasetFiles before listDatasets');
+      return cache.value.datasets.get(id)?.files ?? [];
     },
     async close() {
       instance.closeSync();

@@ -7,6 +7,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, truncateSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { CompactSign, importJWK } from 'jose';
+import { PLAN_VERSION } from '../query/plan.ts';
+import type { QueryPlan } from '../query/plan.ts';
 import { AppError } from '../../schemas/errors.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -36,14 +38,18 @@ async function setup(options: { pinned?: boolean; hashBudgetBytes?: number } = {
     onRejectedRun: (r) => rejected.push(r),
     ...(options.hashBudgetBytes !== undefined ? { hashBudgetBytes: options.hashBudgetBytes } : {}),
   });
-  /** Rows the engine would read for `dataset` (through its committed file list). */
+  /** Flows the engine answers for `dataset` (a total over all time, through the query path). */
   const count = async (dataset: string): Promise<number | null> => {
     const d = (await engine.listDatasets()).find((x) => x.id === dataset);
     if (!d) return null;
-    const files = engine.datasetFiles(dataset);
-    if (files.length === 0) return 0;
-    const r = await engine.run({ sql: 'SELECT count(*)::INTEGER FROM read_parquet($1)', params: [files] }, { maxRows: 1, timeoutMs: 10_000 });
-    return Number(r.rows[0]![0]);
+    const plan: QueryPlan = {
+      version: PLAN_VERSION, dataset, fromMs: 0, toMs: Date.parse('2100-01-01T00:00:00Z'), filter: null, restriction: null, kind: 'aggregate',
+      select: [], groupBy: [], metrics: ['flows'], order: [], limit: 1, minGroupSize: 1, other: false, fill: false, having: {}, after: null, mode: 'final',
+    };
+    const s = await engine.execute(plan, { timeoutMs: 10_000 });
+    const rows: unknown[][] = [];
+    for await (const b of s.batches) rows.push(...b.map((r) => [...r]));
+    return Number(rows[0]![0]);
   };
   /** Lets the listing go stale and waits for the rebuild it triggers. */
   const refresh = async () => {

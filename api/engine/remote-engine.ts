@@ -59,6 +59,10 @@ export interface ForwardOptions {
    * in its `trustedProxies`.
    */
   readonly clientAddress?: string | null;
+  /** Send to this origin path (and no query string) instead of the incoming request's, e.g. `/v1/plan`. */
+  readonly path?: string;
+  /** The method to use instead of the incoming request's (with `path`). */
+  readonly method?: 'GET' | 'POST';
 }
 
 export interface RemoteEngine {
@@ -97,16 +101,17 @@ export function createRemoteEngine(options: RemoteEngineOptions): RemoteEngine {
     originUrl,
     async forward(request, forwardOptions = {}) {
       const incoming = new URL(request.url);
-      const target = `${originUrl}${incoming.pathname}${incoming.search}`;
+      const target = forwardOptions.path !== undefined ? `${originUrl}${forwardOptions.path}` : `${originUrl}${incoming.pathname}${incoming.search}`;
+      const method = forwardOptions.method ?? request.method;
       const headers = new Headers();
       for (const name of FORWARDED_REQUEST_HEADERS) {
         const value = request.headers.get(name);
         if (value !== null) headers.set(name, value);
       }
       if (forwardOptions.clientAddress) headers.set('x-forwarded-for', forwardOptions.clientAddress);
-      const hasBody = request.method !== 'GET' && request.method !== 'HEAD' && forwardOptions.body !== undefined;
+      const hasBody = method !== 'GET' && method !== 'HEAD' && forwardOptions.body !== undefined;
       const outgoing = new Request(target, {
-        method: request.method,
+        method,
         headers,
         redirect: 'manual',
         signal: AbortSignal.timeout(timeoutMs),

@@ -13,22 +13,57 @@
  */
 import fc from 'fast-check';
 import { Hono } from 'hono';
-import { FLOW_COLUMN_NAMES, PARTITION_COLUMNS, EndReason } from '../../schemas/columns.ts';
-import { GROUP_COLUMNS, METRICS, RECORD_COLUMNS } from '../../schemas/query.ts';
+import { FLOW_COLUMNS, FLOW_COLUMN_NAMES, PARTITION_COLUMNS, EndReason } from '../../schemas/columns.ts';
+
+/** The DuckDB types of the flow columns (cursor positions are cast to them). */
+const FLOW_COLUMNS_TYPES = FLOW_COLUMNS.map((c) => c.duckdbType);
+import { GROUP_COLUMNS, METRICS, RECORD_COLUMNS, TIME_BUCKET_MS } from '../../schemas/query.ts';
 import type { Metric, TimeBucket } from '../../schemas/query.ts';
 import { ApiConfig } from '../../schemas/api-config.ts';
 import { AppError, ErrorCode } from '../../schemas/errors.ts';
 import { formatIpv4, formatIpv6 } from '../../schemas/ip-address.ts';
-import type { CompiledSql, QueryEngine, RateLimitStore } from '../ports.ts';
+import type { QueryEngine, QueryParam, RateLimitStore } from '../ports.ts';
+import { compilePlan } from '../engine/duckdb-plan-sql.ts';
+
+/** A compiled statement, as the tests inspect it. */
+export interface CompiledSql {
+  readonly sql: string;
+  readonly params: readonly QueryParam[];
+}
 import type { AppEnv } from '../middleware/context.ts';
 import { errorHandler } from '../middleware/error-handler.ts';
 import { queryRoutes } from '../routes/query.ts';
-import type { CompileLimits } from './compile-query.ts';
+import { parseQueryRequest } from '../routes/execute-query.ts';
+import { planQuery } from './plan.ts';
+import type { PlanSql } from '../engine/duckdb-plan-sql.ts';
+
+/** The limits a compiled statement depends on (the config's, by their old compiler names). */
+export interface CompileLimits {
+  readonly recordRows: number;
+  readonly groupRows: number;
+  readonly minGroupSize: number;
+  readonly maxTimeRangeDays: number;
+  readonly maxFilterNodes: number;
+}
+
+/** The clock plans are made at in these tests. */
+export const PLAN_NOW = Date.parse('2026-06-01T00:00:00Z');
+
+/** A body as the API compiles it: validated, planned under `limits` at PLAN_NOW, compiled over `files`. */
+export function compileBody(body: unknown, limits: CompileLimits, files: readonly string[]): PlanSql {
+  const req = parseQueryRequest(body, { maxFilterNodes: limits.maxFilterNodes, maxFilterTerms: 1_000_000 });
+  const { plan } = planQuery(req, {
+    now: PLAN_NOW,
+    limits: { maxRecordRows: limits.recordRows, maxGroupRows: limits.groupRows, minGroupSize: limits.minGroupSize, maxTimeRangeDays: limits.maxTimeRangeDays },
+    filter: (req.filter ?? null) as never,
+  });
+  return compilePlan(plan, files);
+}
 import { parseCidr } from './cidr.ts';
 
 export const INJECTION = "'; DROP TABLE x; --";
 export const METRIC_NAMES = Object.keys(METRICS) as Metric[];
-export const BUCKETS: readonly TimeBucket[] = ['1m', '5m', '1h', '1d'];
+export const BUCKETS = Object.keys(TIME_BUCKET_MS) as TimeBucket[];
 const DAY_MS = 86_400_000;
 export const MAX_DAYS = 31;
 
@@ -270,11 +305,14 @@ export function valueStrings(body: unknown): string[] {
 // ---- SQL text checks ----
 const WORDS = new Set([
   ...'SELECT FROM WHERE WITH AS GROUP BY ALL LEFT JOIN ON ORDER ASC DESC NULLS LAST LIMIT AND OR NOT BETWEEN IN CASE WHEN THEN ELSE END CAST DATE INTERVAL DISTINCT TRUE FALSE true'.split(' '),
-  ...'read_parquet hive_partitioning hive_types union_by_name make_timestamp time_bucket count sum avg date_diff quantile_cont coalesce g s __flows __suppressed'.split(' '),
+  ...'read_parquet hive_partitioning hive_types union_by_name make_timestamp time_bucket count sum avg min max date_diff quantile_cont coalesce nullif g s __flows __suppressed'.split(' '),
+  ...'filename file_row_number epoch_us to_microseconds generate_series unnest IS NULL EXISTS UNION NAME TIMESTAMP BIGINT CROSS'.split(' '),
+  ...'base top shown rest vis buckets combos filled u __other __part __one'.split(' '),
+  ...FLOW_COLUMNS_TYPES,
   ...FLOW_COLUMN_NAMES, ...PARTITION_COLUMNS, ...METRIC_NAMES,
 ]);
-const STRINGS = new Set(["'date'", "'DATE'", "'hour'", "'INTEGER'", "'microsecond'", "'1 minute'", "'5 minutes'", "'1 hour'", "'1 day'"]);
-const NUMBERS = new Set(['4', '6', '0.5', '0.95', '1000.0']);
+const STRINGS = new Set(["'date'", "'DATE'", "'hour'", "'INTEGER'", "'microsecond'", "'1970-01-01'"]);
+const NUMBERS = new Set(['0', '1', '4', '6', '8', '0.5', '0.95', '0.99', '1000.0', '1000000.0']);
 const TOKEN = /\s+|\$(\d+)|'[^']*'|[A-Za-z_][A-Za-z0-9_]*|\d+(?:\.\d+)?|>=|<=|[(),=<>&*.+/{}:]/y;
 
 /**
@@ -291,7 +329,7 @@ export function assertFixedVocabulary(c: CompiledSql): void {
     if (!m) throw new Error(`unexpected SQL text at ${at}: ${c.sql.slice(at, at + 40)}`);
     const t = m[0];
     if (m[1] !== undefined) used.add(Number(m[1]));
-    else if (t.startsWith("'") ? !STRINGS.has(t) : /^\d/.test(t) ? !NUMBERS.has(t) : /^\w/.test(t) && !WORDS.has(t) && !/^__k\d+_(v|hi|lo)$/.test(t)) {
+    else if (t.startsWith("'") ? !STRINGS.has(t) : /^\d/.test(t) ? !NUMBERS.has(t) : /^\w/.test(t) && !WORDS.has(t) && !/^__k\d+_(v|hi|lo)$/.test(t) && !/^__s\d+$/.test(t)) {
       throw new Error(`SQL token outside the fixed vocabulary: ${t}`);
     }
   }
@@ -307,11 +345,10 @@ export function routeHarness(): { runs: CompiledSql[]; globs: string[]; call(pat
   const datasets = new Set<string>();
   const engine: QueryEngine = {
     listDatasets: async () => [...datasets].map((id) => ({ id, timeStart: null, timeEnd: null, flows: null, files: 1, runs: 1, rejectedRuns: 0, pendingRuns: 0, verified: false, policyHashes: [], keyIds: [] })),
-    datasetFiles: (id) => {
-      globs.push(`/archive/${id}/${INJECTION}/date=2026-01-01/hour=00/r-0000.parquet`);
-      return [globs[globs.length - 1]!];
-    },
-    run: async (q) => {
+    execute: async (plan) => {
+      // What the DuckDB adapter would run for this plan, over a file list with hostile text.
+      globs.push(`/archive/${plan.dataset}/${INJECTION}/date=2026-01-01/hour=00/r-0000.parquet`);
+      const q = compilePlan(plan, [globs[globs.length - 1]!]);
       runs.push({ sql: q.sql, params: [...q.params] });
       throw new AppError(ErrorCode.QueryTimeout, 'recorded');
     },

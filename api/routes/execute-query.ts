@@ -13,21 +13,22 @@
 import { AppError, ErrorCode } from '../../schemas/errors.ts';
 import { DatasetId, Scope } from '../../schemas/claims.ts';
 import type { Principal } from '../../schemas/claims.ts';
-import { QueryRequest } from '../../schemas/query.ts';
-import type { QueryResponse } from '../../schemas/query.ts';
+import { QueryFilter, QueryRequest } from '../../schemas/query.ts';
+import type { QueryStats } from '../../schemas/query.ts';
 import type { ApiConfig } from '../../schemas/api-config.ts';
-import type { DatasetInfo, QueryEngine, RateLimitStore } from '../ports.ts';
-import { compileQuery } from '../query/compile-query.ts';
-import type { CompiledQuery } from '../query/compile-query.ts';
-import { identifiesConnections } from '../query/connection-keys.ts';
+import type { Cell, DatasetInfo, QueryEngine, RateLimitStore, ResultStream } from '../ports.ts';
+import { planIsPerConnection, planQuery, rebasePlan } from '../query/plan.ts';
+import type { PlannedQuery, QueryPlan } from '../query/plan.ts';
+import { assertCursorMatches } from '../query/cursor.ts';
+import type { CursorCodec, CursorPosition } from '../query/cursor.ts';
 import { assertFilterDepth } from '../query/filter-depth.ts';
-import { shapeResult } from '../query/shape-result.ts';
+import { parseFilterText } from '../query/filter-text.ts';
 import { requireScope } from '../middleware/auth.ts';
 import type { AuditFacts } from '../middleware/context.ts';
 import { reserveRecordRows } from './record-budget.ts';
 import type { AdmissionController } from '../admission/admission-controller.ts';
 import { assertAffordable, estimateQueryCost } from '../admission/query-cost.ts';
-import { runWithinDeadline } from '../admission/run-within-deadline.ts';
+import { openWithinDeadline } from '../admission/run-within-deadline.ts';
 
 export interface ExecuteDeps {
   readonly engine: QueryEngine;
@@ -35,6 +36,7 @@ export interface ExecuteDeps {
   readonly config: ApiConfig;
   readonly now: () => number;
   readonly admission: AdmissionController;
+  readonly cursors: CursorCodec;
 }
 
 /** The request around one query. */
@@ -48,15 +50,25 @@ export interface ExecuteContext {
   readonly signal?: AbortSignal;
 }
 
+type FilterLimits = { readonly maxFilterNodes: number; readonly maxFilterTerms: number };
+
 /**
- * Validates a request body against `QueryRequest`. The filter's nesting depth is checked first,
- * iteratively, so a deeply nested body cannot exhaust the stack inside the schema validator.
- * @throws AppError ERR_QUERY_FILTER_INVALID for a filter nested deeper than 16 levels,
+ * Validates a request body against `QueryRequest`. A text `filter` (an nfdump-style
+ * expression, or JSON when it starts with `{`) is parsed into the structured filter first; the
+ * structured filter's nesting depth and size are checked iteratively before schema validation,
+ * so a deeply nested body cannot exhaust the stack inside the schema validator.
+ * @throws AppError ERR_QUERY_FILTER_SYNTAX for a text filter that does not parse (with its
+ *   position), ERR_QUERY_FILTER_INVALID for a filter nested deeper than 16 levels or too large,
  *   ERR_QUERY_INVALID with issue paths and codes (input values are not echoed).
  */
-export function parseQueryRequest(body: unknown, limits: { readonly maxFilterNodes: number; readonly maxFilterTerms: number }): QueryRequest {
+export function parseQueryRequest(body: unknown, limits: FilterLimits): QueryRequest {
   if (body !== null && typeof body === 'object' && !Array.isArray(body) && Object.hasOwn(body, 'filter')) {
-    assertFilterDepth((body as { filter?: unknown }).filter, undefined, { maxNodes: limits.maxFilterNodes, maxTerms: limits.maxFilterTerms });
+    let filter = (body as { filter?: unknown }).filter;
+    if (typeof filter === 'string') {
+      filter = parseFilterText(filter);
+      body = { ...body, filter };
+    }
+    assertFilterDepth(filter, undefined, { maxNodes: limits.maxFilterNodes, maxTerms: limits.maxFilterTerms });
   }
   const parsed = QueryRequest.safeParse(body);
   if (parsed.success) return parsed.data;
@@ -82,99 +94,156 @@ export async function resolveDataset(engine: QueryEngine, principal: Principal, 
   return found;
 }
 
-/** Compiles with the row cap of this request (the record budget's reservation, or the config cap). */
-function compileCapped(req: QueryRequest, limits: ApiConfig["limits"], rowCap: number, files: readonly string[]): CompiledQuery {
-  const isRecords = req.groupBy === undefined;
-  return compileQuery(
-    req,
-    {
-      recordRows: isRecords ? rowCap : limits.maxRecordRows,
-      groupRows: isRecords ? limits.maxGroupRows : rowCap,
-      minGroupSize: limits.minGroupSize,
-      maxTimeRangeDays: limits.maxTimeRangeDays,
-      maxFilterNodes: limits.maxFilterNodes,
-    },
-    files,
-  );
+function structuredFilter(req: QueryRequest): QueryFilter | null {
+  if (req.filter === undefined) return null;
+  // parseQueryRequest turned a text filter into the structured one; a caller skipping it gets it parsed here.
+  return typeof req.filter === 'string' ? QueryFilter.parse(parseFilterText(req.filter)) : req.filter;
 }
 
 /**
- * Runs the query; fills `facts` for the audit entry. Record listings and aggregates whose keys
- * identify single connections need scope `records` and reserve their rows from the subject's
- * record budget before running (the unused part is refunded afterwards, also on failure).
+ * Plans and starts a request; fills `facts` for the audit entry (see `executePlan`).
+ * @throws AppError as `executePlan`, ERR_QUERY_CURSOR_INVALID, planning errors.
+ */
+export async function executeQuery(deps: ExecuteDeps, principal: Principal, req: QueryRequest, ctx: ExecuteContext): Promise<ResultStream> {
+  ctx.facts.dataset = req.dataset;
+  ctx.facts.query = req;
+  requireScope(principal, Scope.Query);
+  const filter = structuredFilter(req);
+  let position: CursorPosition | null = null;
+  if (req.cursor !== undefined) {
+    if (req.groupBy !== undefined) throw new AppError(ErrorCode.QueryInvalid, 'cursor applies to record listings only (no groupBy)');
+    position = await deps.cursors.decode(req.cursor, deps.now());
+  }
+  const planFor = (budgetRows?: number): PlannedQuery =>
+    planQuery(req, {
+      now: deps.now(),
+      limits: deps.config.limits,
+      filter,
+      ...(budgetRows !== undefined ? { budgetRows } : {}),
+      ...(position ? { fixedTimes: { fromMs: position.fromMs, toMs: position.toMs }, after: [...position.after] } : {}),
+    });
+  const planned = planFor();
+  if (position) await assertCursorMatches(planned.plan, position);
+  return executePlan(deps, principal, planned, ctx, (rows) => planFor(rows));
+}
+
+/**
+ * Runs a plan received from another node (the edge gateway): re-based on this node's limits
+ * (api/query/plan.ts `rebasePlan`), continued from `cursor` when given.
+ * @throws AppError ERR_QUERY_INVALID for a plan that does not validate, as `executePlan` otherwise.
+ */
+export async function executeForwardedPlan(deps: ExecuteDeps, principal: Principal, body: unknown, ctx: ExecuteContext): Promise<ResultStream> {
+  requireScope(principal, Scope.Query);
+  const envelope = (body ?? {}) as { plan?: unknown; cursor?: unknown };
+  let plan = rebasePlan(envelope.plan, deps.config.limits, null);
+  ctx.facts.dataset = plan.dataset;
+  ctx.facts.query = { plan };
+  if (envelope.cursor !== undefined) {
+    if (typeof envelope.cursor !== 'string' || plan.kind !== 'records') throw new AppError(ErrorCode.QueryInvalid, 'cursor applies to record listings only');
+    const position = await deps.cursors.decode(envelope.cursor, deps.now());
+    plan = { ...plan, fromMs: position.fromMs, toMs: position.toMs, after: [...position.after] };
+    await assertCursorMatches(plan, position);
+  }
+  const fixed = plan;
+  return executePlan(deps, principal, { plan: fixed, limitCapped: null }, ctx, (rows) => ({
+    plan: { ...fixed, limit: Math.min(fixed.limit, rows) },
+    limitCapped: rows < fixed.limit ? { requested: fixed.limit, applied: rows, reason: 'recordBudget' } : null,
+  }));
+}
+
+/**
+ * Starts a plan. Record listings and aggregates whose keys identify single connections need
+ * scope `records` and reserve their rows from the subject's record budget before running (the
+ * unused part is refunded when the answer has been read, also on failure). The returned stream
+ * holds an admission slot until it is read to the end or closed; `finish()` gives the stats.
  * @throws AppError ERR_FORBIDDEN, ERR_DATASET_NOT_FOUND, ERR_QUERY_TOO_EXPENSIVE,
  *   ERR_RATE_LIMITED (rate, record budget, or the subject's queue share), ERR_OVERLOADED,
- *   ERR_QUERY_TIMEOUT (deadline passed waiting or running), compiler and engine errors.
+ *   ERR_QUERY_TIMEOUT (deadline passed waiting or starting), engine errors.
  */
-export async function executeQuery(deps: ExecuteDeps, principal: Principal, req: QueryRequest, ctx: ExecuteContext): Promise<QueryResponse> {
+async function executePlan(
+  deps: ExecuteDeps,
+  principal: Principal,
+  first: PlannedQuery,
+  ctx: ExecuteContext,
+  withBudget: (rows: number) => PlannedQuery,
+): Promise<ResultStream> {
   const { engine, config, now } = deps;
-  const { requestId, facts } = ctx;
-  const limits = config.limits;
-  facts.dataset = req.dataset;
-  facts.query = req;
-  requireScope(principal, Scope.Query);
-  const isRecords = req.groupBy === undefined;
-  const perConnection = req.groupBy === undefined || identifiesConnections(req.groupBy);
+  const { facts } = ctx;
+  let planned = first;
+  const perConnection = planIsPerConnection(planned.plan);
   if (perConnection) requireScope(principal, Scope.Records);
-  const dataset = await resolveDataset(engine, principal, req.dataset);
-  const estimate = estimateQueryCost(req, dataset, config.admission);
+  const dataset = await resolveDataset(engine, principal, planned.plan.dataset);
+  const estimate = estimateQueryCost(planned.plan, dataset, config.admission);
   assertAffordable(estimate, config.admission);
 
-  const cap = isRecords ? limits.maxRecordRows : limits.maxGroupRows;
-  const reservation = perConnection ? await reserveRecordRows(deps.rateLimit, limits, principal, Math.min(req.limit ?? cap, cap), now) : null;
-  let settled = false;
+  const reservation = perConnection ? await reserveRecordRows(deps.rateLimit, config.limits, principal, Math.max(1, planned.plan.limit), now) : null;
+  if (reservation && reservation.rows < planned.plan.limit) planned = withBudget(reservation.rows);
+  const plan: QueryPlan = planned.plan;
+  let used = 0;
+  let settled: Promise<number | undefined> | null = null;
+  const settle = (): Promise<number | undefined> => {
+    settled ??= reservation ? reservation.settle(used).catch(() => undefined) : Promise.resolve(undefined);
+    return settled;
+  };
+  let stream;
+  const started = now();
   try {
-    const started = now();
     const ticket = await deps.admission.acquire({
       subject: `${principal.issuer}|${principal.subject}`,
       lane: estimate.lane,
       deadlineAt: ctx.deadlineAt,
       ...(ctx.signal ? { signal: ctx.signal } : {}),
     });
-    // Compiled only with a slot: a wide filter takes milliseconds of CPU to compile, which
-    // refused requests should not cost. The ticket is the runner's from here on.
-    let compiled: CompiledQuery;
-    try {
-      compiled = compileCapped(req, limits, reservation?.rows ?? cap, engine.datasetFiles(req.dataset));
-    } catch (err) {
-      ticket.release();
-      throw err;
-    }
-    const result = await runWithinDeadline({
-      engine,
-      query: compiled,
-      maxRows: compiled.limit + 1,
-      deadlineAt: ctx.deadlineAt,
-      now,
-      ticket,
-      ...(ctx.signal ? { signal: ctx.signal } : {}),
-    });
-    const shaped = shapeResult(compiled, result);
-    const used = shaped.rows.length;
-    facts.rows = used;
-    const elapsedMs = Math.max(0, now() - started);
-    let recordBudgetRemaining: number | undefined;
-    if (reservation) {
-      settled = true;
-      recordBudgetRemaining = await reservation.settle(used);
-    }
-    const aggregate = compiled.kind === 'aggregate';
-    return {
-      columns: shaped.columns,
-      rows: shaped.rows,
-      stats: {
-        rows: used,
-        truncated: shaped.truncated,
-        elapsedMs,
-        ...(aggregate ? { minGroupSize: limits.minGroupSize } : {}),
-        ...(shaped.suppressedGroups !== undefined ? { suppressedGroups: shaped.suppressedGroups } : {}),
-        ...(recordBudgetRemaining !== undefined ? { recordBudgetRemaining } : {}),
-      },
-      requestId,
-    };
+    stream = await openWithinDeadline({ engine, plan, deadlineAt: ctx.deadlineAt, now, ticket, ...(ctx.signal ? { signal: ctx.signal } : {}) });
   } catch (err) {
-    // Failed before settling (refused, compile or engine error): give the whole reservation back.
-    if (reservation && !settled) await reservation.settle(0).catch(() => undefined);
+    // Refused or failed before any row: give the whole reservation back.
+    await settle();
     throw err;
   }
+  const engineStream = stream;
+  let finished = false;
+  return {
+    columns: engineStream.columns,
+    batches: {
+      async *[Symbol.asyncIterator]() {
+        try {
+          for await (const batch of engineStream.batches) {
+            used += batch.length;
+            yield batch;
+          }
+          finished = true;
+        } finally {
+          facts.rows = used;
+          await settle();
+        }
+      },
+    },
+    async finish(): Promise<QueryStats> {
+      if (!finished) {
+        await engineStream.close();
+        await settle();
+      }
+      const es = engineStream.stats();
+      const remaining = await settle();
+      const nextCursor = plan.kind === 'records' && es.lastSortKey !== undefined ? await deps.cursors.encode(plan, es.lastSortKey, now()) : undefined;
+      return {
+        rows: used,
+        truncated: es.truncated,
+        elapsedMs: Math.max(0, now() - started),
+        ...(plan.kind === 'aggregate' ? { minGroupSize: plan.minGroupSize } : {}),
+        ...(es.suppressedGroups !== undefined ? { suppressedGroups: es.suppressedGroups } : {}),
+        ...(remaining !== undefined ? { recordBudgetRemaining: remaining } : {}),
+        ...(nextCursor !== undefined ? { nextCursor } : {}),
+        ...(planned.limitCapped ? { limitCapped: planned.limitCapped } : {}),
+        timeRange: { from: new Date(plan.fromMs).toISOString(), to: new Date(plan.toMs).toISOString() },
+      };
+    },
+  };
+}
+
+/** Reads a whole stream into a JSON response object (bounded answers: JSON, CSV, tests). */
+export async function collectResponse(stream: ResultStream, requestId: string): Promise<{ columns: { name: string; type: string }[]; rows: Cell[][]; stats: QueryStats; requestId: string }> {
+  const rows: Cell[][] = [];
+  for await (const b of stream.batches) for (const r of b) rows.push([...r]);
+  return { columns: [...stream.columns], rows, stats: (await stream.finish()) as QueryStats, requestId };
 }

@@ -52,11 +52,11 @@ const verifier: TokenVerifier = {
 
 function harness(limits: Record<string, unknown>) {
   const clock = { t: Date.parse('2026-03-01T00:00:00Z') };
-  const runs: EngineRunOptions[] = [];
+  /** Per run: what the engine was given, with the rows the statement may yield (the plan's limit + 1). */
+  const runs: (EngineRunOptions & { maxRows: number })[] = [];
   const spy: QueryEngine = {
     listDatasets: () => engine.listDatasets(),
-    datasetFiles: (id) => engine.datasetFiles(id),
-    run: (q, o) => (runs.push(o), engine.run(q, o)),
+    execute: (plan, o) => (runs.push({ ...o, maxRows: plan.limit + 1 }), engine.execute(plan, o)),
   };
   const app = createApp({
     engine: spy,

@@ -16,20 +16,17 @@ import { AppError, ErrorCode } from '../../schemas/errors.ts';
 import { principalOf } from '../middleware/auth.ts';
 import { readJsonBody } from '../middleware/body.ts';
 import type { AppEnv } from '../middleware/context.ts';
-import { executeQuery, parseQueryRequest } from './execute-query.ts';
+import { collectResponse, executeForwardedPlan, executeQuery, parseQueryRequest } from './execute-query.ts';
 import type { ExecuteDeps } from './execute-query.ts';
+import { createCursorCodec } from '../query/cursor.ts';
 import { createAdmissionController } from '../admission/admission-controller.ts';
 import { negotiateFormat, renderResponse } from './format.ts';
 
 function filterParam(c: Context<AppEnv>): unknown {
   const text = c.req.query('filter');
   if (text === undefined || text === '') return undefined;
-  if (text.length > 8192) throw new AppError(ErrorCode.QueryInvalid, 'filter parameter too long');
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new AppError(ErrorCode.QueryInvalid, 'filter parameter must be JSON (the structured filter)');
-  }
+  // parseQueryRequest parses the text: an nfdump expression, or JSON when it starts with `{`.
+  return text;
 }
 
 function intParam(c: Context<AppEnv>, name: string): number | undefined {
@@ -54,19 +51,34 @@ function base(c: Context<AppEnv>): Record<string, unknown> {
  * `config.admission`. The deadline is the context's `deadlineAt` (api/middleware/deadline.ts),
  * or `queryTimeoutMs` from now when no such middleware runs.
  */
-export function queryRoutes(deps: Omit<ExecuteDeps, 'admission'> & { admission?: ExecuteDeps['admission'] }): Hono<AppEnv> {
-  const full: ExecuteDeps = { ...deps, admission: deps.admission ?? createAdmissionController(deps.config.admission, deps.now) };
+export function queryRoutes(deps: Omit<ExecuteDeps, 'admission' | 'cursors'> & { admission?: ExecuteDeps['admission']; cursors?: ExecuteDeps['cursors'] }): Hono<AppEnv> {
+  const full: ExecuteDeps = {
+    ...deps,
+    admission: deps.admission ?? createAdmissionController(deps.config.admission, deps.now),
+    cursors: deps.cursors ?? createCursorCodec(null),
+  };
   const app = new Hono<AppEnv>();
   const run = async (c: Context<AppEnv>, body: unknown) => {
     // Negotiated first: a format that cannot be produced costs no query.
     const format = negotiateFormat(c.req.query('format'), c.req.header('Accept'));
     const req = parseQueryRequest(body, full.config.limits);
     const deadlineAt = c.get('deadlineAt') ?? full.now() + full.config.limits.queryTimeoutMs;
-    const res = await executeQuery(full, principalOf(c), req, { requestId: c.get('requestId'), facts: c.get('audit'), deadlineAt, signal: c.req.raw.signal });
+    const stream = await executeQuery(full, principalOf(c), req, { requestId: c.get('requestId'), facts: c.get('audit'), deadlineAt, signal: c.req.raw.signal });
+    const res = await collectResponse(stream, c.get('requestId'));
     const out = renderResponse(res, format);
     return c.body(out.body, 200, { 'Content-Type': out.contentType, Vary: 'Accept', ...out.headers });
   };
   app.post('/query', async (c) => run(c, await readJsonBody(c)));
+  // A plan from the edge gateway (api/adapters/worker.ts): `{ plan, cursor? }`, re-based on
+  // this node's limits and run for the caller's own token like any query.
+  app.post('/plan', async (c) => {
+    const format = negotiateFormat(c.req.query('format'), c.req.header('Accept'));
+    const body = await readJsonBody(c);
+    const deadlineAt = c.get('deadlineAt') ?? full.now() + full.config.limits.queryTimeoutMs;
+    const stream = await executeForwardedPlan(full, principalOf(c), body, { requestId: c.get('requestId'), facts: c.get('audit'), deadlineAt, signal: c.req.raw.signal });
+    const out = renderResponse(await collectResponse(stream, c.get('requestId')), format);
+    return c.body(out.body, 200, { 'Content-Type': out.contentType, Vary: 'Accept', ...out.headers });
+  });
   app.get('/datasets/:id/records', async (c) => {
     const limit = intParam(c, 'limit');
     return run(c, { ...base(c), ...(limit !== undefined ? { limit } : {}) });

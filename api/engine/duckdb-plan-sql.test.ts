@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { compileQuery } from './compile-query.ts';
 import { QueryRequest } from '../../schemas/query.ts';
+import { compileBody } from '../query/query-shape.test-util.ts';
 import { AppError } from '../../schemas/errors.ts';
 
 const LIMITS = { recordRows: 100, groupRows: 1000, minGroupSize: 1, maxTimeRangeDays: 7, maxFilterNodes: 8 };
@@ -9,7 +9,7 @@ const FILES = ["/arch/lab/date=2026-01-01/hour=10/run1-0000.parquet", "/arch/lab
 const base = { dataset: 'lab', timeRange: { from: '2026-01-01T10:30:00Z', to: '2026-01-01T12:00:00Z' } };
 
 function compile(extra: Record<string, unknown>) {
-  return compileQuery(QueryRequest.parse({ ...base, ...extra }), LIMITS, FILES);
+  return compileBody({ ...base, ...extra }, LIMITS, FILES);
 }
 
 test('values never appear in SQL text; they are bound parameters', () => {
@@ -43,8 +43,8 @@ test('records are capped at recordRows, asking for one extra row to detect trunc
 
 test('errors: inverted/too long time range, unknown orderBy, filter too large, bad CIDR', () => {
   const code = (fn: () => unknown, expected: string) => assert.throws(fn, (e: unknown) => e instanceof AppError && e.code === expected);
-  code(() => compileQuery(QueryRequest.parse({ ...base, timeRange: { from: base.timeRange.to, to: base.timeRange.from } }), LIMITS, FILES), 'ERR_QUERY_INVALID');
-  code(() => compileQuery(QueryRequest.parse({ ...base, timeRange: { from: '2026-01-01T00:00:00Z', to: '2026-02-01T00:00:00Z' } }), LIMITS, FILES), 'ERR_QUERY_TOO_LARGE');
+  code(() => compileBody({ ...base, timeRange: { from: base.timeRange.to, to: base.timeRange.from } }, LIMITS, FILES), 'ERR_QUERY_INVALID');
+  code(() => compileBody({ ...base, timeRange: { from: '2026-01-01T00:00:00Z', to: '2026-02-01T00:00:00Z' } }, LIMITS, FILES), 'ERR_QUERY_TOO_LARGE');
   code(() => compile({ groupBy: ['protocol'], orderBy: [{ by: 'bytes' }], metrics: ['flows'] }), 'ERR_QUERY_INVALID');
   code(() => compile({ filter: { or: Array.from({ length: 9 }, (_, i) => ({ dstPort: i })) } }), 'ERR_QUERY_FILTER_INVALID');
   code(() => compile({ filter: { srcNet: '10.0.0.0/40' } }), 'ERR_QUERY_FILTER_INVALID');
