@@ -200,7 +200,7 @@ export const QueryRequest = z.strictObject({
    */
   fill: z.boolean().optional(),
   /** Aggregates: keep only groups whose metrics (each must be in `metrics`) fall in these ranges. */
-  having: z.record(Metric, MetricRange).optional(),
+  having: z.partialRecord(Metric, MetricRange).optional(),
   /** Record listings: continue after the last row of an earlier page (its `stats.nextCursor`). */
   cursor: z.string().min(1).max(4096).optional(),
 });

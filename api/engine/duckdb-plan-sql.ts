@@ -242,8 +242,10 @@ function compileRecords(plan: QueryPlan, files: readonly string[]): PlanSql {
       const s = sort[i];
       const v = plan.after[i];
       const cmp = s.dir === 'asc' ? '>' : '<';
-      const after = v === null ? 'FALSE' : `(${s.expr} IS NULL OR ${s.expr} ${cmp} ${s.cast(p.add(v))})`;
-      const equal = v === null ? `${s.expr} IS NULL` : `${s.expr} = ${s.cast(p.add(v))}`;
+      const ph = v === null ? '' : s.cast(p.add(v));
+      // NULLS LAST: after a value come larger (smaller) values and every null; after a null, only nulls.
+      const after = v === null ? 'FALSE' : `(${s.expr} IS NULL OR ${s.expr} ${cmp} ${ph})`;
+      const equal = v === null ? `${s.expr} IS NULL` : `${s.expr} = ${ph}`;
       cond = i === sort.length - 1 ? after : `(${after} OR (${equal} AND ${cond}))`;
     }
     where.push(cond);

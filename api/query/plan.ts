@@ -49,7 +49,7 @@ export const PlanSchema = z.strictObject({
   minGroupSize: z.number().int().min(1),
   other: z.boolean(),
   fill: z.boolean(),
-  having: z.record(Metric, MetricRange),
+  having: z.partialRecord(Metric, MetricRange),
   /** Records: the sort key of the last row already returned (from a cursor), or null. */
   after: z.array(CellValue).max(16).nullable(),
   /** `final`: finished values; `partial`: mergeable states (federation). */
