@@ -10,6 +10,8 @@
  * Owns: wiring. Never: imports node:*, DuckDB or the file system.
  */
 import { Hono } from 'hono';
+import { cors } from 'hono/cors';
+import { createCursorCodec } from './query/cursor.ts';
 import type { ApiConfig } from '../schemas/api-config.ts';
 import type { AuditSink, Logger, QueryEngine, RateLimitStore, TokenVerifier } from './ports.ts';
 import type { AppEnv } from './middleware/context.ts';
@@ -47,6 +49,8 @@ export interface AppDeps {
   readonly peerAddress?: PeerAddress;
   /** Default: one controller from `config.admission`. */
   readonly admission?: AdmissionController;
+  /** The 32-byte cursor key (config `cursorKey`, read by the adapter); default a random key per process. */
+  readonly cursorKey?: Uint8Array;
 }
 
 /** A logger writing one JSON object per line to `console.error` / `console.log`. */
@@ -68,6 +72,21 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.use('*', requestDeadline({ timeoutMs: config.limits.queryTimeoutMs, now }));
   app.use('*', requestId(deps.newRequestId));
   app.use('*', clientAddress({ ...(deps.peerAddress ? { peer: deps.peerAddress } : {}), trustedProxies: config.trustedProxies }));
+  // Before auth: browsers send preflights without the token.
+  if (config.cors.origins.length > 0) {
+    const allowed = new Set(config.cors.origins);
+    app.use(
+      '*',
+      cors({
+        origin: (origin) => (allowed.has(origin) ? origin : null),
+        allowMethods: ['GET', 'POST', 'OPTIONS'],
+        allowHeaders: ['Authorization', 'Content-Type', 'Accept'],
+        exposeHeaders: ['Flowseal-Stats', 'X-Request-Id', 'Retry-After', 'RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset', 'Content-Disposition'],
+        maxAge: config.cors.maxAgeSec,
+        credentials: false,
+      }),
+    );
+  }
   // Liveness probes are answered before auditing: they carry nothing to audit, and a probe
   // loop must not grow the audit log.
   app.get('/healthz', (c) => c.json({ ok: true }));
@@ -81,6 +100,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.use('/v1/*', auth({ verifier: deps.verifier, addressLimit }));
   app.use('/v1/*', rateLimit({ store: deps.rateLimit, config: config.rateLimit, now }));
   app.route('/v1/datasets', datasetRoutes(engine));
-  app.route('/v1', queryRoutes({ engine, rateLimit: deps.rateLimit, config, now, admission }));
+  const cursors = createCursorCodec(deps.cursorKey ?? null);
+  app.route('/v1', queryRoutes({ engine, rateLimit: deps.rateLimit, config, now, admission, cursors }));
   return app;
 }

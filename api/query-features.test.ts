@@ -94,9 +94,10 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function app(config: Record<string, unknown> = {}, now: () => number = Date.now) {
+function app(config: Record<string, unknown> = {}, now: () => number = Date.now, cursorKey?: Uint8Array) {
   const a = createApp({
     engine,
+    ...(cursorKey ? { cursorKey } : {}),
     verifier: createJoseVerifier({ issuers: [{ issuer: dev.issuer, audience: dev.audience, algorithms: ['ES256'], jwks: dev.jwks }] }),
     rateLimit: createMemoryRateLimitStore(),
     audit: createMemoryAuditSink(),
@@ -104,11 +105,11 @@ function app(config: Record<string, unknown> = {}, now: () => number = Date.now)
     logger: { info: () => {}, error: () => {} },
     now,
   });
-  return async (path: string, body?: unknown, scopes = ['query', 'records']): Promise<{ status: number; json: any; text: string }> => {
+  return async (path: string, body?: unknown, scopes = ['query', 'records'], headers: Record<string, string> = {}): Promise<{ status: number; json: any; text: string; headers: Headers }> => {
     const token = await dev.signToken('alice', scopes, 600);
     const res = await a.request(path, {
       method: body === undefined ? 'GET' : 'POST',
-      headers: { Authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) },
+      headers: { Authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'Content-Type': 'application/json' }), ...headers },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
     const text = await res.text();
@@ -118,7 +119,7 @@ function app(config: Record<string, unknown> = {}, now: () => number = Date.now)
     } catch {
       json = null;
     }
-    return { status: res.status, json, text };
+    return { status: res.status, json, text, headers: res.headers };
   };
 }
 const q = (extra: Record<string, unknown>) => ({ dataset: 'lab', timeRange: { from: FROM, to: TO }, ...extra });
@@ -297,4 +298,27 @@ test('a plan forwarded to /v1/plan is re-based on the receiving node: its limit 
   assert.equal((await call('/v1/plan', { plan: rec }, ['query'])).json.error.code, 'ERR_FORBIDDEN');
   assert.equal((await call('/v1/plan', { plan: { ...plan, version: 2 } })).json.error.code, 'ERR_QUERY_INVALID');
   assert.equal((await call('/v1/plan', { plan: { ...plan, metrics: ['count(*)'] } })).json.error.code, 'ERR_QUERY_INVALID');
+});
+
+test('replicas sharing a cursor key continue each other\'s cursors; CORS answers only allowed origins', async () => {
+  const key = crypto.getRandomValues(new Uint8Array(32));
+  const a = app({ limits: { maxRecordRows: 100 } }, Date.now, key);
+  const b = app({ limits: { maxRecordRows: 100 } }, Date.now, key);
+  const body = q({ select: ['time_start', 'bytes_fwd'] });
+  const p1 = await a('/v1/query', body);
+  const p2 = await b('/v1/query', { ...body, cursor: p1.json.stats.nextCursor });
+  assert.equal(p2.status, 200, p2.text);
+  assert.equal(p2.json.rows.length, 100);
+  assert.notDeepEqual(p2.json.rows[0], p1.json.rows[0]);
+
+  const open = app({ cors: { origins: ['https://nb.example.org'] } });
+  const ok = await open('/v1/datasets', undefined, ['query'], { Origin: 'https://nb.example.org' });
+  assert.equal(ok.headers.get('Access-Control-Allow-Origin'), 'https://nb.example.org');
+  assert.match(ok.headers.get('Access-Control-Expose-Headers') ?? '', /Flowseal-Stats/);
+  assert.equal(ok.headers.get('Access-Control-Allow-Credentials'), null);
+  const denied = await open('/v1/datasets', undefined, ['query'], { Origin: 'https://evil.example' });
+  assert.equal(denied.headers.get('Access-Control-Allow-Origin'), null);
+  const closed = app();
+  assert.equal((await closed('/v1/datasets', undefined, ['query'], { Origin: 'https://nb.example.org' })).headers.get('Access-Control-Allow-Origin'), null, 'default: no CORS');
+  assert.equal(ApiConfig.safeParse({ cors: { origins: ['https://nb.example.org/path'] } }).success, false);
 });

@@ -193,6 +193,25 @@ export const ApiConfig = z.strictObject({
   /** Pinned manifest signing keys; without them datasets are listed `verified: false`. */
   manifestKeys: ManifestKeysSource.optional(),
   /**
+   * Cross-origin access for browser apps: the origins (`https://host[:port]`, exactly) allowed
+   * to call the API with a bearer token. Default none (no CORS headers at all). Credentials
+   * (cookies) are never allowed: the API takes bearer tokens only.
+   */
+  cors: z
+    .strictObject({
+      origins: z.array(z.string().regex(/^https?:\/\/[a-z0-9.-]+(:\d{1,5})?$/, 'expected an origin such as https://notebook.example.org')).max(64).default([]),
+      /** How long browsers may cache a preflight answer, seconds. */
+      maxAgeSec: z.number().int().min(0).max(86_400).default(600),
+    })
+    .prefault({}),
+  /**
+   * Where the 32-byte key that encrypts pagination cursors comes from (hex or base64): an
+   * environment variable or a file, read by the adapter at start. Every replica behind one
+   * address needs the same key to continue each other's cursors. Default: a random key per
+   * process (cursors then survive neither a restart nor a change of replica).
+   */
+  cursorKey: z.union([z.strictObject({ env: z.string().regex(/^[A-Z_][A-Z0-9_]{0,63}$/) }), z.strictObject({ file: z.string().min(1) })]).optional(),
+  /**
    * Check each committed file's SHA-256 against its manifest (once per file, size and mtime;
    * costs one read of the archive at start). Default true; false checks sizes only.
    */

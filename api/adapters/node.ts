@@ -93,6 +93,28 @@ async function resolveManifestKeys(source: ManifestKeysSource, baseDir: string):
 }
 
 /**
+ * The cursor key from its source: 32 bytes, hex (64 digits) or base64.
+ * @throws AppError ERR_CONFIG_INVALID naming the source when it is missing or not 32 bytes.
+ */
+export async function resolveCursorKey(source: NonNullable<ApiConfig['cursorKey']>, baseDir: string): Promise<Uint8Array> {
+  const where = 'env' in source ? `cursorKey.env ${source.env}` : `cursorKey.file ${source.file}`;
+  let text: string | undefined;
+  if ('env' in source) text = process.env[source.env];
+  else {
+    try {
+      text = await readFile(resolve(baseDir, source.file), 'utf8');
+    } catch {
+      throw new AppError(ErrorCode.ConfigInvalid, `${where}: cannot read the file`);
+    }
+  }
+  if (text === undefined || text.trim() === '') throw new AppError(ErrorCode.ConfigInvalid, `${where}: not set`);
+  const t = text.trim();
+  const bytes = /^[0-9a-fA-F]{64}$/.test(t) ? Buffer.from(t, 'hex') : Buffer.from(t, 'base64');
+  if (bytes.length !== 32) throw new AppError(ErrorCode.ConfigInvalid, `${where}: expected 32 bytes as 64 hex digits or base64`);
+  return new Uint8Array(bytes);
+}
+
+/**
  * Wires the app from files (config, JWKS files, dev issuer keys) and the archive. Uses node:fs,
  * which Bun and Deno also provide, so their adapters reuse it.
  * @throws AppError ERR_CONFIG_INVALID for a bad config file; IO errors for unreadable files.
@@ -128,8 +150,10 @@ export async function buildAppFromFiles(options: NodeServerOptions): Promise<Bui
     verifyHashes: config.verifyFileHashes,
     onRejectedRun: (r) => logger.error('run left out of the archive: its manifest or files failed a check', { code: ErrorCode.ArchiveRunRejected, ...r }),
   });
+  const cursorKey = config.cursorKey === undefined ? null : await resolveCursorKey(config.cursorKey, baseDir);
   const app = createApp({
     engine,
+    ...(cursorKey ? { cursorKey } : {}),
     verifier: createJoseVerifier({ issuers, clockToleranceSec: config.clockToleranceSec, maxLifetimeSec: config.maxTokenLifetimeSec }),
     rateLimit: createMemoryRateLimitStore(),
     audit,

@@ -288,7 +288,7 @@ function compileAggregate(plan: QueryPlan, files: readonly string[]): PlanSql {
   const having: string[] = [];
   for (const [m, r] of Object.entries(plan.having)) {
     if (!metrics.includes(m)) throw invalid('having names a metric that is not in metrics');
-    having.push(...rangeSql(m, r, p));
+    if (r !== undefined) having.push(...rangeSql(m, r, p));
   }
   const visible = [`__flows >= ${k}`, ...having].join(' AND ');
   const limit = plan.limit;

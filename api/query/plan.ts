@@ -193,7 +193,7 @@ export function planQuery(req: QueryRequest, ctx: PlanContext): PlannedQuery {
   const having = req.having ?? {};
   for (const [m, r] of Object.entries(having)) {
     if (!metrics.includes(m)) throw invalid('having names a metric that is not in metrics');
-    if (r.min !== undefined && r.max !== undefined && r.min > r.max) throw invalid('having range has min > max');
+    if (r !== undefined && r.min !== undefined && r.max !== undefined && r.min > r.max) throw invalid('having range has min > max');
   }
   const bucket = groupBy.find((g): g is { timeBucket: keyof typeof TIME_BUCKET_MS } => typeof g === 'object' && 'timeBucket' in g);
   const fill = req.fill ?? (bucket !== undefined && groupBy.length === 1);
