@@ -551,7 +551,7 @@ test('openapi document is generated from the schemas', async () => {
   for (const [path, method] of [['/v1/query', 'post'], ['/v1/datasets/{id}/records', 'get'], ['/v1/datasets/{id}/top', 'get'], ['/v1/datasets/{id}/timeseries', 'get']] as const) {
     const op = r.json.paths[path][method];
     assert.deepEqual(Object.keys(op.responses['200'].content).sort(), ['application/json', 'application/x-ndjson', 'text/csv'], path);
-    assert.deepEqual(op.parameters.find((p: any) => p.name === 'format')?.schema.enum, ['json', 'ndjson', 'csv'], path);
+    assert.deepEqual(op.parameters.find((p: any) => p.name === 'format')?.schema.enum, ['json', 'ndjson', 'csv', 'arrow', 'parquet'], path);
     assert.ok(op.responses['406'], path);
   }
   // The protocol filter documents names as well as numbers (the request schema's input side).

@@ -35,3 +35,33 @@ test('CSV quotes what needs it, writes null as empty and big counters as exact d
   assert.deepEqual(nd.body.trimEnd().split('\n').map((l) => JSON.parse(l))[0], { name: 'a,b', bytes: '18446744073709551617', n: 3 });
   assert.equal(JSON.parse(nd.headers['Flowseal-Stats']!).rows, 3);
 });
+
+test('negotiation: Arrow IPC stream and Parquet by media type or ?format=; the 406 lists them', () => {
+  assert.equal(negotiateFormat(undefined, 'application/vnd.apache.arrow.stream'), 'arrow');
+  assert.equal(negotiateFormat(undefined, 'application/vnd.apache.parquet;q=0.9, text/csv;q=0.5'), 'parquet');
+  assert.equal(negotiateFormat(undefined, 'application/vnd.apache.arrow.stream;q=0.1, application/json'), 'json');
+  assert.equal(negotiateFormat('arrow', 'text/csv'), 'arrow');
+  assert.equal(negotiateFormat('parquet', undefined), 'parquet');
+  // The Arrow *file* format is not offered: only the stream.
+  assert.throws(() => negotiateFormat(undefined, 'application/vnd.apache.arrow.file'), (e: unknown) => e instanceof AppError && e.code === 'ERR_NOT_ACCEPTABLE' && /application\/vnd\.apache\.arrow\.stream/.test(e.message) && /parquet/.test(e.message));
+  assert.throws(() => negotiateFormat('feather', undefined), (e: unknown) => e instanceof AppError && /json, ndjson, csv, arrow, parquet/.test(e.message));
+});
+
+test('the buffered path renders Arrow and Parquet too, with the stats header and an attachment name', async () => {
+  const { tableFromIPC } = await import('apache-arrow');
+  const res = {
+    columns: [{ name: 'bytes', type: 'UBIGINT' }, { name: 'n', type: 'BIGINT' }],
+    rows: [['18446744073709551615', 3], [null, -1]],
+    stats: { rows: 2, truncated: false, elapsedMs: 1 },
+    requestId: 'r1',
+  };
+  const arrow = renderResponse(res, 'arrow');
+  assert.equal(arrow.contentType, 'application/vnd.apache.arrow.stream');
+  assert.equal(arrow.headers['Content-Disposition'], 'attachment; filename="flowseal-r1.arrows"');
+  assert.deepEqual(JSON.parse(arrow.headers['Flowseal-Stats']!), { rows: 2, truncated: false, elapsedMs: 1, requestId: 'r1' });
+  const t = tableFromIPC(arrow.body as Uint8Array);
+  assert.deepEqual([t.getChild('bytes')!.get(0), t.getChild('n')!.get(1), t.getChild('bytes')!.get(1)], [18446744073709551615n, -1n, null]);
+  const pq = renderResponse(res, 'parquet');
+  assert.equal(pq.contentType, 'application/vnd.apache.parquet');
+  assert.deepEqual([...(pq.body as Uint8Array).subarray(0, 4)], [0x50, 0x41, 0x52, 0x31], 'PAR1');
+});
