@@ -11,6 +11,8 @@
  */
 import { Hono } from 'hono';
 import { cors } from 'hono/cors';
+import { compress } from './middleware/compress.ts';
+import type { CompressorFactory } from './middleware/compress.ts';
 import { createCursorCodec } from './query/cursor.ts';
 import type { ApiConfig } from '../schemas/api-config.ts';
 import type { AuditSink, Logger, QueryEngine, RateLimitStore, TokenVerifier } from './ports.ts';
@@ -51,6 +53,8 @@ export interface AppDeps {
   readonly admission?: AdmissionController;
   /** The 32-byte cursor key (config `cursorKey`, read by the adapter); default a random key per process. */
   readonly cursorKey?: Uint8Array;
+  /** A Brotli compressor from the runtime adapter (api/adapters/node-brotli.ts); without it only gzip is offered. */
+  readonly brotli?: CompressorFactory;
 }
 
 /** A logger writing one JSON object per line to `console.error` / `console.log`. */
@@ -90,6 +94,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   // Liveness probes are answered before auditing: they carry nothing to audit, and a probe
   // loop must not grow the audit log.
   app.get('/healthz', (c) => c.json({ ok: true }));
+  // Outside the audit: compression wraps the body as it goes out, streamed or not.
+  app.use('*', compress(deps.brotli ? { brotli: deps.brotli } : {}));
   app.use('*', audit({ sink: deps.audit, now, logger }));
   app.use('*', limitBody(config.limits.maxBodyBytes));
 

@@ -163,6 +163,13 @@ export interface AuditEntry {
    * minute per address: this many refusals from the same address were not written since.
    */
   readonly suppressed?: number;
+  /**
+   * Answers larger than the render buffer stream on after the entry is written: `started` on
+   * the entry written before the body (rows so far), then a second entry with the same
+   * `requestId`, `ended` (rows sent) or `failed` (cut off part-way: `errorCode`), and the
+   * total duration. Absent for answers sent whole.
+   */
+  readonly stream?: 'started' | 'ended' | 'failed';
 }
 
 export interface AuditSink {

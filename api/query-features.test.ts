@@ -322,3 +322,60 @@ test('replicas sharing a cursor key continue each other\'s cursors; CORS answers
   assert.equal((await closed('/v1/datasets', undefined, ['query'], { Origin: 'https://nb.example.org' })).headers.get('Access-Control-Allow-Origin'), null, 'default: no CORS');
   assert.equal(ApiConfig.safeParse({ cors: { origins: ['https://nb.example.org/path'] } }).success, false);
 });
+
+test('formats through the app: Arrow and Parquet carry the same values as JSON; gzip and br on request; a streamed answer is audited when it starts and when it ends', async () => {
+  const { tableFromIPC } = await import('apache-arrow');
+  const { parquetReadObjects } = await import('hyparquet');
+  const { gunzipSync, brotliDecompressSync } = await import('node:zlib');
+  const audit = createMemoryAuditSink();
+  const a = createApp({
+    engine,
+    verifier: createJoseVerifier({ issuers: [{ issuer: dev.issuer, audience: dev.audience, algorithms: ['ES256'], jwks: dev.jwks }] }),
+    rateLimit: createMemoryRateLimitStore(),
+    audit,
+    config: ApiConfig.parse({ rateLimit: { burst: 1000, perMinute: 1000 }, limits: { minGroupSize: 1, streamBufferBytes: 1024, maxRecordRows: 400, maxRowsPerPeriod: 100_000 } }),
+    logger: { info: () => {}, error: () => {} },
+    brotli: (await import('./adapters/node-brotli.ts')).nodeBrotliCompressor(),
+  });
+  const token = await dev.signToken('alice', ['query', 'records'], 600);
+  const post = (body: unknown, headers: Record<string, string> = {}) =>
+    a.request('/v1/query', { method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json', ...headers }, body: JSON.stringify(body) });
+  const body = q({ groupBy: ['dst_port'], metrics: ['flows', 'bytes', 'bytes_avg'], limit: 5 });
+  const json = await (await post(body)).json();
+  const arrow = await post(body, { Accept: 'application/vnd.apache.arrow.stream' });
+  assert.equal(arrow.headers.get('Content-Type'), 'application/vnd.apache.arrow.stream');
+  const table = tableFromIPC(new Uint8Array(await arrow.arrayBuffer()));
+  assert.deepEqual(table.toArray().map((r: any) => [Number(r.dst_port), Number(r.flows), Number(r.bytes), r.bytes_avg]), json.rows);
+  const parquet = await post(body, { Accept: 'application/vnd.apache.parquet' });
+  const buf = await parquet.arrayBuffer();
+  const objects = await parquetReadObjects({ file: buf });
+  assert.deepEqual(objects.map((r: any) => [Number(r.dst_port), Number(r.flows), Number(r.bytes), r.bytes_avg]), json.rows);
+  // Compression: the bodies decompress to the plain bytes.
+  const plain = await (await post(body, { Accept: 'text/csv' })).text();
+  const gz = await post(body, { Accept: 'text/csv', 'Accept-Encoding': 'gzip' });
+  const br = await post(body, { Accept: 'text/csv', 'Accept-Encoding': 'br;q=1, gzip;q=0.5' });
+  // Small answers (< 1 KiB) are sent plain; this one is above it only with a larger listing.
+  const big = q({ select: ['time_start', 'src_addr', 'dst_addr', 'bytes_fwd'], limit: 400 });
+  const bigPlain = await (await post(big, { Accept: 'text/csv' })).text();
+  const bigGz = await post(big, { Accept: 'text/csv', 'Accept-Encoding': 'gzip' });
+  assert.equal(bigGz.headers.get('Content-Encoding'), 'gzip');
+  assert.equal(gunzipSync(Buffer.from(await bigGz.arrayBuffer())).toString(), bigPlain);
+  const bigBr = await post(big, { Accept: 'text/csv', 'Accept-Encoding': 'br' });
+  assert.equal(bigBr.headers.get('Content-Encoding'), 'br');
+  assert.equal(brotliDecompressSync(Buffer.from(await bigBr.arrayBuffer())).toString(), bigPlain);
+  for (const r of [gz, br]) {
+    const enc = r.headers.get('Content-Encoding');
+    const bytes = Buffer.from(await r.arrayBuffer());
+    const text = enc === 'gzip' ? gunzipSync(bytes).toString() : enc === 'br' ? brotliDecompressSync(bytes).toString() : bytes.toString();
+    assert.equal(text, plain);
+  }
+  // The listing is larger than the 1 KiB render buffer: it streamed, audited at start and end.
+  const streamed = await post(big, { Accept: 'application/x-ndjson' });
+  const id = streamed.headers.get('X-Request-Id');
+  const lines = (await streamed.text()).trim().split('\n');
+  assert.equal(lines.length, 400);
+  assert.equal(JSON.parse(streamed.headers.get('Flowseal-Stats') ?? '{}').streamed, true);
+  await new Promise((r) => setTimeout(r, 50));
+  const entries = audit.entries.filter((e) => e.requestId === id);
+  assert.deepEqual(entries.map((e) => [e.stream, e.rows]), [['started', null], ['ended', 400]]);
+});

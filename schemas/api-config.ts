@@ -65,6 +65,14 @@ export const ApiLimits = z.strictObject({
    * Checked before validation; DuckDB's planning time grows with it and cannot be interrupted.
    */
   maxFilterTerms: z.number().int().positive().max(100_000).default(1024),
+  /**
+   * Rendered bytes of an answer held before sending (default 1 MiB): answers that fit are sent
+   * whole, with their stats in the `Flowseal-Stats` header; larger ones stream (bounded memory)
+   * and only the JSON format carries their stats, at the end of the body.
+   */
+  streamBufferBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
+  /** Rows a Parquet answer may have (it is built whole before sending). Default 100 000. */
+  maxParquetRows: z.number().int().positive().max(10_000_000).default(100_000),
 });
 export type ApiLimits = z.infer<typeof ApiLimits>;
 

@@ -16,6 +16,7 @@ import { loadApiConfig } from '../../schemas/api-config.ts';
 import { AppError, ErrorCode } from '../../schemas/errors.ts';
 import type { ApiConfig, IssuerConfig, ManifestKeysSource } from '../../schemas/api-config.ts';
 import { createApp, consoleLogger } from '../app.ts';
+import { nodeBrotliCompressor } from './node-brotli.ts';
 import type { Logger } from '../ports.ts';
 import type { PeerAddress } from '../middleware/client-address.ts';
 import { createDuckDbEngine } from '../engine/duckdb-engine.ts';
@@ -154,6 +155,7 @@ export async function buildAppFromFiles(options: NodeServerOptions): Promise<Bui
   const app = createApp({
     engine,
     ...(cursorKey ? { cursorKey } : {}),
+    brotli: nodeBrotliCompressor(),
     verifier: createJoseVerifier({ issuers, clockToleranceSec: config.clockToleranceSec, maxLifetimeSec: config.maxTokenLifetimeSec }),
     rateLimit: createMemoryRateLimitStore(),
     audit,

@@ -51,6 +51,39 @@ export function audit(options: { sink: AuditSink; now: () => number; logger: Log
       // Bounded: the oldest addresses are forgotten first (their next refusal is written).
       if (refusals.size > MAX_TRACKED_ADDRESSES) refusals.delete(refusals.keys().next().value!);
     }
+    const streaming = facts.streamEnd !== undefined && facts.streamEnded !== true && c.res.status < 400;
+    const entry = {
+      time: new Date(started).toISOString(),
+      requestId: c.get('requestId'),
+      clientAddress: c.get('clientAddress') ?? null,
+      subject: principal?.subject ?? null,
+      issuer: principal?.issuer ?? null,
+      method: c.req.method,
+      path: c.req.path.slice(0, 512),
+      status: c.res.status,
+      dataset: facts.dataset,
+      query: facts.query,
+    };
+    if (streaming) {
+      // Written after the stream ends, best effort: the answer has been going out since the
+      // first entry was written (fail-closed happened there).
+      void facts.streamEnd!.then(async (end) => {
+        const failed = end.error !== undefined;
+        try {
+          await sink.write({
+            ...entry,
+            rows: end.rows,
+            errorCode: failed ? (end.error instanceof AppError ? end.error.code : ErrorCode.Internal) : null,
+            errorReason: null,
+            durationMs: Math.max(0, now() - started),
+            stream: failed ? 'failed' : 'ended',
+          });
+        } catch (err) {
+          failures++;
+          logger.error('audit sink failed writing the end of a streamed answer', { requestId: entry.requestId, failures, message: err instanceof Error ? err.message : String(err) });
+        }
+      });
+    }
     try {
       await sink.write({
         time: new Date(started).toISOString(),
@@ -68,6 +101,7 @@ export function audit(options: { sink: AuditSink; now: () => number; logger: Log
         errorReason: facts.errorReason,
         durationMs: Math.max(0, now() - started),
         ...(suppressed !== undefined ? { suppressed } : {}),
+        ...(streaming ? { stream: 'started' as const } : {}),
       });
     } catch (err) {
       failures++;

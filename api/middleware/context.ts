@@ -16,6 +16,10 @@ export interface AuditFacts {
   errorCode: string | null;
   /** Set by the error handler: why a token was refused, for the audit log only. */
   errorReason: string | null;
+  /** A query answer still streaming when the handler returned: resolves when it has ended (rows, or the error). */
+  streamEnd?: Promise<{ rows: number; error?: unknown }>;
+  /** Set once the answer has ended (then `rows` is final). */
+  streamEnded?: boolean;
 }
 
 export interface AppEnv {

@@ -16,17 +16,26 @@ import { AppError, ErrorCode } from '../../schemas/errors.ts';
 import { principalOf } from '../middleware/auth.ts';
 import { readJsonBody } from '../middleware/body.ts';
 import type { AppEnv } from '../middleware/context.ts';
-import { collectResponse, executeForwardedPlan, executeQuery, parseQueryRequest } from './execute-query.ts';
+import { executeForwardedPlan, executeQuery, parseQueryRequest } from './execute-query.ts';
 import type { ExecuteDeps } from './execute-query.ts';
 import { createCursorCodec } from '../query/cursor.ts';
 import { createAdmissionController } from '../admission/admission-controller.ts';
-import { negotiateFormat, renderResponse } from './format.ts';
+import { negotiateFormat, renderStream } from './format.ts';
+import type { ResultStream } from '../ports.ts';
 
 function filterParam(c: Context<AppEnv>): unknown {
   const text = c.req.query('filter');
   if (text === undefined || text === '') return undefined;
   // parseQueryRequest parses the text: an nfdump expression, or JSON when it starts with `{`.
   return text;
+}
+
+/** `?shape=arrays` (default) or `objects`: JSON rows as arrays aligned with `columns`, or objects keyed by column name. */
+function shapeParam(c: Context<AppEnv>): 'arrays' | 'objects' {
+  const v = c.req.query('shape');
+  if (v === undefined || v === '' || v === 'arrays') return 'arrays';
+  if (v === 'objects') return 'objects';
+  throw new AppError(ErrorCode.QueryInvalid, 'shape must be one of arrays, objects');
 }
 
 function intParam(c: Context<AppEnv>, name: string): number | undefined {
@@ -58,15 +67,33 @@ export function queryRoutes(deps: Omit<ExecuteDeps, 'admission' | 'cursors'> & {
     cursors: deps.cursors ?? createCursorCodec(null),
   };
   const app = new Hono<AppEnv>();
+  /** Renders a started answer in the negotiated format; the audit learns how it ended. */
+  const answer = async (c: Context<AppEnv>, format: ReturnType<typeof negotiateFormat>, start: () => Promise<ResultStream>): Promise<Response> => {
+    const shape = shapeParam(c);
+    const stream = await start();
+    const facts = c.get('audit');
+    let ended!: (o: { rows: number; error?: unknown }) => void;
+    facts.streamEnd = new Promise((resolve) => (ended = resolve));
+    const out = await renderStream(stream, format, {
+      shape,
+      requestId: c.get('requestId'),
+      maxBufferBytes: full.config.limits.streamBufferBytes,
+      maxParquetRows: full.config.limits.maxParquetRows,
+      onEnd: (o) => {
+        facts.rows = o.rows;
+        facts.streamEnded = true;
+        ended(o);
+      },
+    });
+    // Through the context, so headers set by earlier middleware (request id, rate limit) stay.
+    return c.body(out.body, out.status as 200, { 'Content-Type': out.contentType, Vary: 'Accept', ...out.headers });
+  };
   const run = async (c: Context<AppEnv>, body: unknown) => {
     // Negotiated first: a format that cannot be produced costs no query.
     const format = negotiateFormat(c.req.query('format'), c.req.header('Accept'));
     const req = parseQueryRequest(body, full.config.limits);
     const deadlineAt = c.get('deadlineAt') ?? full.now() + full.config.limits.queryTimeoutMs;
-    const stream = await executeQuery(full, principalOf(c), req, { requestId: c.get('requestId'), facts: c.get('audit'), deadlineAt, signal: c.req.raw.signal });
-    const res = await collectResponse(stream, c.get('requestId'));
-    const out = renderResponse(res, format);
-    return c.body(out.body, 200, { 'Content-Type': out.contentType, Vary: 'Accept', ...out.headers });
+    return answer(c, format, () => executeQuery(full, principalOf(c), req, { requestId: c.get('requestId'), facts: c.get('audit'), deadlineAt, signal: c.req.raw.signal }));
   };
   app.post('/query', async (c) => run(c, await readJsonBody(c)));
   // A plan from the edge gateway (api/adapters/worker.ts): `{ plan, cursor? }`, re-based on
@@ -75,9 +102,7 @@ export function queryRoutes(deps: Omit<ExecuteDeps, 'admission' | 'cursors'> & {
     const format = negotiateFormat(c.req.query('format'), c.req.header('Accept'));
     const body = await readJsonBody(c);
     const deadlineAt = c.get('deadlineAt') ?? full.now() + full.config.limits.queryTimeoutMs;
-    const stream = await executeForwardedPlan(full, principalOf(c), body, { requestId: c.get('requestId'), facts: c.get('audit'), deadlineAt, signal: c.req.raw.signal });
-    const out = renderResponse(await collectResponse(stream, c.get('requestId')), format);
-    return c.body(out.body, 200, { 'Content-Type': out.contentType, Vary: 'Accept', ...out.headers });
+    return answer(c, format, () => executeForwardedPlan(full, principalOf(c), body, { requestId: c.get('requestId'), facts: c.get('audit'), deadlineAt, signal: c.req.raw.signal }));
   });
   app.get('/datasets/:id/records', async (c) => {
     const limit = intParam(c, 'limit');
