@@ -102,8 +102,8 @@ function list<T>(cur: Cursor, after: string, item: () => T): T[] {
   if (cur.peek().kind !== '[') cur.fail(["'['"], after);
   cur.next();
   const out: T[] = [];
-  for (;;) {
-    if (cur.peek().kind === ']' && out.length > 0) break;
+  for (let comma = false; ; ) {
+    if (cur.peek().kind === ']' && out.length > 0 && !comma) break;
     if (out.length === 256) cur.fail(["']' (a list holds at most 256 values)"]);
     const at = cur.peek().pos;
     try {
@@ -111,10 +111,11 @@ function list<T>(cur: Cursor, after: string, item: () => T): T[] {
     } catch (err) {
       // After the first value a closing bracket is as welcome as another value.
       const d = err instanceof AppError ? (err.details as { position?: number; expected?: string[]; found?: string } | undefined) : undefined;
-      if (out.length === 0 || d?.position !== at) throw err;
+      if (out.length === 0 || comma || d?.position !== at) throw err;
       throw syntaxError(at, [...(d.expected ?? []), "']'"], d.found ?? '', after);
     }
-    if (cur.peek().kind === ',') cur.next();
+    comma = cur.peek().kind === ',';
+    if (comma) cur.next();
   }
   cur.next();
   return out;
