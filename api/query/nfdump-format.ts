@@ -70,10 +70,15 @@ function protocolPiece(m: NonNullable<QueryFilterInput['protocol']>): Piece {
   return one(m as number | string);
 }
 
-/** Either side's port range: `(src in range) or (dst in range)`. */
+/**
+ * Either side's port. A one-sided range is nfdump's `port >= a` (either side at least a); a
+ * range bounded on both sides needs `(src in range) or (dst in range)`, since `port >= a and
+ * port <= b` could take its bounds from different sides.
+ */
 function eitherPortPiece(m: IntMatcher): Piece {
   if (typeof m === 'number' || Array.isArray(m)) return intMatcher('port', m, 65_535, true);
   const r = m as { min: number; max: number };
+  if (r.min === r.max || r.min === 0 || r.max === 65_535) return intRange('port', r, 0, 65_535);
   return chain([intRange('src port', r, 0, 65_535), intRange('dst port', r, 0, 65_535)], OR);
 }
 
