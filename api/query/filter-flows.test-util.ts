@@ -161,10 +161,10 @@ export function matches(f: QueryFilter, flow: Flow): boolean {
   return true;
 }
 
-/** Ids of the flows a filter (as a client sends it) matches, by the reference, sorted. */
-export function referenceIds(filter: QueryFilterInput): string[] {
+/** Ids of the flows (default FLOWS) a filter, as a client sends it, matches by the reference, sorted. */
+export function referenceIds(filter: QueryFilterInput, flows: readonly Flow[] = FLOWS): string[] {
   const f = QueryFilter.parse(filter);
-  return FLOWS.filter((flow) => matches(f, flow)).map((flow) => flow.id).sort();
+  return flows.filter((flow) => matches(f, flow)).map((flow) => flow.id).sort();
 }
 
 // ---- the same flows in a real archive ----
@@ -192,10 +192,10 @@ export interface FlowArchive {
   close(): void;
 }
 
-/** Writes FLOWS as a Parquet archive and opens DuckDB over it. */
-export async function openFlowArchive(): Promise<FlowArchive> {
+/** Writes `flows` (default FLOWS) as a Parquet archive and opens DuckDB over it. */
+export async function openFlowArchive(flows: readonly Flow[] = FLOWS): Promise<FlowArchive> {
   const dir = mkdtempSync(join(tmpdir(), 'flowseal-filter-'));
-  const [file] = await makeArchive(dir, { dataset: 'lab', rows: FLOWS.map(row), manifest: false });
+  const [file] = await makeArchive(dir, { dataset: 'lab', rows: flows.map(row), manifest: false });
   const instance = await DuckDBInstance.create(':memory:');
   const conn = await instance.connect();
   return {
