@@ -50,6 +50,9 @@ const SYNTAX_ERRORS: readonly (readonly [string, number, readonly string[], 'rej
   ['src or port 80', 4, [...DIRECTED, "'or dst'", "'and dst'"], 'rejects'],
   ['proto tcp $ port 80', 10, ['a filter expression'], 'rejects'],
   ['vlan 70000', 5, ['a VLAN id 0-65535', A_COMPARATOR], 'rejects'],
+  ['port constructor', 5, [PORT, A_COMPARATOR, "'in'"], 'rejects'],
+  ['proto __proto__', 6, PROTOCOLS, 'rejects'],
+  ['endreason toString', 10, ['an end reason (idle, active, fin, rst, eof)'], 'rejects'],
 ];
 
 const syntax = (input: string, position: number, expected: readonly string[]) => (e: unknown) => {

@@ -13,8 +13,8 @@
  *
  * Owns: the expression grammar, the input length cap, and the parser's stack safety: the parser
  * is iterative (operator-precedence with explicit stacks), so 1 MB of `((((` costs a length
- * check, and 8 k of `((((` a linear scan; a tree deeper than any filter the depth limit admits
- * is refused while it is being built. Never: recurses over the input, echoes input that is not
+ * check, and 8 k of `((((` a linear scan; operators nested far deeper than the depth limit
+ * admits are refused while the tree is being built. Never: recurses over the input, echoes input that is not
  * a keyword (an address) in an error, or builds SQL. Pure.
  */
 import type { QueryFilter } from '../../schemas/query.ts';
@@ -31,10 +31,12 @@ export { formatFilterExpression } from './nfdump-format.ts';
 export const MAX_FILTER_EXPRESSION_LENGTH = 8192;
 
 /**
- * Deepest parse tree kept while parsing. Along any path, `and` and `or` alternate (chains are
- * flattened) and every `or` above another operator, like every `not`, adds a level to the
- * structured filter, so a tree deeper than this always yields a filter deeper than
- * MAX_FILTER_DEPTH: refusing it early rejects nothing the depth check would admit.
+ * Deepest parse tree kept while parsing (it bounds the recursion of the normalisation). Along a
+ * path `and` and `or` alternate (chains are flattened), and every `not`, like every `or` above
+ * another operator, adds a level to the structured filter, so such a tree yields a filter deeper
+ * than MAX_FILTER_DEPTH — unless normalisation folds it away (`any and (port 1 or (any and
+ * (port 2 or ...)))` becomes one port list): text nested that deep is refused as too deep even
+ * then, which is the only case where the text's nesting, not its structure's, decides.
  */
 const MAX_TREE_DEPTH = 2 * MAX_FILTER_DEPTH + 4;
 

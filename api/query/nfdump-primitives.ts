@@ -12,7 +12,7 @@
 import type { QueryFilter } from '../../schemas/query.ts';
 import { MAX_REAL_BOUND, PROTOCOL_NUMBERS, TCP_FLAG_BITS } from '../../schemas/query.ts';
 import { EndReason } from '../../schemas/columns.ts';
-import { parseAddress, parseCidr } from './cidr.ts';
+import { parseAddress } from './cidr.ts';
 import { AppError } from '../../schemas/errors.ts';
 import { describeToken, syntaxError, type Token } from './nfdump-lexer.ts';
 
@@ -48,8 +48,8 @@ export class Cursor {
   }
 }
 
-/** Matches nothing: what an impossible comparison (`port > 65535`, `bytes < 0`) becomes. */
-export const MATCH_NONE: QueryFilter = { not: {} };
+/** Matches nothing: what an impossible comparison (`port > 65535`, `bytes < 0`) becomes (a fresh object each time). */
+const matchNone = (): QueryFilter => ({ not: {} });
 const leaf = (filter: QueryFilter, flags?: number): Ast => (flags === undefined ? { kind: 'leaf', filter } : { kind: 'leaf', filter, flags });
 const both = (a: QueryFilter, b: QueryFilter): Ast => ({ kind: 'and', items: [leaf(a), leaf(b)], depth: 1 });
 
@@ -66,13 +66,14 @@ export function numberValue(text: string): number | null {
 }
 
 type Comparator = 'eq' | 'gt' | 'ge' | 'lt' | 'le';
-const OP_COMPARATORS: Record<string, Comparator> = { '=': 'eq', '==': 'eq', '>': 'gt', '>=': 'ge', '<': 'lt', '<=': 'le', eq: 'eq', gt: 'gt', ge: 'ge', lt: 'lt', le: 'le' };
+/** Comparator spellings (a Map: a word like `constructor` must not find a prototype member). */
+const OP_COMPARATORS = new Map<string, Comparator>(Object.entries({ '=': 'eq', '==': 'eq', '>': 'gt', '>=': 'ge', '<': 'lt', '<=': 'le', eq: 'eq', gt: 'gt', ge: 'ge', lt: 'lt', le: 'le' }) as [string, Comparator][]);
 /** The expected-set entry for an optional comparator. */
 export const A_COMPARATOR = 'a comparator (= == > < >= <= eq gt lt ge le)';
 
 function comparator(cur: Cursor): { cmp: Comparator; text: string } | null {
   const t = cur.peek();
-  const cmp = t.kind === 'op' || t.kind === 'word' ? OP_COMPARATORS[t.lower] : undefined;
+  const cmp = t.kind === 'op' || t.kind === 'word' ? OP_COMPARATORS.get(t.lower) : undefined;
   if (cmp === undefined) return null;
   cur.next();
   return { cmp, text: t.lower };
@@ -143,7 +144,7 @@ function sided(dir: Direction | null, keys: readonly [keyof QueryFilter, keyof Q
   const [srcKey, dstKey, eitherKey] = keys;
   if (dir === 'src') return leaf({ [srcKey]: value });
   if (dir === 'dst') return leaf({ [dstKey]: value });
-  if (dir === 'both') return both({ [srcKey]: value }, { [dstKey]: value });
+  if (dir === 'both') return both({ [srcKey]: value }, { [dstKey]: structuredClone(value) });
   return leaf({ [eitherKey]: value });
 }
 const NET_KEYS = ['srcNet', 'dstNet', 'net'] as const;
@@ -204,7 +205,7 @@ function portPrimitive(cur: Cursor, dir: Direction | null): Ast {
     return sided(dir, PORT_KEYS, list(cur, 'in', () => integer(cur, 0, 65_535, 'a port number', 'in')));
   }
   const m = intComparison(cur, 0, 65_535, 'a port number', 'port', ["'in'"]);
-  return m === null ? leaf(MATCH_NONE) : sided(dir, PORT_KEYS, m);
+  return m === null ? leaf(matchNone()) : sided(dir, PORT_KEYS, m);
 }
 
 const PROTOCOL_EXPECTED = ['a protocol number 0-255', `a protocol name (${Object.keys(PROTOCOL_NUMBERS).join(', ')})`];
@@ -216,9 +217,9 @@ function protoPrimitive(cur: Cursor): Ast {
     cur.next();
     return leaf({ protocol: named });
   }
-  if (t.kind !== 'op' && !(t.kind === 'word' && (OP_COMPARATORS[t.lower] !== undefined || numberValue(t.text) !== null))) cur.fail(PROTOCOL_EXPECTED, 'proto');
+  if (t.kind !== 'op' && !(t.kind === 'word' && (OP_COMPARATORS.has(t.lower) || numberValue(t.text) !== null))) cur.fail(PROTOCOL_EXPECTED, 'proto');
   const m = intComparison(cur, 0, 255, 'a protocol number', 'proto', [PROTOCOL_EXPECTED[1]!]);
-  return leaf(m === null ? MATCH_NONE : { protocol: m });
+  return leaf(m === null ? matchNone() : { protocol: m });
 }
 
 /** `flags` letters: nfdump's FSRPAU (X = all six), plus flowseal's E (ECE) and C (CWR); any case. */
@@ -236,7 +237,7 @@ function countPrimitive(cur: Cursor, key: 'bytes' | 'packets'): Ast {
   const c = comparator(cur);
   const n = c ? integer(cur, 0, Number.MAX_SAFE_INTEGER, 'a whole number', c.text) : integer(cur, 0, Number.MAX_SAFE_INTEGER, 'a whole number', key, [A_COMPARATOR]);
   const cmp = c?.cmp ?? 'eq';
-  if ((cmp === 'lt' && n === 0) || (cmp === 'gt' && n === Number.MAX_SAFE_INTEGER)) return leaf(MATCH_NONE);
+  if ((cmp === 'lt' && n === 0) || (cmp === 'gt' && n === Number.MAX_SAFE_INTEGER)) return leaf(matchNone());
   const range = cmp === 'eq' ? { min: n, max: n } : cmp === 'gt' ? { min: n + 1 } : cmp === 'ge' ? { min: n } : cmp === 'lt' ? { max: n - 1 } : { max: n };
   return leaf({ [key]: range });
 }
@@ -292,7 +293,7 @@ export function parsePrimitive(cur: Cursor): Ast | null {
     case 'duration': case 'bps': case 'pps': case 'bpp': return realPrimitive(cur, word);
     case 'vlan': {
       const m = intComparison(cur, 0, 65_535, 'a VLAN id', 'vlan');
-      return leaf(m === null ? MATCH_NONE : { vlanId: m });
+      return leaf(m === null ? matchNone() : { vlanId: m });
     }
     default: { // endreason
       if (!cur.isWord('in')) return leaf({ endReason: endReasonWord(cur, 'endreason') });
