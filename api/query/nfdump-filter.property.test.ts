@@ -8,6 +8,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { QueryFilter } from '../../schemas/query.ts';
+import { AppError } from '../../schemas/errors.ts';
 import type { QueryFilterInput } from '../../schemas/query.ts';
 import { formatFilterExpression, parseFilterExpression } from './nfdump-filter.ts';
 import { openFlowArchive, referenceIds, type FlowArchive } from './filter-flows.test-util.ts';
@@ -121,5 +122,31 @@ test('text → structured → text → structured is stable (the normal form is 
       assert.deepEqual(await archive.ids(first), referenceIds(first), text);
     }),
     { numRuns: 300 },
+  );
+});
+
+const SOUP = fc.array(
+  fc.oneof(
+    fc.constantFrom('(', ')', '[', ']', ',', '/', '!', '&&', '||', '=', '>=', '<', 'and', 'or', 'not', 'src', 'dst', 'in', 'any', 'proto', 'port', 'host', 'net', 'flags', 'bytes', 'bps', 'vlan', 'endreason', 'X', 'SA', 'tcp', '#', '\n', '$', '"'),
+    PRIMITIVE,
+    fc.constantFrom('10.0.0.1', '2001:db8::1', '255.255.0.0', '24', '0x1f', '1k', '1.5', '99999999999999999999', '-1', 'constructor', '__proto__'),
+  ),
+  { maxLength: 12 },
+).map((parts) => parts.join(' '));
+
+test('any token soup either parses into a schema-valid filter or fails with a filter error that echoes no address', () => {
+  fc.assert(
+    fc.property(SOUP, (text) => {
+      try {
+        const f = parseFilterExpression(text);
+        assert.equal(QueryFilter.safeParse(f).success, true, text);
+        assert.deepStrictEqual(parseFilterExpression(formatFilterExpression(f)), f, text);
+      } catch (e) {
+        assert.ok(e instanceof AppError, `${text}: ${String(e)}`);
+        assert.ok(e.code === 'ERR_QUERY_FILTER_SYNTAX' || e.code === 'ERR_QUERY_FILTER_INVALID', `${text}: ${e.code}`);
+        for (const raw of ['10.0.0.1', '2001:db8', '255.255']) assert.ok(!e.message.includes(raw) && !JSON.stringify(e.details ?? {}).includes(raw), e.message);
+      }
+    }),
+    { numRuns: 3000 },
   );
 });
