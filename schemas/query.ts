@@ -84,6 +84,33 @@ export const Cidr = z.string().min(2).max(64).regex(/^[0-9a-fA-F:.]+(\/\d{1,3})?
 const NetMatcher = z.union([Cidr, z.array(Cidr).min(1).max(256)]);
 
 /**
+ * TCP flag bits as in the archive's `tcp_flags_fwd`/`tcp_flags_rev` columns, keyed by the letter
+ * nfdump uses (`E` and `C` are flowseal's: nfdump 1.7 knows only `FSRPAU`).
+ */
+export const TCP_FLAG_BITS = { F: 1, S: 2, R: 4, P: 8, A: 16, U: 32, E: 64, C: 128 } as const;
+export type TcpFlagLetter = keyof typeof TCP_FLAG_BITS;
+
+/** A non-empty set of TCP flags: a bit mask 1-255, or letters (`"SA"`, case-insensitive) turned into the mask. */
+const TcpFlagMask = z.union([
+  U8.min(1),
+  z
+    .string()
+    .regex(/^[FSRPAUECfsrpauec]{1,8}$/, 'expected TCP flag letters from FSRPAUEC')
+    .transform((s) => [...s.toUpperCase()].reduce((m, c) => m | TCP_FLAG_BITS[c as TcpFlagLetter], 0)),
+]);
+
+/** Largest bound a real-valued comparison takes (bits per second of a flow can exceed 2^53). */
+export const MAX_REAL_BOUND = 1e20;
+const RealBound = z.number().min(0).max(MAX_REAL_BOUND);
+
+/**
+ * A comparison on a real-valued quantity: every given bound must hold. `min`/`max` are inclusive
+ * (>=, <=), `gt`/`lt` exclusive (>, <). `{}` matches every flow.
+ */
+export const RealComparison = z.strictObject({ min: RealBound.optional(), max: RealBound.optional(), gt: RealBound.optional(), lt: RealBound.optional() });
+export type RealComparison = z.infer<typeof RealComparison>;
+
+/**
  * Deepest `and`/`or`/`not` nesting a filter may have (the root is level 0). Bodies are checked
  * against it before schema validation (api/query/filter-depth.ts), because validating a very
  * deep tree recursively would exhaust the stack.
@@ -94,6 +121,7 @@ export const MAX_FILTER_DEPTH = 16;
  * Structured filter. Keys of one object are ANDed; `and`/`or`/`not` combine sub-filters.
  * Address filters apply to the anonymized addresses (prefix-preserving, so CIDRs keep meaning
  * within the anonymized space). `bytes`/`packets` are totals over both directions.
+ * The nfdump-style text form (api/query/nfdump-filter.ts) parses into this structure.
  */
 export const QueryFilter = z.strictObject({
   /** Number or name (`tcp`, `udp`, `icmp`, `icmp6`, ...), a list of them, or a numeric range. */
@@ -111,6 +139,20 @@ export const QueryFilter = z.strictObject({
   bytes: Range.optional(),
   packets: Range.optional(),
   endReason: z.union([z.enum(Object.values(EndReason)), z.array(z.enum(Object.values(EndReason))).min(1)]).optional(),
+  /**
+   * TCP flags, nfdump's `flags`: the flow is TCP (protocol 6) and the union of its flags in both
+   * directions (`tcp_flags_fwd | tcp_flags_rev`) has every flag of `all` and at least one of
+   * `any`. A bare mask is `{ all: mask }`.
+   */
+  tcpFlags: z.union([TcpFlagMask, z.strictObject({ all: TcpFlagMask.optional(), any: TcpFlagMask.optional() })]).optional(),
+  /** `time_end - time_start` in milliseconds (microsecond resolution, so not always whole). */
+  duration: RealComparison.optional(),
+  /** Bits per second over both directions: `8 * bytes / duration`; 0 when the duration is 0 (as nfdump). */
+  bps: RealComparison.optional(),
+  /** Packets per second over both directions: `packets / duration`; 0 when the duration is 0 (as nfdump). */
+  pps: RealComparison.optional(),
+  /** Bytes per packet over both directions: `bytes / packets`; 0 when there are no packets (as nfdump). */
+  bpp: RealComparison.optional(),
   get and(): z.ZodOptional<z.ZodArray<typeof QueryFilter>> {
     return z.array(QueryFilter).min(1).max(32).optional();
   },
@@ -122,6 +164,8 @@ export const QueryFilter = z.strictObject({
   },
 });
 export type QueryFilter = z.infer<typeof QueryFilter>;
+/** A filter as a client may send it (protocol and flag names not yet turned into numbers). */
+export type QueryFilterInput = z.input<typeof QueryFilter>;
 
 /** Time bucket widths, in milliseconds. */
 export const TIME_BUCKET_MS = { '1s': 1_000, '10s': 10_000, '1m': 60_000, '5m': 300_000, '15m': 900_000, '1h': 3_600_000, '6h': 21_600_000, '1d': 86_400_000 } as const;

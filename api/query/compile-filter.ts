@@ -3,12 +3,13 @@
  * expression with `$n` placeholders.
  *
  * Owns: the mapping filter key → fixed SQL fragment, CIDR → integer range predicates over
- * the `*_addr_hi`/`*_addr_lo` halves, and the filter size limit. Never: puts a user value into
- * SQL text — column names come from constants in this file, every value goes through
- * `ParamList.add`. Pure: no IO, no clock.
+ * the `*_addr_hi`/`*_addr_lo` halves, the derived quantities (duration, bps, pps, bpp: safe from
+ * division by zero, 0 when the divisor is 0 as in nfdump) and the filter size limit. Never: puts
+ * a user value into SQL text — column names and expressions come from constants in this file,
+ * every value goes through `ParamList.add`. Pure: no IO, no clock.
  */
-import type { QueryFilter } from '../../schemas/query.ts';
-import { MAX_FILTER_DEPTH } from '../../schemas/query.ts';
+import type { QueryFilter, RealComparison } from '../../schemas/query.ts';
+import { MAX_FILTER_DEPTH, PROTOCOL_NUMBERS } from '../../schemas/query.ts';
 import { AppError, ErrorCode } from '../../schemas/errors.ts';
 import type { QueryParam } from '../ports.ts';
 import { parseCidr } from './cidr.ts';
@@ -40,6 +41,47 @@ function rangePredicate(expr: string, label: string, r: { min?: number; max?: nu
   if (r.min !== undefined) parts.push(`${expr} >= ${p.add(r.min)}`);
   if (r.max !== undefined) parts.push(`${expr} <= ${p.add(r.max)}`);
   return parts.length === 0 ? 'TRUE' : parts.join(' AND ');
+}
+
+/** Microseconds from first to last packet. */
+const DURATION_US = "date_diff('microsecond', time_start, time_end)";
+const TOTAL_BYTES = 'CAST(bytes_fwd + bytes_rev AS DOUBLE)';
+const TOTAL_PACKETS = 'CAST(packets_fwd + packets_rev AS DOUBLE)';
+/**
+ * Derived real-valued quantities. A zero (or, for clock skew, negative) duration gives 0 bps and
+ * 0 pps, no packets gives 0 bytes per packet: nfdump's rule, and never a division by zero.
+ */
+const DERIVED_SQL = {
+  duration: `(${DURATION_US} / 1000.0)`,
+  bps: `(CASE WHEN ${DURATION_US} > 0 THEN ${TOTAL_BYTES} * 8000000.0 / ${DURATION_US} ELSE 0.0 END)`,
+  pps: `(CASE WHEN ${DURATION_US} > 0 THEN ${TOTAL_PACKETS} * 1000000.0 / ${DURATION_US} ELSE 0.0 END)`,
+  bpp: `(CASE WHEN packets_fwd + packets_rev > 0 THEN ${TOTAL_BYTES} / ${TOTAL_PACKETS} ELSE 0.0 END)`,
+} as const;
+
+function realPredicate(key: keyof typeof DERIVED_SQL, c: RealComparison, p: ParamList): string {
+  if (c.min !== undefined && c.max !== undefined && c.min > c.max) throw new AppError(ErrorCode.QueryFilterInvalid, `range for ${key} has min > max`);
+  const expr = DERIVED_SQL[key];
+  const parts: string[] = [];
+  if (c.min !== undefined) parts.push(`${expr} >= ${p.add(c.min)}`);
+  if (c.gt !== undefined) parts.push(`${expr} > ${p.add(c.gt)}`);
+  if (c.max !== undefined) parts.push(`${expr} <= ${p.add(c.max)}`);
+  if (c.lt !== undefined) parts.push(`${expr} < ${p.add(c.lt)}`);
+  return parts.length === 0 ? 'TRUE' : `(${parts.join(' AND ')})`;
+}
+
+type TcpFlags = NonNullable<QueryFilter['tcpFlags']>;
+
+/** nfdump's `flags`: a TCP flow whose flags, OR-ed over both directions, hold all of `all` and one of `any`. */
+function tcpFlagsPredicate(f: TcpFlags, p: ParamList): string {
+  const { all, any } = typeof f === 'number' ? { all: f, any: undefined } : f;
+  const union = '(tcp_flags_fwd | tcp_flags_rev)';
+  const parts = [`protocol = ${p.add(PROTOCOL_NUMBERS.tcp)}`];
+  if (all !== undefined) {
+    const m = p.add(all);
+    parts.push(`(${union} & ${m}) = ${m}`);
+  }
+  if (any !== undefined) parts.push(`(${union} & ${p.add(any)}) <> 0`);
+  return `(${parts.join(' AND ')})`;
 }
 
 /** One CIDR against one side: integer ranges on the halves (prunable by row-group stats). */
@@ -97,6 +139,11 @@ function compileNode(f: QueryFilter, p: ParamList, b: Budget): string {
   if (f.endReason !== undefined) {
     const reasons = Array.isArray(f.endReason) ? f.endReason : [f.endReason];
     leaf(`end_reason IN (${reasons.map((r) => p.add(r)).join(', ')})`);
+  }
+  if (f.tcpFlags !== undefined) leaf(tcpFlagsPredicate(f.tcpFlags, p));
+  for (const key of ['duration', 'bps', 'pps', 'bpp'] as const) {
+    const c = f[key];
+    if (c !== undefined) leaf(realPredicate(key, c, p));
   }
   b.depth += 1;
   if (f.and !== undefined) {

@@ -17,6 +17,11 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 
+/** The error for a filter nested deeper than `maxDepth` (also thrown by the text-filter parser). */
+export function filterTooDeep(maxDepth: number = MAX_FILTER_DEPTH): AppError {
+  return new AppError(ErrorCode.QueryFilterInvalid, `filter nested deeper than ${maxDepth} levels`, { details: { maxFilterDepth: maxDepth } });
+}
+
 /**
  * Walks the combinator keys of a parsed-JSON filter with an explicit stack.
  * @param maxDepth deepest level allowed; default `MAX_FILTER_DEPTH` (16).
@@ -29,9 +34,7 @@ export function assertFilterDepth(filter: unknown, maxDepth: number = MAX_FILTER
   for (let item = stack.pop(); item !== undefined; item = stack.pop()) {
     const { node, depth } = item;
     if (!isRecord(node)) continue; // not a filter object: left to the schema to reject
-    if (depth > maxDepth) {
-      throw new AppError(ErrorCode.QueryFilterInvalid, `filter nested deeper than ${maxDepth} levels`, { details: { maxFilterDepth: maxDepth } });
-    }
+    if (depth > maxDepth) throw filterTooDeep(maxDepth);
     if (++nodes > size.maxNodes) {
       throw new AppError(ErrorCode.QueryFilterInvalid, `filter has more than ${size.maxNodes} nodes`, { details: { maxFilterNodes: size.maxNodes } });
     }

@@ -15,6 +15,7 @@ export const REQUIRED_TOOLS = {
   editcap: { probe: ['editcap', '-v'], apt: 'wireshark-common', needs: 'editcap (an independent pcapng writer)' },
   capinfos: { probe: ['capinfos', '-v'], apt: 'wireshark-common', needs: 'capinfos' },
   tcpdump: { probe: ['tcpdump', '--version'], apt: 'tcpdump', needs: 'tcpdump' },
+  nfdump: { probe: ['nfdump', '-V'], apt: 'nfdump', needs: 'nfdump (the filter-language oracle)' },
   // `-d` opens the device to learn its link type, then prints the compiled filter and exits:
   // it succeeds exactly when this process may capture on lo (CAP_NET_RAW), root or not.
   'capture-on-lo': { probe: ['tcpdump', '-i', 'lo', '-d'], apt: 'tcpdump', needs: 'the right to capture on lo (CAP_NET_RAW) with tcpdump' },
