@@ -379,3 +379,22 @@ test('formats through the app: Arrow and Parquet carry the same values as JSON; 
   const entries = audit.entries.filter((e) => e.requestId === id);
   assert.deepEqual(entries.map((e) => [e.stream, e.rows]), [['started', null], ['ended', 400]]);
 });
+
+test('nfdump filter text in the POST body and on GETs selects what the structured filter does; syntax errors give the position', async () => {
+  const call = app({ limits: { minGroupSize: 1 } });
+  const text = await call('/v1/query', q({ filter: 'proto tcp and dst port in [ 80 443 ] and not src net 10.0.3.0/24', groupBy: [], metrics: ['flows'] }));
+  assert.equal(text.status, 200, text.text);
+  const want = ROWS.filter((x) => x.protocol === 6 && [80, 443].includes(x.dst_port) && !x.src_addr.startsWith('10.0.3.')).length;
+  assert.equal(text.json.rows[0][0], want);
+  const structured = await call('/v1/query', q({ filter: { protocol: 'tcp', dstPort: [80, 443], not: { srcNet: '10.0.3.0/24' } }, groupBy: [], metrics: ['flows'] }));
+  assert.deepEqual(structured.json.rows, text.json.rows);
+  const get = await call(`/v1/datasets/lab/top?from=${FROM}&to=${TO}&by=dst_port&filter=${encodeURIComponent('proto udp or bytes > 5k')}`);
+  assert.equal(get.status, 200, get.text);
+  const bad = await call('/v1/query', q({ filter: 'proto tcp and port >', groupBy: [] }));
+  assert.equal(bad.status, 400);
+  assert.equal(bad.json.error.code, 'ERR_QUERY_FILTER_SYNTAX');
+  assert.equal(bad.json.error.details.position, 'proto tcp and port >'.length);
+  const secret = await call('/v1/query', q({ filter: 'host 10.0.3.77 and and', groupBy: [] }));
+  assert.equal(secret.json.error.code, 'ERR_QUERY_FILTER_SYNTAX');
+  assert.ok(!secret.text.includes('10.0.3.77'), 'addresses are not echoed');
+});

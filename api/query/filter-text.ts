@@ -4,22 +4,14 @@
  * nfdump-style expression (api/query/nfdump-filter.ts). Either way the result is the
  * structured filter, validated later with the request.
  *
- * Owns: telling the two apart. Never: echoes the text in errors.
+ * Owns: the one entry point the request parser uses. Never: echoes the text in errors.
  */
-import { AppError, ErrorCode } from '../../schemas/errors.ts';
-import { FILTER_TEXT_MAX } from '../../schemas/query.ts';
+import { resolveFilterInput } from './nfdump-filter.ts';
 
 /**
- * @throws AppError ERR_QUERY_INVALID (malformed JSON, text too long), ERR_QUERY_FILTER_SYNTAX.
+ * @throws AppError ERR_QUERY_INVALID (malformed JSON), ERR_QUERY_FILTER_SYNTAX (with the
+ *   position and what was expected), ERR_QUERY_FILTER_INVALID (too long, deep or large).
  */
-export function parseFilterText(text: string): unknown {
-  if (text.length > FILTER_TEXT_MAX) throw new AppError(ErrorCode.QueryInvalid, `filter is longer than ${FILTER_TEXT_MAX} characters`);
-  if (text.trimStart().startsWith('{')) {
-    try {
-      return JSON.parse(text);
-    } catch {
-      throw new AppError(ErrorCode.QueryInvalid, 'filter starting with { must be JSON (the structured filter)');
-    }
-  }
-  throw new AppError(ErrorCode.QueryFilterSyntax, 'filter expressions are not available yet', { details: { position: 0, expected: ['{'] } });
+export function parseFilterText(text: string, limits?: { readonly maxNodes: number; readonly maxTerms: number }): unknown {
+  return resolveFilterInput(text, limits);
 }

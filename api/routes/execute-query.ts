@@ -65,7 +65,7 @@ export function parseQueryRequest(body: unknown, limits: FilterLimits): QueryReq
   if (body !== null && typeof body === 'object' && !Array.isArray(body) && Object.hasOwn(body, 'filter')) {
     let filter = (body as { filter?: unknown }).filter;
     if (typeof filter === 'string') {
-      filter = parseFilterText(filter);
+      filter = parseFilterText(filter, { maxNodes: limits.maxFilterNodes, maxTerms: limits.maxFilterTerms });
       body = { ...body, filter };
     }
     assertFilterDepth(filter, undefined, { maxNodes: limits.maxFilterNodes, maxTerms: limits.maxFilterTerms });
