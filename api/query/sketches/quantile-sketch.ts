@@ -7,7 +7,8 @@
  * i = ⌈ln x / ln γ⌉, which covers (γ^(i−1), γ^i]; x = 0 goes to a separate zero bucket and
  * x < 0 (outside the domain, e.g. a clock step making a duration negative) is counted as 0.
  * The quantile estimate of bucket i is 2γ^i/(γ + 1), clamped to the exact [min, max] seen, so
- * it is within relative error α of every value in the bucket. ln γ is fixed as a decimal
+ * it is within relative error α of every value in the bucket; ranks 0 and n − 1 return the
+ * exact min and max. ln γ is fixed as a decimal
  * literal (DDSKETCH_LN_GAMMA) that SQL and TS both parse to the same double, so a node's SQL
  * and any TS build bucket identically (up to the ≤ 1 ulp differences between libm `ln`
  * implementations, which can move a value lying within ~1e-15 of a boundary to the
@@ -232,6 +233,9 @@ export class DDSketch {
     const n = this.count;
     if (n === 0) return null;
     const rank = quantileRank(q, n);
+    // The extremes are known exactly.
+    if (rank === 0) return this.#min;
+    if (rank === n - 1) return this.#max;
     if (rank < this.#zero) return 0;
     let seen = this.#zero;
     let value = this.#max!;
