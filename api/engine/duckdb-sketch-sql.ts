@@ -14,8 +14,8 @@
  * The set (__k..) carries the plain aggregates (count, sum, min, max); the set (__k.., __sj)
  * carries sketch j: max(ρ) per HLL register, count per DDSketch bucket. The outer query picks
  * each metric's rows with FILTER (WHERE __g = <that set's GROUPING id>). Measured on 2 M rows
- * this single scan beats both one sub-aggregate per sketch joined on the keys and single-level
- * `histogram()`/`list(DISTINCT)` aggregates (bench/sketch.bench.ts, bench/RESULTS.md).
+ * (bench/sketch.bench.ts) this single scan beats one sub-aggregate per sketch joined on the
+ * keys, and single-level `histogram()` / `list(DISTINCT)` aggregates by 2-3x.
  *
  * Result cells (after api/engine/json-value.ts, as the engine returns them):
  *   count, sum, min, max → integer (number, or decimal string past 2^53; min/max NULL when no value)
