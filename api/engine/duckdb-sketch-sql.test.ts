@@ -414,7 +414,7 @@ test('merge(split(data)) = whole(data): 100k flows in k = 2..5 Parquet parts, st
   assert.equal(groupSizes[1], 10);
 
   // the TS sketches built straight from the values equal the DuckDB-built states
-  const raw = (await conn.runAndReadAll(`SELECT dst_port, vlan_id, src_addr, src_port, dns_qname, epoch_us(time_start), ${FLOW_VALUE_SQL.bytes} FROM flows`)).getRowsJS();
+  const raw = (await conn.runAndReadAll(`SELECT dst_port, vlan_id, src_addr, src_port, dns_qname, epoch_us(time_start), ${FLOW_VALUE_SQL.bytes}, ${FLOW_VALUE_SQL.durationMs} FROM flows`)).getRowsJS();
   for (const row of whole.rows) {
     const mine = raw.filter((r) => r[0] === row.keys[0] && r[1] === row.keys[1]);
     assert.ok((row.states[6] as Hll).equals(Hll.fromValues('string', mine.map((r) => r[2] as string))));
@@ -422,5 +422,6 @@ test('merge(split(data)) = whole(data): 100k flows in k = 2..5 Parquet parts, st
     assert.ok((row.states[8] as Hll).equals(Hll.fromValues('string', mine.map((r) => r[4] as string | null))));
     assert.ok((row.states[9] as Hll).equals(Hll.fromValues('timestamp', mine.map((r) => r[5] as bigint))));
     assert.ok((row.states[10] as DDSketch).equals(DDSketch.fromValues(mine.map((r) => r[6] as bigint))));
+    assert.ok((row.states[12] as DDSketch).equals(DDSketch.fromValues(mine.map((r) => r[7] as number))), 'fractional milliseconds too');
   }
 });
