@@ -76,6 +76,8 @@ export interface DuckDbEngine extends QueryEngine {
    * port reaches it (the API only ever calls `execute` with a plan).
    */
   runSql(sql: string, params: readonly QueryParam[], options: EngineRunOptions & { maxRows: number }): Promise<{ columns: { name: string; type: string }[]; rows: Cell[][]; truncated: boolean }>;
+  /** As `runSql`, with DuckDB's own values (lists, structs, bigint) instead of JSON-safe cells. */
+  runSqlRaw(sql: string, params: readonly QueryParam[], options: EngineRunOptions & { maxRows: number }): Promise<{ columns: { name: string; type: string }[]; rows: unknown[][]; truncated: boolean }>;
   /** The committed files of a listed dataset (benchmarks compare direct DuckDB over the same files). */
   datasetFiles(id: string): readonly string[];
 }
@@ -247,6 +249,31 @@ export async function createDuckDbEngine(options: DuckDbEngineOptions): Promise<
     };
   }
 
+  /** SQL text straight to DuckDB (adapter tests and benchmarks only), raw values. */
+  async function runDirect(sql: string, params: readonly QueryParam[], opts: EngineRunOptions & { maxRows: number }): Promise<{ columns: { name: string; type: string }[]; rows: unknown[][]; truncated: boolean }> {
+    let cols: { name: string; type: string }[] = [];
+    let truncated = false;
+    const rows: unknown[][] = [];
+    const stream = await openStream(sql, params, opts, (columns) => {
+      cols = columns;
+      return {
+        columns,
+        // The shaper's cells are typed as Cell; raw values ride through unchanged here.
+        push: (batch) => {
+          const out: unknown[][] = [];
+          for (const r of batch) {
+            if (rows.length + out.length >= opts.maxRows) truncated = true;
+            else out.push([...r]);
+          }
+          return out as Cell[][];
+        },
+        stats: () => ({ truncated }),
+      };
+    }, async () => undefined);
+    for await (const b of stream.batches) for (const r of b) rows.push([...r]);
+    return { columns: cols, rows, truncated: stream.stats().truncated };
+  }
+
   const catalog = createManifestCatalog({
     root,
     pinnedKeys: options.manifestKeys ?? null,
@@ -321,27 +348,10 @@ export async function createDuckDbEngine(options: DuckDbEngineOptions): Promise<
       await rebuild();
     },
     async runSql(sql, params, opts) {
-      let cols: { name: string; type: string }[] = [];
-      let truncated = false;
-      const rows: Cell[][] = [];
-      const stream = await openStream(sql, params, opts, (columns) => {
-        cols = columns;
-        return {
-          columns,
-          push: (batch) => {
-            const out: Cell[][] = [];
-            for (const r of batch) {
-              if (rows.length + out.length >= opts.maxRows) truncated = true;
-              else out.push(r.map((v) => toJsonValue(v) as Cell));
-            }
-            return out;
-          },
-          stats: () => ({ truncated }),
-        };
-      }, async () => undefined);
-      for await (const b of stream.batches) for (const r of b) rows.push([...r]);
-      return { columns: cols, rows, truncated: stream.stats().truncated };
+      const r = await runDirect(sql, params, opts);
+      return { ...r, rows: r.rows.map((row) => row.map((v) => toJsonValue(v) as Cell)) };
     },
+    runSqlRaw: (sql, params, opts) => runDirect(sql, params, opts),
     datasetFiles(id: string) {
       if (!DatasetId.safeParse(id).success) throw new TypeError('datasetFiles needs a validated dataset id');
       if (cache === null) throw new TypeError('datasetFiles before listDatasets');

@@ -163,15 +163,13 @@ test('worked example: the exact statement, run through the sandboxed engine on a
   try {
     await engine.listDatasets();
     const files = engine.datasetFiles('lab');
-    const result = await engine.run({ sql: EXAMPLE.sql, params: [files, 443] }, { maxRows: 100, timeoutMs: 10_000 });
+    const result = await engine.runSqlRaw(EXAMPLE.sql, [files, 443], { maxRows: 100, timeoutMs: 10_000 });
     assert.deepEqual(result.columns.map((c) => c.name), EXAMPLE.columns);
     const set = readPartialRows(EXAMPLE.kinds, 1, result.rows);
     const final = finalizeRowSet([{ kind: 'count' }, { kind: 'distinct' }, { kind: 'quantile', q: 0.95 }], set).sort((a, b) => Number(a.keys[0]) - Number(b.keys[0]));
-    const exact = await engine.run(
-      {
-        sql: 'SELECT protocol, count(*), count(DISTINCT src_addr), quantile_disc(bytes_fwd + bytes_rev, 0.95) FROM read_parquet($1) WHERE dst_port = $2 GROUP BY protocol ORDER BY protocol',
-        params: [files, 443],
-      },
+    const exact = await engine.runSql(
+      'SELECT protocol, count(*), count(DISTINCT src_addr), quantile_disc(bytes_fwd + bytes_rev, 0.95) FROM read_parquet($1) WHERE dst_port = $2 GROUP BY protocol ORDER BY protocol',
+      [files, 443],
       { maxRows: 100, timeoutMs: 10_000 },
     );
     assert.equal(final.length, exact.rows.length);
