@@ -149,8 +149,9 @@ test('a total (groupBy []) with every value statistic and rate equals the JS com
     duration_max: Math.max(...ROWS.map(ms)),
     duration_avg: sumMs / ROWS.length,
     duration_p50: quantile(ROWS.map(ms), 0.5),
-    bps: (8 * totalBytes) / (sumMs / 1000),
-    pps: totalPackets / (sumMs / 1000),
+    // Rates over the flows that last (a zero-duration flow adds bytes but no time).
+    bps: (8 * ROWS.filter((x) => ms(x) > 0).reduce((n, x) => n + bytes(x), 0)) / (sumMs / 1000),
+    pps: ROWS.filter((x) => ms(x) > 0).reduce((n, x) => n + packets(x), 0) / (sumMs / 1000),
     bpp: totalBytes / totalPackets,
     distinct_src_addr: new Set(ROWS.map((x) => x.src_addr)).size,
     distinct_dst_port: new Set(ROWS.map((x) => x.dst_port)).size,

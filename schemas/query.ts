@@ -48,8 +48,8 @@ export const METRICS: Readonly<Record<string, string>> = {
     (Object.keys(VALUE_METRICS) as ValueName[]).flatMap((v) => (Object.keys(VALUE_STATS) as ValueStat[]).map((st) => [`${v}_${st}`, `${VALUE_STATS[st]} ${VALUE_METRICS[v]}.`])),
   ),
   duration_avg_ms: 'Mean flow duration, milliseconds (same as duration_avg).',
-  bps: 'Bits per second: 8 × bytes / duration summed over the flows (flows of zero duration add bytes but no time); null when the total duration is 0.',
-  pps: 'Packets per second: packets / duration summed over the flows; null when the total duration is 0.',
+  bps: 'Bits per second: 8 × bytes / duration, each summed over the flows that last (a zero-duration flow adds bytes but no time); null when none does.',
+  pps: 'Packets per second: packets / duration, each summed over the flows that last; null when none does.',
   bpp: 'Bytes per packet: bytes / packets summed over the flows; null when there are no packets.',
 };
 export type Metric = string;

@@ -24,6 +24,12 @@ import type { QueryPlan } from '../query/plan.ts';
 import { groupKeyName } from '../query/plan.ts';
 import { ParamList, compileFilter } from '../query/compile-filter.ts';
 import { prefixMask128 } from '../query/cidr.ts';
+import type { FlowColumnName } from '../../schemas/columns.ts';
+import type { StateKind } from '../query/sketches/partial-state.ts';
+import { metricState } from '../query/metric-states.ts';
+import type { StateInput } from '../query/metric-states.ts';
+import { FLOW_RATE_INPUTS, FLOW_VALUE_SQL, distinctInput, partialAggregateSql } from './duckdb-sketch-sql.ts';
+import type { StateMetricSql } from './duckdb-sketch-sql.ts';
 
 /** How the shaper turns engine columns into response columns. */
 export type OutputColumn =
@@ -43,6 +49,10 @@ export interface PlanSql {
   readonly sortKeyColumns: readonly string[];
   /** Aggregates: rows over fewer flows are withheld (the other row is checked by the shaper). */
   readonly minGroupSize: number;
+  /** Aggregates: the engine column holding each row's flow count. */
+  readonly flowsColumn: string;
+  /** Partial answers: the state kind of each metric output (cells become state JSON). */
+  readonly stateKinds: Readonly<Record<string, StateKind>> | null;
 }
 
 /** Filter terms a plan may compile (the request's own cap was applied before planning). */
@@ -62,7 +72,7 @@ const STAT_SQL: Record<ValueStat, (v: string) => string> = {
   p95: (v) => `quantile_cont(${v}, 0.95)`,
   p99: (v) => `quantile_cont(${v}, 0.99)`,
 };
-const DURATION_S = "(date_diff('microsecond', time_start, time_end) / 1000000.0)";
+const DURATION_US = "date_diff('microsecond', time_start, time_end)";
 /** Metrics that are not `distinct_*` or a value statistic. */
 const FIXED_METRIC_SQL: Record<string, string> = {
   flows: 'count(*)',
@@ -73,8 +83,10 @@ const FIXED_METRIC_SQL: Record<string, string> = {
   bytes_fwd: 'sum(bytes_fwd)',
   bytes_rev: 'sum(bytes_rev)',
   duration_avg_ms: `avg(${VALUE_SQL.duration})`,
-  bps: `8 * sum(bytes_fwd + bytes_rev) / nullif(sum(${DURATION_S}), 0)`,
-  pps: `sum(packets_fwd + packets_rev) / nullif(sum(${DURATION_S}), 0)`,
+  // Over the flows with a positive duration (a single-packet flow adds bytes but no time), as
+  // the mergeable ratio state computes it (api/engine/duckdb-sketch-sql.ts FLOW_RATE_INPUTS).
+  bps: `1000000.0 * sum(CASE WHEN ${DURATION_US} > 0 THEN 8 * (bytes_fwd + bytes_rev) END) / nullif(sum(CASE WHEN ${DURATION_US} > 0 THEN ${DURATION_US} END), 0)`,
+  pps: `1000000.0 * sum(CASE WHEN ${DURATION_US} > 0 THEN packets_fwd + packets_rev END) / nullif(sum(CASE WHEN ${DURATION_US} > 0 THEN ${DURATION_US} END), 0)`,
   bpp: 'sum(bytes_fwd + bytes_rev) / nullif(sum(packets_fwd + packets_rev), 0)',
 };
 /** Metrics that read as 0 (not null) over no flows: counts and sums. */
@@ -254,7 +266,7 @@ function compileRecords(plan: QueryPlan, files: readonly string[]): PlanSql {
   const selects = [...cols, ...sort.map((s, i) => `${s.expr} AS ${sortCols[i]}`)];
   const order = sort.map((s, i) => `${sortCols[i]} ${s.dir === 'asc' ? 'ASC' : 'DESC'} NULLS LAST`).join(', ');
   const sql = `SELECT ${selects.join(', ')} FROM ${from} WHERE ${where.join(' AND ')} ORDER BY ${order} LIMIT ${p.add(plan.limit + 1)}`;
-  return { sql, params: p.values, kind: 'records', limit: plan.limit, outputs: cols.map((name) => ({ kind: 'column', name })), otherColumn: null, sortKeyColumns: sortCols, minGroupSize: plan.minGroupSize };
+  return { sql, params: p.values, kind: 'records', limit: plan.limit, outputs: cols.map((name) => ({ kind: 'column', name })), otherColumn: null, sortKeyColumns: sortCols, minGroupSize: plan.minGroupSize, flowsColumn: '__flows', stateKinds: null };
 }
 
 function rangeSql(expr: string, r: { min?: number | undefined; max?: number | undefined }, p: ParamList): string[] {
@@ -340,7 +352,7 @@ function compileAggregate(plan: QueryPlan, files: readonly string[]): PlanSql {
   } else {
     sql = `WITH ${ctes.join(', ')} SELECT top.*, s.__suppressed FROM s LEFT JOIN top ON TRUE ORDER BY ${order}`;
   }
-  return { sql, params: p.values, kind: 'aggregate', limit, outputs, otherColumn: plan.other ? '__other' : null, sortKeyColumns: [], minGroupSize: plan.minGroupSize };
+  return { sql, params: p.values, kind: 'aggregate', limit, outputs, otherColumn: plan.other ? '__other' : null, sortKeyColumns: [], minGroupSize: plan.minGroupSize, flowsColumn: '__flows', stateKinds: null };
 }
 
 /**
@@ -351,5 +363,79 @@ function compileAggregate(plan: QueryPlan, files: readonly string[]): PlanSql {
  *   of the wrong length; ERR_QUERY_FILTER_INVALID from the filter.
  */
 export function compilePlan(plan: QueryPlan, files: readonly string[]): PlanSql {
-  return plan.kind === 'records' ? compileRecords(plan, files) : compileAggregate(plan, files);
+  if (plan.kind === 'records') return compileRecords(plan, files);
+  return plan.mode === 'partial' ? compilePartial(plan, files) : compileAggregate(plan, files);
+}
+
+/** Per-flow inputs of metric states, by the names api/query/metric-states.ts uses. */
+const STATE_VALUE_SQL: Record<Extract<StateInput, { of: 'value' }>['value'], string> = {
+  bytes: FLOW_VALUE_SQL.bytes,
+  packets: FLOW_VALUE_SQL.packets,
+  durationUs: FLOW_VALUE_SQL.durationUs,
+  durationMs: FLOW_VALUE_SQL.durationMs,
+  bytes_fwd: 'bytes_fwd',
+  bytes_rev: 'bytes_rev',
+  packets_fwd: 'packets_fwd',
+  packets_rev: 'packets_rev',
+};
+const STATE_RATE_SQL: Record<Extract<StateInput, { of: 'rate' }>['rate'], { numeratorSql: string; denominatorSql: string }> = {
+  bps: FLOW_RATE_INPUTS.bps,
+  pps: FLOW_RATE_INPUTS.pps,
+  bpp: { numeratorSql: FLOW_VALUE_SQL.bytes, denominatorSql: FLOW_VALUE_SQL.packets },
+};
+
+function stateMetricSql(name: string): StateMetricSql {
+  const m = metricState(name);
+  const input = m.input;
+  switch (input.of) {
+    case 'flows':
+      return { name, kind: 'count' };
+    case 'column':
+      return { name, kind: 'distinct', ...distinctInput(input.column as FlowColumnName) };
+    case 'rate':
+      return { name, kind: 'ratio', ...STATE_RATE_SQL[input.rate] };
+    case 'value': {
+      const valueSql = STATE_VALUE_SQL[input.value];
+      if (m.kind === 'quantile') return { name, kind: 'quantile', valueSql };
+      if (m.kind === 'sum' || m.kind === 'min' || m.kind === 'max' || m.kind === 'avg') return { name, kind: m.kind, valueSql };
+      throw invalid('metric has no partial state');
+    }
+  }
+}
+
+/**
+ * Partial answers (federation): per group the mergeable state of every metric
+ * (engine/duckdb-sketch-sql.ts), groups under the minimum size withheld and counted, all groups
+ * in key order up to the limit. No order, other row, fill or having: those apply after merging.
+ */
+function compilePartial(plan: QueryPlan, files: readonly string[]): PlanSql {
+  if (plan.other || plan.fill || Object.keys(plan.having).length > 0 || plan.order.length > 0) {
+    throw invalid('partial answers take group keys and metrics only (order, other, fill and having apply after merging)');
+  }
+  const p = new ParamList();
+  const from = source(files, p, false);
+  const where = wherePredicate(plan, p);
+  const keys = groupKeys(plan.groupBy, p);
+  const metrics = plan.metrics;
+  if (metrics.length === 0) throw invalid('an aggregate needs at least one metric');
+  if (metrics.some((m) => keys.orderExpr.has(m))) throw invalid('a metric has the same name as a group key');
+  // Key expressions by their engine column names (`__k0_v` → `k0_v`: the builder wants plain identifiers).
+  const keyName = (c: string): string => c.replace(/^__/, '');
+  const keySql = keys.selects.map((sel, i) => {
+    const m = / AS ([a-z_0-9]+)$/.exec(sel);
+    const col = keys.columns[i]!;
+    return { name: keyName(col), sql: m ? sel.slice(0, m.index) : sel };
+  });
+  const spec = partialAggregateSql({ keys: keySql, metrics: [...metrics.map(stateMetricSql), { name: 'zz_flows', kind: 'count' }], from, where });
+  const k = p.add(plan.minGroupSize);
+  const order = keySql.length ? `ORDER BY ${keySql.map((x) => `${x.name} ASC NULLS LAST`).join(', ')} ` : '';
+  const sql =
+    `WITH __p AS (SELECT * FROM (${spec.sql})), __q AS (SELECT count(*) AS __suppressed FROM __p WHERE zz_flows < ${k}) ` +
+    `SELECT __p.*, __q.__suppressed FROM __q LEFT JOIN __p ON __p.zz_flows >= ${k} ${order}LIMIT ${p.add(plan.limit + 1)}`;
+  const outputs: OutputColumn[] = [
+    ...keys.outputs.map((o): OutputColumn => (o.kind === 'net' ? { ...o, version: keyName(o.version), hi: keyName(o.hi), lo: keyName(o.lo) } : o)),
+    ...metrics.map((name): OutputColumn => ({ kind: 'column', name })),
+  ];
+  const stateKinds = Object.fromEntries(metrics.map((m, i) => [m, spec.kinds[i]!]));
+  return { sql, params: p.values, kind: 'aggregate', limit: plan.limit, outputs, otherColumn: null, sortKeyColumns: [], minGroupSize: plan.minGroupSize, flowsColumn: 'zz_flows', stateKinds };
 }

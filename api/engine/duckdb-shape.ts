@@ -11,6 +11,8 @@ import type { Cell, EngineStats } from '../ports.ts';
 import type { PlanSql } from './duckdb-plan-sql.ts';
 import { formatNetwork } from '../query/cidr.ts';
 import { toJsonValue } from './json-value.ts';
+import { readStateCell } from './duckdb-sketch-sql.ts';
+import { stateToJson } from '../query/sketches/partial-state.ts';
 
 export interface RowShaper {
   readonly columns: readonly ResultColumn[];
@@ -33,10 +35,16 @@ export function createShaper(q: PlanSql, engineColumns: readonly { name: string;
     if (i === undefined) throw new TypeError(`engine result lacks column ${name}`);
     return i;
   };
-  const columns: ResultColumn[] = q.outputs.map((o) => (o.kind === 'net' ? { name: o.name, type: 'CIDR' } : { name: o.name, type: engineColumns[at(o.name)].type }));
+  const states = q.stateKinds;
+  const columns: ResultColumn[] = q.outputs.map((o) =>
+    o.kind === 'net' ? { name: o.name, type: 'CIDR' } : states?.[o.name] !== undefined ? { name: o.name, type: `STATE:${states[o.name]}` } : { name: o.name, type: engineColumns[at(o.name)].type },
+  );
   const getters = q.outputs.map((o): ((row: readonly unknown[]) => Cell) => {
     if (o.kind === 'column') {
       const i = at(o.name);
+      const kind = states?.[o.name];
+      // A partial answer's metric: its mergeable state, as JSON text (api/query/sketches).
+      if (kind !== undefined) return (row) => JSON.stringify(stateToJson(kind, readStateCell(kind, row[i])));
       return (row) => toJsonValue(row[i]) as Cell;
     }
     const [vi, hi, lo] = [at(o.version), at(o.hi), at(o.lo)];
@@ -49,7 +57,7 @@ export function createShaper(q: PlanSql, engineColumns: readonly { name: string;
   const otherAt = q.otherColumn === null ? -1 : at(q.otherColumn);
   if (otherAt >= 0) columns.push({ name: 'other', type: 'BOOLEAN' });
   const aggregate = q.kind === 'aggregate';
-  const flowsAt = aggregate ? at('__flows') : -1;
+  const flowsAt = aggregate ? at(q.flowsColumn) : -1;
   const supAt = aggregate ? at('__suppressed') : -1;
   const sortAt = q.sortKeyColumns.map(at);
   let suppressed: number | undefined = aggregate ? 0 : undefined;
