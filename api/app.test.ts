@@ -552,7 +552,7 @@ test('openapi document is generated from the schemas', async () => {
     assert.ok(op.responses['406'], path);
   }
   // The protocol filter documents names as well as numbers (the request schema's input side).
-  assert.match(JSON.stringify(r.json.components.schemas.QueryRequest), /"enum":\["icmp","igmp","tcp","udp"/);
+  assert.match(JSON.stringify(r.json.components.schemas.QueryFilter), /"enum":\["icmp","igmp","tcp","udp"/);
 });
 
 test('formats: JSON by default, NDJSON and CSV by Accept or ?format=, the same rows exactly; 406 costs no query', async () => {
