@@ -23,11 +23,14 @@ import { REQUIRED_TOOLS, skipUnlessTools } from '../../test/support/required-too
 
 const CHROMIUM = REQUIRED_TOOLS.chromium.probe[0];
 
-/** Chromium's DOM after scripts ran (virtual time, so no wall-clock wait), and its console lines. */
+/**
+ * Chromium's DOM after scripts ran (virtual time, so no wall-clock wait), and its console lines.
+ * Run at the lowest CPU priority: the suite's files run in parallel, and some of them measure time.
+ */
 function dumpDom(url: string, profile: string): Promise<{ dom: string; console: string }> {
-  const args = ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', `--user-data-dir=${profile}`, '--virtual-time-budget=20000', '--dump-dom', url];
+  const args = ['-n', '19', CHROMIUM, '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', `--user-data-dir=${profile}`, '--virtual-time-budget=20000', '--dump-dom', url];
   return new Promise((ok, fail) => {
-    execFile(CHROMIUM, args, { timeout: 120_000, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => (err ? fail(new Error(`${CHROMIUM} failed: ${err.message}\n${stderr.slice(-2000)}`)) : ok({ dom: stdout, console: stderr })));
+    execFile('nice', args, { timeout: 180_000, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => (err ? fail(new Error(`${CHROMIUM} failed: ${err.message}\n${stderr.slice(-2000)}`)) : ok({ dom: stdout, console: stderr })));
   });
 }
 
