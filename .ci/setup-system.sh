@@ -2,7 +2,7 @@
 # Installs the system tools the test suite and the fixture generator use on a fresh Debian 12
 # machine: tshark/capinfos (the end-to-end oracle), tcpdump, nfdump and softflowd (peer
 # tools), and the real clients/servers test/fixtures/make-captures.sh drives (curl, nginx,
-# dig, dnsmasq, openssl, socat, ping, iproute2). Idempotent: packages already present are
+# dig, dnsmasq, openssl, socat, ping, iproute2), headless Chromium (renders /docs). Idempotent: packages already present are
 # left alone. Under CI=true every package is required: not being root with packages missing,
 # or a tool that does not run after the install, fails the build (the suite fails too: its
 # tests throw under CI=true when a tool they need is missing, see
@@ -25,6 +25,7 @@ PACKAGES=(
   socat
   python3           # vlan-relay.py when the kernel lacks 8021q
   ca-certificates
+  chromium-headless-shell  # renders the /docs API reference page in its test
 )
 
 missing=()
@@ -38,7 +39,8 @@ done
 verify() {
   local failed=0
   for probe in "tshark --version" "editcap -v" "capinfos -v" "tcpdump --version" "tcpdump -i lo -d" \
-               "nfdump -V" "softflowd -h" "dig -v" "curl --version" "nginx -v" "openssl version" "socat -V" "ip -V"; do
+               "nfdump -V" "softflowd -h" "dig -v" "curl --version" "nginx -v" "openssl version" "socat -V" "ip -V" \
+               "chromium-headless-shell --version"; do
     if ! $probe >/dev/null 2>&1; then
       echo "setup-system: '$probe' does not work" >&2
       failed=1

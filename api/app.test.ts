@@ -550,12 +550,12 @@ test('openapi document is generated from the schemas', async () => {
   assert.ok(r.json.paths['/v1/query'].post.responses['503'], 'a full queue (ERR_OVERLOADED) is a documented answer');
   for (const [path, method] of [['/v1/query', 'post'], ['/v1/datasets/{id}/records', 'get'], ['/v1/datasets/{id}/top', 'get'], ['/v1/datasets/{id}/timeseries', 'get']] as const) {
     const op = r.json.paths[path][method];
-    assert.deepEqual(Object.keys(op.responses['200'].content).sort(), ['application/json', 'application/x-ndjson', 'text/csv'], path);
+    assert.deepEqual(Object.keys(op.responses['200'].content).sort(), ['application/json', 'application/vnd.apache.arrow.stream', 'application/vnd.apache.parquet', 'application/x-ndjson', 'text/csv'], path);
     assert.deepEqual(op.parameters.find((p: any) => p.name === 'format')?.schema.enum, ['json', 'ndjson', 'csv', 'arrow', 'parquet'], path);
     assert.ok(op.responses['406'], path);
   }
   // The protocol filter documents names as well as numbers (the request schema's input side).
-  assert.match(JSON.stringify(r.json.components.schemas.QueryRequest), /"enum":\["icmp","igmp","tcp","udp"/);
+  assert.match(JSON.stringify(r.json.components.schemas.QueryFilter), /"enum":\["icmp","igmp","tcp","udp"/);
 });
 
 test('formats: JSON by default, NDJSON and CSV by Accept or ?format=, the same rows exactly; 406 costs no query', async () => {

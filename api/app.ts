@@ -5,8 +5,8 @@
  * Middleware order: deadline → request id → client address → (`/healthz`) → audit (errors via onError) →
  * body limit → bearer auth (with the per-address limit on unauthenticated requests) →
  * per-subject rate limit → routes (queries: cost check → admission → engine within the
- * deadline). `/healthz` needs no token and is neither audited nor limited; `/openapi.json`
- * and unknown paths need no token and are limited per client address.
+ * deadline). `/healthz` needs no token and is neither audited nor limited; `/openapi.json`,
+ * `/docs` and unknown paths need no token and are limited per client address.
  * Owns: wiring. Never: imports node:*, DuckDB or the file system.
  */
 import { Hono } from 'hono';
@@ -26,6 +26,8 @@ import { rateLimit } from './middleware/rate-limit.ts';
 import { datasetRoutes } from './routes/datasets.ts';
 import { queryRoutes } from './routes/query.ts';
 import { openApiDocument } from './routes/openapi.ts';
+import { docsRoutes } from './routes/docs.ts';
+import type { DocsAssets } from './routes/docs.ts';
 import { requestDeadline } from './middleware/deadline.ts';
 import { clientAddress } from './middleware/client-address.ts';
 import type { PeerAddress } from './middleware/client-address.ts';
@@ -55,6 +57,8 @@ export interface AppDeps {
   readonly cursorKey?: Uint8Array;
   /** A Brotli compressor from the runtime adapter (api/adapters/node-brotli.ts); without it only gzip is offered. */
   readonly brotli?: CompressorFactory;
+  /** The API reference page's script, read by the runtime adapter; without it `/docs` answers 404. */
+  readonly docsAssets?: DocsAssets;
 }
 
 /** A logger writing one JSON object per line to `console.error` / `console.log`. */
@@ -103,6 +107,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   const openapi = openApiDocument();
   app.get('/openapi.json', limitByAddress(addressLimit), (c) => c.json(openapi));
   app.use('*', async (c, next) => (c.req.path.startsWith('/v1/') ? next() : limitByAddress(addressLimit)(c, next)));
+  app.route('/docs', docsRoutes(deps.docsAssets));
   app.use('/v1/*', auth({ verifier: deps.verifier, addressLimit }));
   app.use('/v1/*', rateLimit({ store: deps.rateLimit, config: config.rateLimit, now }));
   app.route('/v1/datasets', datasetRoutes(engine));

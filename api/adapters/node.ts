@@ -1,7 +1,7 @@
 /**
- * Node runtime adapter: reads the config file and file-based JWKS, opens the DuckDB engine
- * over the archive, wires the in-memory rate limiter and the NDJSON audit log, and serves the
- * app with @hono/node-server.
+ * Node runtime adapter: reads the config file, file-based JWKS and the API reference bundle
+ * (docs-assets.ts), opens the DuckDB engine over the archive, wires the in-memory rate limiter
+ * and the NDJSON audit log, and serves the app with @hono/node-server.
  *
  * Without a config file (or one with no issuers) only the DEV issuer is trusted and a log line
  * says so. Owns: process-level IO for the API. Never: puts runtime code into the app itself.
@@ -25,6 +25,7 @@ import type { ResolvedIssuer } from '../auth/jose-verifier.ts';
 import { createMemoryRateLimitStore } from '../rate-limit/memory-store.ts';
 import { openNdjsonAuditSink } from './ndjson-audit-sink.ts';
 import { loadOrCreateDevIssuer } from './dev-issuer-files.ts';
+import { loadDocsAssets } from './docs-assets.ts';
 
 export interface NodeServerOptions {
   /** Archive root; falls back to the config's `archiveDir`. */
@@ -152,6 +153,7 @@ export async function buildAppFromFiles(options: NodeServerOptions): Promise<Bui
     onRejectedRun: (r) => logger.error('run left out of the archive: its manifest or files failed a check', { code: ErrorCode.ArchiveRunRejected, ...r }),
   });
   const cursorKey = config.cursorKey === undefined ? null : await resolveCursorKey(config.cursorKey, baseDir);
+  const docsAssets = await loadDocsAssets(logger);
   const app = createApp({
     engine,
     ...(cursorKey ? { cursorKey } : {}),
@@ -162,6 +164,7 @@ export async function buildAppFromFiles(options: NodeServerOptions): Promise<Bui
     config,
     logger,
     ...(options.peerAddress ? { peerAddress: options.peerAddress } : {}),
+    ...(docsAssets ? { docsAssets } : {}),
   });
   return { app, engine, config };
 }
