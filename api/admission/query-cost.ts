@@ -86,8 +86,9 @@ export function filterTerms(filter: QueryFilter | null | undefined): number {
     }
     if (f.port !== undefined) terms += 2 * matcherTerms(f.port);
     if (f.net !== undefined) terms += 2 * matcherTerms(f.net);
-    if (f.bytes !== undefined) terms += 1;
-    if (f.packets !== undefined) terms += 1;
+    for (const key of ['bytes', 'packets', 'duration', 'bps', 'pps', 'bpp', 'tcpFlags'] as const) {
+      if (f[key] !== undefined) terms += 1;
+    }
     for (const sub of [f.and, f.or]) {
       if (sub !== undefined) {
         terms += 1;

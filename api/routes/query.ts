@@ -1,11 +1,13 @@
 /**
- * `POST /v1/query` (JSON body, schemas/query.ts) and the convenience GETs that build the same
- * request from query-string parameters:
- * `GET /v1/datasets/:id/records?from=&to=&filter=<json>&limit=`,
- * `GET /v1/datasets/:id/top?from=&to=&by=dst_port&metric=bytes&n=10&filter=`,
- * `GET /v1/datasets/:id/timeseries?from=&to=&bucket=1h&metric=flows&filter=`.
+ * `POST /v1/query` (JSON body, schemas/query.ts), `POST /v1/plan` (a plan from the edge), and
+ * the convenience GETs that build the same request from query-string parameters
+ * (schemas/http-params.ts, api/routes/get-params.ts):
+ * `GET /v1/datasets/:id/records?from=&to=&filter=&limit=&select=&order=&cursor=`,
+ * `GET /v1/datasets/:id/top?from=&to=&by=dst_port&metric=bytes&n=10&other=&filter=`,
+ * `GET /v1/datasets/:id/timeseries?from=&to=&bucket=1h&metric=flows&by=&fill=&filter=`.
  *
- * Every query route answers JSON, NDJSON or CSV by `?format=` or `Accept` (routes/format.ts).
+ * Every query route answers JSON, NDJSON, CSV, Arrow or Parquet by `?format=` or `Accept`
+ * (routes/format.ts), streamed past the render buffer, JSON rows as objects with `?shape=objects`.
  *
  * Owns: request decoding for queries. Never: passes a string it has not validated with the
  * query schema to the compiler.
@@ -19,16 +21,11 @@ import type { AppEnv } from '../middleware/context.ts';
 import { executeForwardedPlan, executeQuery, parseQueryRequest } from './execute-query.ts';
 import type { ExecuteDeps } from './execute-query.ts';
 import { createCursorCodec } from '../query/cursor.ts';
+import { parseRecordsParams, parseTimeseriesParams, parseTopParams } from './get-params.ts';
 import { createAdmissionController } from '../admission/admission-controller.ts';
 import { negotiateFormat, renderStream } from './format.ts';
 import type { ResultStream } from '../ports.ts';
 
-function filterParam(c: Context<AppEnv>): unknown {
-  const text = c.req.query('filter');
-  if (text === undefined || text === '') return undefined;
-  // parseQueryRequest parses the text: an nfdump expression, or JSON when it starts with `{`.
-  return text;
-}
 
 /** `?shape=arrays` (default) or `objects`: JSON rows as arrays aligned with `columns`, or objects keyed by column name. */
 function shapeParam(c: Context<AppEnv>): 'arrays' | 'objects' {
@@ -38,22 +35,7 @@ function shapeParam(c: Context<AppEnv>): 'arrays' | 'objects' {
   throw new AppError(ErrorCode.QueryInvalid, 'shape must be one of arrays, objects');
 }
 
-function intParam(c: Context<AppEnv>, name: string): number | undefined {
-  const text = c.req.query(name);
-  if (text === undefined || text === '') return undefined;
-  if (!/^\d{1,9}$/.test(text)) throw new AppError(ErrorCode.QueryInvalid, `${name} must be a positive integer`);
-  return Number(text);
-}
 
-function base(c: Context<AppEnv>): Record<string, unknown> {
-  const body: Record<string, unknown> = {
-    dataset: c.req.param('id'),
-    timeRange: { from: c.req.query('from'), to: c.req.query('to') },
-  };
-  const filter = filterParam(c);
-  if (filter !== undefined) body.filter = filter;
-  return body;
-}
 
 /**
  * Query routes, mounted at `/v1`. Without `deps.admission` they get their own controller from
@@ -104,18 +86,11 @@ export function queryRoutes(deps: Omit<ExecuteDeps, 'admission' | 'cursors'> & {
     const deadlineAt = c.get('deadlineAt') ?? full.now() + full.config.limits.queryTimeoutMs;
     return answer(c, format, () => executeForwardedPlan(full, principalOf(c), body, { requestId: c.get('requestId'), facts: c.get('audit'), deadlineAt, signal: c.req.raw.signal }));
   });
-  app.get('/datasets/:id/records', async (c) => {
-    const limit = intParam(c, 'limit');
-    return run(c, { ...base(c), ...(limit !== undefined ? { limit } : {}) });
-  });
-  app.get('/datasets/:id/top', async (c) => {
-    const n = intParam(c, 'n') ?? 10;
-    const metric = c.req.query('metric') ?? 'flows';
-    return run(c, { ...base(c), groupBy: [c.req.query('by') ?? 'dst_port'], metrics: [metric], orderBy: [{ by: metric, dir: 'desc' }], limit: n });
-  });
-  app.get('/datasets/:id/timeseries', async (c) => {
-    const metric = c.req.query('metric') ?? 'flows';
-    return run(c, { ...base(c), groupBy: [{ timeBucket: c.req.query('bucket') ?? '1h' }], metrics: [metric], orderBy: [{ by: 'time_bucket', dir: 'asc' }] });
-  });
+  // The one-line GETs: parameters decoded and checked by schemas/http-params.ts, errors naming
+  // the parameter (api/routes/get-params.ts), then the same path as POST /v1/query.
+  const params = (c: Context<AppEnv>): URLSearchParams => new URL(c.req.url).searchParams;
+  app.get('/datasets/:id/records', async (c) => run(c, parseRecordsParams(params(c), c.req.param('id'))));
+  app.get('/datasets/:id/top', async (c) => run(c, parseTopParams(params(c), c.req.param('id'))));
+  app.get('/datasets/:id/timeseries', async (c) => run(c, parseTimeseriesParams(params(c), c.req.param('id'))));
   return app;
 }
