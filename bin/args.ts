@@ -51,7 +51,7 @@ export function editDistance(a: string, b: string): number {
 
 /**
  * The candidate closest to `input`, if it is close enough to be a plausible typo: within
- * max(1, ⌊length/3⌋) edits (at most 3), or a prefix/extension of it of at least 3 characters.
+ * max(1, ⌊length/3⌋) edits (at most 3), or an abbreviation (a prefix of at least 3 characters).
  * Ties go to the earlier candidate.
  */
 export function closest(input: string, candidates: readonly string[]): string | undefined {
@@ -60,7 +60,7 @@ export function closest(input: string, candidates: readonly string[]): string | 
   const budget = Math.min(3, Math.max(1, Math.floor(input.length / 3)));
   for (const c of candidates) {
     const dist = editDistance(input, c);
-    const prefix = input.length >= 3 && (c.startsWith(input) || input.startsWith(c));
+    const prefix = input.length >= 3 && c.startsWith(input);
     const score = prefix ? Math.min(dist, 0.5) : dist;
     if ((dist <= budget || prefix) && score < bestScore) {
       best = c;
