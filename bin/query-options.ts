@@ -37,7 +37,7 @@ export const QUERY_EXAMPLES = [
   'flowseal query --dataset demo -s src_net/24 -m bytes,flows --other',
   'flowseal query --dataset demo --bucket 1h -m flows,bytes -o json',
   'flowseal query --dataset demo --records --select time_start,dst_port,bytes_fwd -n 5000 -o ndjson',
-  'flowseal query --dataset demo -s proto -o parquet > by-proto.parquet',
+  'flowseal query --dataset demo -s protocol -o parquet > by-protocol.parquet',
 ];
 
 export const QUERY_NOTES = [
