@@ -225,8 +225,16 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
     run: async (v) => {
       const { runQuery } = await import('./query.ts');
       const { readFile } = await import('node:fs/promises');
+      // A reader that went away (`| head`) ends the output, not the command with a stack trace.
+      let readerGone = false;
+      const gone = (e: unknown) => (e as { code?: string } | null)?.code === 'EPIPE';
+      process.stdout.on('error', (e) => {
+        if (!gone(e)) throw e;
+        readerGone = true;
+      });
       return runQuery(v, {
-        write: (chunk) => new Promise<void>((res, rej) => process.stdout.write(chunk, (e) => (e ? rej(e) : res()))),
+        write: (chunk) =>
+          readerGone ? Promise.resolve() : new Promise<void>((res, rej) => process.stdout.write(chunk, (e) => (e && !gone(e) ? rej(e) : res()))),
         error: err,
         stdoutIsTty: process.stdout.isTTY === true,
         env: process.env,

@@ -232,9 +232,12 @@ export async function runQuery(v: ParsedValues, io: QueryIo): Promise<number> {
       io.error(renderApiError(e, filterText));
       return e.status >= 400 && e.status < 500 ? 2 : 1;
     }
-    if (e instanceof AppError) throw e;
-    // fetch failures (refused, DNS, reset): name the server, never the token.
-    const cause = (e as { cause?: { code?: unknown } }).cause?.code;
+    // fetch rejects with a TypeError when no answer came (refused, DNS, reset, TLS); anything
+    // else is ours and goes up as it is.
+    if (!(e instanceof TypeError)) throw e;
+    // Name the server, never the token.
+    const c = (e as { cause?: { code?: unknown; errors?: { code?: unknown }[] } }).cause;
+    const cause = c?.code ?? c?.errors?.[0]?.code ?? (c instanceof Error ? c.message : undefined);
     io.error(`error: cannot reach the API at ${new URL(url).origin}${typeof cause === 'string' ? ` (${cause})` : ''}: ${e instanceof Error ? e.message : String(e)}\n`);
     return 1;
   }

@@ -7,6 +7,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { runFlowseal } from './support/run-flowseal.ts';
 import { SAMPLE_FROM, SAMPLE_TO, sampleRows, skipUnlessContract, startTestApi } from './support/api-server.ts';
@@ -131,9 +133,16 @@ describe('flowseal query', () => {
   });
 
   test('no server there: exit 1 naming the API, never the token', async () => {
-    const r = await runFlowseal(['query', '--url', 'http://127.0.0.1:9', '-d', 'lab', ...range], { env: { FLOWSEAL_TOKEN: token } });
+    // A port that was just free: nothing listens there.
+    const port = await new Promise<number>((resolve) => {
+      const s = createServer().listen(0, '127.0.0.1', () => {
+        const p = (s.address() as AddressInfo).port;
+        s.close(() => resolve(p));
+      });
+    });
+    const r = await runFlowseal(['query', '--url', `http://127.0.0.1:${port}`, '-d', 'lab', ...range], { env: { FLOWSEAL_TOKEN: token } });
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /^error: cannot reach the API at http:\/\/127\.0\.0\.1:9/);
+    assert.equal(r.stderr, `error: cannot reach the API at http://127.0.0.1:${port} (ECONNREFUSED): fetch failed\n`);
   });
 
   test('the token never appears in any output, from --token-file or --token', async () => {
