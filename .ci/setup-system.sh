@@ -2,7 +2,9 @@
 # Installs the system tools the test suite and the fixture generator use on a fresh Debian 12
 # machine: tshark/capinfos (the end-to-end oracle), tcpdump, nfdump and softflowd (peer
 # tools), and the real clients/servers test/fixtures/make-captures.sh drives (curl, nginx,
-# dig, dnsmasq, openssl, socat, ping, iproute2), headless Chromium (renders /docs). Idempotent: packages already present are
+# dig, dnsmasq, openssl, socat, ping, iproute2), headless Chromium (renders /docs), and pandas +
+# requests for the notebook example (examples/notebook.py, run by test/notebook-example.test.ts).
+# Idempotent: packages already present are
 # left alone. Under CI=true every package is required: not being root with packages missing,
 # or a tool that does not run after the install, fails the build (the suite fails too: its
 # tests throw under CI=true when a tool they need is missing, see
@@ -24,6 +26,8 @@ PACKAGES=(
   openssl
   socat
   python3           # vlan-relay.py when the kernel lacks 8021q
+  python3-pandas    # examples/notebook.py (Debian 12: pandas 1.5.3)
+  python3-requests  # examples/notebook.py
   ca-certificates
   chromium-headless-shell  # renders the /docs API reference page in its test
 )
@@ -46,6 +50,12 @@ verify() {
       failed=1
     fi
   done
+  # Debian's interpreter, where python3-pandas installs (a pyenv or venv python3 may come first on
+  # the PATH; the notebook test tries both).
+  if ! /usr/bin/python3 -c 'import pandas, requests' >/dev/null 2>&1; then
+    echo "setup-system: '/usr/bin/python3 -c import pandas, requests' does not work" >&2
+    failed=1
+  fi
   return $failed
 }
 

@@ -1,6 +1,8 @@
 /**
- * The `flowseal` command as a user runs it: help texts, usage errors, stdin capture input,
- * and damaged captures (clear code, non-zero exit, records before the damage kept).
+ * The `flowseal` command as a user runs it: help texts (every command of the command table,
+ * every option with its default, examples), usage errors with "did you mean", token scopes,
+ * stdin capture input, and damaged captures (clear code, non-zero exit, records before the
+ * damage kept).
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,8 +15,11 @@ import { existsSync } from 'node:fs';
 import { FLOWSEAL_BIN, runFlowseal } from './support/run-flowseal.ts';
 import { archiveTotals } from './support/archive-facts.ts';
 import { fixturePath } from './support/capture-facts.ts';
+import { COMMANDS } from '../bin/cli.ts';
+import { closest, parseCommandArgs } from '../bin/args.ts';
+import { Scope } from '../schemas/claims.ts';
 
-const SUBCOMMANDS = ['demo', 'pipeline', 'ingest', 'process', 'serve', 'token', 'anonymize', 'policy', 'signing-key'];
+const SUBCOMMANDS = Object.keys(COMMANDS);
 
 async function packetsIn(archive: string, dataset: string): Promise<number> {
   return (await archiveTotals(archive, dataset)).packets;
@@ -32,13 +37,29 @@ describe('flowseal CLI', () => {
   test('--help lists every subcommand and each has its own --help', async () => {
     const r = await runFlowseal(['--help']);
     assert.equal(r.code, 0);
+    assert.ok(SUBCOMMANDS.length >= 10);
     for (const s of SUBCOMMANDS) assert.match(r.stdout, new RegExp(`^  ${s}\\b`, 'm'));
-    for (const s of SUBCOMMANDS) {
-      const h = await runFlowseal([s, '--help']);
-      assert.equal(h.code, 0, s);
-      assert.match(h.stdout, new RegExp(`Usage: flowseal ${s}`), s);
-    }
   });
+
+  for (const [name, cmd] of Object.entries(COMMANDS)) {
+    test(`${name} --help: usage, every option with its default (or required), examples`, async () => {
+      const h = await runFlowseal([name, '--help']);
+      assert.equal(h.code, 0, h.stderr);
+      assert.match(h.stdout, new RegExp(`Usage: flowseal ${name}`));
+      const lines = h.stdout.split('\n');
+      for (const [opt, spec] of Object.entries(cmd.options)) {
+        const at = lines.findIndex((l) => new RegExp(`^  (-\\w, |    )--${opt}\\b`).test(l));
+        assert.ok(at >= 0, `--${opt} is listed`);
+        // A long label puts its description on the next line.
+        const entry = `${lines[at]}\n${lines[at + 1] ?? ''}`;
+        assert.match(entry, spec.required ? /\(required\)/ : /\(default: [^)]+\)/, `--${opt} says its default`);
+        if (spec.short) assert.match(lines[at]!, new RegExp(`-${spec.short}, --${opt}`));
+      }
+      assert.ok(h.stdout.includes('\nExamples:\n'), 'an Examples section');
+      const examples = h.stdout.slice(h.stdout.indexOf('\nExamples:\n'));
+      assert.match(examples, new RegExp(`^  .*\\bflowseal ${name}\\b`, 'm'), 'at least one example invocation');
+    });
+  }
 
   test('--version prints the package version', async () => {
     const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -55,13 +76,43 @@ describe('flowseal CLI', () => {
     const unknown = await runFlowseal(['frobnicate']);
     assert.equal(unknown.code, 2);
     assert.match(unknown.stderr, /unknown command 'frobnicate'/);
+    assert.doesNotMatch(unknown.stderr, /did you mean/, 'no suggestion for a word close to nothing');
     const missing = await runFlowseal(['pipeline', fixturePath('http-lo.pcap')]);
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, /--archive is required/);
     const badFlag = await runFlowseal(['serve', '--archive', dir, '--bogus']);
     assert.equal(badFlag.code, 2);
+    assert.match(badFlag.stderr, /unknown option '--bogus'/);
     const badDataset = await runFlowseal(['pipeline', fixturePath('http-lo.pcap'), '--archive', join(dir, 'a'), '--dataset', '../x']);
     assert.notEqual(badDataset.code, 0);
+  });
+
+  test('a mistyped command or option: exit 2, "did you mean" on stderr, nothing on stdout', async () => {
+    const [cmdTypo, optTypo, versionTypo] = await Promise.all([runFlowseal(['qurey']), runFlowseal(['serve', '--archiv', dir]), runFlowseal(['--verison'])]);
+    for (const r of [cmdTypo, optTypo, versionTypo]) {
+      assert.equal(r.code, 2);
+      assert.equal(r.stdout, '');
+    }
+    assert.match(cmdTypo.stderr, /unknown command 'qurey'; did you mean 'query'\?/);
+    assert.match(optTypo.stderr, /unknown option '--archiv'; did you mean --archive\?/);
+    assert.match(versionTypo.stderr, /did you mean --version\?/);
+  });
+
+  test('every command suggests each of its own options back from a one-letter slip', () => {
+    // The parser main() runs for every command, in process: one child per option would be slow.
+    for (const [name, cmd] of Object.entries(COMMANDS)) {
+      for (const opt of Object.keys(cmd.options).filter((o) => o.length >= 4)) {
+        const typo = `--${opt}${opt.endsWith('x') ? 'y' : 'x'}`;
+        assert.throws(
+          () => parseCommandArgs([typo], cmd.options),
+          (e: Error & { code?: string }) => e.code === 'ERR_BAD_REQUEST' && e.message === `unknown option '${typo}'; did you mean --${opt}?`,
+          `${name} ${typo}`,
+        );
+      }
+    }
+    for (const [typo, want] of [['serv', 'serve'], ['pipelin', 'pipeline'], ['tokn', 'token'], ['signing-kye', 'signing-key']] as const) {
+      assert.equal(closest(typo, Object.keys(COMMANDS)), want, typo);
+    }
   });
 
   test('pipeline reads a capture from stdin', async () => {
@@ -164,5 +215,25 @@ describe('flowseal CLI', () => {
     const long = await runFlowseal(['token', '--sub', 'alice', '--scope', 'query', '--ttl', '86401', '--dev-issuer', join(dir, 'iss')]);
     assert.equal(long.code, 2, 'a token the API would refuse (lifetime over 24 h) is not minted');
     assert.match(long.stderr, /ERR_BAD_REQUEST: --ttl .* at most 86400/);
+  });
+
+  test('token: --scope is required and every scope must be a known one', async () => {
+    const iss = ['--dev-issuer', join(dir, 'iss')];
+    const allowed = Object.values(Scope).join(', ');
+    const none = await runFlowseal(['token', '--sub', 'alice', ...iss]);
+    assert.equal(none.code, 2);
+    assert.match(none.stderr, /--scope is required/);
+    assert.ok(none.stderr.includes(allowed), 'names the allowed scopes');
+    assert.equal(none.stdout, '', 'no token minted');
+    const typo = await runFlowseal(['token', '--sub', 'alice', '--scope', 'query recrods', ...iss]);
+    assert.equal(typo.code, 2);
+    assert.match(typo.stderr, /unknown scope 'recrods' \(did you mean 'records'\?\)/);
+    assert.ok(typo.stderr.includes(allowed));
+    assert.equal(typo.stdout, '');
+    const empty = await runFlowseal(['token', '--sub', 'alice', '--scope', ' ', ...iss]);
+    assert.equal(empty.code, 2);
+    const commas = await runFlowseal(['token', '--sub', 'alice', '--scope', 'datasets:read,query', ...iss]);
+    assert.equal(commas.code, 0, commas.stderr);
+    assert.equal(JSON.parse(Buffer.from(commas.stdout.trim().split('.')[1]!, 'base64url').toString()).scope, 'datasets:read query');
   });
 });

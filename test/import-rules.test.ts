@@ -6,7 +6,10 @@
  * - `api/` never imports `ingest/` or `sealed-processor/` (the API holds no key and no raw data);
  * - `ingest/` never imports `sealed-processor/` or `api/` (the capture side cannot decrypt);
  * - `sealed-processor/` never imports `api/` or `ingest/`;
- * - nothing in those four imports `bin/` or `test/`.
+ * - `client/` (the TS client, also for browsers) imports only `client/` and `schemas/`, and
+ *   those `schemas/` imports (like its npm ones) are `import type` only, so no zod or server code
+ *   runs in a client;
+ * - nothing in those five imports `bin/` or `test/`.
  *
  * Test files (`*.test.ts`, `*.test-util.ts`) are exempt: a test may play the other side of a
  * boundary (e.g. ingest's tests open segments with the processor's reader).
@@ -18,7 +21,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const AREAS = ['schemas', 'api', 'ingest', 'sealed-processor'] as const;
+const AREAS = ['schemas', 'api', 'ingest', 'sealed-processor', 'client'] as const;
 type Area = (typeof AREAS)[number];
 
 const FORBIDDEN: Record<Area, readonly string[]> = {
@@ -26,7 +29,10 @@ const FORBIDDEN: Record<Area, readonly string[]> = {
   api: ['ingest', 'sealed-processor', 'bin', 'test', 'bench', 'scripts'],
   ingest: ['sealed-processor', 'api', 'bin', 'test', 'bench', 'scripts'],
   'sealed-processor': ['api', 'ingest', 'bin', 'test', 'bench', 'scripts'],
+  client: ['api', 'ingest', 'sealed-processor', 'bin', 'test', 'bench', 'scripts'],
 };
+/** Areas that may import only themselves and these. */
+const ONLY: Partial<Record<Area, readonly string[]>> = { schemas: ['schemas'], client: ['client', 'schemas'] };
 
 /** Module specifiers imported by `source` (static and dynamic), without comments. */
 export function importSpecifiers(source: string): string[] {
@@ -59,7 +65,8 @@ for (const area of AREAS) {
         if (!spec.startsWith('.')) continue;
         const target = relative(ROOT, resolve(dirname(file), spec));
         const top = target.split('/')[0]!;
-        if (target.startsWith('..') || FORBIDDEN[area].includes(top) || (area === 'schemas' && top !== 'schemas')) {
+        const only = ONLY[area];
+        if (target.startsWith('..') || FORBIDDEN[area].includes(top) || (only !== undefined && !only.includes(top))) {
           violations.push(`${relative(ROOT, file)} imports ${spec} (${target})`);
         }
       }
@@ -67,3 +74,19 @@ for (const area of AREAS) {
     assert.deepEqual(violations, []);
   });
 }
+
+test('client/ imports schemas/ and npm packages as types only, and no node: module', () => {
+  const violations: string[] = [];
+  for (const file of productionFiles('client')) {
+    const code = readFileSync(file, 'utf8').replace(/\/\*[\s\S]*?\*\//g, '').replace(/(^|[^:'"`])\/\/.*$/gm, '$1');
+    for (const m of code.matchAll(/(?:^|[;\s])(import|export)(\s+type)?\s[^'"`;]*?from\s*['"]([^'"]+)['"]/g)) {
+      const [, , isType, spec] = m;
+      const inClient = spec!.startsWith('./');
+      if (!inClient && !isType) violations.push(`${relative(ROOT, file)}: ${spec} (a run-time import)`);
+    }
+    for (const m of code.matchAll(/\bimport\(\s*['"]([^'"]+)['"]\s*\)|(?:^|[;\s])import\s*['"]([^'"]+)['"]/g)) {
+      violations.push(`${relative(ROOT, file)}: ${m[1] ?? m[2]} (dynamic or side-effect import)`);
+    }
+  }
+  assert.deepEqual(violations, []);
+});
