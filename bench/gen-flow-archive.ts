@@ -302,7 +302,7 @@ export async function writeFlowArchive(dir: string, options: FlowArchiveOptions 
   const files: ArchiveFileInfo[] = [];
   let totalBytes = 0;
   try {
-    for (const run of plan.runs) {
+    for (const [runIndex, run] of plan.runs.entries()) {
       const kv = `{${sqlString(ArchiveKv.schemaVersion)}: '${SCHEMA_VERSION}', ${sqlString(ArchiveKv.policyHash)}: 'sha256:bench-policy', ${sqlString(ArchiveKv.keyId)}: 'kid-bench', ${sqlString(ArchiveKv.runId)}: ${sqlString(run.id)}}`;
       const committed: CommittedFile[] = [];
       for (const f of run.files) {
@@ -340,7 +340,7 @@ export async function writeFlowArchive(dir: string, options: FlowArchiveOptions 
         keyId: 'kid-bench',
         signer,
       });
-      log(`run ${run.id}: ${committed.length} files, ${files.length} so far, ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+      if (plan.runs.length <= 48 || (runIndex + 1) % 48 === 0) log(`run ${run.id}: ${committed.length} files, ${files.length} so far, ${((performance.now() - t0) / 1000).toFixed(0)} s`);
     }
     const probe = await conn.runAndReadAll(`SELECT ${srcPrefix24(`${PROBE_RANK}::BIGINT`, o.seed)}::BIGINT`);
     const p = Number(probe.getRows()[0]![0] as bigint);
