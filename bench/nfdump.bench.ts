@@ -30,7 +30,7 @@
  */
 import { execFile, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -116,6 +116,7 @@ export interface NfdumpBenchResult {
   readonly nfdumpFlows: number;
   readonly flowsealFlows: number;
   readonly pairs: readonly NfdumpPair[];
+  readonly loadAverage: readonly [number, number];
 }
 
 interface PairSpec {
@@ -131,6 +132,7 @@ export async function runNfdumpBench(s: NfdumpBenchSettings = nfdumpSettingsFrom
     if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0) throw new Error(`${tool} not found: apt-get install nfdump`);
   }
   const cap = await ensureCapture(s.packets);
+  const load0 = loadavg()[0]!;
   const work = mkdtempSync(join(tmpdir(), 'flowseal-nfdump-bench-'));
   try {
     const nfDir = join(work, 'nfcapd');
@@ -249,6 +251,7 @@ export async function runNfdumpBench(s: NfdumpBenchSettings = nfdumpSettingsFrom
         nfdumpFlows: parseNfdumpInfo((await timedCommand('nfdump', ['-R', nfDir, '-I'])).stdout).flows,
         flowsealFlows: info.flows,
         pairs,
+        loadAverage: [load0, loadavg()[0]!],
       };
     } finally {
       await api.close();
@@ -259,7 +262,8 @@ export async function runNfdumpBench(s: NfdumpBenchSettings = nfdumpSettingsFrom
 }
 
 export function nfdumpMarkdown(r: NfdumpBenchResult): string {
-  return table(
+  const head = `capture ${r.capture.packets.toLocaleString('en')} packets (${r.capture.megabytes.toFixed(0)} MB): nfpcapd ${r.nfpcapdSeconds.toFixed(1)} s → ${r.nfdumpFlows.toLocaleString('en')} flows; flowseal pipeline ${r.pipelineSeconds.toFixed(1)} s → ${r.flowsealFlows.toLocaleString('en')} flows; load average ${r.loadAverage[0].toFixed(1)} → ${r.loadAverage[1].toFixed(1)}`;
+  return `${head}\n\n` + table(
     ['question', 'nfdump command', 'nfdump median (p90) ms', 'API median (p90) ms', 'API / nfdump', 'answers'],
     r.pairs.map((p) => [p.name, `\`${p.nfdumpCommand}\``, `${ms(p.nfdump.median)} (${ms(p.nfdump.p90)})`, `${ms(p.api.median)} (${ms(p.api.p90)})`, `${p.ratio.toFixed(2)}×`, p.agreement]),
   );

@@ -21,10 +21,14 @@
  * Owns: the overhead breakdown. Never: modifies api/ (it wraps nothing; it calls the same
  * functions the route calls, with the same inputs).
  */
-import { mkdtempSync, realpathSync, rmSync } from 'node:fs';
-import { Session } from 'node:inspector/promises';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import type { JWK } from 'jose';
+import { loadOrCreateDevIssuer } from '../api/adapters/dev-issuer-files.ts';
+import { spawn } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve, sep } from 'node:path';
+import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { BIGINT, DOUBLE, DuckDBInstance, LIST, UBIGINT, VARCHAR, BOOLEAN, listValue, type DuckDBConnection, type DuckDBType } from '@duckdb/node-api';
 import { loadApiConfig } from '../schemas/api-config.ts';
@@ -44,7 +48,9 @@ import { shapeResult } from '../api/query/shape-result.ts';
 import { renderResponse } from '../api/routes/format.ts';
 import { toJsonValue } from '../api/engine/json-value.ts';
 import { ensureFlowArchive } from './gen-flow-archive.ts';
-import { REQUEST_BODIES, directSql, probeHour, settingsFromEnv, startBenchApi, hammer, type BenchSettings } from './query.bench.ts';
+import { REQUEST_BODIES, directSql, probeHour, settingsFromEnv, startBenchApi, hammer, type BenchSettings, type LoadResult } from './query.bench.ts';
+
+const FLOWSEAL = fileURLToPath(new URL('../bin/flowseal.mjs', import.meta.url));
 import { ms, summarize, table, type Summary } from './bench-stats.ts';
 
 function paramType(v: QueryParam): DuckDBType {
@@ -72,6 +78,17 @@ async function streamRows(conn: DuckDBConnection, sql: string, params: readonly 
   return { columns, rows };
 }
 
+/** `sql` with every `$n` replaced by its value as a SQL literal (bench only: the values are the bench's own). */
+export function inlineParams(sql: string, params: readonly QueryParam[]): string {
+  const lit = (v: QueryParam): string => {
+    if (Array.isArray(v)) return `[${v.map((x) => `'${String(x).replaceAll("'", "''")}'`).join(', ')}]`;
+    if (typeof v === 'string') return `'${v.replaceAll("'", "''")}'`;
+    if (typeof v === 'bigint') return `${v}::UBIGINT`;
+    return String(v);
+  };
+  return sql.replace(/\$(\d+)/g, (_, k: string) => lit(params[Number(k) - 1]!));
+}
+
 export interface StageResult {
   readonly stage: string;
   readonly summary: Summary;
@@ -86,8 +103,9 @@ export interface ProfileBucket {
 export interface OverheadResult {
   readonly settings: BenchSettings;
   readonly files: { readonly dataset: number; readonly hour: number };
+  readonly loadAverage: readonly [number, number];
   readonly stages: readonly StageResult[];
-  readonly profile: { readonly requests: number; readonly wallMs: number; readonly perRequestUs: number; readonly buckets: readonly ProfileBucket[] };
+  readonly profile: { readonly requests: number; readonly wallMs: number; readonly perRequestUs: number; readonly load: LoadResult; readonly buckets: readonly ProfileBucket[] };
 }
 
 /** Groups a CPU profile's self time by where the code lives (repo folder, package, or V8 category). */
@@ -108,16 +126,37 @@ function bucketOf(url: string, fn: string, root: string): string {
 }
 
 interface CpuProfile {
-  nodes: { id: number; callFrame: { url: string; functionName: string } }[];
+  startTime: number;
+  nodes: { id: number; callFrame: { url: string; functionName: string }; children?: number[] }[];
   samples: number[];
   timeDeltas: number[];
 }
 
-function summarizeProfile(p: CpuProfile, root: string): ProfileBucket[] {
+/** Node ids under the inspector's own `post` (stopping and serializing the profile): not the server's work. */
+function inspectorNodes(p: CpuProfile): Set<number> {
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
+  const out = new Set<number>();
+  const mark = (id: number): void => {
+    out.add(id);
+    for (const c of byId.get(id)?.children ?? []) mark(c);
+  };
+  for (const n of p.nodes) if (n.callFrame.functionName === 'post' && n.callFrame.url.includes('inspector')) mark(n.id);
+  return out;
+}
+
+/**
+ * Self time by bucket, for samples taken within [fromUs, toUs] of the monotonic clock (V8's
+ * profile timestamps and `process.hrtime` share it on Linux), so start-up is left out.
+ */
+function summarizeProfile(p: CpuProfile, root: string, fromUs = -Infinity, toUs = Infinity): ProfileBucket[] {
+  const byId = new Map(p.nodes.map((n) => [n.id, n]));
+  const skip = inspectorNodes(p);
   const totals = new Map<string, number>();
   let all = 0;
+  let at = p.startTime;
   p.samples.forEach((id, i) => {
+    at += p.timeDeltas[i] ?? 0;
+    if (skip.has(id) || at < fromUs || at > toUs) return;
     const n = byId.get(id)!;
     const us = p.timeDeltas[i] ?? 0;
     const b = bucketOf(n.callFrame.url, n.callFrame.functionName, root);
@@ -127,14 +166,98 @@ function summarizeProfile(p: CpuProfile, root: string): ProfileBucket[] {
   return [...totals].sort((a, b) => b[1] - a[1]).map(([bucket, us]) => ({ bucket, ms: us / 1000, share: us / all }));
 }
 
+/** A free loopback port (bound and released). */
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((ok) => srv.listen(0, '127.0.0.1', ok));
+  const port = (srv.address() as AddressInfo).port;
+  await new Promise<void>((ok) => srv.close(() => ok()));
+  return port;
+}
+
+/**
+ * `flowseal serve` in its own process under `--cpu-prof` (so the profile holds the server's main
+ * thread only, not the clients'), hammered by `s.clients` clients for up to 5 s, stopped with
+ * SIGINT; returns the profile's self time by where the code lives.
+ */
+async function profileServerProcess(archiveDir: string, manifestKey: JWK, s: BenchSettings, bodyText: string, work: string, log: (l: string) => void): Promise<OverheadResult['profile']> {
+  const dir = join(work, 'server');
+  mkdirSync(dir, { recursive: true });
+  const configPath = join(dir, 'api.json');
+  writeFileSync(configPath, JSON.stringify({ duckdb: { threads: s.threads, memoryLimit: '1GB' }, rateLimit: { perMinute: 1_000_000, burst: 100_000 }, manifestKeys: { keys: [manifestKey] }, auditLogPath: join(dir, 'audit.ndjson') }));
+  const port = await freePort();
+  const devDir = join(dir, 'dev-issuer');
+  const child = spawn(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--cpu-prof-interval=250', FLOWSEAL, 'serve', '--archive', archiveDir, '--config', configPath, '--port', String(port)], {
+    env: { ...process.env, FLOWSEAL_DEV_ISSUER_DIR: devDir },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => void (stderr += d.toString()));
+  const exited = new Promise<number | null>((ok) => child.on('exit', (code) => ok(code)));
+  try {
+    const url = `http://127.0.0.1:${port}`;
+    for (let i = 0; ; i++) {
+      const up = await fetch(`${url}/healthz`).then((r) => r.ok, () => false);
+      if (up) break;
+      if (i > 600) throw new Error(`the server did not start: ${stderr.slice(-800)}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const dev = await loadOrCreateDevIssuer(devDir);
+    const tokens = await Promise.all(Array.from({ length: s.clients }, (_, k) => dev.signToken(`profile-${k}`, ['query'], 3600)));
+    const post = async (k: number) => {
+      const r = await fetch(`${url}/v1/query`, { method: 'POST', headers: { Authorization: `Bearer ${tokens[k]}`, 'Content-Type': 'application/json' }, body: bodyText });
+      await r.arrayBuffer();
+      return r.status;
+    };
+    await post(0);
+    const fromUs = Number(process.hrtime.bigint() / 1000n);
+    const load = await hammer('api', s.clients, Math.min(5, s.concurrentSeconds), post);
+    const toUs = Number(process.hrtime.bigint() / 1000n);
+    child.kill('SIGINT');
+    await exited;
+    const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
+    if (!file) throw new Error('the server wrote no CPU profile');
+    const profile = JSON.parse(readFileSync(join(dir, file), 'utf8')) as CpuProfile;
+    const repo = fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, '');
+    const buckets = summarizeProfile(profile, repo, fromUs, toUs);
+    const sampled = buckets.reduce((x, b) => x + b.ms, 0);
+    const busy = buckets.filter((b) => b.bucket !== '(idle)').reduce((x, b) => x + b.ms, 0);
+    log(`server process (own main thread): ${load.requests} requests, ${load.perSecond.toFixed(0)} req/s, p50 ${ms(load.latency.median)} ms, p99 ${ms(load.latency.p99)} ms; main thread busy ${ms(busy)} of ${ms(sampled)} ms sampled = ${((busy * 1000) / load.requests).toFixed(0)} µs per request`);
+    if (process.env.BENCH_PROFILE_FUNCTIONS) for (const line of topFunctions(profile, 40, fromUs, toUs)) log(`    ${line}`);
+    return { requests: load.requests, wallMs: load.seconds * 1000, perRequestUs: (busy * 1000) / Math.max(1, load.requests), load, buckets };
+  } finally {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  }
+}
+
+/** The profile's top functions by self time, with their callers (for digging; BENCH_PROFILE_FUNCTIONS=1). */
+function topFunctions(p: CpuProfile, n: number, fromUs: number, toUs: number): string[] {
+  const byId = new Map(p.nodes.map((x) => [x.id, x]));
+  const parent = new Map<number, number>();
+  for (const x of p.nodes) for (const ch of x.children ?? []) parent.set(ch, x.id);
+  const chains = new Map<string, number>();
+  let at = p.startTime;
+  p.samples.forEach((id, i) => {
+    at += p.timeDeltas[i] ?? 0;
+    const f = byId.get(id)!.callFrame;
+    if (f.functionName === '(idle)' || at < fromUs || at > toUs) return;
+    const chain: string[] = [`${f.functionName || '(anon)'}@${f.url.split('/').slice(-1)[0]}`];
+    for (let q = parent.get(id); q !== undefined && chain.length < 5; q = parent.get(q)) chain.push(`${byId.get(q)!.callFrame.functionName}@${byId.get(q)!.callFrame.url.split('/').slice(-1)[0]}`);
+    const key = chain.join(' <- ');
+    chains.set(key, (chains.get(key) ?? 0) + (p.timeDeltas[i] ?? 0));
+  });
+  return [...chains].sort((x, y) => y[1] - x[1]).slice(0, n).map(([k, us]) => `${(us / 1000).toFixed(1)} ms ${k}`);
+}
+
 export async function runOverheadBench(s: BenchSettings = settingsFromEnv(), log: (l: string) => void = (l) => console.log(l)): Promise<OverheadResult> {
-  const a = await ensureFlowArchive({ flows: s.flows, days: s.days });
+  const a = await ensureFlowArchive({ flows: s.flows, days: s.days, partMinutes: s.partMinutes });
   const root = realpathSync(a.archiveDir);
   const hour = probeHour(a);
   const hourKey = hour.from.slice(0, 13);
   const allFiles = a.files.map((f) => f.path);
   const hourFiles = a.files.filter((f) => f.hour === hourKey).map((f) => f.path);
   const work = mkdtempSync(join(tmpdir(), 'flowseal-overhead-'));
+  const load0 = loadavg()[0]!;
   const bench = await startBenchApi({ archiveDir: a.archiveDir, manifestKey: a.manifestKey, clients: s.clients, threads: s.threads });
   const instance = await DuckDBInstance.create(':memory:', { threads: String(s.threads), memory_limit: '1GB' });
   const boot = await instance.connect();
@@ -170,7 +293,23 @@ export async function runOverheadBench(s: BenchSettings = settingsFromEnv(), log
     const spec = { capacity: 100_000, refillPerMs: 1_000_000 / 60_000 };
     let n = 0;
 
+    // Layout experiment: the probe hour's rows rewritten sorted by source address (same writer settings), in the bench's temporary directory.
+    const sortedFile = join(work, 'hour-sorted-by-src.parquet');
+    await boot.run(`COPY (SELECT * FROM read_parquet(${JSON.stringify(hourFiles).replaceAll('"', "'")}) ORDER BY src_addr_hi, src_addr_lo, time_start) TO '${sortedFile}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)`);
+    const sortedRowGroups = Number((await boot.runAndReadAll(`SELECT count(DISTINCT row_group_id) FROM parquet_metadata('${sortedFile}')`)).getRows()[0]![0]);
+    const userSorted = directSql(a, [sortedFile]).prefixHour;
+    const fresh = async <T>(f: (c: DuckDBConnection) => Promise<T>): Promise<T> => {
+      const c = await instance.connect();
+      try {
+        return await f(c);
+      } finally {
+        c.closeSync();
+      }
+    };
+    const userBound = user.replace(/read_parquet\(\[[^\]]*\]\)/, () => 'read_parquet($1)');
+    const userHive = user.replace(/read_parquet\(\[[^\]]*\]\)/, () => "read_parquet($1, hive_partitioning = true, hive_types = {'date': 'DATE', 'hour': 'INTEGER'}, union_by_name = true)");
     const stages: [string, () => Promise<unknown>][] = [
+      // The request path, stage by stage.
       ['HTTP round trip (GET /healthz)', async () => (await fetch(`${url}/healthz`)).arrayBuffer()],
       ['token verification (jose ES256)', () => verifier.verify(devToken)],
       ['rate limit (2 bucket operations)', async () => (await store.take(`a${n}`, 0, spec, Date.now()), store.take('subject', 2, spec, Date.now()))],
@@ -179,17 +318,27 @@ export async function runOverheadBench(s: BenchSettings = settingsFromEnv(), log
       ['admission acquire + release', async () => (await admission.acquire({ subject: 's', lane: 'cheap', deadlineAt: Date.now() + 10_000 })).release()],
       ['compile (all files)', async () => compileQuery(req, limits, engine.datasetFiles(a.dataset))],
       ['DuckDB connect + close', async () => (await instance.connect()).closeSync()],
-      [`DuckDB compiled SQL, all ${allFiles.length} files bound as $1 (fresh connection)`, async () => { const c = await instance.connect(); try { return await streamRows(c, compiledAll.sql, compiledAll.params); } finally { c.closeSync(); } }],
-      [`DuckDB compiled SQL, only the hour's ${hourFiles.length} files`, () => streamRows(boot, compiledHour.sql, compiledHour.params)],
-      ['DuckDB compiled SQL, all files, no union_by_name', () => streamRows(boot, noUnion(compiledAll.sql), compiledAll.params)],
-      ["DuckDB compiled SQL, hour's files, no union_by_name", () => streamRows(boot, noUnion(compiledHour.sql), compiledHour.params)],
-      ['DuckDB prepare only (compiled SQL, all files)', async () => (await boot.prepare(compiledAll.sql)).destroySync()],
-      ['direct user SQL, all files (the baseline)', async () => (await boot.runAndReadAll(user)).getRows()],
-      ["direct user SQL, hour's files", async () => (await boot.runAndReadAll(userHour)).getRows()],
-      [`stillCommitted (lstat × ${allFiles.length})`, () => stillCommitted(catalog, allFiles)],
-      [`stillCommitted (lstat × ${hourFiles.length}, hour's files)`, () => stillCommitted(catalog, hourFiles)],
+      [`stillCommitted (lstat × ${allFiles.length}, all files)`, () => stillCommitted(catalog, allFiles)],
+      [`stillCommitted (lstat × ${hourFiles.length}, the hour's files)`, () => stillCommitted(catalog, hourFiles)],
       ['shape + JSON render', async () => renderResponse({ ...shapeResult(compiledAll, { ...engineResult, truncated: false }), stats: { rows: 1, truncated: false, elapsedMs: 1 }, requestId: 'x' } as never, 'json')],
       ['audit line (NDJSON append)', () => sink.write({ time: new Date().toISOString(), requestId: String(n), clientAddress: '127.0.0.1', subject: 's', issuer: 'i', method: 'POST', path: '/v1/query', status: 200, dataset: a.dataset, query: req, rows: 1, errorCode: undefined, errorReason: undefined, durationMs: 1 } as never)],
+      // The statement: what the user writes vs what the API runs, and the levers between them.
+      [`SQL a: user SQL, all ${allFiles.length} files (the direct baseline)`, async () => (await boot.runAndReadAll(user)).getRows()],
+      [`SQL b: user SQL, the hour's ${hourFiles.length} files`, async () => (await boot.runAndReadAll(userHour)).getRows()],
+      ['SQL c: user SQL, all files, list bound as $1', () => streamRows(boot, userBound, [allFiles])],
+      ['SQL d: user SQL + hive_partitioning + union_by_name, all files', () => streamRows(boot, userHive, [allFiles])],
+      ['SQL e: compiled SQL, all files bound as $1, fresh connection (what the API runs)', () => fresh((c) => streamRows(c, compiledAll.sql, compiledAll.params))],
+      ['SQL f: compiled SQL, all files, session connection', () => streamRows(boot, compiledAll.sql, compiledAll.params)],
+      ['SQL g: compiled SQL, all files, no union_by_name', () => streamRows(boot, noUnion(compiledAll.sql), compiledAll.params)],
+      ["SQL h: compiled SQL, only the hour's files", () => streamRows(boot, compiledHour.sql, compiledHour.params)],
+      ["SQL i: compiled SQL, only the hour's files, no union_by_name", () => streamRows(boot, noUnion(compiledHour.sql), compiledHour.params)],
+      ['SQL j: compiled SQL, all files, every parameter inlined (no prepared parameters)', async () => (await boot.runAndReadAll(inlineParams(compiledAll.sql, compiledAll.params))).getRows()],
+      ['SQL k: prepare only (compiled SQL, all files; the file list is a parameter, so read_parquet binds at execution)', async () => (await boot.prepare(compiledAll.sql)).destroySync()],
+      ['SQL l: EXPLAIN (bind + plan, no execution), compiled SQL, all files inlined', async () => (await boot.runAndReadAll(`EXPLAIN ${inlineParams(compiledAll.sql, compiledAll.params)}`)).getRows()],
+      ['SQL m: EXPLAIN, compiled SQL, all files inlined, no union_by_name', async () => (await boot.runAndReadAll(`EXPLAIN ${inlineParams(noUnion(compiledAll.sql), compiledAll.params)}`)).getRows()],
+      ["SQL n: EXPLAIN, compiled SQL, the hour's files inlined", async () => (await boot.runAndReadAll(`EXPLAIN ${inlineParams(compiledHour.sql, compiledHour.params)}`)).getRows()],
+      [`SQL o: user SQL on the hour's rows re-sorted by source address (layout experiment, ${sortedRowGroups} row groups)`, async () => (await boot.runAndReadAll(userSorted)).getRows()],
+      // The whole request.
       ['in-process app.request (whole API, no socket)', async () => { const r = await app.request('/v1/query', { method: 'POST', headers: { Authorization: `Bearer ${devToken}`, 'Content-Type': 'application/json' }, body: bodyText }); if (r.status !== 200) throw new Error(`app.request ${r.status}: ${await r.text()}`); return r.arrayBuffer(); }],
       ['HTTP POST /v1/query (whole API, as clients see it)', async () => { const r = await fetch(`${url}/v1/query`, { method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' }, body: bodyText }); if (r.status !== 200) throw new Error(`POST ${r.status}`); return r.arrayBuffer(); }],
     ];
@@ -205,48 +354,9 @@ export async function runOverheadBench(s: BenchSettings = settingsFromEnv(), log
     const results = stages.map(([stage]) => ({ stage, summary: summarize(times.get(stage)!) }));
     for (const r of results) log(`${r.stage}: ${ms(r.summary.median)} ms (p90 ${ms(r.summary.p90)})`);
 
-    // CPU profile of this process's main thread while the clients hammer the real server.
-    const session = new Session();
-    session.connect();
-    await session.post('Profiler.enable');
-    await session.post('Profiler.setSamplingInterval', { interval: 200 });
-    await session.post('Profiler.start');
-    const load = await hammer('api', s.clients, Math.min(5, s.concurrentSeconds), async (k) => {
-      const r = await fetch(`${url}/v1/query`, { method: 'POST', headers: { Authorization: `Bearer ${bench.tokens[k % bench.tokens.length]}`, 'Content-Type': 'application/json' }, body: bodyText });
-      await r.arrayBuffer();
-      return r.status;
-    });
-    const { profile } = (await session.post('Profiler.stop')) as unknown as { profile: CpuProfile };
-    session.disconnect();
-    const repo = fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, '');
-    const buckets = summarizeProfile(profile, repo);
-    if (process.env.BENCH_PROFILE_FUNCTIONS) {
-      const byId = new Map(profile.nodes.map((x) => [x.id, x]));
-      const fns = new Map<string, number>();
-      profile.samples.forEach((id, i) => {
-        const f = byId.get(id)!.callFrame;
-        const key = `${f.functionName || '(anonymous)'} ${f.url.replace(/^.*node_modules\//, '')}`;
-        fns.set(key, (fns.get(key) ?? 0) + (profile.timeDeltas[i] ?? 0));
-      });
-      for (const [k, us] of [...fns].sort((x, y) => y[1] - x[1]).slice(0, 40)) log(`    fn ${(us / 1000).toFixed(1)} ms ${k}`);
-      const parent = new Map<number, number>();
-      for (const x of profile.nodes as { id: number; children?: number[] }[]) for (const ch of x.children ?? []) parent.set(ch, x.id);
-      const chains = new Map<string, number>();
-      profile.samples.forEach((id, i) => {
-        const f = byId.get(id)!.callFrame;
-        if (!['dispatch', 'lstat', '', 'run'].includes(f.functionName) || f.url !== '') return;
-        const chain: string[] = [];
-        for (let p = parent.get(id); p !== undefined && chain.length < 4; p = parent.get(p)) chain.push(`${byId.get(p)!.callFrame.functionName}@${byId.get(p)!.callFrame.url.split('/').slice(-1)[0]}`);
-        const key = `${f.functionName || '(anon)'} <- ${chain.join(' <- ')}`;
-        chains.set(key, (chains.get(key) ?? 0) + (profile.timeDeltas[i] ?? 0));
-      });
-      for (const [k, us] of [...chains].sort((x, y) => y[1] - x[1]).slice(0, 12)) log(`    chain ${(us / 1000).toFixed(1)} ms ${k}`);
-    }
-    const busy = buckets.filter((b) => b.bucket !== '(idle)').reduce((x, b) => x + b.ms, 0);
-    log(`profile: ${load.requests} requests in ${ms(load.seconds * 1000)} ms, main thread busy ${ms(busy)} ms = ${((busy * 1000) / load.requests).toFixed(0)} µs per request (client and server share the thread)`);
-    for (const b of buckets.slice(0, 16)) log(`  ${b.bucket}: ${ms(b.ms)} ms (${(b.share * 100).toFixed(1)} %)`);
+    const prof = await profileServerProcess(a.archiveDir, a.manifestKey, s, bodyText, work, log);
     await engine.close();
-    return { settings: s, files: { dataset: allFiles.length, hour: hourFiles.length }, stages: results, profile: { requests: load.requests, wallMs: load.seconds * 1000, perRequestUs: (busy * 1000) / load.requests, buckets } };
+    return { settings: s, files: { dataset: allFiles.length, hour: hourFiles.length }, stages: results, profile: prof, loadAverage: [load0, loadavg()[0]!] };
   } finally {
     boot.closeSync();
     instance.closeSync();
@@ -256,9 +366,11 @@ export async function runOverheadBench(s: BenchSettings = settingsFromEnv(), log
 }
 
 export function overheadMarkdown(r: OverheadResult): string {
+  const head = `${r.files.dataset} files in the dataset, ${r.files.hour} in the query's hour; load average ${r.loadAverage[0].toFixed(1)} → ${r.loadAverage[1].toFixed(1)}`;
   const stages = table(['stage', 'median ms', 'p90 ms'], r.stages.map((x) => [x.stage, ms(x.summary.median), ms(x.summary.p90)]));
   const prof = table(['where (main thread self time)', 'ms', 'share'], r.profile.buckets.slice(0, 16).map((b) => [b.bucket, ms(b.ms), `${(b.share * 100).toFixed(1)} %`]));
-  return `${stages}\n\nCPU profile: ${r.profile.requests} requests in ${ms(r.profile.wallMs)} ms; ${r.profile.perRequestUs.toFixed(0)} µs of main-thread CPU per request (client + server)\n\n${prof}`;
+  const l = r.profile.load;
+  return `${head}\n\n${stages}\n\nServer in its own process (\`flowseal serve\` under --cpu-prof), ${l.clients} clients: ${l.requests} requests in ${ms(r.profile.wallMs)} ms = ${l.perSecond.toFixed(0)} req/s, p50 ${ms(l.latency.median)} ms, p99 ${ms(l.latency.p99)} ms, failures ${JSON.stringify(l.failures)}; server main-thread CPU ${r.profile.perRequestUs.toFixed(0)} µs per request (samples within the load window)\n\n${prof}`;
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

@@ -18,14 +18,15 @@
  * parquet_metadata_cache): the ratio measures what the API adds, not different settings.
  *
  * Environment: BENCH_FLOWS (default 20 000 000), BENCH_DAYS (2), BENCH_ITER_LARGE (7),
- * BENCH_ITER_SMALL (101), BENCH_CLIENTS (8), BENCH_CONCURRENT_SECONDS (10), BENCH_THREADS (2).
+ * BENCH_ITER_SMALL (101), BENCH_CLIENTS (8), BENCH_CONCURRENT_SECONDS (10), BENCH_THREADS (2),
+ * BENCH_PART_MINUTES (1440: one run per day; 5 emulates rolling 5-minute parts, 576 files).
  * CLI: `node bin/run-ts.mjs bench/query.bench.ts`.
  *
  * Owns: the API-vs-direct comparison. Never: asserts a speed (it reports numbers), edits the
  * archive, or reaches outside loopback.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
@@ -115,6 +116,8 @@ export interface BenchSettings {
   readonly clients: number;
   readonly concurrentSeconds: number;
   readonly threads: number;
+  /** Minutes per run of the archive (gen-flow-archive `partMinutes`): 1440 = daily runs, 5 = rolling parts. */
+  readonly partMinutes: number;
 }
 
 export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): BenchSettings {
@@ -127,6 +130,7 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): BenchSett
     clients: n('BENCH_CLIENTS', 8),
     concurrentSeconds: n('BENCH_CONCURRENT_SECONDS', 10),
     threads: n('BENCH_THREADS', 2),
+    partMinutes: n('BENCH_PART_MINUTES', 1440),
   };
 }
 
@@ -289,15 +293,18 @@ export async function hammer(side: 'api' | 'direct', clients: number, seconds: n
 export interface QueryBenchResult {
   readonly settings: BenchSettings;
   readonly archive: { flows: number; files: number; runs: number; bytes: number; generateSeconds: number; probePrefix: string; filesInProbeHour: number };
+  /** 1-minute load average of the machine before and after (a shared machine: read the numbers with it). */
+  readonly loadAverage: readonly [number, number];
   readonly pairs: readonly PairResult[];
   readonly load: readonly LoadResult[];
 }
 
 export async function runQueryBench(s: BenchSettings = settingsFromEnv(), log: (line: string) => void = (l) => console.log(l)): Promise<QueryBenchResult> {
-  const a = await ensureFlowArchive({ flows: s.flows, days: s.days }, undefined, false, (l) => process.stderr.write(`gen-flow-archive: ${l}\n`));
+  const a = await ensureFlowArchive({ flows: s.flows, days: s.days, partMinutes: s.partMinutes }, undefined, false, (l) => process.stderr.write(`gen-flow-archive: ${l}\n`));
   const files = a.files.map((f) => f.path);
   const hourKey = probeHour(a).from.slice(0, 13);
   log(`archive: ${a.options.flows.toLocaleString('en')} flows, ${files.length} files in ${a.runs} runs, ${(a.totalBytes / 1e6).toFixed(0)} MB (generated in ${a.generateSeconds.toFixed(0)} s); probe ${a.probePrefix} in ${hourKey}:00 (${a.files.filter((f) => f.hour === hourKey).length} files)`);
+  const load0 = loadavg()[0]!;
   const api = await startBenchApi({ archiveDir: a.archiveDir, manifestKey: a.manifestKey, clients: s.clients, threads: s.threads });
   const direct = await openDirect(s.threads);
   try {
@@ -336,6 +343,7 @@ export async function runQueryBench(s: BenchSettings = settingsFromEnv(), log: (
       archive: { flows: a.options.flows, files: files.length, runs: a.runs, bytes: a.totalBytes, generateSeconds: a.generateSeconds, probePrefix: a.probePrefix, filesInProbeHour: a.files.filter((f) => f.hour === hourKey).length },
       pairs,
       load,
+      loadAverage: [load0, loadavg()[0]!],
     };
   } finally {
     direct.close();
@@ -353,7 +361,9 @@ export function queryBenchMarkdown(r: QueryBenchResult): string {
     ['side', 'clients', 'requests', 'req/s', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'failures'],
     r.load.map((l) => [l.side, String(l.clients), String(l.requests), l.perSecond.toFixed(0), ms(l.latency.median), ms(l.latency.p90), ms(l.latency.p99), ms(l.latency.max), JSON.stringify(l.failures)]),
   );
-  return `${pairs}\n\n${load}`;
+  const a = r.archive;
+  const head = `${a.flows.toLocaleString('en')} flows, ${a.files} files in ${a.runs} runs, ${(a.bytes / 1e6).toFixed(0)} MB; probe hour has ${a.filesInProbeHour} files; DuckDB threads ${r.settings.threads}; load average ${r.loadAverage[0].toFixed(1)} → ${r.loadAverage[1].toFixed(1)}`;
+  return `${head}\n\n${pairs}\n\n${load}`;
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
