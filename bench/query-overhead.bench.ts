@@ -47,7 +47,7 @@ import { compileQuery } from '../api/query/compile-query.ts';
 import { shapeResult } from '../api/query/shape-result.ts';
 import { renderResponse } from '../api/routes/format.ts';
 import { toJsonValue } from '../api/engine/json-value.ts';
-import { ensureFlowArchive } from './gen-flow-archive.ts';
+import { ensureFlowArchive, type FlowArchive } from './gen-flow-archive.ts';
 import { REQUEST_BODIES, directSql, probeHour, settingsFromEnv, startBenchApi, hammer, type BenchSettings, type LoadResult } from './query.bench.ts';
 
 const FLOWSEAL = fileURLToPath(new URL('../bin/flowseal.mjs', import.meta.url));
@@ -89,6 +89,55 @@ export function inlineParams(sql: string, params: readonly QueryParam[]): string
   return sql.replace(/\$(\d+)/g, (_, k: string) => lit(params[Number(k) - 1]!));
 }
 
+/** Statement-shape variants of an inlined compiled query, each removing one more thing the API adds. */
+export function statementLadder(inlined: string): { step: string; sql: string }[] {
+  const steps: { step: string; sql: string }[] = [{ step: 'compiled SQL, parameters inlined', sql: inlined }];
+  const m = /^WITH g AS \((.*)\), s AS \(SELECT count\(\*\) AS __suppressed FROM g WHERE __flows < \d+\) SELECT g\.\*, s\.__suppressed FROM s LEFT JOIN g ON g\.__flows >= \d+ (ORDER BY .*)$/.exec(inlined);
+  if (!m) throw new TypeError('unexpected aggregate shape');
+  let sql = `SELECT * FROM (${m[1]}) ${m[2]}`;
+  steps.push({ step: '− suppression CTE and join', sql });
+  sql = sql.replace(', union_by_name = true', '');
+  steps.push({ step: '− union_by_name', sql });
+  sql = sql
+    .replace(/ AND date BETWEEN CAST\('[^']*' AS DATE\) AND CAST\('[^']*' AS DATE\)/, '')
+    .replace(/ AND \(date > CAST\('[^']*' AS DATE\) OR hour >= \d+\)/, '')
+    .replace(/ AND \(date < CAST\('[^']*' AS DATE\) OR hour <= \d+\)/, '')
+    .replace(/hive_partitioning = true, hive_types = \{[^}]*\}/, 'hive_partitioning = false');
+  steps.push({ step: '− Hive partitioning and date/hour predicates', sql });
+  sql = sql.replace(/time_start >= make_timestamp\(\d+\) AND time_start < make_timestamp\(\d+\) AND /, '');
+  steps.push({ step: '− time_start predicates (whole range only: same answer)', sql });
+  return steps;
+}
+
+export interface LadderResult {
+  readonly query: string;
+  readonly steps: readonly { readonly step: string; readonly summary: Summary }[];
+}
+
+/** Times each ladder step (round-robin, `iterations` rounds) for the whole-range queries, plus the user's SQL. */
+async function runLadder(conn: DuckDBConnection, a: FlowArchive, files: readonly string[], iterations: number, limits: Parameters<typeof compileQuery>[1], log: (l: string) => void): Promise<LadderResult[]> {
+  const out: LadderResult[] = [];
+  const bodies = REQUEST_BODIES(a);
+  const user = directSql(a, files);
+  for (const q of ['top10DstPorts', 'grandTotal'] as const) {
+    const c = compileQuery(parseQueryRequest(bodies[q], { maxFilterNodes: 64, maxFilterTerms: 1024 }), limits, files);
+    const steps = [...statementLadder(inlineParams(c.sql, c.params)), { step: 'user SQL (the direct baseline)', sql: user[q] }];
+    for (const st of steps) await conn.runAndReadAll(st.sql);
+    const times = steps.map(() => [] as number[]);
+    for (let i = 0; i < iterations; i++) {
+      for (const [k, st] of steps.entries()) {
+        const t = performance.now();
+        await conn.runAndReadAll(st.sql);
+        times[k]!.push(performance.now() - t);
+      }
+    }
+    const r = { query: q, steps: steps.map((st, k) => ({ step: st.step, summary: summarize(times[k]!) })) };
+    for (const st of r.steps) log(`ladder ${q}: ${st.step}: ${ms(st.summary.median)} ms`);
+    out.push(r);
+  }
+  return out;
+}
+
 export interface StageResult {
   readonly stage: string;
   readonly summary: Summary;
@@ -103,6 +152,7 @@ export interface ProfileBucket {
 export interface OverheadResult {
   readonly settings: BenchSettings;
   readonly files: { readonly dataset: number; readonly hour: number };
+  readonly ladder: readonly LadderResult[];
   readonly loadAverage: readonly [number, number];
   readonly stages: readonly StageResult[];
   readonly profile: { readonly requests: number; readonly wallMs: number; readonly perRequestUs: number; readonly load: LoadResult; readonly buckets: readonly ProfileBucket[] };
@@ -354,9 +404,10 @@ export async function runOverheadBench(s: BenchSettings = settingsFromEnv(), log
     const results = stages.map(([stage]) => ({ stage, summary: summarize(times.get(stage)!) }));
     for (const r of results) log(`${r.stage}: ${ms(r.summary.median)} ms (p90 ${ms(r.summary.p90)})`);
 
+    const ladder = await runLadder(boot, a, allFiles, s.iterLarge, limits, log);
     const prof = await profileServerProcess(a.archiveDir, a.manifestKey, s, bodyText, work, log);
     await engine.close();
-    return { settings: s, files: { dataset: allFiles.length, hour: hourFiles.length }, stages: results, profile: prof, loadAverage: [load0, loadavg()[0]!] };
+    return { settings: s, files: { dataset: allFiles.length, hour: hourFiles.length }, stages: results, ladder, profile: prof, loadAverage: [load0, loadavg()[0]!] };
   } finally {
     boot.closeSync();
     instance.closeSync();
@@ -369,8 +420,11 @@ export function overheadMarkdown(r: OverheadResult): string {
   const head = `${r.files.dataset} files in the dataset, ${r.files.hour} in the query's hour; load average ${r.loadAverage[0].toFixed(1)} → ${r.loadAverage[1].toFixed(1)}`;
   const stages = table(['stage', 'median ms', 'p90 ms'], r.stages.map((x) => [x.stage, ms(x.summary.median), ms(x.summary.p90)]));
   const prof = table(['where (main thread self time)', 'ms', 'share'], r.profile.buckets.slice(0, 16).map((b) => [b.bucket, ms(b.ms), `${(b.share * 100).toFixed(1)} %`]));
+  const ladder = r.ladder
+    .map((q) => `${q.query} (DuckDB only, same session, medians):\n\n${table(['statement', 'median ms', 'p90 ms'], q.steps.map((x) => [x.step, ms(x.summary.median), ms(x.summary.p90)]))}`)
+    .join('\n\n');
   const l = r.profile.load;
-  return `${head}\n\n${stages}\n\nServer in its own process (\`flowseal serve\` under --cpu-prof), ${l.clients} clients: ${l.requests} requests in ${ms(r.profile.wallMs)} ms = ${l.perSecond.toFixed(0)} req/s, p50 ${ms(l.latency.median)} ms, p99 ${ms(l.latency.p99)} ms, failures ${JSON.stringify(l.failures)}; server main-thread CPU ${r.profile.perRequestUs.toFixed(0)} µs per request (samples within the load window)\n\n${prof}`;
+  return `${head}\n\n${stages}\n\n${ladder}\n\nServer in its own process (\`flowseal serve\` under --cpu-prof), ${l.clients} clients: ${l.requests} requests in ${ms(r.profile.wallMs)} ms = ${l.perSecond.toFixed(0)} req/s, p50 ${ms(l.latency.median)} ms, p99 ${ms(l.latency.p99)} ms, failures ${JSON.stringify(l.failures)}; server main-thread CPU ${r.profile.perRequestUs.toFixed(0)} µs per request (samples within the load window)\n\n${prof}`;
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
