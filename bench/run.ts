@@ -6,8 +6,17 @@
  *    (ingest + sealed processor as two processes, encrypted spool, Parquet out): packets/s
  *    and MB/s of capture, wall clock, peak RSS of the processor is not tracked here.
  * 2. decode + flow table (bench/decode.bench.ts) and anonymization (bench/anonymize.bench.ts).
+ * 3. query: the API vs DuckDB directly on the bench flow archive (bench/query.bench.ts), then
+ *    the small query's overhead stage by stage (bench/query-overhead.bench.ts). Sized by
+ *    BENCH_FLOWS: 2 000 000 here by default (the archive is generated once, about 25 s, and
+ *    cached in .bench-cache/); the issue's figures need BENCH_FLOWS=20000000 (about 4 min to
+ *    generate the first time, 940 MB; the two benches then take about 4 min).
+ * 4. nfdump: the API vs nfdump on the bench capture (bench/nfdump.bench.ts); skipped with a
+ *    note when nfdump/nfpcapd are not installed (apt-get install nfdump).
  *
- * Environment: BENCH_PACKETS (default 1000000), BENCH_ONLY=pipeline|decode|anonymize.
+ * Environment: BENCH_PACKETS (default 1000000), BENCH_FLOWS (default 2000000 here),
+ * BENCH_ONLY=pipeline|decode|anonymize|query|overhead|nfdump (comma-separated for several), and
+ * the knobs each bench file lists.
  * Bun: `npx bun bench/decode.bench.ts` and `npx bun bench/anonymize.bench.ts` run the same code.
  */
 import { mkdtemp, rm, stat } from 'node:fs/promises';
@@ -52,15 +61,33 @@ async function pipelineBench(packets: number): Promise<Record<string, number>> {
   }
 }
 
-const only = process.env.BENCH_ONLY;
+const only = process.env.BENCH_ONLY?.split(',').map((x) => x.trim());
+const wants = (name: string): boolean => !only || only.includes(name);
 const packets = Number(process.env.BENCH_PACKETS ?? 1_000_000);
 console.log(`# flowseal bench ${new Date().toISOString()} node ${process.version} ${cpus().length}x ${cpus()[0]?.model ?? '?'} ${(totalmem() / 2 ** 30).toFixed(0)} GiB`);
-if (!only || only === 'pipeline') console.log('pipeline', JSON.stringify(await pipelineBench(packets), null, 1));
-if (!only || only === 'decode') {
+if (wants('pipeline')) console.log('pipeline', JSON.stringify(await pipelineBench(packets), null, 1));
+if (wants('decode')) {
   const { runDecodeBench } = await import('./decode.bench.ts');
   await runDecodeBench();
 }
-if (!only || only === 'anonymize') {
+if (wants('anonymize')) {
   const { runAnonymizeBench } = await import('./anonymize.bench.ts');
   await runAnonymizeBench();
+}
+if (wants('query') || wants('overhead')) {
+  const { runQueryBench, settingsFromEnv, queryBenchMarkdown } = await import('./query.bench.ts');
+  const settings = { ...settingsFromEnv(), flows: Number(process.env.BENCH_FLOWS ?? 2_000_000) };
+  if (wants('query')) console.log(`query (API vs direct DuckDB)\n${queryBenchMarkdown(await runQueryBench(settings))}`);
+  if (wants('overhead')) {
+    const { runOverheadBench, overheadMarkdown } = await import('./query-overhead.bench.ts');
+    console.log(`query overhead (small query)\n${overheadMarkdown(await runOverheadBench(settings))}`);
+  }
+}
+if (wants('nfdump')) {
+  if (spawnSync('sh', ['-c', 'command -v nfdump && command -v nfpcapd'], { stdio: 'ignore' }).status !== 0) {
+    console.log('nfdump: skipped (nfdump/nfpcapd not installed: apt-get install nfdump)');
+  } else {
+    const { runNfdumpBench, nfdumpMarkdown, nfdumpSettingsFromEnv } = await import('./nfdump.bench.ts');
+    console.log(`nfdump vs API\n${nfdumpMarkdown(await runNfdumpBench({ ...nfdumpSettingsFromEnv(), packets }))}`);
+  }
 }
