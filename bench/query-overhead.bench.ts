@@ -43,8 +43,35 @@ import { createDevIssuer } from '../api/auth/dev-issuer.ts';
 import { parseQueryRequest } from '../api/routes/execute-query.ts';
 import { estimateQueryCost } from '../api/admission/query-cost.ts';
 import { createAdmissionController } from '../api/admission/admission-controller.ts';
-import { compileQuery } from '../api/query/compile-query.ts';
-import { shapeResult } from '../api/query/shape-result.ts';
+import { planQuery } from '../api/query/plan.ts';
+import type { QueryPlan } from '../api/query/plan.ts';
+import { compilePlan } from '../api/engine/duckdb-plan-sql.ts';
+import type { PlanSql } from '../api/engine/duckdb-plan-sql.ts';
+import { createShaper } from '../api/engine/duckdb-shape.ts';
+import type { QueryRequest } from '../schemas/query.ts';
+
+interface CompileLimits { recordRows: number; groupRows: number; minGroupSize: number; maxTimeRangeDays: number; maxFilterNodes: number }
+
+/** The request as the API plans it (at the wall clock). */
+function planOf(req: QueryRequest, limits: CompileLimits): QueryPlan {
+  return planQuery(req, {
+    now: Date.now(),
+    limits: { maxRecordRows: limits.recordRows, maxGroupRows: limits.groupRows, minGroupSize: limits.minGroupSize, maxTimeRangeDays: limits.maxTimeRangeDays },
+    filter: (req.filter ?? null) as QueryPlan['filter'],
+  }).plan;
+}
+
+/** Plan + the DuckDB adapter's compiler: the statement the API runs over `files`. */
+function compileQuery(req: QueryRequest, limits: CompileLimits, files: readonly string[]): PlanSql {
+  return compilePlan(planOf(req, limits), files);
+}
+
+/** The adapter's row shaping over a whole result. */
+function shapeResult(c: PlanSql, r: { columns: { name: string; type: string }[]; rows: unknown[][] }) {
+  const shaper = createShaper(c, r.columns);
+  const rows = shaper.push(r.rows);
+  return { columns: [...shaper.columns], rows, ...shaper.stats() };
+}
 import { renderResponse } from '../api/routes/format.ts';
 import { toJsonValue } from '../api/engine/json-value.ts';
 import { ensureFlowArchive, type FlowArchive } from './gen-flow-archive.ts';
@@ -115,7 +142,7 @@ export interface LadderResult {
 }
 
 /** Times each ladder step (round-robin, `iterations` rounds) for the whole-range queries, plus the user's SQL. */
-async function runLadder(conn: DuckDBConnection, a: FlowArchive, files: readonly string[], iterations: number, limits: Parameters<typeof compileQuery>[1], log: (l: string) => void): Promise<LadderResult[]> {
+async function runLadder(conn: DuckDBConnection, a: FlowArchive, files: readonly string[], iterations: number, limits: CompileLimits, log: (l: string) => void): Promise<LadderResult[]> {
   const out: LadderResult[] = [];
   const bodies = REQUEST_BODIES(a);
   const user = directSql(a, files);
@@ -364,13 +391,13 @@ export async function runOverheadBench(s: BenchSettings = settingsFromEnv(), log
       ['token verification (jose ES256)', () => verifier.verify(devToken)],
       ['rate limit (2 bucket operations)', async () => (await store.take(`a${n}`, 0, spec, Date.now()), store.take('subject', 2, spec, Date.now()))],
       ['body JSON.parse + zod validation', async () => parseQueryRequest(JSON.parse(bodyText), config.limits)],
-      ['dataset lookup + cost estimate', async () => estimateQueryCost(req, (await engine.listDatasets()).find((d) => d.id === a.dataset) ?? dataset, config.admission)],
+      ['dataset lookup + cost estimate', async () => estimateQueryCost(planOf(req, limits), (await engine.listDatasets()).find((d) => d.id === a.dataset) ?? dataset, config.admission)],
       ['admission acquire + release', async () => (await admission.acquire({ subject: 's', lane: 'cheap', deadlineAt: Date.now() + 10_000 })).release()],
       ['compile (all files)', async () => compileQuery(req, limits, engine.datasetFiles(a.dataset))],
       ['DuckDB connect + close', async () => (await instance.connect()).closeSync()],
       [`stillCommitted (lstat × ${allFiles.length}, all files)`, () => stillCommitted(catalog, allFiles)],
       [`stillCommitted (lstat × ${hourFiles.length}, the hour's files)`, () => stillCommitted(catalog, hourFiles)],
-      ['shape + JSON render', async () => renderResponse({ ...shapeResult(compiledAll, { ...engineResult, truncated: false }), stats: { rows: 1, truncated: false, elapsedMs: 1 }, requestId: 'x' } as never, 'json')],
+      ['shape + JSON render', async () => renderResponse({ ...shapeResult(compiledAll, engineResult), stats: { rows: 1, truncated: false, elapsedMs: 1 }, requestId: 'x' } as never, 'json')],
       ['audit line (NDJSON append)', () => sink.write({ time: new Date().toISOString(), requestId: String(n), clientAddress: '127.0.0.1', subject: 's', issuer: 'i', method: 'POST', path: '/v1/query', status: 200, dataset: a.dataset, query: req, rows: 1, errorCode: undefined, errorReason: undefined, durationMs: 1 } as never)],
       // The statement: what the user writes vs what the API runs, and the levers between them.
       [`SQL a: user SQL, all ${allFiles.length} files (the direct baseline)`, async () => (await boot.runAndReadAll(user)).getRows()],
