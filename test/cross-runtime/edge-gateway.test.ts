@@ -5,6 +5,7 @@
  * origin failures become a 502, and a bad Worker environment fails closed. The shared
  * HTTP suite against a real origin under workerd is in cross-runtime.test.ts.
  */
+import { PlanSchema } from '../../api/query/plan.ts';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadApiConfig } from '../../schemas/api-config.ts';
@@ -76,7 +77,7 @@ test('refusals happen at the edge: no token, bad token, invalid query, body too 
   assert.equal(h.seen.length, 10, 'the refused request did not reach the origin');
 });
 
-test('forwarding keeps method, path under the origin prefix, query and body; only allow-listed headers cross', async () => {
+test('forwarding: a query goes to the origin as a plan (never SQL) under the origin prefix; only allow-listed headers cross', async () => {
   const h = await harness();
   const tk = await h.issuer.signToken('cat', ['query'], 60);
   const body = JSON.stringify(query);
@@ -89,8 +90,11 @@ test('forwarding keeps method, path under the origin prefix, query and body; onl
   assert.equal(h.seen.length, 1);
   const sent = h.seen[0];
   assert.equal(sent.method, 'POST');
-  assert.equal(sent.url, `${ORIGIN}/v1/query?trace=1`);
-  assert.equal(await sent.text(), body);
+  assert.equal(sent.url, `${ORIGIN}/v1/plan?trace=1`);
+  const forwarded = JSON.parse(await sent.text());
+  const plan = PlanSchema.parse(forwarded.plan);
+  assert.equal(plan.dataset, query.dataset);
+  assert.ok(!/SELECT |read_parquet|WHERE /i.test(JSON.stringify(forwarded)), 'no SQL crosses');
   assert.equal(sent.headers.get('authorization'), `Bearer ${tk}`);
   assert.deepEqual([...sent.headers.keys()].sort(), ['authorization', 'content-type']);
   assert.equal(res.headers.get('x-request-id'), 'origin-id', "the origin's id, matching its body");
