@@ -399,3 +399,58 @@ test('nfdump filter text in the POST body and on GETs selects what the structure
   assert.equal(secret.json.error.code, 'ERR_QUERY_FILTER_SYNTAX');
   assert.ok(!secret.text.includes('10.0.3.77'), 'addresses are not echoed');
 });
+
+test('forwarded plans get the limits requests get: filter size, no caller-chosen position, 400 for nonsense; HEAD is refused; a reader that stops cannot hold its slot past the deadline', async () => {
+  const call = app({ limits: { minGroupSize: 1, maxFilterNodes: 8 } });
+  const req = QueryRequest.parse(q({ groupBy: ['dst_port'], metrics: ['flows'] }));
+  const { plan } = planQuery(req, { now: Date.now(), limits: { maxRecordRows: 1000, maxGroupRows: 1000, minGroupSize: 1, maxTimeRangeDays: 31 }, filter: null });
+  const wide = { ...plan, filter: { or: Array.from({ length: 20 }, (_, i) => ({ dstPort: i })) } };
+  assert.equal((await call('/v1/plan', { plan: wide })).json.error.code, 'ERR_QUERY_FILTER_INVALID');
+  let deep: Record<string, unknown> = { dstPort: 1 };
+  for (let i = 0; i < 1500; i++) deep = { not: deep };
+  assert.equal((await call('/v1/plan', { plan: { ...plan, filter: deep } })).json.error.code, 'ERR_QUERY_FILTER_INVALID');
+  const rec = planQuery(QueryRequest.parse(q({ select: ['time_start', 'bytes_fwd'] })), { now: Date.now(), limits: { maxRecordRows: 1000, maxGroupRows: 10, minGroupSize: 1, maxTimeRangeDays: 31 }, filter: null }).plan;
+  const plain = await call('/v1/plan', { plan: rec });
+  const probed = await call('/v1/plan', { plan: { ...rec, after: [0, 0, 0, '/', 0] } });
+  assert.equal(probed.status, 200, probed.text);
+  assert.deepEqual(probed.json.rows, plain.json.rows, 'a position in the plan is ignored: only cursors set one');
+  for (const nonsense of [{ ...plan, kind: 'nope' }, { ...plan, groupBy: 'x' }, { ...plan, metrics: [] }, { ...plan, fromMs: 'x' }, { ...rec, select: ['*'] }, { ...rec, order: [{ by: 'x; DROP', dir: 'asc' }] }, null, []]) {
+    const r = await call('/v1/plan', { plan: nonsense });
+    assert.equal(r.status, 400, `${JSON.stringify(nonsense)?.slice(0, 80)}: ${r.text}`);
+  }
+
+  const a = createApp({
+    engine,
+    verifier: createJoseVerifier({ issuers: [{ issuer: dev.issuer, audience: dev.audience, algorithms: ['ES256'], jwks: dev.jwks }] }),
+    rateLimit: createMemoryRateLimitStore(),
+    audit: createMemoryAuditSink(),
+    config: ApiConfig.parse({
+      rateLimit: { burst: 1000, perMinute: 1000 },
+      limits: { queryTimeoutMs: 1500, streamBufferBytes: 1024, maxRecordRows: 400, maxRowsPerPeriod: 100_000 },
+      admission: { maxConcurrent: 1, maxConcurrentPerSubject: 1, maxExpensiveConcurrent: 1 },
+    }),
+    logger: { info: () => {}, error: () => {} },
+  });
+  const token = await dev.signToken('alice', ['query', 'records'], 600);
+  const auth = { Authorization: `Bearer ${token}` };
+  const head = await a.request(`/v1/datasets/lab/records?from=${FROM}&to=${TO}`, { method: 'HEAD', headers: auth });
+  assert.equal(head.status, 400);
+  const slow = await a.request(`/v1/datasets/lab/records?from=${FROM}&to=${TO}&limit=400&format=ndjson`, { headers: auth });
+  assert.equal(slow.status, 200);
+  const reader = slow.body!.getReader();
+  await reader.read(); // one chunk, then the client stalls
+  await new Promise((r) => setTimeout(r, 2200));
+  const next = await a.request(`/v1/datasets/lab/top?from=${FROM}&to=${TO}&by=dst_port`, { headers: auth });
+  assert.equal(next.status, 200, `the stalled answer gave its slot back at its deadline: ${await next.clone().text()}`);
+  // The stalled answer ends in an error, never as a complete body.
+  let failed = false;
+  try {
+    for (;;) {
+      const { done } = await reader.read();
+      if (done) break;
+    }
+  } catch {
+    failed = true;
+  }
+  assert.ok(failed, 'the cut-off answer errors');
+});

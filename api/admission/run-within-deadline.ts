@@ -26,20 +26,36 @@ export interface DeadlineRun {
   readonly signal?: AbortSignal;
 }
 
-/** Wraps `s` so that the slot is released once, when the stream is done with. */
-function releasing(s: EngineStream, release: () => void): EngineStream {
+/**
+ * Wraps `s` so that the slot is released once, when the stream is done with — and at the
+ * latest at `stopAt` (the deadline plus the grace): a client that stops reading cannot hold
+ * the slot and the DuckDB connection beyond it. An answer stopped that way fails with
+ * ERR_QUERY_TIMEOUT at its next batch (the body is cut off, never passed off as complete).
+ */
+function releasing(s: EngineStream, release: () => void, stopAfterMs: number): EngineStream {
   let done = false;
+  let expired = false;
   const once = (): void => {
     if (done) return;
     done = true;
+    clearTimeout(timer);
     release();
   };
+  const timer = setTimeout(() => {
+    expired = true;
+    void s.close().catch(() => undefined).finally(once);
+  }, Math.max(0, stopAfterMs));
   return {
     columns: s.columns,
     batches: {
       async *[Symbol.asyncIterator]() {
         try {
-          yield* s.batches;
+          for await (const batch of s.batches) {
+            if (expired) break;
+            yield batch;
+            if (expired) break;
+          }
+          if (expired) throw new AppError(ErrorCode.QueryTimeout, 'query exceeded its deadline while its answer was being sent');
         } finally {
           await s.close().catch(() => undefined);
           once();
@@ -82,7 +98,7 @@ export function openWithinDeadline(run: DeadlineRun): Promise<EngineStream> {
     work.then(
       (stream) => {
         clearTimeout(guard);
-        if (!abandoned) resolve(releasing(stream, release));
+        if (!abandoned) resolve(releasing(stream, release, run.deadlineAt + DEADLINE_GRACE_MS - run.now()));
       },
       (err: unknown) => {
         clearTimeout(guard);

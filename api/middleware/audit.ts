@@ -105,6 +105,8 @@ export function audit(options: { sink: AuditSink; now: () => number; logger: Log
       });
     } catch (err) {
       failures++;
+      // The answer is withheld: a started one must not keep its query running.
+      facts.cancelStream?.();
       logger.error('audit sink failed: answer withheld', { requestId: c.get('requestId'), failures, message: err instanceof Error ? err.message : String(err) });
       throw new AppError(ErrorCode.AuditUnavailable, 'the request was not answered: the audit log cannot be written');
     }

@@ -20,6 +20,8 @@ export interface AuditFacts {
   streamEnd?: Promise<{ rows: number; error?: unknown }>;
   /** Set once the answer has ended (then `rows` is final). */
   streamEnded?: boolean;
+  /** Stops a started answer that will not be sent (its query and admission slot end). */
+  cancelStream?: () => void;
 }
 
 export interface AppEnv {

@@ -15,7 +15,7 @@ import type { RateLimitStore } from '../ports.ts';
 import type { AppEnv } from './context.ts';
 import { principalOf } from './auth.ts';
 
-const QUERY_PATH = /^\/v1\/(query$|datasets\/[^/]+\/(records|top|timeseries)$)/;
+const QUERY_PATH = /^\/v1\/(query$|plan$|datasets\/[^/]+\/(records|top|timeseries)$)/;
 
 /** Middleware factory; must run after `auth()`. */
 export function rateLimit(options: { store: RateLimitStore; config: RateLimitConfig; now: () => number }): MiddlewareHandler<AppEnv> {

@@ -5,10 +5,10 @@
  * filled in (metrics, order, fill), the row limit capped (and why), the minimum group size,
  * the pagination position — so an engine only decides *how*. The DuckDB adapter alone turns a
  * plan into SQL (api/engine/duckdb-plan-sql.ts); the edge gateway and federation forward plans,
- * and a node that receives one re-bases it on its own limits (`rebasePlan`), never trusting the
- * sender's.
+ * and a node that receives one plans it again from the request it stands for, under its own
+ * limits (api/routes/execute-query.ts `executeForwardedPlan`), never trusting the sender's.
  *
- * Owns: the plan's shape (`QueryPlan`, `PlanSchema` for plans received over the network),
+ * Owns: the plan's shape (`QueryPlan`; `PlanSchema` describes it for other nodes and tests),
  * planning rules and the semantic checks that need no data (time range, duplicate keys, metric
  * and order names, having, select vs groupBy). Never: writes SQL, reads the clock (callers pass
  * `now`), or looks at data. Pure.
@@ -204,26 +204,4 @@ export function planQuery(req: QueryRequest, ctx: PlanContext): PlannedQuery {
   const { limit, capped } = capLimit(req.limit, ctx.limits.maxGroupRows, 'maxGroupRows', perConnection ? ctx.budgetRows : undefined);
   const plan: QueryPlan = { ...base, kind: 'aggregate', select: [], groupBy, metrics, order, limit, other, fill, having, after: null };
   return { plan, limitCapped: capped };
-}
-
-/**
- * A plan received from another node (edge gateway, federation partner), re-based on this
- * node's limits: the time range checked again, the limit and minimum group size taken as the
- * stricter of the plan's and ours, our restriction ANDed in. The sender's view of what the
- * caller may do is never trusted; the caller's scopes and datasets are checked by the executor
- * as for any query.
- * @throws AppError ERR_QUERY_INVALID for a plan that does not validate, ERR_QUERY_TOO_LARGE.
- */
-export function rebasePlan(untrusted: unknown, limits: PlanLimits, restriction: QueryFilter | null): QueryPlan {
-  const parsed = PlanSchema.safeParse(untrusted);
-  if (!parsed.success) throw invalid('invalid query plan', { issues: parsed.error.issues.slice(0, 10).map((i) => ({ path: i.path.map(String).join('.'), code: i.code })) });
-  const p = parsed.data;
-  checkTimes(p.fromMs, p.toMs, limits.maxTimeRangeDays);
-  const cap = p.kind === 'records' ? limits.maxRecordRows : limits.maxGroupRows;
-  return {
-    ...p,
-    limit: Math.min(p.limit, cap),
-    minGroupSize: Math.max(p.minGroupSize, limits.minGroupSize),
-    restriction: restriction === null ? p.restriction : p.restriction === null ? restriction : { and: [p.restriction, restriction] },
-  };
 }

@@ -17,7 +17,7 @@ import { QueryFilter, QueryRequest } from '../../schemas/query.ts';
 import type { QueryStats } from '../../schemas/query.ts';
 import type { ApiConfig } from '../../schemas/api-config.ts';
 import type { Cell, DatasetInfo, QueryEngine, RateLimitStore, ResultStream } from '../ports.ts';
-import { planIsPerConnection, planQuery, rebasePlan } from '../query/plan.ts';
+import { PLAN_VERSION, planIsPerConnection, planQuery } from '../query/plan.ts';
 import type { PlannedQuery, QueryPlan } from '../query/plan.ts';
 import { assertCursorMatches } from '../query/cursor.ts';
 import type { CursorCodec, CursorPosition } from '../query/cursor.ts';
@@ -128,27 +128,70 @@ export async function executeQuery(deps: ExecuteDeps, principal: Principal, req:
 }
 
 /**
- * Runs a plan received from another node (the edge gateway): re-based on this node's limits
- * (api/query/plan.ts `rebasePlan`), continued from `cursor` when given.
- * @throws AppError ERR_QUERY_INVALID for a plan that does not validate, as `executePlan` otherwise.
+ * Runs a plan received from another node (the edge gateway): the plan is turned back into the
+ * request it stands for and planned again here — the same validation, filter limits, caps and
+ * minimum group size as any request (the stricter of the sender's minimum and ours), its
+ * absolute time range kept — so a plan can ask for nothing a request could not. A position
+ * (`after`) comes only from a cursor this node issued, never from the plan.
+ * @throws AppError ERR_QUERY_INVALID for a plan that does not validate, as `executeQuery` otherwise.
  */
 export async function executeForwardedPlan(deps: ExecuteDeps, principal: Principal, body: unknown, ctx: ExecuteContext): Promise<ResultStream> {
   requireScope(principal, Scope.Query);
-  const envelope = (body ?? {}) as { plan?: unknown; cursor?: unknown };
-  let plan = rebasePlan(envelope.plan, deps.config.limits, null);
-  ctx.facts.dataset = plan.dataset;
-  ctx.facts.query = { plan };
+  const bad = (what: string): AppError => new AppError(ErrorCode.QueryInvalid, `invalid query plan: ${what}`);
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw bad('expected { plan, cursor? }');
+  const envelope = body as { plan?: unknown; cursor?: unknown };
+  const raw = envelope.plan;
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw bad('plan must be an object');
+  const p = raw as Record<string, unknown>;
+  if (p.version !== PLAN_VERSION) throw bad(`version must be ${PLAN_VERSION}`);
+  const fromMs = p.fromMs;
+  const toMs = p.toMs;
+  if (!Number.isSafeInteger(fromMs) || !Number.isSafeInteger(toMs)) throw bad('fromMs and toMs must be integers');
+  if (p.mode !== 'final' && p.mode !== 'partial') throw bad('mode must be final or partial');
+  if (p.kind !== 'records' && p.kind !== 'aggregate') throw bad('kind must be records or aggregate');
+  const minGroupSize = p.minGroupSize;
+  if (!Number.isSafeInteger(minGroupSize) || (minGroupSize as number) < 1) throw bad('minGroupSize must be a positive integer');
+  const records = p.kind === 'records';
+  // The request this plan stands for; validated like one (filter limits first).
+  const request: Record<string, unknown> = {
+    dataset: p.dataset,
+    timeRange: { from: new Date(fromMs as number).toISOString(), to: new Date(toMs as number).toISOString() },
+    ...(p.filter !== null && p.filter !== undefined ? { filter: p.filter } : {}),
+    ...(Array.isArray(p.order) && p.order.length > 0 ? { orderBy: p.order } : {}),
+    ...(typeof p.limit === 'number' ? { limit: p.limit } : {}),
+    ...(records
+      ? { ...(Array.isArray(p.select) && p.select.length > 0 ? { select: p.select } : {}) }
+      : {
+          groupBy: p.groupBy,
+          metrics: p.metrics,
+          ...(p.other === true ? { other: true } : {}),
+          ...(typeof p.fill === 'boolean' ? { fill: p.fill } : {}),
+          ...(p.having !== null && typeof p.having === 'object' && Object.keys(p.having).length > 0 ? { having: p.having } : {}),
+        }),
+  };
+  const req = parseQueryRequest(request, deps.config.limits);
+  ctx.facts.dataset = req.dataset;
+  ctx.facts.query = { plan: req };
+  const filter = structuredFilter(req);
+  let position: CursorPosition | null = null;
   if (envelope.cursor !== undefined) {
-    if (typeof envelope.cursor !== 'string' || plan.kind !== 'records') throw new AppError(ErrorCode.QueryInvalid, 'cursor applies to record listings only');
-    const position = await deps.cursors.decode(envelope.cursor, deps.now());
-    plan = { ...plan, fromMs: position.fromMs, toMs: position.toMs, after: [...position.after] };
-    await assertCursorMatches(plan, position);
+    if (typeof envelope.cursor !== 'string' || !records) throw bad('cursor applies to record listings only');
+    position = await deps.cursors.decode(envelope.cursor, deps.now());
   }
-  const fixed = plan;
-  return executePlan(deps, principal, { plan: fixed, limitCapped: null }, ctx, (rows) => ({
-    plan: { ...fixed, limit: Math.min(fixed.limit, rows) },
-    limitCapped: rows < fixed.limit ? { requested: fixed.limit, applied: rows, reason: 'recordBudget' } : null,
-  }));
+  const limits = { ...deps.config.limits, minGroupSize: Math.max(deps.config.limits.minGroupSize, minGroupSize as number) };
+  const planFor = (budgetRows?: number): PlannedQuery =>
+    planQuery(req, {
+      now: deps.now(),
+      limits,
+      filter,
+      mode: p.mode as QueryPlan['mode'],
+      fixedTimes: position ? { fromMs: position.fromMs, toMs: position.toMs } : { fromMs: fromMs as number, toMs: toMs as number },
+      ...(budgetRows !== undefined ? { budgetRows } : {}),
+      ...(position ? { after: [...position.after] } : {}),
+    });
+  const planned = planFor();
+  if (position) await assertCursorMatches(planned.plan, position);
+  return executePlan(deps, principal, planned, ctx, (rows) => planFor(rows));
 }
 
 /**

@@ -51,6 +51,8 @@ export function queryRoutes(deps: Omit<ExecuteDeps, 'admission' | 'cursors'> & {
   const app = new Hono<AppEnv>();
   /** Renders a started answer in the negotiated format; the audit learns how it ended. */
   const answer = async (c: Context<AppEnv>, format: ReturnType<typeof negotiateFormat>, start: () => Promise<ResultStream>): Promise<Response> => {
+    // A HEAD would start a query whose body nobody reads (holding its slot): refused up front.
+    if (c.req.method === 'HEAD') throw new AppError(ErrorCode.BadRequest, 'HEAD is not supported on query routes; use GET');
     const shape = shapeParam(c);
     const stream = await start();
     const facts = c.get('audit');
@@ -67,6 +69,8 @@ export function queryRoutes(deps: Omit<ExecuteDeps, 'admission' | 'cursors'> & {
         ended(o);
       },
     });
+    // If the answer is withheld after all (the audit cannot be written), its query is stopped.
+    facts.cancelStream = () => void out.body.cancel().catch(() => undefined);
     // Through the context, so headers set by earlier middleware (request id, rate limit) stay.
     return c.body(out.body, out.status as 200, { 'Content-Type': out.contentType, Vary: 'Accept', ...out.headers });
   };
