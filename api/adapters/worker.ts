@@ -104,6 +104,8 @@ export function createEdgeApp(deps: EdgeDeps): Hono<AppEnv> {
 
   app.get('/healthz', (c) => c.json({ ok: true, role: 'edge' }));
   app.get('/openapi.json', (c) => forward(c));
+  app.get('/docs', (c) => forward(c));
+  app.get('/docs/*', (c) => forward(c));
 
   const addressLimit = { store: deps.rateLimit, perMinute: config.rateLimit.unauthenticatedPerMinute, burst: config.rateLimit.unauthenticatedBurst, now };
   app.use('/v1/*', auth({ verifier: deps.verifier, addressLimit }));
