@@ -16,6 +16,7 @@
  * admissible answers (see docs/POLICY.md and the governance issue's DP mode).
  */
 import { FLOW_COLUMNS } from '../../schemas/columns.ts';
+import { fileHourStartMs } from '../../schemas/archive.ts';
 import { AppError, ErrorCode } from '../../schemas/errors.ts';
 import { TIME_BUCKET_MS, VALUE_METRICS, VALUE_STATS } from '../../schemas/query.ts';
 import type { GroupBy, ValueName, ValueStat } from '../../schemas/query.ts';
@@ -118,7 +119,6 @@ function zeroWhenEmpty(name: string): boolean {
 
 /** `[fromMs, toMs)` on `time_start`, plus `date`/`hour` partition predicates (Hive pruning). */
 function timePredicates(plan: QueryPlan, p: ParamList): string {
-  const HOUR_MS = 3_600_000;
   const first = new Date(Math.floor(plan.fromMs / HOUR_MS) * HOUR_MS);
   const last = new Date(Math.floor((plan.toMs - 1) / HOUR_MS) * HOUR_MS);
   const d0 = p.add(first.toISOString().slice(0, 10));
@@ -132,11 +132,12 @@ function timePredicates(plan: QueryPlan, p: ParamList): string {
   ].join(' AND ');
 }
 
+/** The caller's filter and the node's restriction (the time range is the source's). */
 function wherePredicate(plan: QueryPlan, p: ParamList): string {
-  const terms = [timePredicates(plan, p)];
+  const terms: string[] = [];
   if (plan.filter !== null) terms.push(compileFilter(plan.filter, p, MAX_FILTER_NODES));
   if (plan.restriction !== null) terms.push(compileFilter(plan.restriction, p, MAX_FILTER_NODES));
-  return terms.join(' AND ');
+  return terms.length === 0 ? 'TRUE' : terms.join(' AND ');
 }
 
 /** A dataset with no committed file (only empty runs): the same columns, no rows. */
@@ -148,10 +149,34 @@ const EMPTY_SOURCE = `(SELECT ${[
   'CAST(NULL AS BIGINT) AS file_row_number',
 ].join(', ')} WHERE false)`;
 
-function source(files: readonly string[], p: ParamList, rowIds: boolean): string {
+const HOUR_MS = 3_600_000;
+
+/**
+ * The flows of `files` inside the plan's time range. A file's flows all start within the hour
+ * its path files it under (schemas/archive.ts `fileHourStartMs`), so files whose hour the range
+ * covers whole are read without a time predicate — DuckDB would otherwise read and test
+ * `time_start` for every row (measured: 2.3× the cost of a top-10 over a day) — and only the
+ * files at the range's edges (or without the layout) are filtered by time.
+ */
+function source(plan: QueryPlan, files: readonly string[], p: ParamList, rowIds: boolean): string {
   if (files.length === 0) return EMPTY_SOURCE;
+  const covered: string[] = [];
+  const edge: string[] = [];
+  for (const f of files) {
+    const hour = fileHourStartMs(f);
+    if (hour !== null && hour >= plan.fromMs && hour + HOUR_MS <= plan.toMs) covered.push(f);
+    else edge.push(f);
+  }
   const ids = rowIds ? ', filename = true, file_row_number = true' : '';
-  return `read_parquet(${p.add(files)}, hive_partitioning = true, hive_types = {'date': 'DATE', 'hour': 'INTEGER'}, union_by_name = true${ids})`;
+  const read = (list: string[]): string => `read_parquet(${p.add(list)}, hive_partitioning = true, hive_types = {'date': 'DATE', 'hour': 'INTEGER'}, union_by_name = true${ids})`;
+  if (edge.length === 0) return read(covered);
+  const edged = (): string => {
+    const from = read(edge);
+    return `SELECT * FROM ${from} WHERE ${timePredicates(plan, p)}`;
+  };
+  if (covered.length === 0) return `(${edged()})`;
+  const all = read(covered);
+  return `(SELECT * FROM ${all} UNION ALL BY NAME ${edged()})`;
 }
 
 interface KeySql {
@@ -224,7 +249,7 @@ function orderItems(plan: QueryPlan, known: Map<string, string>): string[] {
  */
 function compileRecords(plan: QueryPlan, files: readonly string[]): PlanSql {
   const p = new ParamList();
-  const from = source(files, p, true);
+  const from = source(plan, files, p, true);
   const cols = plan.select;
   if (cols.length === 0) throw invalid('a record listing selects no columns');
   for (const c of cols) if (!COLUMN_TYPE.has(c)) throw invalid('select names an unknown column');
@@ -278,7 +303,7 @@ function rangeSql(expr: string, r: { min?: number | undefined; max?: number | un
 
 function compileAggregate(plan: QueryPlan, files: readonly string[]): PlanSql {
   const p = new ParamList();
-  const from = source(files, p, false);
+  const from = source(plan, files, p, false);
   const where = wherePredicate(plan, p);
   const keys = groupKeys(plan.groupBy, p);
   const metrics = plan.metrics;
@@ -413,7 +438,7 @@ function compilePartial(plan: QueryPlan, files: readonly string[]): PlanSql {
     throw invalid('partial answers take group keys and metrics only (order, other, fill and having apply after merging)');
   }
   const p = new ParamList();
-  const from = source(files, p, false);
+  const from = source(plan, files, p, false);
   const where = wherePredicate(plan, p);
   const keys = groupKeys(plan.groupBy, p);
   const metrics = plan.metrics;
