@@ -22,6 +22,10 @@
  * and files ICMP type/code as a destination port `type << 8 | code`; flowseal makes one
  * bidirectional flow per connection and puts ICMP in `icmp_type`, port 0).
  *
+ * Wall time is what a user waits; CPU time (nfdump: the kernel's accounting of the child, via a
+ * python3 getrusage wrapper run separately; API: this process, server and client) is steadier on
+ * a shared machine.
+ *
  * Environment: BENCH_PACKETS (1 000 000), BENCH_NFDUMP_ITER (21), BENCH_THREADS (2).
  * CLI: `node bin/run-ts.mjs bench/nfdump.bench.ts`. Needs `nfpcapd` and `nfdump` (apt nfdump).
  *
@@ -37,7 +41,7 @@ import { promisify } from 'node:util';
 import { signerFromSeed } from '../sealed-processor/sinks/manifest-signer.ts';
 import { generateCapture, type GenerateResult } from './gen-capture.ts';
 import { DEFAULT_CACHE, benchSeed } from './gen-flow-archive.ts';
-import { startBenchApi } from './query.bench.ts';
+import { cpuMs, startBenchApi } from './query.bench.ts';
 import { ms, summarize, table, type Summary } from './bench-stats.ts';
 
 const run = promisify(execFile);
@@ -76,6 +80,17 @@ async function timedCommand(cmd: string, args: readonly string[], env?: NodeJS.P
   return { ms: performance.now() - t, stdout };
 }
 
+/** Python one-liner: runs argv[1:] with stdout discarded and prints the child's user + system CPU in ms (getrusage). */
+// (The before/after difference: python's own start-up may already have run children, e.g. a pyenv shim.)
+const RUSAGE_WRAPPER =
+  'import resource, subprocess, sys; C = resource.RUSAGE_CHILDREN; a = resource.getrusage(C); subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, check=True); b = resource.getrusage(C); print((b.ru_utime - a.ru_utime + b.ru_stime - a.ru_stime) * 1000)';
+
+/** CPU milliseconds (user + system) of one run of a command, from the kernel's accounting of the child. */
+async function commandCpuMs(cmd: string, args: readonly string[]): Promise<number> {
+  const { stdout } = await run('python3', ['-c', RUSAGE_WRAPPER, cmd, ...args]);
+  return Number(stdout.trim());
+}
+
 /** nfdump's `-s ... -o csv` statistic rows: [value, flows]. */
 export function parseNfdumpStatCsv(out: string): [number, number][] {
   return out
@@ -105,6 +120,9 @@ export interface NfdumpPair {
   readonly api: Summary;
   /** API median / nfdump median (below 1: the API is faster). */
   readonly ratio: number;
+  /** CPU per answer: nfdump's process (getrusage of the child) vs this process while the API answers (server + client). */
+  readonly nfdumpCpu: Summary;
+  readonly apiCpu: Summary;
   readonly agreement: string;
 }
 
@@ -224,12 +242,17 @@ export async function runNfdumpBench(s: NfdumpBenchSettings = nfdumpSettingsFrom
         const agreement = spec.agree(first.stdout, await spec.api());
         const nt: number[] = [];
         const at: number[] = [];
+        const nc: number[] = [];
+        const ac: number[] = [];
         const timeApi = async () => {
-          const t = performance.now();
-          await spec.api();
-          at.push(performance.now() - t);
+          const r = await cpuMs(spec.api);
+          at.push(r.wall);
+          ac.push(r.cpu);
         };
-        const timeNf = async () => nt.push((await timedCommand('nfdump', spec.args)).ms);
+        const timeNf = async () => {
+          nt.push((await timedCommand('nfdump', spec.args)).ms);
+          nc.push(await commandCpuMs('nfdump', spec.args));
+        };
         for (let i = 0; i < s.iterations; i++) {
           if (i % 2 === 0) {
             await timeNf();
@@ -239,9 +262,9 @@ export async function runNfdumpBench(s: NfdumpBenchSettings = nfdumpSettingsFrom
             await timeNf();
           }
         }
-        const p: NfdumpPair = { name: spec.name, nfdumpCommand: `nfdump ${spec.args.map((x) => (x === nfDir ? 'dir' : x.includes(' ') ? `'${x}'` : x)).join(' ')}`, nfdump: summarize(nt), api: summarize(at), ratio: summarize(at).median / summarize(nt).median, agreement };
+        const p: NfdumpPair = { name: spec.name, nfdumpCommand: `nfdump ${spec.args.map((x) => (x === nfDir ? 'dir' : x.includes(' ') ? `'${x}'` : x)).join(' ')}`, nfdump: summarize(nt), api: summarize(at), ratio: summarize(at).median / summarize(nt).median, nfdumpCpu: summarize(nc), apiCpu: summarize(ac), agreement };
         pairs.push(p);
-        log(`${p.name}: nfdump ${ms(p.nfdump.median)} ms, API ${ms(p.api.median)} ms (×${p.ratio.toFixed(2)}) — ${agreement}`);
+        log(`${p.name}: nfdump ${ms(p.nfdump.median)} ms, API ${ms(p.api.median)} ms (×${p.ratio.toFixed(2)}); CPU ${ms(p.nfdumpCpu.median)} vs ${ms(p.apiCpu.median)} ms — ${agreement}`);
       }
       return {
         settings: s,
@@ -264,8 +287,8 @@ export async function runNfdumpBench(s: NfdumpBenchSettings = nfdumpSettingsFrom
 export function nfdumpMarkdown(r: NfdumpBenchResult): string {
   const head = `capture ${r.capture.packets.toLocaleString('en')} packets (${r.capture.megabytes.toFixed(0)} MB): nfpcapd ${r.nfpcapdSeconds.toFixed(1)} s → ${r.nfdumpFlows.toLocaleString('en')} flows; flowseal pipeline ${r.pipelineSeconds.toFixed(1)} s → ${r.flowsealFlows.toLocaleString('en')} flows; load average ${r.loadAverage[0].toFixed(1)} → ${r.loadAverage[1].toFixed(1)}`;
   return `${head}\n\n` + table(
-    ['question', 'nfdump command', 'nfdump median (p90) ms', 'API median (p90) ms', 'API / nfdump', 'answers'],
-    r.pairs.map((p) => [p.name, `\`${p.nfdumpCommand}\``, `${ms(p.nfdump.median)} (${ms(p.nfdump.p90)})`, `${ms(p.api.median)} (${ms(p.api.p90)})`, `${p.ratio.toFixed(2)}×`, p.agreement]),
+    ['question', 'nfdump command', 'nfdump median (p90) ms', 'API median (p90) ms', 'API / nfdump', 'CPU ms nfdump / API', 'answers'],
+    r.pairs.map((p) => [p.name, `\`${p.nfdumpCommand}\``, `${ms(p.nfdump.median)} (${ms(p.nfdump.p90)})`, `${ms(p.api.median)} (${ms(p.api.p90)})`, `${p.ratio.toFixed(2)}×`, `${ms(p.nfdumpCpu.median)} / ${ms(p.apiCpu.median)}`, p.agreement]),
   );
 }
 

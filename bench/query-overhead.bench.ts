@@ -75,7 +75,7 @@ function shapeResult(c: PlanSql, r: { columns: { name: string; type: string }[];
 import { renderResponse } from '../api/routes/format.ts';
 import { toJsonValue } from '../api/engine/json-value.ts';
 import { ensureFlowArchive, type FlowArchive } from './gen-flow-archive.ts';
-import { REQUEST_BODIES, directSql, probeHour, settingsFromEnv, startBenchApi, hammer, type BenchSettings, type LoadResult } from './query.bench.ts';
+import { REQUEST_BODIES, cpuMs, directSql, probeHour, settingsFromEnv, startBenchApi, hammer, type BenchSettings, type LoadResult } from './query.bench.ts';
 
 const FLOWSEAL = fileURLToPath(new URL('../bin/flowseal.mjs', import.meta.url));
 import { ms, summarize, table, type Summary } from './bench-stats.ts';
@@ -138,7 +138,7 @@ export function statementLadder(inlined: string): { step: string; sql: string }[
 
 export interface LadderResult {
   readonly query: string;
-  readonly steps: readonly { readonly step: string; readonly summary: Summary }[];
+  readonly steps: readonly { readonly step: string; readonly summary: Summary; readonly cpu: Summary }[];
 }
 
 /** Times each ladder step (round-robin, `iterations` rounds) for the whole-range queries, plus the user's SQL. */
@@ -151,15 +151,16 @@ async function runLadder(conn: DuckDBConnection, a: FlowArchive, files: readonly
     const steps = [...statementLadder(inlineParams(c.sql, c.params)), { step: 'user SQL (the direct baseline)', sql: user[q] }];
     for (const st of steps) await conn.runAndReadAll(st.sql);
     const times = steps.map(() => [] as number[]);
+    const cpus = steps.map(() => [] as number[]);
     for (let i = 0; i < iterations; i++) {
       for (const [k, st] of steps.entries()) {
-        const t = performance.now();
-        await conn.runAndReadAll(st.sql);
-        times[k]!.push(performance.now() - t);
+        const r = await cpuMs(() => conn.runAndReadAll(st.sql));
+        times[k]!.push(r.wall);
+        cpus[k]!.push(r.cpu);
       }
     }
-    const r = { query: q, steps: steps.map((st, k) => ({ step: st.step, summary: summarize(times[k]!) })) };
-    for (const st of r.steps) log(`ladder ${q}: ${st.step}: ${ms(st.summary.median)} ms`);
+    const r = { query: q, steps: steps.map((st, k) => ({ step: st.step, summary: summarize(times[k]!), cpu: summarize(cpus[k]!) })) };
+    for (const st of r.steps) log(`ladder ${q}: ${st.step}: ${ms(st.summary.median)} ms, CPU ${ms(st.cpu.median)} ms`);
     out.push(r);
   }
   return out;
@@ -168,6 +169,8 @@ async function runLadder(conn: DuckDBConnection, a: FlowArchive, files: readonly
 export interface StageResult {
   readonly stage: string;
   readonly summary: Summary;
+  /** Process CPU (all threads) per call. */
+  readonly cpu: Summary;
 }
 
 export interface ProfileBucket {
@@ -421,15 +424,16 @@ export async function runOverheadBench(s: BenchSettings = settingsFromEnv(), log
     ];
     for (const [, f] of stages) await f();
     const times = new Map<string, number[]>(stages.map(([k]) => [k, []]));
+    const cpus = new Map<string, number[]>(stages.map(([k]) => [k, []]));
     for (let i = 0; i < s.iterSmall; i++, n++) {
       for (const [k, f] of stages) {
-        const t = performance.now();
-        await f();
-        times.get(k)!.push(performance.now() - t);
+        const r = await cpuMs(f);
+        times.get(k)!.push(r.wall);
+        cpus.get(k)!.push(r.cpu);
       }
     }
-    const results = stages.map(([stage]) => ({ stage, summary: summarize(times.get(stage)!) }));
-    for (const r of results) log(`${r.stage}: ${ms(r.summary.median)} ms (p90 ${ms(r.summary.p90)})`);
+    const results = stages.map(([stage]) => ({ stage, summary: summarize(times.get(stage)!), cpu: summarize(cpus.get(stage)!) }));
+    for (const r of results) log(`${r.stage}: ${ms(r.summary.median)} ms (p90 ${ms(r.summary.p90)}), CPU ${ms(r.cpu.median)} ms`);
 
     const ladder = await runLadder(boot, a, allFiles, s.iterLarge, limits, log);
     const prof = await profileServerProcess(a.archiveDir, a.manifestKey, s, bodyText, work, log);
@@ -445,10 +449,10 @@ export async function runOverheadBench(s: BenchSettings = settingsFromEnv(), log
 
 export function overheadMarkdown(r: OverheadResult): string {
   const head = `${r.files.dataset} files in the dataset, ${r.files.hour} in the query's hour; load average ${r.loadAverage[0].toFixed(1)} → ${r.loadAverage[1].toFixed(1)}`;
-  const stages = table(['stage', 'median ms', 'p90 ms'], r.stages.map((x) => [x.stage, ms(x.summary.median), ms(x.summary.p90)]));
+  const stages = table(['stage', 'median ms', 'p90 ms', 'CPU ms (median, all threads)'], r.stages.map((x) => [x.stage, ms(x.summary.median), ms(x.summary.p90), ms(x.cpu.median)]));
   const prof = table(['where (main thread self time)', 'ms', 'share'], r.profile.buckets.slice(0, 16).map((b) => [b.bucket, ms(b.ms), `${(b.share * 100).toFixed(1)} %`]));
   const ladder = r.ladder
-    .map((q) => `${q.query} (DuckDB only, same session, medians):\n\n${table(['statement', 'median ms', 'p90 ms'], q.steps.map((x) => [x.step, ms(x.summary.median), ms(x.summary.p90)]))}`)
+    .map((q) => `${q.query} (DuckDB only, same session, medians):\n\n${table(['statement', 'median ms', 'p90 ms', 'CPU ms (median)'], q.steps.map((x) => [x.step, ms(x.summary.median), ms(x.summary.p90), ms(x.cpu.median)]))}`)
     .join('\n\n');
   const l = r.profile.load;
   return `${head}\n\n${stages}\n\n${ladder}\n\nServer in its own process (\`flowseal serve\` under --cpu-prof), ${l.clients} clients: ${l.requests} requests in ${ms(r.profile.wallMs)} ms = ${l.perSecond.toFixed(0)} req/s, p50 ${ms(l.latency.median)} ms, p99 ${ms(l.latency.p99)} ms, failures ${JSON.stringify(l.failures)}; server main-thread CPU ${r.profile.perRequestUs.toFixed(0)} µs per request (samples within the load window)\n\n${prof}`;

@@ -222,7 +222,20 @@ export interface PairResult {
   readonly apiServerMedian: number;
   readonly ratio: number;
   readonly addedMs: number;
+  /** Process CPU (user + system, all threads) per call: steadier than wall time on a shared machine. */
+  readonly apiCpu: Summary;
+  readonly directCpu: Summary;
   readonly rows: number;
+}
+
+/** Process CPU milliseconds (user + system, every thread) spent while `f` runs. */
+export async function cpuMs<T>(f: () => Promise<T>): Promise<{ value: T; cpu: number; wall: number }> {
+  const c = process.cpuUsage();
+  const t = performance.now();
+  const value = await f();
+  const wall = performance.now() - t;
+  const d = process.cpuUsage(c);
+  return { value, cpu: (d.user + d.system) / 1000, wall };
 }
 
 /** Runs `iterations` interleaved pairs (ABBA order) after one warm-up of each; checks answers agree. */
@@ -234,17 +247,19 @@ export async function comparePair(name: QueryName, iterations: number, api: () =
   if (an !== dn) throw new Error(`${name}: API and direct DuckDB disagree\n API    ${an.slice(0, 600)}\n direct ${dn.slice(0, 600)}`);
   const at: number[] = [];
   const dt: number[] = [];
+  const ac: number[] = [];
+  const dc: number[] = [];
   const server: number[] = [];
   const timeApi = async () => {
-    const t = performance.now();
-    const r = await api();
-    at.push(performance.now() - t);
-    server.push(r.elapsedMs);
+    const r = await cpuMs(api);
+    at.push(r.wall);
+    ac.push(r.cpu);
+    server.push(r.value.elapsedMs);
   };
   const timeDirect = async () => {
-    const t = performance.now();
-    await direct();
-    dt.push(performance.now() - t);
+    const r = await cpuMs(direct);
+    dt.push(r.wall);
+    dc.push(r.cpu);
   };
   for (let i = 0; i < iterations; i++) {
     if (i % 2 === 0) {
@@ -257,7 +272,7 @@ export async function comparePair(name: QueryName, iterations: number, api: () =
   }
   const as = summarize(at);
   const ds = summarize(dt);
-  return { name, api: as, direct: ds, apiServerMedian: summarize(server).median, ratio: as.median / ds.median, addedMs: as.median - ds.median, rows: a0.rows.length };
+  return { name, api: as, direct: ds, apiServerMedian: summarize(server).median, ratio: as.median / ds.median, addedMs: as.median - ds.median, apiCpu: summarize(ac), directCpu: summarize(dc), rows: a0.rows.length };
 }
 
 export interface LoadResult {
@@ -318,7 +333,7 @@ export async function runQueryBench(s: BenchSettings = settingsFromEnv(), log: (
       const iterations = name === 'prefixHour' ? s.iterSmall : s.iterLarge;
       const r = await comparePair(name, iterations, () => apiQuery(url, api.tokens[0]!, bodies[name]), () => directQuery(direct.conn, sql[name]));
       pairs.push(r);
-      log(`${name}: API ${ms(r.api.median)} ms (p90 ${ms(r.api.p90)}), direct ${ms(r.direct.median)} ms (p90 ${ms(r.direct.p90)}), ×${r.ratio.toFixed(2)}, +${ms(r.addedMs)} ms`);
+      log(`${name}: API ${ms(r.api.median)} ms (p90 ${ms(r.api.p90)}), direct ${ms(r.direct.median)} ms (p90 ${ms(r.direct.p90)}), ×${r.ratio.toFixed(2)}, +${ms(r.addedMs)} ms; CPU ${ms(r.apiCpu.median)} vs ${ms(r.directCpu.median)} ms`);
     }
     const load: LoadResult[] = [];
     const body = JSON.stringify(bodies.prefixHour);
@@ -354,8 +369,8 @@ export async function runQueryBench(s: BenchSettings = settingsFromEnv(), log: (
 /** The result as markdown tables (for bench/RESULTS.md). */
 export function queryBenchMarkdown(r: QueryBenchResult): string {
   const pairs = table(
-    ['query', 'API median (p90) ms', 'API server-side median ms', 'direct median (p90) ms', 'API / direct', 'added ms (median)'],
-    r.pairs.map((p) => [p.name, `${ms(p.api.median)} (${ms(p.api.p90)})`, ms(p.apiServerMedian), `${ms(p.direct.median)} (${ms(p.direct.p90)})`, `${p.ratio.toFixed(2)}×`, ms(p.addedMs)]),
+    ['query', 'API median (p90) ms', 'API server-side median ms', 'direct median (p90) ms', 'API / direct', 'added ms (median)', 'CPU ms API / direct (medians)', 'CPU ratio'],
+    r.pairs.map((p) => [p.name, `${ms(p.api.median)} (${ms(p.api.p90)})`, ms(p.apiServerMedian), `${ms(p.direct.median)} (${ms(p.direct.p90)})`, `${p.ratio.toFixed(2)}×`, ms(p.addedMs), `${ms(p.apiCpu.median)} / ${ms(p.directCpu.median)}`, `${(p.apiCpu.median / p.directCpu.median).toFixed(2)}×`]),
   );
   const load = table(
     ['side', 'clients', 'requests', 'req/s', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'failures'],
