@@ -1,8 +1,9 @@
 /**
  * Cloudflare Workers edge gateway (`wrangler.toml` at the repo root): verifies bearer tokens
- * against the configured issuers' JWKS, enforces the per-subject rate limit, rejects invalid
- * `POST /v1/query` bodies, and forwards everything else under `/v1/` (and `/openapi.json`) to an
- * origin query node through the remote engine (api/engine/remote-engine.ts). DuckDB never runs
+ * against the configured issuers' JWKS, enforces the per-subject rate limit, plans
+ * `POST /v1/query` and the one-line GETs itself (refusing invalid ones) and forwards the *plan*
+ * to the origin's `POST /v1/plan`; everything else under `/v1/` (and `/openapi.json`, `/docs`)
+ * is forwarded as it is, through the remote engine (api/engine/remote-engine.ts). DuckDB never runs
  * here: the origin is the full Node/Bun/Deno API and re-checks everything (see remote-engine.ts
  * for why the split is whole requests).
  *
@@ -41,6 +42,7 @@ import { auth } from '../middleware/auth.ts';
 import { rateLimit } from '../middleware/rate-limit.ts';
 import { parseQueryRequest } from '../routes/execute-query.ts';
 import { planQuery } from '../query/plan.ts';
+import { parseRecordsParams, parseTimeseriesParams, parseTopParams } from '../routes/get-params.ts';
 import type { QueryFilter } from '../../schemas/query.ts';
 import { createJoseVerifier } from '../auth/jose-verifier.ts';
 import type { ResolvedIssuer } from '../auth/jose-verifier.ts';
@@ -110,17 +112,31 @@ export function createEdgeApp(deps: EdgeDeps): Hono<AppEnv> {
   const addressLimit = { store: deps.rateLimit, perMinute: config.rateLimit.unauthenticatedPerMinute, burst: config.rateLimit.unauthenticatedBurst, now };
   app.use('/v1/*', auth({ verifier: deps.verifier, addressLimit }));
   app.use('/v1/*', rateLimit({ store: deps.rateLimit, config: config.rateLimit, now }));
-  app.post('/v1/query', async (c) => {
-    const req = parseQueryRequest(await readJsonBody(c), limits);
+  /**
+   * Planned here (the same 400s the origin would give, before any round trip); the origin gets
+   * the plan, never SQL, and plans it again under its own limits. Only `format` and `shape`
+   * of the query string go along (they choose the rendering).
+   */
+  const forwardPlanned = (c: Context<AppEnv>, body: unknown): Promise<Response> => {
+    const req = parseQueryRequest(body, limits);
     const facts = c.get('audit');
     facts.dataset = req.dataset;
     facts.query = req;
-    // Planned here (the same 400s the origin would give, before any round trip); the origin
-    // gets the plan, never SQL, and re-bases it on its own limits.
     const { plan } = planQuery(req, { now: now(), limits, filter: (req.filter ?? null) as QueryFilter | null });
-    const search = new URL(c.req.url).search;
+    const incoming = new URL(c.req.url).searchParams;
+    const keep = new URLSearchParams();
+    for (const k of ['format', 'shape']) {
+      const v = incoming.get(k);
+      if (v !== null) keep.set(k, v);
+    }
+    const search = keep.size > 0 ? `?${keep}` : '';
     return forward(c, JSON.stringify({ plan, ...(req.cursor !== undefined ? { cursor: req.cursor } : {}) }), { path: `/v1/plan${search}`, method: 'POST' });
-  });
+  };
+  app.post('/v1/query', async (c) => forwardPlanned(c, await readJsonBody(c)));
+  const params = (c: Context<AppEnv>): URLSearchParams => new URL(c.req.url).searchParams;
+  app.get('/v1/datasets/:id/records', (c) => forwardPlanned(c, parseRecordsParams(params(c), c.req.param('id'))));
+  app.get('/v1/datasets/:id/top', (c) => forwardPlanned(c, parseTopParams(params(c), c.req.param('id'))));
+  app.get('/v1/datasets/:id/timeseries', (c) => forwardPlanned(c, parseTimeseriesParams(params(c), c.req.param('id'))));
   app.on(['GET', 'HEAD'], '/v1/*', (c) => forward(c));
   app.all('/v1/*', async (c) => forward(c, await c.req.text()));
   return app;

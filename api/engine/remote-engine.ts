@@ -3,14 +3,15 @@
  * node over `fetch` and hands back the origin's answer. Used by the Cloudflare Workers gateway
  * (api/adapters/worker.ts); any runtime with Web `fetch` can use it.
  *
- * The split, and why it is whole requests rather than `QueryEngine.run(sql)`: the origin keeps
- * the full app (`createApp` over DuckDB) and stays the authority — it verifies the caller's own
- * bearer token again, applies scopes, dataset access, per-period record budgets and caps, and
- * compiles the query itself. Forwarding compiled SQL instead would make origins execute SQL
- * received over the network (anyone holding the edge's credential could read the whole archive
- * inside the DuckDB sandbox, bypassing every cap) and would move budgets that need global state
- * into per-isolate memory. So the edge only sheds load early (bad tokens, rate limit, invalid
- * queries) and the origin never trusts it.
+ * The split: queries cross as **plans** (api/query/plan.ts, `POST /v1/plan` at the origin), with
+ * the caller's own bearer token — never SQL. The origin keeps the full app (`createApp` over
+ * DuckDB) and stays the authority: it verifies the token again, plans the forwarded plan again
+ * from the request it stands for under its own limits (scopes, dataset access, record budgets,
+ * caps, filter limits), and compiles it itself. Forwarding SQL instead would make origins
+ * execute SQL received over the network (anyone holding the edge's credential could read the
+ * whole archive inside the DuckDB sandbox, bypassing every cap), and budgets that need global
+ * state would move into per-isolate memory. So the edge only sheds load early (bad tokens,
+ * rate limit, invalid queries) and the origin never trusts it.
  *
  * Owns: building the origin request (method, path, query, body, an allow-list of headers, the
  * client address as `X-Forwarded-For`),

@@ -81,7 +81,7 @@ test('forwarding: a query goes to the origin as a plan (never SQL) under the ori
   const h = await harness();
   const tk = await h.issuer.signToken('cat', ['query'], 60);
   const body = JSON.stringify(query);
-  const res = await h.app.request('/v1/query?trace=1', {
+  const res = await h.app.request('/v1/query?format=json&trace=1', {
     method: 'POST',
     headers: { Authorization: `Bearer ${tk}`, 'Content-Type': 'application/json', Cookie: 'session=1', 'X-Forwarded-For': '198.51.100.7', 'X-Request-Id': 'client-chosen' },
     body,
@@ -90,7 +90,7 @@ test('forwarding: a query goes to the origin as a plan (never SQL) under the ori
   assert.equal(h.seen.length, 1);
   const sent = h.seen[0];
   assert.equal(sent.method, 'POST');
-  assert.equal(sent.url, `${ORIGIN}/v1/plan?trace=1`);
+  assert.equal(sent.url, `${ORIGIN}/v1/plan?format=json`, 'only the rendering parameters go along');
   const forwarded = JSON.parse(await sent.text());
   const plan = PlanSchema.parse(forwarded.plan);
   assert.equal(plan.dataset, query.dataset);
@@ -103,9 +103,18 @@ test('forwarding: a query goes to the origin as a plan (never SQL) under the ori
   assert.equal(res.headers.get('server'), null);
   assert.equal(res.headers.get('ratelimit-limit'), '10', "the edge's rate-limit headers when the origin sends none");
   assert.deepEqual(await res.json(), { ok: 'origin' });
+  // A one-line GET is planned at the edge too: the origin gets the same kind of plan.
+  const top = await h.app.request(`/v1/datasets/lab/top?from=${query.timeRange.from}&to=${query.timeRange.to}&by=dst_port&format=csv`, { headers: { Authorization: `Bearer ${tk}` } });
+  assert.equal(top.status, 200);
+  assert.equal(h.seen[1].url, `${ORIGIN}/v1/plan?format=csv`);
+  assert.equal(h.seen[1].method, 'POST');
+  assert.deepEqual(PlanSchema.parse(JSON.parse(await h.seen[1].text()).plan).groupBy, ['dst_port']);
+  const typo = await h.app.request(`/v1/datasets/lab/top?from=${query.timeRange.from}&to=${query.timeRange.to}&bukcet=1h`, { headers: { Authorization: `Bearer ${tk}` } });
+  assert.equal(typo.status, 400, 'refused at the edge, naming the parameter');
+  assert.equal(h.seen.length, 2);
   const get = await h.app.request('/openapi.json');
   assert.equal(get.status, 200);
-  assert.equal(h.seen[1].url, `${ORIGIN}/openapi.json`);
+  assert.equal(h.seen[2].url, `${ORIGIN}/openapi.json`);
 });
 
 test('the edge sends the client address it determined (CF-Connecting-IP) as X-Forwarded-For, never the client\'s own', async () => {
