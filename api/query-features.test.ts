@@ -180,7 +180,8 @@ test('top-N with other: the shown groups are the N largest, the other row holds 
   assert.deepEqual(other, [null, rest.length, rest.reduce((n, x) => n + bytes(x), 0), true]);
   assert.equal(r.json.rows.reduce((n: number, row: number[]) => n + row[1], 0), ROWS.length, 'rows add up to the total');
   assert.equal(r.json.stats.truncated, true);
-  assert.equal(r.json.stats.suppressedGroups, [...byPort.values()].filter((e) => e.flows < 3).length);
+  const small = [...byPort.values()].filter((e) => e.flows < 3).length;
+  assert.equal(r.json.stats.suppressedGroups, small >= 3 ? small : 0);
   // The other row is itself withheld when it covers fewer flows than the minimum.
   const few = await call('/v1/query', q({ filter: { dstPort: [80, 443, 1000] }, groupBy: ['dst_port'], metrics: ['flows'], limit: 2, other: true }));
   const tail = ROWS.filter((x) => x.dst_port === 1000).length;
@@ -453,4 +454,16 @@ test('forwarded plans get the limits requests get: filter size, no caller-chosen
     failed = true;
   }
   assert.ok(failed, 'the cut-off answer errors');
+});
+
+test('suppressedGroups is no oracle: fewer withheld groups than the minimum read as 0, so a group keyed per flow cannot be counted', async () => {
+  const call = app({ limits: { minGroupSize: 5 } });
+  // Three flows of one source to port 53 at most: grouped by a per-flow key (src_port) each is its own group.
+  const target = ROWS.find((x) => ROWS.filter((y) => y.src_addr === x.src_addr && y.dst_port === x.dst_port).length < 5)!;
+  const r = await call('/v1/query', q({ filter: { srcNet: `${target.src_addr}/32`, dstPort: target.dst_port }, groupBy: ['src_port'], metrics: ['flows'] }));
+  assert.equal(r.status, 200, r.text);
+  assert.deepEqual(r.json.rows, []);
+  assert.equal(r.json.stats.suppressedGroups, 0);
+  const none = await call('/v1/query', q({ filter: { srcNet: '10.255.255.255/32' }, groupBy: ['src_port'], metrics: ['flows'] }));
+  assert.deepEqual([none.json.rows, none.json.stats.suppressedGroups], [[], 0], 'no flows and a few flows look the same');
 });

@@ -263,7 +263,11 @@ export const QueryStats = z.strictObject({
    * over fewer flows is withheld; 1 means no suppression.
    */
   minGroupSize: z.number().int().optional(),
-  /** Aggregates: groups (or the total) withheld because they had fewer than `minGroupSize` flows. */
+  /**
+   * Aggregates: groups (or the total, or the other row) withheld because they had fewer than
+   * `minGroupSize` flows — reported only when at least `minGroupSize` groups were withheld
+   * (fewer read as 0: their count would itself describe fewer than `minGroupSize` flows).
+   */
   suppressedGroups: z.number().int().optional(),
   /**
    * Record listings, and aggregates whose keys identify single connections: rows left in this

@@ -102,7 +102,10 @@ export function createShaper(q: PlanSql, engineColumns: readonly { name: string;
     stats() {
       return {
         truncated,
-        ...(suppressed !== undefined ? { suppressedGroups: suppressed } : {}),
+        // A count of fewer than minGroupSize withheld groups would itself describe fewer than
+        // minGroupSize flows (grouped by a key unique per flow it is their exact number; 0 or 1
+        // is an oracle on any filter): such counts are reported as 0.
+        ...(suppressed !== undefined ? { suppressedGroups: suppressed >= q.minGroupSize ? suppressed : 0 } : {}),
         ...(truncated && lastKey !== undefined ? { lastSortKey: lastKey } : {}),
       };
     },
