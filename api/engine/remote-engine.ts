@@ -110,6 +110,8 @@ export function createRemoteEngine(options: RemoteEngineOptions): RemoteEngine {
         if (value !== null) headers.set(name, value);
       }
       if (forwardOptions.clientAddress) headers.set('x-forwarded-for', forwardOptions.clientAddress);
+      // A plan the edge built (from a GET as well) is JSON whatever the incoming request carried.
+      if (forwardOptions.path !== undefined && forwardOptions.body !== undefined) headers.set('content-type', 'application/json');
       const hasBody = method !== 'GET' && method !== 'HEAD' && forwardOptions.body !== undefined;
       const outgoing = new Request(target, {
         method,
