@@ -301,7 +301,8 @@ function rangeSql(expr: string, r: { min?: number | undefined; max?: number | un
   return out;
 }
 
-function compileAggregate(plan: QueryPlan, files: readonly string[]): PlanSql {
+/** What every aggregate starts from: the source, the filter, the keys and the checked metrics. */
+function aggregateParts(plan: QueryPlan, files: readonly string[]): { p: ParamList; from: string; where: string; keys: KeySql; metrics: readonly string[] } {
   const p = new ParamList();
   const from = source(plan, files, p, false);
   const where = wherePredicate(plan, p);
@@ -309,6 +310,11 @@ function compileAggregate(plan: QueryPlan, files: readonly string[]): PlanSql {
   const metrics = plan.metrics;
   if (metrics.length === 0) throw invalid('an aggregate needs at least one metric');
   if (metrics.some((m) => keys.orderExpr.has(m))) throw invalid('a metric has the same name as a group key');
+  return { p, from, where, keys, metrics };
+}
+
+function compileAggregate(plan: QueryPlan, files: readonly string[]): PlanSql {
+  const { p, from, where, keys, metrics } = aggregateParts(plan, files);
   const metricSelects = metrics.map((m) => `${metricSql(m)} AS ${m}`);
   const known = new Map(keys.orderExpr);
   for (const m of metrics) known.set(m, m);
@@ -437,13 +443,7 @@ function compilePartial(plan: QueryPlan, files: readonly string[]): PlanSql {
   if (plan.other || plan.fill || Object.keys(plan.having).length > 0 || plan.order.length > 0) {
     throw invalid('partial answers take group keys and metrics only (order, other, fill and having apply after merging)');
   }
-  const p = new ParamList();
-  const from = source(plan, files, p, false);
-  const where = wherePredicate(plan, p);
-  const keys = groupKeys(plan.groupBy, p);
-  const metrics = plan.metrics;
-  if (metrics.length === 0) throw invalid('an aggregate needs at least one metric');
-  if (metrics.some((m) => keys.orderExpr.has(m))) throw invalid('a metric has the same name as a group key');
+  const { p, from, where, keys, metrics } = aggregateParts(plan, files);
   // Key expressions by their engine column names (`__k0_v` → `k0_v`: the builder wants plain identifiers).
   const keyName = (c: string): string => c.replace(/^__/, '');
   const keySql = keys.selects.map((sel, i) => {

@@ -86,16 +86,7 @@ export function audit(options: { sink: AuditSink; now: () => number; logger: Log
     }
     try {
       await sink.write({
-        time: new Date(started).toISOString(),
-        requestId: c.get('requestId'),
-        clientAddress: c.get('clientAddress') ?? null,
-        subject: principal?.subject ?? null,
-        issuer: principal?.issuer ?? null,
-        method: c.req.method,
-        path: c.req.path.slice(0, 512),
-        status: c.res.status,
-        dataset: facts.dataset,
-        query: facts.query,
+        ...entry,
         rows: facts.rows,
         errorCode: facts.errorCode,
         errorReason: facts.errorReason,

@@ -283,10 +283,3 @@ async function executePlan(
     },
   };
 }
-
-/** Reads a whole stream into a JSON response object (bounded answers: JSON, CSV, tests). */
-export async function collectResponse(stream: ResultStream, requestId: string): Promise<{ columns: { name: string; type: string }[]; rows: Cell[][]; stats: QueryStats; requestId: string }> {
-  const rows: Cell[][] = [];
-  for await (const b of stream.batches) for (const r of b) rows.push([...r]);
-  return { columns: [...stream.columns], rows, stats: (await stream.finish()) as QueryStats, requestId };
-}
