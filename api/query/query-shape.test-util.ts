@@ -24,11 +24,18 @@ import { AppError, ErrorCode } from '../../schemas/errors.ts';
 import { formatIpv4, formatIpv6 } from '../../schemas/ip-address.ts';
 import type { QueryEngine, QueryParam, RateLimitStore } from '../ports.ts';
 import { compilePlan } from '../engine/duckdb-plan-sql.ts';
+import { fileHourStartMs } from '../../schemas/archive.ts';
 
 /** A compiled statement, as the tests inspect it. */
 export interface CompiledSql {
   readonly sql: string;
   readonly params: readonly QueryParam[];
+  /**
+   * Which of the compiler's file-source forms the statement uses: files whose hour the range
+   * covers whole are read without a time predicate (duckdb-plan-sql.ts `source`), so the text
+   * depends on the archive layout against the range too — never on a value's text.
+   */
+  readonly fileForm?: 'edge' | 'covered+edge';
 }
 import type { AppEnv } from '../middleware/context.ts';
 import { errorHandler } from '../middleware/error-handler.ts';
@@ -347,9 +354,17 @@ export function routeHarness(): { runs: CompiledSql[]; globs: string[]; call(pat
     listDatasets: async () => [...datasets].map((id) => ({ id, timeStart: null, timeEnd: null, flows: null, files: 1, runs: 1, rejectedRuns: 0, pendingRuns: 0, verified: false, policyHashes: [], keyIds: [] })),
     execute: async (plan) => {
       // What the DuckDB adapter would run for this plan, over a file list with hostile text.
-      globs.push(`/archive/${plan.dataset}/${INJECTION}/date=2026-01-01/hour=00/r-0000.parquet`);
-      const q = compilePlan(plan, [globs[globs.length - 1]!]);
-      runs.push({ sql: q.sql, params: [...q.params] });
+      // One file under the hour layout (read without a time predicate when the range covers its
+      // hour) and one outside it (always filtered by time).
+      const files = [
+        `/archive/${plan.dataset}/${INJECTION}/date=2026-01-01/hour=00/r-0000.parquet`,
+        `/archive/${plan.dataset}/${INJECTION}/legacy/r-0001.parquet`,
+      ];
+      globs.push(...files);
+      const q = compilePlan(plan, files);
+      const hour = fileHourStartMs(files[0]!)!;
+      const covered = hour >= plan.fromMs && hour + 3_600_000 <= plan.toMs;
+      runs.push({ sql: q.sql, params: [...q.params], fileForm: covered ? 'covered+edge' : 'edge' });
       throw new AppError(ErrorCode.QueryTimeout, 'recorded');
     },
   };
