@@ -41,7 +41,7 @@ import { promisify } from 'node:util';
 import { signerFromSeed } from '../sealed-processor/sinks/manifest-signer.ts';
 import { generateCapture, type GenerateResult } from './gen-capture.ts';
 import { DEFAULT_CACHE, benchSeed } from './gen-flow-archive.ts';
-import { cpuMs, startBenchApi } from './query.bench.ts';
+import { cpuMs, startBenchApi } from './bench-api.ts';
 import { ms, summarize, table, type Summary } from './bench-stats.ts';
 
 const run = promisify(execFile);

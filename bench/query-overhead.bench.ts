@@ -3,8 +3,9 @@
  * stage of the request path timed on its own with the real modules (imported read-only from
  * api/), round-robin in one loop so the machine's load hits every stage alike, plus the
  * DuckDB variants that decide the lever (the whole dataset's file list bound as a parameter, as
- * the engine does, vs only the hour's files; union_by_name; prepare vs execute), and a CPU
- * profile of the server's main thread while CLIENTS clients hammer the query.
+ * the engine does, vs only the hour's files; union_by_name; prepare vs execute; EXPLAIN-only; a
+ * re-sorted layout), a ladder of statement variants for the large queries, and a CPU profile of
+ * `flowseal serve` in its own process (`--cpu-prof`) while CLIENTS clients hammer the query.
  *
  * Stages (what the request does, in order): HTTP round trip (fetch to /healthz on the same
  * server: Node http + undici on loopback, with the deadline/request-id/address middleware),
@@ -15,8 +16,10 @@
  * and JSON rendering, and the audit line (NDJSON append). "in-process app.request" is the
  * whole app without a socket; "HTTP POST" the whole thing as clients see it.
  *
- * Environment: as bench/query.bench.ts (BENCH_FLOWS, BENCH_DAYS, BENCH_ITER_SMALL, BENCH_CLIENTS,
- * BENCH_CONCURRENT_SECONDS, BENCH_THREADS). CLI: `node bin/run-ts.mjs bench/query-overhead.bench.ts`.
+ * Environment: as bench/query.bench.ts (BENCH_FLOWS, BENCH_DAYS, BENCH_PART_MINUTES, BENCH_ITER_SMALL
+ * rounds of the stages, BENCH_ITER_LARGE rounds of the ladder, BENCH_CLIENTS, BENCH_CONCURRENT_SECONDS
+ * (the profiled load is at most 5 s), BENCH_THREADS); BENCH_PROFILE_FUNCTIONS=1 also prints the
+ * profile's top functions with their callers. CLI: `node bin/run-ts.mjs bench/query-overhead.bench.ts`.
  *
  * Owns: the overhead breakdown. Never: modifies api/ (it wraps nothing; it calls the same
  * functions the route calls, with the same inputs).
@@ -27,7 +30,7 @@ import { loadOrCreateDevIssuer } from '../api/adapters/dev-issuer-files.ts';
 import { spawn } from 'node:child_process';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve, sep } from 'node:path';
+import { join, resolve } from 'node:path';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { BIGINT, DOUBLE, DuckDBInstance, LIST, UBIGINT, VARCHAR, BOOLEAN, listValue, type DuckDBConnection, type DuckDBType } from '@duckdb/node-api';
@@ -75,7 +78,9 @@ function shapeResult(c: PlanSql, r: { columns: { name: string; type: string }[];
 import { renderResponse } from '../api/routes/format.ts';
 import { toJsonValue } from '../api/engine/json-value.ts';
 import { ensureFlowArchive, type FlowArchive } from './gen-flow-archive.ts';
-import { REQUEST_BODIES, cpuMs, directSql, probeHour, settingsFromEnv, startBenchApi, hammer, type BenchSettings, type LoadResult } from './query.bench.ts';
+import { REQUEST_BODIES, directSql, probeHour, settingsFromEnv, type BenchSettings } from './query.bench.ts';
+import { cpuMs, hammer, startBenchApi, type LoadResult } from './bench-api.ts';
+import { summarizeProfile, topFunctions, type CpuProfile, type ProfileBucket } from './cpu-profile.ts';
 
 const FLOWSEAL = fileURLToPath(new URL('../bin/flowseal.mjs', import.meta.url));
 import { ms, summarize, table, type Summary } from './bench-stats.ts';
@@ -173,12 +178,6 @@ export interface StageResult {
   readonly cpu: Summary;
 }
 
-export interface ProfileBucket {
-  readonly bucket: string;
-  readonly ms: number;
-  readonly share: number;
-}
-
 export interface OverheadResult {
   readonly settings: BenchSettings;
   readonly files: { readonly dataset: number; readonly hour: number };
@@ -186,64 +185,6 @@ export interface OverheadResult {
   readonly loadAverage: readonly [number, number];
   readonly stages: readonly StageResult[];
   readonly profile: { readonly requests: number; readonly wallMs: number; readonly perRequestUs: number; readonly load: LoadResult; readonly buckets: readonly ProfileBucket[] };
-}
-
-/** Groups a CPU profile's self time by where the code lives (repo folder, package, or V8 category). */
-function bucketOf(url: string, fn: string, root: string): string {
-  if (url === '') return fn === '(idle)' ? '(idle)' : fn === '(garbage collector)' ? 'GC' : fn === '(program)' ? '(program: native, incl. DuckDB bindings)' : `(${fn.replace(/[()]/g, '')})`;
-  const path = url.startsWith('file://') ? fileURLToPath(url) : url;
-  const nm = path.lastIndexOf(`${sep}node_modules${sep}`);
-  if (nm >= 0) {
-    const rest = path.slice(nm + 14).split(sep);
-    return `npm:${rest[0]!.startsWith('@') ? `${rest[0]}/${rest[1]}` : rest[0]}`;
-  }
-  if (path.startsWith(root)) {
-    const rel = path.slice(root.length + 1).split(sep);
-    return rel[0] === 'api' ? `api/${rel[1]}${rel.length > 3 ? `/${rel[2]}` : ''}` : rel.slice(0, 2).join('/');
-  }
-  if (path.startsWith('node:')) return path.split('/').slice(0, 3).join('/');
-  return path;
-}
-
-interface CpuProfile {
-  startTime: number;
-  nodes: { id: number; callFrame: { url: string; functionName: string }; children?: number[] }[];
-  samples: number[];
-  timeDeltas: number[];
-}
-
-/** Node ids under the inspector's own `post` (stopping and serializing the profile): not the server's work. */
-function inspectorNodes(p: CpuProfile): Set<number> {
-  const byId = new Map(p.nodes.map((n) => [n.id, n]));
-  const out = new Set<number>();
-  const mark = (id: number): void => {
-    out.add(id);
-    for (const c of byId.get(id)?.children ?? []) mark(c);
-  };
-  for (const n of p.nodes) if (n.callFrame.functionName === 'post' && n.callFrame.url.includes('inspector')) mark(n.id);
-  return out;
-}
-
-/**
- * Self time by bucket, for samples taken within [fromUs, toUs] of the monotonic clock (V8's
- * profile timestamps and `process.hrtime` share it on Linux), so start-up is left out.
- */
-function summarizeProfile(p: CpuProfile, root: string, fromUs = -Infinity, toUs = Infinity): ProfileBucket[] {
-  const byId = new Map(p.nodes.map((n) => [n.id, n]));
-  const skip = inspectorNodes(p);
-  const totals = new Map<string, number>();
-  let all = 0;
-  let at = p.startTime;
-  p.samples.forEach((id, i) => {
-    at += p.timeDeltas[i] ?? 0;
-    if (skip.has(id) || at < fromUs || at > toUs) return;
-    const n = byId.get(id)!;
-    const us = p.timeDeltas[i] ?? 0;
-    const b = bucketOf(n.callFrame.url, n.callFrame.functionName, root);
-    totals.set(b, (totals.get(b) ?? 0) + us);
-    all += us;
-  });
-  return [...totals].sort((a, b) => b[1] - a[1]).map(([bucket, us]) => ({ bucket, ms: us / 1000, share: us / all }));
 }
 
 /** A free loopback port (bound and released). */
@@ -308,25 +249,6 @@ async function profileServerProcess(archiveDir: string, manifestKey: JWK, s: Ben
   } finally {
     if (child.exitCode === null) child.kill('SIGKILL');
   }
-}
-
-/** The profile's top functions by self time, with their callers (for digging; BENCH_PROFILE_FUNCTIONS=1). */
-function topFunctions(p: CpuProfile, n: number, fromUs: number, toUs: number): string[] {
-  const byId = new Map(p.nodes.map((x) => [x.id, x]));
-  const parent = new Map<number, number>();
-  for (const x of p.nodes) for (const ch of x.children ?? []) parent.set(ch, x.id);
-  const chains = new Map<string, number>();
-  let at = p.startTime;
-  p.samples.forEach((id, i) => {
-    at += p.timeDeltas[i] ?? 0;
-    const f = byId.get(id)!.callFrame;
-    if (f.functionName === '(idle)' || at < fromUs || at > toUs) return;
-    const chain: string[] = [`${f.functionName || '(anon)'}@${f.url.split('/').slice(-1)[0]}`];
-    for (let q = parent.get(id); q !== undefined && chain.length < 5; q = parent.get(q)) chain.push(`${byId.get(q)!.callFrame.functionName}@${byId.get(q)!.callFrame.url.split('/').slice(-1)[0]}`);
-    const key = chain.join(' <- ');
-    chains.set(key, (chains.get(key) ?? 0) + (p.timeDeltas[i] ?? 0));
-  });
-  return [...chains].sort((x, y) => y[1] - x[1]).slice(0, n).map(([k, us]) => `${(us / 1000).toFixed(1)} ms ${k}`);
 }
 
 export async function runOverheadBench(s: BenchSettings = settingsFromEnv(), log: (l: string) => void = (l) => console.log(l)): Promise<OverheadResult> {

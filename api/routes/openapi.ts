@@ -15,7 +15,7 @@ import { DatasetId, Scope } from '../../schemas/claims.ts';
 import { DatasetDetail, DatasetList, DatasetSummary } from '../../schemas/datasets-response.ts';
 import { ErrorEnvelope } from '../../schemas/error-envelope.ts';
 import { ErrorCode, errorStatus } from '../../schemas/errors.ts';
-import { GET_QUERY_PARAMS, ResponseShape } from '../../schemas/http-params.ts';
+import { GET_QUERY_PARAMS } from '../../schemas/http-params.ts';
 import type { GetQueryRoute } from '../../schemas/http-params.ts';
 import { QueryFilter, QueryRequest, QueryResponse } from '../../schemas/query.ts';
 import { RESPONSE_FORMATS } from './format.ts';
@@ -107,7 +107,7 @@ function parameter(name: string, field: z.ZodType, example?: unknown): Record<st
 
 const idParameter = { name: 'id', in: 'path', required: true, description: 'Dataset id (from `GET /v1/datasets`).', schema: parameter('id', DatasetId).schema, example: 'lab' };
 const formatParameter = { name: 'format', in: 'query', required: false, description: `Response format; overrides \`Accept\`. An unknown one is 406.`, schema: { type: 'string', enum: FORMATS } };
-const shapeParameter = { ...parameter('shape', ResponseShape.optional()), description: 'Row layout of JSON and NDJSON answers: `arrays` (default, aligned with `columns`) or `objects` (keyed by column name).' };
+const shapeParameter = parameter('shape', GET_QUERY_PARAMS.records.shape.shape);
 
 /** The parameters of a convenience GET, from its schema in schemas/http-params.ts. */
 function getParameters(route: GetQueryRoute, times: { from: string; to: string }): unknown[] {
@@ -183,7 +183,7 @@ function buildDocument(sources: OpenApiSources): Record<string, unknown> {
       '/openapi.json': { get: { operationId: 'getOpenApiDocument', tags: ['Service'], summary: 'This OpenAPI document', description: 'Generated from the schemas the server validates with. Limited per client address.', security: [], responses: { 200: { description: 'The OpenAPI 3.1 document', headers: { 'X-Request-Id': header('X-Request-Id') }, content: { 'application/json': { schema: { type: 'object' } } } }, ...errorResponses(PUBLIC) } } },
       '/docs': { get: { operationId: 'getApiReference', tags: ['Service'], summary: 'Interactive API reference', description: 'An HTML page rendering this document, with its script served from this server (no third-party origin). 404 when the server was started without the page assets.', security: [], responses: { 200: { description: 'The reference page', headers: { 'X-Request-Id': header('X-Request-Id') }, content: { 'text/html': { schema: { type: 'string' } } } }, ...errorResponses([...PUBLIC, E.NotFound]) } } },
       '/v1/datasets': { get: { operationId: 'listDatasets', tags: ['Datasets'], summary: 'List datasets', description: 'The datasets the token may see (scope `datasets:read` or `query`). Without `records` the time ranges are widened to whole minutes.', security: DATASETS, responses: { 200: json('DatasetList', 'The visible datasets', rateLimitHeaders()), ...errorResponses(V1) } } },
-      '/v1/datasets/{id}': { get: { operationId: 'getDataset', tags: ['Datasets'], summary: 'Describe a dataset', description: 'Time range, counts, policy hashes, key ids and the column schema. A dataset outside the token looks absent (404).', security: DATASETS, parameters: [{ ...idParameter, in: 'path' }], responses: { 200: json('DatasetDetail', 'The dataset', rateLimitHeaders()), ...errorResponses([...V1, E.DatasetNotFound]) } } },
+      '/v1/datasets/{id}': { get: { operationId: 'getDataset', tags: ['Datasets'], summary: 'Describe a dataset', description: 'Time range, counts, policy hashes, key ids and the column schema. A dataset outside the token looks absent (404).', security: DATASETS, parameters: [idParameter], responses: { 200: json('DatasetDetail', 'The dataset', rateLimitHeaders()), ...errorResponses([...V1, E.DatasetNotFound]) } } },
       '/v1/query': {
         post: {
           operationId: 'runQuery',
