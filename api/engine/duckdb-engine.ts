@@ -30,7 +30,7 @@ import { existsSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBInstance, BIGINT, BOOLEAN, DOUBLE, LIST, UBIGINT, VARCHAR, listValue } from '@duckdb/node-api';
-import type { DuckDBConnection, DuckDBType, DuckDBValue } from '@duckdb/node-api';
+import type { DuckDBConnection, DuckDBDataChunk, DuckDBType, DuckDBValue } from '@duckdb/node-api';
 import { AppError, ErrorCode } from '../../schemas/errors.ts';
 import { DatasetId } from '../../schemas/claims.ts';
 import { fileHourStartMs } from '../../schemas/archive.ts';
@@ -38,7 +38,7 @@ import type { Cell, DatasetInfo, EngineRunOptions, EngineStream, QueryEngine, Qu
 import type { QueryPlan } from '../query/plan.ts';
 import { compilePlan } from './duckdb-plan-sql.ts';
 import { toJsonValue } from './json-value.ts';
-import { createShaper } from './duckdb-shape.ts';
+import { createShaper, type ColumnBatch, type RowShaper } from './duckdb-shape.ts';
 import { createManifestCatalog, stillCommitted, type Catalog, type RunRejection } from './manifest-catalog.ts';
 import type { JWK } from 'jose';
 
@@ -80,6 +80,44 @@ export interface DuckDbEngine extends QueryEngine {
   runSqlRaw(sql: string, params: readonly QueryParam[], options: EngineRunOptions & { maxRows: number }): Promise<{ columns: { name: string; type: string }[]; rows: unknown[][]; truncated: boolean }>;
   /** The committed files of a listed dataset (benchmarks compare direct DuckDB over the same files). */
   datasetFiles(id: string): readonly string[];
+}
+
+/** One parameterized statement. */
+interface Statement {
+  readonly sql: string;
+  readonly params: readonly QueryParam[];
+}
+
+/** A DuckDB chunk as a column batch: a column is converted to JS values only when asked for. */
+function chunkBatch(chunk: DuckDBDataChunk): ColumnBatch {
+  const cols: (readonly unknown[] | undefined)[] = [];
+  return {
+    rowCount: chunk.rowCount,
+    column: (i) => (cols[i] ??= chunk.getColumnValues(i)),
+    value: (i, row) => (cols[i] !== undefined ? cols[i]![row] : chunk.getColumnVector(i).getItem(row)),
+  };
+}
+
+/**
+ * A record listing in time order, over files that all carry the hour layout, as the files of
+ * each hour in turn (schemas/archive.ts: every flow of an hour's file starts within that hour,
+ * so the answer's order is the hours' order): the engine reads an hour at a time and stops once
+ * the limit is reached, instead of sorting every match of the range. Null when the plan's
+ * order does not begin with `time_start` ascending, or a file has no hour.
+ */
+export function timeOrderedHours(plan: QueryPlan, files: readonly string[]): string[][] | null {
+  if (plan.kind !== 'records' || files.length === 0) return null;
+  const lead = plan.order[0];
+  if (lead !== undefined && !(lead.by === 'time_start' && lead.dir === 'asc')) return null;
+  const byHour = new Map<number, string[]>();
+  for (const f of files) {
+    const hour = fileHourStartMs(f);
+    if (hour === null) return null;
+    const list = byHour.get(hour);
+    if (list) list.push(f);
+    else byHour.set(hour, [f]);
+  }
+  return [...byHour].sort((a, b) => a[0] - b[0]).map(([, list]) => list);
 }
 
 /** How often a connection past its deadline is interrupted again until its statement stops. */
@@ -162,10 +200,13 @@ export async function createDuckDbEngine(options: DuckDbEngineOptions): Promise<
    * starts, so an interrupt that lands while the statement still waits for a worker thread
    * (prepare and execute run on the runtime's worker pool) is lost, and the statement would
    * then run to completion. An abort of `signal` (the client went away) stops it the same way.
-   * Rows are shaped batch by batch (one DuckDB chunk, ~2 048 rows, at a time); after the last
-   * batch `afterRead` runs (the committed-files check) before the iteration ends.
+   * Rows are shaped batch by batch (one DuckDB chunk, ~2 048 rows, at a time), column by
+   * column. `next` gives the statements to run one after another on the connection: called
+   * first, then after each statement has been read to its end unless the shaper is full (it
+   * has seen more rows than its limit); null ends the answer. After the last batch `afterRead`
+   * runs (the committed-files check) before the iteration ends.
    */
-  async function openStream(sql: string, params: readonly QueryParam[], opts: EngineRunOptions, shape: (columns: { name: string; type: string }[]) => ReturnType<typeof createShaper>, afterRead: () => Promise<void>): Promise<EngineStream> {
+  async function openStream(next: (emitted: number) => Statement | null, opts: EngineRunOptions, shape: (columns: { name: string; type: string }[]) => RowShaper, afterRead: () => Promise<void>): Promise<EngineStream> {
     const aborted = () => new AppError(ErrorCode.BadRequest, 'request aborted by the client');
     if (opts.signal?.aborted) throw aborted();
     if (!(opts.timeoutMs > 0)) throw new AppError(ErrorCode.QueryTimeout, 'query exceeded its deadline');
@@ -191,13 +232,20 @@ export async function createDuckDbEngine(options: DuckDbEngineOptions): Promise<
       conn.closeSync();
     };
     const fail = (err: unknown): AppError => (stop === 'abort' ? aborted() : mapDuckDbError(err, stop === 'timeout'));
-    let result: Awaited<ReturnType<DuckDBConnection['stream']>>;
-    try {
-      result = await conn.stream(sql, params.map(bindValue), params.map(paramType));
-    } catch (err) {
+    const run = async (st: Statement): Promise<Awaited<ReturnType<DuckDBConnection['stream']>>> => {
+      try {
+        return await conn.stream(st.sql, st.params.map(bindValue), st.params.map(paramType));
+      } catch (err) {
+        await close();
+        throw fail(err);
+      }
+    };
+    const first = next(0);
+    if (first === null) {
       await close();
-      throw fail(err);
+      throw new TypeError('openStream without a statement');
     }
+    let result = await run(first);
     const names = result.columnNames();
     const types = result.columnTypes();
     const shaper = shape(names.map((name, i) => ({ name, type: String(types[i]) })));
@@ -220,8 +268,13 @@ export async function createDuckDbEngine(options: DuckDbEngineOptions): Promise<
             cut = true;
             break;
           }
-          if (!chunk || chunk.rowCount === 0) break;
-          const out = shaper.push(chunk.getRows());
+          if (!chunk || chunk.rowCount === 0) {
+            const following = shaper.full ? null : next(rowsOut);
+            if (following === null) break;
+            result = await run(following);
+            continue;
+          }
+          const out = shaper.push(chunkBatch(chunk));
           rowsOut += out.length;
           if (out.length > 0) yield out;
         }
@@ -254,16 +307,19 @@ export async function createDuckDbEngine(options: DuckDbEngineOptions): Promise<
     let cols: { name: string; type: string }[] = [];
     let truncated = false;
     const rows: unknown[][] = [];
-    const stream = await openStream(sql, params, opts, (columns) => {
+    let once = false;
+    const stream = await openStream(() => (once ? null : ((once = true), { sql, params })), opts, (columns) => {
       cols = columns;
       return {
         columns,
+        full: false,
         // The shaper's cells are typed as Cell; raw values ride through unchanged here.
         push: (batch) => {
           const out: unknown[][] = [];
-          for (const r of batch) {
+          const all = columns.map((_, i) => batch.column(i));
+          for (let r = 0; r < batch.rowCount; r++) {
             if (rows.length + out.length >= opts.maxRows) truncated = true;
-            else out.push([...r]);
+            else out.push(all.map((c) => c[r]));
           }
           return out as Cell[][];
         },
@@ -334,11 +390,25 @@ export async function createDuckDbEngine(options: DuckDbEngineOptions): Promise<
         const hour = fileHourStartMs(f);
         return hour === null || (hour < plan.toMs && hour + 3_600_000 > plan.fromMs);
       });
-      const compiled = compilePlan(plan, files);
-      return openStream(compiled.sql, compiled.params, opts, (columns) => createShaper(compiled, columns), async () => {
+      const hours = timeOrderedHours(plan, files);
+      const compiled = compilePlan(plan, hours?.[0] ?? files);
+      const read: string[] = [];
+      let k = 0;
+      const next = (emitted: number): Statement | null => {
+        if (hours === null) {
+          if (k++ > 0) return null;
+          read.push(...files);
+          return compiled;
+        }
+        if (k >= hours.length) return null;
+        const group = hours[k]!;
+        read.push(...group);
+        return k++ === 0 ? compiled : compilePlan({ ...plan, limit: plan.limit - emitted }, group);
+      };
+      return openStream(next, opts, (columns) => createShaper(compiled, columns), async () => {
         // The files read must still be the versions the catalog checked (a swap between the
         // check and DuckDB's read would otherwise be answered from).
-        if (files.length > 0 && !(await stillCommitted(snapshot, files))) {
+        if (read.length > 0 && !(await stillCommitted(snapshot, read))) {
           if (cache) cache = { at: -Infinity, value: cache.value };
           throw new AppError(ErrorCode.ArchiveChanged, 'the archive changed while the query ran; retry');
         }
