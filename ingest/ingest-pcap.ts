@@ -4,11 +4,14 @@
  * processor's public key.
  *
  * Owns: wiring, the per-link-type counts and the one-way diagnostics (NDJSON-able objects of
- * counts and codes). On a damaged capture it still closes the writer — records before the
- * damage are sealed and the run gets its final segment, so the processor is not left
- * waiting — and then rethrows the AppError so the command exits non-zero.
+ * counts and codes). gzip/zstd/xz-compressed captures are decompressed on the way in
+ * (capture/capture-decompress.ts, detected by magic). On a damaged capture — plain or
+ * compressed — it still closes the writer — records before the damage are sealed and the run
+ * gets its final segment, so the processor is not left waiting — and then rethrows the
+ * AppError, its message prefixed with the input's name ('stdin' for '-'), so the command
+ * exits non-zero naming the file and what is wrong.
  * Never: logs or returns packet bytes, addresses or the input path's content; buffers more
- * than one read chunk plus one spool chunk.
+ * than one read chunk (or one decompressed piece) plus one spool chunk.
  */
 import { writeRunEndMarker } from './spool/run-end-marker.ts';
 import { startRunHeartbeat } from './spool/run-heartbeat.ts';
@@ -16,6 +19,7 @@ import { open } from 'node:fs/promises';
 import { AppError, ErrorCode, isAppError } from '../schemas/errors.ts';
 import { RecordKind } from '../schemas/spool.ts';
 import { CaptureReader, type CaptureRecord } from './capture/capture-reader.ts';
+import { openDecompressed, type Compression } from './capture/capture-decompress.ts';
 import { SpoolWriter, type SpoolWriterOptions } from './spool/spool-writer.ts';
 
 export interface IngestPcapOptions {
@@ -39,6 +43,8 @@ export interface IngestPcapResult {
   bytes: number;
   /** Records per pcap LINKTYPE_* value. */
   linkTypes: Record<number, number>;
+  /** How the input was compressed ('none' for a plain capture). */
+  compression: Compression;
 }
 
 const READ_CHUNK_BYTES = 256 * 1024;
@@ -80,6 +86,14 @@ export async function runIngestPcap(opts: IngestPcapOptions): Promise<IngestPcap
   }
 }
 
+/** The same AppError with the input named in its message and details (the path as given, or 'stdin'). */
+function naming(e: AppError, input: string, compression: Compression | null, compressedBytes: number): AppError {
+  const label = input === '-' ? 'stdin' : input;
+  const after = compression !== null && compression !== 'none' && !e.code.startsWith('ERR_CAPTURE_COMPRESSED_') && e.details?.compression === undefined ? ` (after ${compression} decompression)` : '';
+  const details = { ...e.details, input: label, ...(compression !== null && compression !== 'none' ? { compression, compressedBytes } : {}) };
+  return new AppError(e.code, `${label}: ${e.message}${after}`, { cause: e, details });
+}
+
 async function ingestInto(opts: IngestPcapOptions, input: Awaited<ReturnType<typeof openInput>>, writer: SpoolWriter): Promise<IngestPcapResult> {
   const linkTypes: Record<number, number> = {};
   let last: Promise<void> = Promise.resolve();
@@ -87,8 +101,10 @@ async function ingestInto(opts: IngestPcapOptions, input: Awaited<ReturnType<typ
     linkTypes[rec.linkType] = (linkTypes[rec.linkType] ?? 0) + 1;
     last = writer.append({ kind: RecordKind.Packet, linkType: rec.linkType, ifIndex: rec.ifIndex, tsSec: rec.tsSec, tsNsec: rec.tsNsec, origLen: rec.origLen, data: rec.data });
   });
+  let decoded: Awaited<ReturnType<typeof openDecompressed>> | null = null;
   try {
-    for await (const chunk of input.stream) {
+    decoded = await openDecompressed(input.stream);
+    for await (const chunk of decoded.stream) {
       reader.push(chunk);
       // Wait for sealing triggered by this chunk: backpressure and bounded memory.
       await last;
@@ -98,18 +114,19 @@ async function ingestInto(opts: IngestPcapOptions, input: Awaited<ReturnType<typ
   } catch (e) {
     await input.close();
     if (isAppError(e) && e.code.startsWith('ERR_CAPTURE_')) {
-      opts.log({ event: 'capture-error', code: e.code, records: reader.stats.records, offset: reader.offset });
+      const named = naming(e, opts.input, decoded?.compression ?? null, decoded?.compressedBytes() ?? 0);
+      opts.log({ event: 'capture-error', code: e.code, records: reader.stats.records, offset: reader.offset, ...(decoded && decoded.compression !== 'none' ? { compression: decoded.compression, compressedBytes: decoded.compressedBytes() } : {}) });
       const sealed = await writer.close();
       await writeRunEndMarker(opts.spoolDir, writer.runId, sealed.segments);
       opts.log({ event: 'ingest-closed-after-error', runId: writer.runId, ...sealed });
-    } else {
-      await writer.abort();
+      throw named;
     }
+    await writer.abort();
     throw e;
   }
   await input.close();
   const res = await writer.close();
   await writeRunEndMarker(opts.spoolDir, writer.runId, res.segments);
-  opts.log({ event: 'capture-read', format: reader.format, ...reader.stats });
-  return { runId: writer.runId, records: res.records, segments: res.segments, bytes: res.bytes, linkTypes };
+  opts.log({ event: 'capture-read', format: reader.format, compression: decoded.compression, ...reader.stats });
+  return { runId: writer.runId, records: res.records, segments: res.segments, bytes: res.bytes, linkTypes, compression: decoded.compression };
 }

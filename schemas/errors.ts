@@ -20,6 +20,10 @@ export const ErrorCode = {
   CaptureTruncated: 'ERR_CAPTURE_TRUNCATED',
   CaptureCorrupt: 'ERR_CAPTURE_CORRUPT',
   CaptureUnsupported: 'ERR_CAPTURE_UNSUPPORTED',
+  /** A gzip/zstd/xz-compressed capture whose compressed stream ends early: the records decoded before the cut are kept. */
+  CaptureCompressedTruncated: 'ERR_CAPTURE_COMPRESSED_TRUNCATED',
+  /** A gzip/zstd/xz-compressed capture whose compressed stream is damaged (bad data, checksum, framing): the records decoded before the damage are kept. */
+  CaptureCompressedCorrupt: 'ERR_CAPTURE_COMPRESSED_CORRUPT',
   // spool
   SpoolNoPublicKey: 'ERR_SPOOL_NO_PUBLIC_KEY',
   SpoolBadHeader: 'ERR_SPOOL_BAD_HEADER',
@@ -80,6 +84,8 @@ export const errorStatus: Record<ErrorCode, number> = {
   ERR_CAPTURE_TRUNCATED: 400,
   ERR_CAPTURE_CORRUPT: 400,
   ERR_CAPTURE_UNSUPPORTED: 400,
+  ERR_CAPTURE_COMPRESSED_TRUNCATED: 400,
+  ERR_CAPTURE_COMPRESSED_CORRUPT: 400,
   ERR_SPOOL_NO_PUBLIC_KEY: 500,
   ERR_SPOOL_BAD_HEADER: 500,
   ERR_SPOOL_UNKNOWN_KEY: 500,
