@@ -34,6 +34,7 @@ import type { DuckDBConnection, DuckDBDataChunk, DuckDBType, DuckDBValue } from 
 import { AppError, ErrorCode } from '../../schemas/errors.ts';
 import { DatasetId } from '../../schemas/claims.ts';
 import { fileHourStartMs } from '../../schemas/archive.ts';
+import { SCHEMA_VERSION } from '../../schemas/columns.ts';
 import type { Cell, DatasetInfo, EngineRunOptions, EngineStream, QueryEngine, QueryParam } from '../ports.ts';
 import type { QueryPlan } from '../query/plan.ts';
 import { compilePlan } from './duckdb-plan-sql.ts';
@@ -407,8 +408,10 @@ export async function createDuckDbEngine(options: DuckDbEngineOptions): Promise<
         const hour = fileHourStartMs(f);
         return hour === null || (hour < plan.toMs && hour + 3_600_000 > plan.fromMs);
       });
+      const versions = snapshot.datasets.get(plan.dataset)?.schemaVersions;
+      const currentSchema = versions !== undefined && files.every((f) => versions.get(f) === SCHEMA_VERSION);
       const hours = timeOrderedHours(plan, files);
-      const compiled = compilePlan(plan, hours?.[0] ?? files);
+      const compiled = compilePlan(plan, hours?.[0] ?? files, { currentSchema });
       const read: string[] = [];
       let k = 0;
       const next = (emitted: number): Statement | null => {
@@ -420,7 +423,7 @@ export async function createDuckDbEngine(options: DuckDbEngineOptions): Promise<
         if (k >= hours.length) return null;
         const group = hours[k]!;
         read.push(...group);
-        return k++ === 0 ? compiled : compilePlan({ ...plan, limit: plan.limit - emitted }, group);
+        return k++ === 0 ? compiled : compilePlan({ ...plan, limit: plan.limit - emitted }, group, { currentSchema });
       };
       return openStream(next, opts, (columns) => createShaper(compiled, columns), async () => {
         // The files read must still be the versions the catalog checked (a swap between the
