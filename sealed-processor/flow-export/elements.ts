@@ -58,4 +58,5 @@ export const Ie = {
   selectorId: 302,
   selectorAlgorithm: 304,
   samplingPacketInterval: 305,
+  samplingPacketSpace: 306,
 } as const;

@@ -12,7 +12,7 @@
  * from the record or options data). Sampling (nfcapd's order): a rate in the record itself,
  * else the sampler named by the record's samplerId/selectorId (48/302, non-zero), else the
  * exporter-wide sampler (options data with 34/35 and no id), else 1; packets and bytes, both
- * directions, are multiplied by it.
+ * directions, are multiplied by it (nfcapd 1.7.1 scales the forward counters only).
  * Never: allocates, throws, or reads at or beyond `end`.
  */
 import { EndReason } from '../../schemas/columns.ts';
@@ -33,10 +33,11 @@ export interface RecordScratch {
   samplerId: number;
   recordInterval: number;
   samplingMode: number;
+  packetSpace: number;
 }
 
 export function newRecordScratch(): RecordScratch {
-  return { startUs: -1, endUs: -1, startUp: -1, endUp: -1, systemInitMs: -1, icmpTypeCode: -1, ipVersion: 0, samplerId: -1, recordInterval: -1, samplingMode: -1 };
+  return { startUs: -1, endUs: -1, startUp: -1, endUp: -1, systemInitMs: -1, icmpTypeCode: -1, ipVersion: 0, samplerId: -1, recordInterval: -1, samplingMode: -1, packetSpace: -1 };
 }
 
 function resetScratch(s: RecordScratch): void {
@@ -50,6 +51,7 @@ function resetScratch(s: RecordScratch): void {
   s.samplerId = -1;
   s.recordInterval = -1;
   s.samplingMode = -1;
+  s.packetSpace = -1;
 }
 
 /** Header context of the datagram a record came in. */
@@ -123,6 +125,7 @@ function applyField(code: number, view: DataView, off: number, len: number, f: E
     case Ie.samplingInterval: case Ie.samplingPacketInterval: case Ie.samplerRandomInterval:
       if (len <= 4) s.recordInterval = readUint(view, off, len);
       return;
+    case Ie.samplingPacketSpace: if (len <= 4) s.packetSpace = readUint(view, off, len); return;
     case Ie.samplingAlgorithm: case Ie.samplerMode: case Ie.selectorAlgorithm: if (len <= 4) s.samplingMode = readUint(view, off, len); return;
     case Ie.samplerId: case Ie.selectorId: if (uint) s.samplerId = readUint(view, off, len); return;
     case Ie.sourceMacAddress: if (len === 6) { f.srcMacHi = (view.getUint16(off) << 8) | view.getUint8(off + 2); f.srcMacLo = (view.getUint16(off + 3) << 8) | view.getUint8(off + 5); } return;
@@ -207,17 +210,18 @@ export function finishRecord(f: ExportedFlow, s: RecordScratch, ctx: RecordConte
   f.timeStartUs = start;
   f.timeEndUs = end;
   let rate = 1;
-  if (s.recordInterval > 0) rate = s.recordInterval;
+  if (s.recordInterval > 0) rate = samplingRate(s);
   else {
     // A record naming a sampler uses that one only (unknown: unsampled), as nfcapd does.
     const sampler = d.samplers.get(s.samplerId > 0 ? s.samplerId : -1);
     if (sampler !== undefined && sampler.interval > 0) rate = sampler.interval;
   }
   if (rate > 1) {
-    f.packetsFwd *= rate;
-    f.bytesFwd *= rate;
-    f.packetsRev *= rate;
-    f.bytesRev *= rate;
+    // A PSAMP rate may be fractional ((interval + space) / interval): counts stay integers.
+    f.packetsFwd = Math.round(f.packetsFwd * rate);
+    f.bytesFwd = Math.round(f.bytesFwd * rate);
+    f.packetsRev = Math.round(f.packetsRev * rate);
+    f.bytesRev = Math.round(f.bytesRev * rate);
   }
   f.samplingInterval = rate;
 }
@@ -230,9 +234,19 @@ function upTimeToUs(up: number, s: RecordScratch, ctx: RecordContext, d: Exporte
   return init >= 0 ? (init + up) * 1000 : -1;
 }
 
+/**
+ * 1-in-N of a record's sampling elements: samplingInterval / samplingPacketInterval alone is N;
+ * with samplingPacketSpace (PSAMP systematic count-based, RFC 5476 §6.5.2.1: take `interval`
+ * packets, skip `space`) N = (interval + space) / interval, which softflowd -s exports
+ * (interval 1, space N-1) and nfcapd 1.7.1 reads as N = 1.
+ */
+function samplingRate(s: RecordScratch): number {
+  return s.packetSpace > 0 ? (s.recordInterval + s.packetSpace) / s.recordInterval : s.recordInterval;
+}
+
 /** Applies an options data record (already read into `s`): sampler tables, systemInitTime. */
 export function applyOptionsRecord(s: RecordScratch, d: ExporterDomain, store: TemplateStore): void {
   store.count(d, 'option_records');
-  if (s.recordInterval >= 0) store.putSampler(d, s.samplerId >= 0 ? s.samplerId : -1, s.samplingMode >= 0 ? s.samplingMode : 0, s.recordInterval);
+  if (s.recordInterval > 0) store.putSampler(d, s.samplerId >= 0 ? s.samplerId : -1, s.samplingMode >= 0 ? s.samplingMode : 0, samplingRate(s));
   if (s.systemInitMs >= 0) d.systemInitTimeMs = s.systemInitMs;
 }

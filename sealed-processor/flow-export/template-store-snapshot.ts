@@ -6,7 +6,7 @@
  *   0 "FSTS" · 4 u8 version (1) · 5 u8 0 · 6 u16 0 · 8 u32 domain count · then per domain:
  *     16 bytes exporter · u16 port · u8 protocol version (5/9/10) · u8 0 · u32 domain id ·
  *     f64 systemInitTimeMs (-1 unknown) · u16 sampler count · u16 template count ·
- *     samplers: i32 id · u32 mode · u32 interval ·
+ *     samplers: i32 id · u32 mode · f64 rate (1-in-N, may be fractional) ·
  *     templates: u16 id · u8 options (0/1) · u8 0 · u16 scope count · u16 field count ·
  *       fields: u16 type · u16 length · u32 enterprise
  *   then u32 FNV-1a of every preceding byte.
@@ -32,7 +32,7 @@ function fnv1a(bytes: Uint8Array, end: number): number {
 export function writeSnapshot(domains: ExporterDomain[]): Uint8Array {
   let size = 12 + 4;
   for (const d of domains) {
-    size += 36 + d.samplers.size * 12;
+    size += 36 + d.samplers.size * 16;
     for (const t of d.templates.values()) size += 8 + t.types.length * 8;
   }
   const out = new Uint8Array(size);
@@ -53,8 +53,8 @@ export function writeSnapshot(domains: ExporterDomain[]): Uint8Array {
     for (const [id, s] of d.samplers) {
       v.setInt32(o, id);
       v.setUint32(o + 4, s.mode);
-      v.setUint32(o + 8, s.interval);
-      o += 12;
+      v.setFloat64(o + 8, s.interval);
+      o += 16;
     }
     for (const t of d.templates.values()) {
       v.setUint16(o, t.id);
@@ -109,11 +109,13 @@ export function readSnapshot(
     if (d === null) return fail('duplicate domain');
     d.systemInitTimeMs = systemInit;
     o += 36;
-    if (o + samplers * 12 > end) return fail('truncated samplers');
-    for (let i = 0; i < samplers; i++, o += 12) {
+    if (o + samplers * 16 > end) return fail('truncated samplers');
+    for (let i = 0; i < samplers; i++, o += 16) {
       const id = v.getInt32(o);
+      const interval = v.getFloat64(o + 8);
       if (d.samplers.has(id)) return fail('duplicate sampler');
-      d.samplers.set(id, { mode: v.getUint32(o + 4), interval: v.getUint32(o + 8) });
+      if (!(interval >= 1 && interval <= 2 ** 32)) return fail('bad sampling rate');
+      d.samplers.set(id, { mode: v.getUint32(o + 4), interval });
     }
     for (let i = 0; i < tcount; i++) {
       if (o + 8 > end) return fail('truncated template');
