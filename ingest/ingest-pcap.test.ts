@@ -132,7 +132,7 @@ test('no processor key, or no such file: clear errors before anything is written
     const input = join(dir, 'in.pcapng');
     await writeFile(input, pcapng);
     await assert.rejects(runIngestPcap({ input, spoolDir: join(dir, 'spool'), log: () => undefined }), (e: unknown) => e instanceof AppError && e.code === ErrorCode.SpoolNoPublicKey);
-    await assert.rejects(runIngestPcap({ input: join(dir, 'missing.pcap'), spoolDir: join(dir, 'spool'), log: () => undefined }), (e: unknown) => e instanceof AppError && e.code === ErrorCode.BadRequest);
+    await assert.rejects(runIngestPcap({ input: join(dir, 'missing.pcap'), spoolDir: join(dir, 'spool'), log: () => undefined }), (e: unknown) => e instanceof AppError && e.code === ErrorCode.InputNotFound);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
