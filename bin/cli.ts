@@ -82,9 +82,15 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
     },
   },
   pipeline: {
-    summary: 'Ingest a capture and run the sealed processor as two processes with the encrypted spool between them',
-    usage: 'flowseal pipeline <capture...|-> --archive <dir> [--policy <file>] [--dataset <name>] [--spool <dir>] [--signing-key env:NAME|file:PATH]',
+    summary: 'Ingest captures or NetFlow/IPFIX export and run the sealed processor as two processes with the encrypted spool between them',
+    usage:
+      'flowseal pipeline <capture...|-> --archive <dir> [--policy <file>] [--dataset <name>] [--spool <dir>] [--signing-key env:NAME|file:PATH]\n' +
+      '       flowseal pipeline --netflow-listen <addr:port> --archive <dir> [...]\n' +
+      '       flowseal pipeline --netflow-pcap <file|-> [--netflow-port <n>] --archive <dir> [...]',
     options: {
+      'netflow-listen': { type: 'string', value: '<addr:port>', default: 'none', description: 'Collect NetFlow/IPFIX on this UDP address (IPv4:port or [IPv6]:port) until SIGINT/SIGTERM, then publish' },
+      'netflow-pcap': { type: 'string', value: '<file|->', default: 'none', description: 'Replay the NetFlow/IPFIX export in this capture' },
+      'netflow-port': { type: 'string', value: '<n>', default: 'any UDP port', description: 'With --netflow-pcap: only datagrams to this port' },
       archive: { type: 'string', value: '<dir>', required: true, description: 'Archive root the anonymized Parquet is published into' },
       policy: { type: 'string', value: '<file>', default: 'the built-in default policy', description: 'Anonymization policy (JSON or YAML)' },
       dataset: { type: 'string', value: '<name>', default: 'default', description: 'Dataset the runs are published under' },
@@ -94,12 +100,18 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
     examples: [
       'flowseal pipeline capture.pcapng --archive /srv/archive --dataset campus',
       'tcpdump -i eth0 -U -w - | flowseal pipeline - --archive /srv/archive --policy policy.yaml',
+      'flowseal pipeline --netflow-listen 0.0.0.0:2055 --archive /srv/archive --dataset routers',
+      'flowseal pipeline --netflow-pcap export.pcap --netflow-port 2055 --archive /srv/archive',
     ],
     run: async (v, p) => {
-      if (p.length === 0) throw new AppError('ERR_BAD_REQUEST', 'pipeline takes one or more capture paths (or - for stdin)');
+      const netflow = str(v['netflow-listen']) !== undefined || str(v['netflow-pcap']) !== undefined;
+      if (p.length === 0 && !netflow) throw new AppError('ERR_BAD_REQUEST', 'pipeline takes one or more capture paths (or - for stdin), --netflow-listen or --netflow-pcap');
       const { runPipeline } = await import('./pipeline.ts');
       return runPipeline({
         captures: p,
+        netflowListen: str(v['netflow-listen']),
+        netflowPcap: str(v['netflow-pcap']),
+        netflowPort: str(v['netflow-port']),
         archiveDir: required(v, 'archive'),
         policyPath: str(v.policy),
         dataset: str(v.dataset) ?? 'default',
