@@ -15,11 +15,12 @@
  */
 import { writeRunEndMarker } from './spool/run-end-marker.ts';
 import { startRunHeartbeat } from './spool/run-heartbeat.ts';
-import { open } from 'node:fs/promises';
-import { AppError, ErrorCode, isAppError } from '../schemas/errors.ts';
+import { AppError, isAppError } from '../schemas/errors.ts';
 import { RecordKind } from '../schemas/spool.ts';
 import { CaptureReader, type CaptureRecord } from './capture/capture-reader.ts';
 import { openDecompressed, type Compression } from './capture/capture-decompress.ts';
+import { openCaptureInput, type CaptureInput } from './capture-input.ts';
+import { ProgressReporter, type ProgressOptions } from './progress-reporter.ts';
 import { SpoolWriter, type SpoolWriterOptions } from './spool/spool-writer.ts';
 
 export interface IngestPcapOptions {
@@ -33,6 +34,8 @@ export interface IngestPcapOptions {
   stdin?: AsyncIterable<Uint8Array>;
   /** Passed to the SpoolWriter (tests use small segments). */
   segmentMaxBytes?: SpoolWriterOptions['segmentMaxBytes'];
+  /** Periodic progress (packets/s, records/s, bytes); default none. */
+  progress?: ProgressOptions;
 }
 
 export interface IngestPcapResult {
@@ -43,47 +46,10 @@ export interface IngestPcapResult {
   bytes: number;
   /** Records per pcap LINKTYPE_* value. */
   linkTypes: Record<number, number>;
+  /** Capture bytes read (after decompression). */
+  inputBytes: number;
   /** How the input was compressed ('none' for a plain capture). */
   compression: Compression;
-}
-
-const READ_CHUNK_BYTES = 256 * 1024;
-
-async function openInput(opts: IngestPcapOptions): Promise<{ stream: AsyncIterable<Uint8Array>; close: () => Promise<void> }> {
-  if (opts.input === '-') return { stream: opts.stdin ?? (process.stdin as AsyncIterable<Uint8Array>), close: async () => undefined };
-  try {
-    const fh = await open(opts.input, 'r');
-    return { stream: fh.createReadStream({ highWaterMark: READ_CHUNK_BYTES, autoClose: false }), close: () => fh.close() };
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code ?? 'unknown';
-    throw new AppError(ErrorCode.BadRequest, `cannot open the capture file (${code})`, { cause: e });
-  }
-}
-
-/**
- * Ingests one capture into the spool as one run. Throws ERR_SPOOL_NO_PUBLIC_KEY before
- * reading anything if no processor key is published; ERR_CAPTURE_* (after sealing what came
- * before) for a damaged capture; the writer's error for IO failures (open segment discarded).
- */
-export async function runIngestPcap(opts: IngestPcapOptions): Promise<IngestPcapResult> {
-  const input = await openInput(opts);
-  let writer: SpoolWriter;
-  try {
-    writer = await SpoolWriter.open(opts.spoolDir, {
-      ...(opts.runId !== undefined ? { runId: opts.runId } : {}),
-      ...(opts.segmentMaxBytes !== undefined ? { segmentMaxBytes: opts.segmentMaxBytes } : {}),
-    });
-  } catch (e) {
-    await input.close();
-    throw e;
-  }
-  opts.log({ event: 'ingest-start', runId: writer.runId, source: opts.input === '-' ? 'stdin' : 'file' });
-  const stopHeartbeat = await startRunHeartbeat(opts.spoolDir, writer.runId);
-  try {
-    return await ingestInto(opts, input, writer);
-  } finally {
-    await stopHeartbeat();
-  }
 }
 
 /** The same AppError with the input named in its message and details (the path as given, or 'stdin'). */
@@ -94,31 +60,78 @@ function naming(e: AppError, input: string, compression: Compression | null, com
   return new AppError(e.code, `${label}: ${e.message}${after}`, { cause: e, details });
 }
 
-async function ingestInto(opts: IngestPcapOptions, input: Awaited<ReturnType<typeof openInput>>, writer: SpoolWriter): Promise<IngestPcapResult> {
-  const linkTypes: Record<number, number> = {};
-  let last: Promise<void> = Promise.resolve();
+/**
+ * Ingests one capture into the spool as one run. Throws ERR_INPUT_* (capture-input.ts) for a
+ * path that cannot be read and ERR_SPOOL_NO_PUBLIC_KEY if no processor key is published, both
+ * before reading anything; ERR_CAPTURE_* (after sealing what came before) for a damaged
+ * capture; the writer's error for IO failures (open segment discarded).
+ */
+export async function runIngestPcap(opts: IngestPcapOptions): Promise<IngestPcapResult> {
+  const input = await openCaptureInput(opts.input, opts.stdin);
+  let writer: SpoolWriter;
+  try {
+    writer = await SpoolWriter.open(opts.spoolDir, {
+      ...(opts.runId !== undefined ? { runId: opts.runId } : {}),
+      ...(opts.segmentMaxBytes !== undefined ? { segmentMaxBytes: opts.segmentMaxBytes } : {}),
+    });
+  } catch (e) {
+    await input.close();
+    throw e;
+  }
+  opts.log({ event: 'ingest-start', runId: writer.runId, source: input.source });
+  const stopHeartbeat = await startRunHeartbeat(opts.spoolDir, writer.runId);
+  try {
+    return await ingestInto(opts, input, writer);
+  } finally {
+    await stopHeartbeat();
+  }
+}
+
+/** What a run counts while it reads; the progress reporter samples it. */
+interface PacketRunState {
+  linkTypes: Record<number, number>;
+  records: number;
+  inputBytes: number;
+  /** The last append's promise: awaited once per chunk (backpressure, bounded memory). */
+  last: Promise<void>;
+}
+
+async function ingestInto(opts: IngestPcapOptions, input: CaptureInput, writer: SpoolWriter): Promise<IngestPcapResult> {
+  const st: PacketRunState = { linkTypes: {}, records: 0, inputBytes: 0, last: Promise.resolve() };
   const reader = new CaptureReader((rec: CaptureRecord) => {
-    linkTypes[rec.linkType] = (linkTypes[rec.linkType] ?? 0) + 1;
-    last = writer.append({ kind: RecordKind.Packet, linkType: rec.linkType, ifIndex: rec.ifIndex, tsSec: rec.tsSec, tsNsec: rec.tsNsec, origLen: rec.origLen, data: rec.data });
+    st.linkTypes[rec.linkType] = (st.linkTypes[rec.linkType] ?? 0) + 1;
+    st.last = writer.append({ kind: RecordKind.Packet, linkType: rec.linkType, ifIndex: rec.ifIndex, tsSec: rec.tsSec, tsNsec: rec.tsNsec, origLen: rec.origLen, data: rec.data });
+    st.records++;
   });
+  const progress = new ProgressReporter('ingest pcap', 'packets', () => ({ units: reader.stats.records, records: st.records, bytes: st.inputBytes, drops: 0 }), opts.progress);
+  progress.start();
+  try {
+    return await readAll(opts, input, writer, reader, st, progress.wrapLog(opts.log));
+  } finally {
+    progress.stop();
+  }
+}
+
+async function readAll(opts: IngestPcapOptions, input: CaptureInput, writer: SpoolWriter, reader: CaptureReader, st: PacketRunState, log: (obj: object) => void): Promise<IngestPcapResult> {
   let decoded: Awaited<ReturnType<typeof openDecompressed>> | null = null;
   try {
     decoded = await openDecompressed(input.stream);
     for await (const chunk of decoded.stream) {
+      st.inputBytes += chunk.length;
       reader.push(chunk);
       // Wait for sealing triggered by this chunk: backpressure and bounded memory.
-      await last;
+      await st.last;
     }
     reader.end();
-    await last;
+    await st.last;
   } catch (e) {
     await input.close();
     if (isAppError(e) && e.code.startsWith('ERR_CAPTURE_')) {
       const named = naming(e, opts.input, decoded?.compression ?? null, decoded?.compressedBytes() ?? 0);
-      opts.log({ event: 'capture-error', code: e.code, records: reader.stats.records, offset: reader.offset, ...(decoded && decoded.compression !== 'none' ? { compression: decoded.compression, compressedBytes: decoded.compressedBytes() } : {}) });
+      log({ event: 'capture-error', code: e.code, records: reader.stats.records, offset: reader.offset, ...(decoded && decoded.compression !== 'none' ? { compression: decoded.compression, compressedBytes: decoded.compressedBytes() } : {}) });
       const sealed = await writer.close();
       await writeRunEndMarker(opts.spoolDir, writer.runId, sealed.segments);
-      opts.log({ event: 'ingest-closed-after-error', runId: writer.runId, ...sealed });
+      log({ event: 'ingest-closed-after-error', runId: writer.runId, ...sealed });
       throw named;
     }
     await writer.abort();
@@ -127,6 +140,6 @@ async function ingestInto(opts: IngestPcapOptions, input: Awaited<ReturnType<typ
   await input.close();
   const res = await writer.close();
   await writeRunEndMarker(opts.spoolDir, writer.runId, res.segments);
-  opts.log({ event: 'capture-read', format: reader.format, compression: decoded.compression, ...reader.stats });
-  return { runId: writer.runId, records: res.records, segments: res.segments, bytes: res.bytes, linkTypes, compression: decoded.compression };
+  log({ event: 'capture-read', format: reader.format, compression: decoded.compression, ...reader.stats });
+  return { runId: writer.runId, records: res.records, segments: res.segments, bytes: res.bytes, linkTypes: st.linkTypes, inputBytes: st.inputBytes, compression: decoded.compression };
 }

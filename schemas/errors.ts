@@ -24,6 +24,19 @@ export const ErrorCode = {
   CaptureCompressedTruncated: 'ERR_CAPTURE_COMPRESSED_TRUNCATED',
   /** A gzip/zstd/xz-compressed capture whose compressed stream is damaged (bad data, checksum, framing): the records decoded before the damage are kept. */
   CaptureCompressedCorrupt: 'ERR_CAPTURE_COMPRESSED_CORRUPT',
+  // inputs named on the command line (details name the option, never the value)
+  /** An input path that does not exist. */
+  InputNotFound: 'ERR_INPUT_NOT_FOUND',
+  /** An input path that is a directory or another non-file (a FIFO or `-` is fine). */
+  InputNotAFile: 'ERR_INPUT_NOT_A_FILE',
+  /** An input path that exists but cannot be opened (permissions, IO error). */
+  InputUnreadable: 'ERR_INPUT_UNREADABLE',
+  /** A listen address (`--listen`, `--netflow-listen`) that is not `IPv4:port` or `[IPv6]:port`. */
+  ListenAddressInvalid: 'ERR_LISTEN_ADDRESS_INVALID',
+  /** A UDP port outside 0-65535 (1-65535 where 0 would mean "any"). */
+  PortInvalid: 'ERR_PORT_INVALID',
+  /** The collector's socket could not bind (address in use, not a local address, no permission). */
+  ListenFailed: 'ERR_LISTEN_FAILED',
   // spool
   SpoolNoPublicKey: 'ERR_SPOOL_NO_PUBLIC_KEY',
   SpoolBadHeader: 'ERR_SPOOL_BAD_HEADER',
@@ -86,6 +99,12 @@ export const errorStatus: Record<ErrorCode, number> = {
   ERR_CAPTURE_UNSUPPORTED: 400,
   ERR_CAPTURE_COMPRESSED_TRUNCATED: 400,
   ERR_CAPTURE_COMPRESSED_CORRUPT: 400,
+  ERR_INPUT_NOT_FOUND: 400,
+  ERR_INPUT_NOT_A_FILE: 400,
+  ERR_INPUT_UNREADABLE: 400,
+  ERR_LISTEN_ADDRESS_INVALID: 400,
+  ERR_PORT_INVALID: 400,
+  ERR_LISTEN_FAILED: 500,
   ERR_SPOOL_NO_PUBLIC_KEY: 500,
   ERR_SPOOL_BAD_HEADER: 500,
   ERR_SPOOL_UNKNOWN_KEY: 500,
@@ -125,6 +144,7 @@ export const errorStatus: Record<ErrorCode, number> = {
 /** CLI exit codes: 2 = usage/config/input problems, 3 = data corruption, 1 = anything else. */
 export function exitCodeFor(code: ErrorCode): number {
   if (code.startsWith('ERR_CAPTURE_') || code.startsWith('ERR_SPOOL_')) return 3;
+  if (code.startsWith('ERR_INPUT_') || code === ErrorCode.ListenAddressInvalid || code === ErrorCode.PortInvalid || code === ErrorCode.ListenFailed) return 2;
   if (code === ErrorCode.ConfigInvalid || code === ErrorCode.AuditUnavailable || code === ErrorCode.PolicyInvalid || code === ErrorCode.KeyInvalid || code === ErrorCode.BadRequest) return 2;
   return 1;
 }

@@ -141,6 +141,18 @@ export class SpoolWriter {
   }
 
   /**
+   * Finishes the open segment if it holds records and is at least `segmentMaxAgeMs` old,
+   * without waiting for another record: a quiet live source (a collector between export
+   * bursts) would otherwise keep its last records unsealed in memory. Call it on a timer.
+   * Settles like `append`; a no-op without an age limit, records, or after close.
+   */
+  rotateIfOld(): Promise<void> {
+    if (this.#failed !== null) return Promise.reject(this.#failed);
+    if (!this.#closed && this.#maxAgeMs > 0 && this.#segBytes > 0 && this.#now() - this.#segStartedAt >= this.#maxAgeMs) this.#rotate();
+    return this.#chain;
+  }
+
+  /**
    * Seals what is buffered as the run's final segment(s) and publishes them. Returns counts.
    * A run of zero records still gets one empty final segment.
    */
