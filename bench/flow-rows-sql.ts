@@ -7,7 +7,7 @@
  *
  * Owns: the synthetic distributions. Never: real addresses or names (every value is a hash).
  */
-import { FLOW_COLUMNS } from '../schemas/columns.ts';
+import { FLOW_COLUMNS, type FlowColumnName } from '../schemas/columns.ts';
 
 /** What the row SQL depends on. */
 export interface RowOptions {
@@ -89,7 +89,7 @@ export function rowSelect(o: RowOptions, from: string): string {
     `WHEN dport = 443 AND uproto < 0.12 THEN 17 WHEN uproto < 0.08 THEN 17 ELSE 6 END`;
   const level3 = ['*', `${protoSql} AS proto`, `CASE WHEN urev < 0.1 THEN 0 ELSE floor(pf * (0.3 + 1.4 * uratio))::UBIGINT END AS pr`].join(', ');
   const mac = (salt: number) => `[${MACS.join(', ')}][1 + (${keyed('rs', salt, s)} % ${MACS.length})::INTEGER]`;
-  const cols: Record<string, string> = {
+  const cols: Record<FlowColumnName, string> = {
     time_start: 'make_timestamp(t)',
     time_end: `make_timestamp(t + CASE WHEN pf + pr <= 1 THEN 0 ELSE floor(pow(300000000, udur))::BIGINT END)`,
     ip_version: 'CASE WHEN v6 THEN 6 ELSE 4 END',
@@ -117,6 +117,13 @@ export function rowSelect(o: RowOptions, from: string): string {
     dns_qname: `CASE WHEN dport = 53 AND proto = 17 THEN ${name(rank(100000, 'uname'), 110, 'com')} END`,
     tls_sni: `CASE WHEN dport = 443 AND proto = 6 AND uname < 0.85 THEN ${name(rank(200000, '(uname / 0.85)'), 112, 'com')} END`,
     http_host: `CASE WHEN dport = 80 AND proto = 6 THEN ${name(rank(50000, 'uname'), 114, 'net')} END`,
+    // The packet path's rows: the export-only columns are NULL.
+    record_source: "'packets'",
+    exporter_addr: 'NULL', exporter_addr_hi: 'NULL', exporter_addr_lo: 'NULL',
+    observation_domain: 'NULL', input_interface: 'NULL', output_interface: 'NULL',
+    next_hop_addr: 'NULL', next_hop_addr_hi: 'NULL', next_hop_addr_lo: 'NULL',
+    bgp_next_hop_addr: 'NULL', bgp_next_hop_addr_hi: 'NULL', bgp_next_hop_addr_lo: 'NULL',
+    src_as: 'NULL', dst_as: 'NULL', tos: 'NULL', sampling_interval: 'NULL',
   };
   const final = FLOW_COLUMNS.map((c) => `CAST(${cols[c.name]} AS ${c.duckdbType}) AS ${c.name}`).join(', ');
   return `SELECT ${final} FROM (SELECT ${level3} FROM (SELECT ${level2} FROM (SELECT ${level1} FROM ${from})))`;

@@ -15,6 +15,12 @@
  * the 128-bit value as two UBIGINT halves (`src_addr_hi`, `src_addr_lo`; IPv4 as
  * IPv4-mapped ::ffff:a.b.c.d) so CIDR filters compile to integer range predicates that
  * row-group statistics can prune. The halves are derived from the anonymized address.
+ *
+ * Rows come from two flow producers (`record_source`): the packet path (`packets`: flows the
+ * processor assembled itself) and router export (`netflow5`, `netflow9`, `ipfix`: one archive
+ * row per exported record, never re-assembled). The export-only columns (exporter, observation
+ * domain, interfaces, next hops, AS numbers, ToS, sampling) are NULL on packet rows; export rows
+ * carry NULL for what their exporter did not send (MACs, names, ICMP fields, end reason).
  */
 import { z } from 'zod';
 
@@ -34,7 +40,7 @@ export const AnonClass = {
 } as const;
 export type AnonClass = (typeof AnonClass)[keyof typeof AnonClass];
 
-export type ColumnKind = 'timestamp' | 'u8' | 'u16' | 'u64' | 'string';
+export type ColumnKind = 'timestamp' | 'u8' | 'u16' | 'u32' | 'u64' | 'string';
 
 export interface ColumnDef {
   readonly name: string;
@@ -50,14 +56,17 @@ export interface ColumnDef {
   readonly description: string;
 }
 
-function col(
-  name: string,
+/** A column definition keeping its name and class as literal types (FlowColumnName, ClassOfColumn). */
+export type TypedColumnDef<N extends string, C extends AnonClass> = ColumnDef & { readonly name: N; readonly anonClass: C };
+
+function col<const N extends string, const C extends AnonClass>(
+  name: N,
   kind: ColumnKind,
-  anonClass: AnonClass,
+  anonClass: C,
   description: string,
   opts: { queryable?: boolean; nullable?: boolean; derivedFrom?: string } = {},
-): ColumnDef {
-  const duckdbType = { timestamp: 'TIMESTAMP', u8: 'UTINYINT', u16: 'USMALLINT', u64: 'UBIGINT', string: 'VARCHAR' }[kind];
+): TypedColumnDef<N, C> {
+  const duckdbType = { timestamp: 'TIMESTAMP', u8: 'UTINYINT', u16: 'USMALLINT', u32: 'UINTEGER', u64: 'UBIGINT', string: 'VARCHAR' }[kind];
   return {
     name,
     kind,
@@ -95,13 +104,33 @@ export const FLOW_COLUMNS = [
   col('bytes_rev', 'u64', AnonClass.Size, 'IP-layer bytes responder → initiator.'),
   col('tcp_flags_fwd', 'u8', AnonClass.Plain, 'Union of TCP flags initiator → responder (FIN=1 SYN=2 RST=4 PSH=8 ACK=16 URG=32 ECE=64 CWR=128).'),
   col('tcp_flags_rev', 'u8', AnonClass.Plain, 'Union of TCP flags responder → initiator.'),
-  col('end_reason', 'string', AnonClass.Plain, 'Why the flow record ended: idle, active, fin, rst, eof.'),
+  col('end_reason', 'string', AnonClass.Plain, 'Why the flow record ended: idle, active, fin, rst, eof (export rows: from flowEndReason, NULL when the exporter sent none).', { nullable: true }),
   col('dns_qname', 'string', AnonClass.Name, 'First DNS query name seen in the flow (anonymized).', { nullable: true }),
   col('tls_sni', 'string', AnonClass.Name, 'TLS ClientHello server name (anonymized).', { nullable: true }),
   col('http_host', 'string', AnonClass.Name, 'HTTP/1.x Host header (anonymized).', { nullable: true }),
+  // Since schema version 2: where the row came from, and what routers export.
+  col('record_source', 'string', AnonClass.Plain, 'Where the row came from: packets (assembled from captured packets), netflow5, netflow9 or ipfix (one exported record).', { nullable: true }),
+  col('exporter_addr', 'string', AnonClass.Address, 'Exporter (router) address of an exported record (anonymized like src_addr/dst_addr); NULL for packets.', { nullable: true }),
+  col('exporter_addr_hi', 'u64', AnonClass.AddressPart, 'High 64 bits of the anonymized exporter address.', { derivedFrom: 'exporter_addr', queryable: false, nullable: true }),
+  col('exporter_addr_lo', 'u64', AnonClass.AddressPart, 'Low 64 bits of the anonymized exporter address.', { derivedFrom: 'exporter_addr', queryable: false, nullable: true }),
+  col('observation_domain', 'u32', AnonClass.Plain, 'IPFIX observation domain id, NetFlow v9 source id, NetFlow v5 engine type << 8 | engine id.', { nullable: true }),
+  col('input_interface', 'u32', AnonClass.Plain, 'Input interface (SNMP ifIndex, IPFIX ingressInterface 10).', { nullable: true }),
+  col('output_interface', 'u32', AnonClass.Plain, 'Output interface (SNMP ifIndex, IPFIX egressInterface 14).', { nullable: true }),
+  col('next_hop_addr', 'string', AnonClass.Address, 'IP next hop (IPFIX 15/62, anonymized like src_addr/dst_addr).', { nullable: true }),
+  col('next_hop_addr_hi', 'u64', AnonClass.AddressPart, 'High 64 bits of the anonymized next hop.', { derivedFrom: 'next_hop_addr', queryable: false, nullable: true }),
+  col('next_hop_addr_lo', 'u64', AnonClass.AddressPart, 'Low 64 bits of the anonymized next hop.', { derivedFrom: 'next_hop_addr', queryable: false, nullable: true }),
+  col('bgp_next_hop_addr', 'string', AnonClass.Address, 'BGP next hop (IPFIX 18/63, anonymized like src_addr/dst_addr).', { nullable: true }),
+  col('bgp_next_hop_addr_hi', 'u64', AnonClass.AddressPart, 'High 64 bits of the anonymized BGP next hop.', { derivedFrom: 'bgp_next_hop_addr', queryable: false, nullable: true }),
+  col('bgp_next_hop_addr_lo', 'u64', AnonClass.AddressPart, 'Low 64 bits of the anonymized BGP next hop.', { derivedFrom: 'bgp_next_hop_addr', queryable: false, nullable: true }),
+  col('src_as', 'u32', AnonClass.Plain, 'Source BGP AS number (IPFIX bgpSourceAsNumber 16).', { nullable: true }),
+  col('dst_as', 'u32', AnonClass.Plain, 'Destination BGP AS number (IPFIX bgpDestinationAsNumber 17).', { nullable: true }),
+  col('tos', 'u8', AnonClass.Plain, 'IP ToS / traffic class byte as exported (IPFIX ipClassOfService 5).', { nullable: true }),
+  col('sampling_interval', 'u32', AnonClass.Plain, 'Exporter packet sampling, 1 in N (1 unsampled); packets and bytes are already multiplied by it. A fractional PSAMP rate is rounded here.', { nullable: true }),
 ] as const satisfies readonly ColumnDef[];
 
 export type FlowColumnName = (typeof FLOW_COLUMNS)[number]['name'];
+/** The anonymization class of column `K`, as a literal type (the anonymizer's table is checked against it). */
+export type ClassOfColumn<K extends FlowColumnName> = Extract<(typeof FLOW_COLUMNS)[number], { readonly name: K }>['anonClass'];
 export const FLOW_COLUMN_NAMES: readonly FlowColumnName[] = FLOW_COLUMNS.map((c) => c.name);
 export const columnByName: ReadonlyMap<string, ColumnDef> = new Map(FLOW_COLUMNS.map((c) => [c.name, c]));
 
@@ -109,36 +138,35 @@ export const columnByName: ReadonlyMap<string, ColumnDef> = new Map(FLOW_COLUMNS
 export const PARTITION_COLUMNS = ['date', 'hour'] as const;
 
 /** Bumped whenever FLOW_COLUMNS changes; recorded in every Parquet file and manifest. */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
+
+/**
+ * Schema versions, newest last. 1: the packet columns. 2: record_source and the export columns
+ * (exporter_addr[_hi/_lo], observation_domain, input_interface, output_interface,
+ * next_hop_addr[_hi/_lo], bgp_next_hop_addr[_hi/_lo], src_as, dst_as, tos, sampling_interval);
+ * end_reason nullable. Files of older versions read the columns they lack as NULL.
+ */
+export const SCHEMA_VERSIONS = [1, 2] as const;
 
 /** End reasons (`end_reason`). */
 export const EndReason = { Idle: 'idle', Active: 'active', Fin: 'fin', Rst: 'rst', Eof: 'eof' } as const;
 export type EndReason = (typeof EndReason)[keyof typeof EndReason];
 
-/** A flow record as returned to API clients (JSON; UBIGINT as number when safe). */
-export const FlowRecordOut = z.object({
-  time_start: z.string(),
-  time_end: z.string(),
-  ip_version: z.number().int(),
-  protocol: z.number().int(),
-  src_addr: z.string(),
-  dst_addr: z.string(),
-  src_port: z.number().int(),
-  dst_port: z.number().int(),
-  icmp_type: z.number().int().nullable(),
-  icmp_code: z.number().int().nullable(),
-  vlan_id: z.number().int().nullable(),
-  src_mac: z.string().nullable(),
-  dst_mac: z.string().nullable(),
-  packets_fwd: z.number(),
-  bytes_fwd: z.number(),
-  packets_rev: z.number(),
-  bytes_rev: z.number(),
-  tcp_flags_fwd: z.number().int(),
-  tcp_flags_rev: z.number().int(),
-  end_reason: z.enum(['idle', 'active', 'fin', 'rst', 'eof']),
-  dns_qname: z.string().nullable(),
-  tls_sni: z.string().nullable(),
-  http_host: z.string().nullable(),
-}).partial();
-export type FlowRecordOut = z.infer<typeof FlowRecordOut>;
+/** Record sources (`record_source`). */
+export const RecordSource = { Packets: 'packets', Netflow5: 'netflow5', Netflow9: 'netflow9', Ipfix: 'ipfix' } as const;
+export type RecordSource = (typeof RecordSource)[keyof typeof RecordSource];
+
+/** The JSON value of a column kind as API clients see it (UBIGINT as number when safe). */
+function outType(c: ColumnDef): z.ZodType {
+  const base = c.name === 'end_reason' ? z.enum(Object.values(EndReason))
+    : c.name === 'record_source' ? z.enum(Object.values(RecordSource))
+      : c.kind === 'string' || c.kind === 'timestamp' ? z.string()
+        : c.kind === 'u64' ? z.number() : z.number().int();
+  return c.nullable ? base.nullable() : base;
+}
+
+/** A flow record as returned to API clients (JSON), derived from FLOW_COLUMNS (address halves are internal). */
+export const FlowRecordOut = z.object(
+  Object.fromEntries(FLOW_COLUMNS.filter((c) => !('derivedFrom' in c)).map((c) => [c.name, outType(c)])),
+).partial();
+export type FlowRecordOut = Partial<Record<FlowColumnName, string | number | null>>;

@@ -273,8 +273,9 @@ export function policyHash(policy: Policy): string {
 }
 
 /**
- * The embedded default: ipcrypt-pfx for addresses, SIGCOMM-2008 MAC mapping, HMAC'd names
- * keeping common public suffixes, ports/times/sizes/plain kept, multicast and broadcast kept
+ * The embedded default: ipcrypt-pfx for addresses (data plane, exporter, next hops: one
+ * domain), SIGCOMM-2008 MAC mapping, HMAC'd names keeping common public suffixes,
+ * ports/times/sizes/plain kept (AS numbers, interfaces, ToS, sampling, record source included), multicast and broadcast kept
  * (bits a kept group derives from a host address are mapped: docs/POLICY.md), other special
  * ranges mapped, random in-memory key.
  */
@@ -305,6 +306,21 @@ export const DEFAULT_POLICY: Policy = Policy.parse({
     dns_qname: { method: 'name', keepSuffixes: ['com', 'net', 'org', 'edu', 'gov', 'mil', 'int', 'arpa', 'in-addr.arpa', 'ip6.arpa', 'io', 'uk', 'co.uk', 'ac.uk', 'de', 'fr', 'nl', 'jp', 'cn', 'ru', 'br'] },
     tls_sni: { method: 'name', keepSuffixes: ['com', 'net', 'org', 'edu', 'gov', 'io', 'co.uk', 'ac.uk', 'de', 'fr', 'nl', 'jp'] },
     http_host: { method: 'name', keepSuffixes: ['com', 'net', 'org', 'edu', 'gov', 'io', 'co.uk', 'ac.uk', 'de', 'fr', 'nl', 'jp'] },
+    record_source: 'keep',
+    // Router addresses are addresses: the same prefix-preserving map as src/dst (one domain).
+    exporter_addr: 'ipcrypt-pfx',
+    next_hop_addr: 'ipcrypt-pfx',
+    bgp_next_hop_addr: 'ipcrypt-pfx',
+    observation_domain: 'keep',
+    // Interface indexes describe the operator's router, not its users (like vlan_id): kept by
+    // default; a policy that does not list them drops them.
+    input_interface: 'keep',
+    output_interface: 'keep',
+    // AS numbers are public routing data: kept.
+    src_as: 'keep',
+    dst_as: 'keep',
+    tos: 'keep',
+    sampling_interval: 'keep',
   },
   specialRanges: { multicast: 'keep', broadcast: 'keep' },
   keySource: { type: 'random' },

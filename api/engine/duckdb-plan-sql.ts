@@ -93,8 +93,8 @@ const FIXED_METRIC_SQL: Record<string, string> = {
 /** Metrics that read as 0 (not null) over no flows: counts and sums. */
 const ZERO_WHEN_EMPTY = new Set(['flows', 'packets', 'bytes', 'packets_fwd', 'packets_rev', 'bytes_fwd', 'bytes_rev']);
 
-const GROUPABLE = new Set(FLOW_COLUMNS.filter((c) => c.queryable && c.kind !== 'timestamp').map((c) => c.name));
-const COLUMN_TYPE = new Map(FLOW_COLUMNS.map((c) => [c.name, c.duckdbType]));
+const GROUPABLE: ReadonlySet<string> = new Set(FLOW_COLUMNS.filter((c) => c.queryable && c.kind !== 'timestamp').map((c) => c.name));
+const COLUMN_TYPE: ReadonlyMap<string, string> = new Map(FLOW_COLUMNS.map((c) => [c.name, c.duckdbType]));
 
 function invalid(message: string): AppError {
   return new AppError(ErrorCode.QueryInvalid, message);

@@ -54,12 +54,13 @@ async function rows(sql: string, params: ReadonlyArray<readonly string[] | reado
   return r.getRows().map((row) => row.map(toJsonValue));
 }
 
-const SQL_TYPE: Record<HllValueType, string> = { u8: 'UTINYINT', u16: 'USMALLINT', u64: 'UBIGINT', timestamp: 'TIMESTAMP', string: 'VARCHAR', boolean: 'BOOLEAN' };
+const SQL_TYPE: Record<HllValueType, string> = { u8: 'UTINYINT', u16: 'USMALLINT', u32: 'UINTEGER', u64: 'UBIGINT', timestamp: 'TIMESTAMP', string: 'VARCHAR', boolean: 'BOOLEAN' };
 
 test('SQL hash = TS hash for every value type, through the canonical encoding table', async () => {
   const cases: { [K in HllValueType]: { sql: string[]; ts: unknown[] } } = {
     u8: { sql: ['0', '6', '255'], ts: [0, 6, 255] },
     u16: { sql: ['0', '443', '65535'], ts: [0, 443, 65535] },
+    u32: { sql: ['0', '64512', '4294967295'], ts: [0, 64512, 4294967295] },
     u64: { sql: ['0', '9007199254740993', '18446744073709551615'], ts: [0n, 9007199254740993n, 18446744073709551615n] },
     timestamp: { sql: ["'1970-01-01 00:00:00'", "'1960-01-01 00:00:00.5'", "'2026-03-04 05:06:07.123456'"], ts: [0n, -315619199500000n, 1772600767123456n] },
     string: { sql: ["''", "'10.0.0.1'", "'2001:db8::1'", "'ü😀'"], ts: ['', '10.0.0.1', '2001:db8::1', 'ü😀'] },

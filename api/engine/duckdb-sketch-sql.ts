@@ -42,6 +42,7 @@ import { bigintToJson } from './json-value.ts';
 export const HLL_SQL_ENCODING = {
   u8: (v: string) => `CAST(${v} AS VARCHAR)`,
   u16: (v: string) => `CAST(${v} AS VARCHAR)`,
+  u32: (v: string) => `CAST(${v} AS VARCHAR)`,
   u64: (v: string) => `CAST(${v} AS VARCHAR)`,
   timestamp: (v: string) => `CAST(epoch_us(${v}) AS VARCHAR)`,
   string: (v: string) => `CAST(${v} AS VARCHAR)`,

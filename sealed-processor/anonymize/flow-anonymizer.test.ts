@@ -116,3 +116,36 @@ test('cryptopan-compat policy (all ranges mapped) is bit-exact Crypto-PAn for IP
   const notes = JSON.stringify(c.releaseNotes());
   assert.ok(!notes.includes('fd12') && !notes.includes('172.16'), 'no raw internal prefix in release notes');
 });
+
+test('export columns: exporter and next hops share the data-plane address domain; packet rows leave them NULL', () => {
+  const anon = createFlowAnonymizer(DEFAULT_POLICY, MASTER);
+  const pkt = anon.anonymizeFlow(flow());
+  assert.equal(pkt.record_source, 'packets');
+  for (const c of ['exporter_addr', 'exporter_addr_hi', 'next_hop_addr', 'bgp_next_hop_addr_lo', 'observation_domain', 'input_interface', 'src_as', 'tos', 'sampling_interval'] as const) {
+    assert.equal(pkt[c], null, c);
+  }
+  const f = flow();
+  f.recordSource = 'ipfix';
+  f.endReason = null;
+  // The exporter is the flow's own destination, the next hop its source: same pseudonyms.
+  f.exporterVersion = 4; f.exporterV4 = v4('93.184.216.34');
+  f.nextHopVersion = 4; f.nextHopV4 = v4('192.168.7.9');
+  f.bgpNextHopVersion = 6; f.bgpNextHop6.set(words('2001:db8::1'));
+  f.observationDomain = 7; f.inputInterface = 3; f.outputInterface = 0; f.srcAs = 64512; f.dstAs = 4_200_000_000; f.tos = 0xb8; f.samplingInterval = 2;
+  const row = anon.anonymizeFlow(f);
+  assert.equal(row.record_source, 'ipfix');
+  assert.equal(row.end_reason, null);
+  assert.equal(row.exporter_addr, row.dst_addr);
+  assert.equal(row.exporter_addr_lo, row.dst_addr_lo);
+  assert.equal(row.next_hop_addr, row.src_addr);
+  assert.equal(anon.anonymizeAddress('exporter_addr', f), row.dst_addr);
+  const v6 = flow();
+  v6.ipVersion = 6; v6.src6.set(words('2001:db8::1'));
+  assert.equal(row.bgp_next_hop_addr, anon.anonymizeFlow(v6).src_addr);
+  assert.notEqual(row.bgp_next_hop_addr, '2001:db8::1');
+  assert.deepEqual([row.observation_domain, row.input_interface, row.output_interface, row.src_as, row.dst_as, row.tos, row.sampling_interval], [7, 3, 0, 64512, 4_200_000_000, 0xb8, 2]);
+  // A policy that does not list the new columns drops them (unknown fields dropped by default).
+  const minimal = parsePolicy(JSON.stringify({ version: 1, columns: { time_start: 'keep', time_end: 'keep', src_addr: 'ipcrypt-pfx' } }));
+  const m = createFlowAnonymizer(minimal, MASTER).anonymizeFlow(f);
+  assert.deepEqual([m.exporter_addr, m.exporter_addr_hi, m.src_as, m.input_interface, m.record_source], [null, null, null, null, null]);
+});

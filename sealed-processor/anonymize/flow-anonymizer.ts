@@ -1,7 +1,10 @@
 /**
  * The per-flow anonymizer the worker calls: compiles a policy and a master key into one
  * function per column of schemas/columns.ts and applies them to each RawFlow, returning an
- * AnonFlowRow of branded values (unlisted columns and `drop` give NULL).
+ * AnonFlowRow of branded values (unlisted columns and `drop` give NULL). Which RawFlow field
+ * feeds which column is column-sources.ts's exhaustive, compiler-checked table; this file only
+ * turns each entry and the policy's spec for its class into a function. Every address column
+ * (src, dst, exporter, next hop, BGP next hop) with the same spec shares one keyed map.
  *
  * Subkeys (HKDF-SHA256 of the master key, key.ts): `flowseal/v1/<method>/address` for the
  * address method (shared by src and dst so pseudonyms line up), `flowseal/v1/internal/
@@ -21,9 +24,10 @@
  * address/MAC/name (except where the policy says keep), never holds the master key beyond
  * construction (only subkeys), no IO, no clock.
  */
-import type { AnonFlowRow, AnonValue, RawFlow } from '../flows/flow-record.ts';
+import type { Anon, AnonFlowRow, AnonValue, RawFlow } from '../flows/flow-record.ts';
 import { asAnon } from '../flows/flow-record.ts';
 import { AnonClass, FLOW_COLUMNS, type FlowColumnName } from '../../schemas/columns.ts';
+import { columnSource, type AddressColumn, type AnyColumnSource, type SourceByClass } from './column-sources.ts';
 import {
   policyHash as hashPolicy, publishablePolicy,
   type AddressSpec, type MacSpec, type NameSpec, type Policy, type PortSpec, type SizeSpec, type TimeSpec,
@@ -60,6 +64,11 @@ export interface FlowAnonymizerStats {
 
 export interface FlowAnonymizer {
   anonymizeFlow(raw: RawFlow): AnonFlowRow;
+  /**
+   * The text `column` would hold for `raw` (for diagnostics naming an exporter): the same map
+   * and policy as in rows; null when absent or dropped. Does not count a flow.
+   */
+  anonymizeAddress(column: AddressColumn, raw: RawFlow): Anon<string> | null;
   /** Public key id of the master key (key.ts keyIdOf). */
   readonly keyId: string;
   /** Canonical policy hash (schemas/policy.ts). */
@@ -118,17 +127,25 @@ export function createFlowAnonymizer(policy: Policy, masterKey: Uint8Array, opts
   const shiftUs = timeShiftOffsetUs(deriveSubkey(masterKey, 'flowseal/v1/time/shift', 8), 365);
   const dropped: string[] = [];
 
-  // Address columns: one op computing the AddressOut, parts reading it back.
-  const addrOut: Record<string, AddressOut | null> = { src_addr: null, dst_addr: null };
-  const addrOps: Record<string, (raw: RawFlow) => void> = {};
-  for (const [col, v4f, v6f] of [['src_addr', 'srcV4', 'src6'], ['dst_addr', 'dstV4', 'dst6']] as const) {
+  // Address columns: one op per address column computing its AddressOut (null: absent or
+  // dropped), run before the row is built; the text column and its halves read it back.
+  const addrOut = {} as Record<AddressColumn, AddressOut | null>;
+  const addrOps: Array<(raw: RawFlow) => void> = [];
+  for (const c of FLOW_COLUMNS) {
+    const src = columnSource(c.name);
+    if (src.cls !== AnonClass.Address) continue;
+    const col = c.name as AddressColumn;
+    addrOut[col] = null;
     const spec = columns[col] as AddressSpec | undefined;
-    if (spec === undefined || spec.method === 'drop') {
-      addrOps[col] = () => { addrOut[col] = null; };
-      continue;
-    }
+    if (spec === undefined || spec.method === 'drop') continue;
+    // One anonymizer per spec: every address column with the same spec (data plane, exporter,
+    // next hops) shares one keyed map, so a router's address pseudonymizes the same everywhere.
     const a = addressFor(spec);
-    addrOps[col] = (raw) => { addrOut[col] = raw.ipVersion === 4 ? a.mapV4(raw[v4f]) : a.mapV6(raw[v6f]); };
+    const { version, v4, v6 } = src.address;
+    addrOps.push((raw) => {
+      const v = version(raw);
+      addrOut[col] = v === 4 ? a.mapV4(v4(raw)) : v === 6 ? a.mapV6(v6(raw)) : null;
+    });
   }
 
   // Names that are addresses are rendered only when src_addr and dst_addr have one spec (a name
@@ -139,31 +156,34 @@ export function createFlowAnonymizer(policy: Policy, masterKey: Uint8Array, opts
   const nameAddress = srcSpec !== undefined && dstSpec !== undefined && JSON.stringify(srcSpec) === JSON.stringify(dstSpec)
     && !['drop', 'ipcrypt-nd', 'ipcrypt-ndx'].includes(srcSpec.method) ? addressFor(srcSpec) : null;
 
-  const ops = {} as Record<FlowColumnName, Op>;
+  const ops: Array<[FlowColumnName, Op]> = [];
   for (const c of FLOW_COLUMNS) {
-    const name = c.name as FlowColumnName;
-    if (c.anonClass === AnonClass.AddressPart) {
-      const from = c.derivedFrom as 'src_addr' | 'dst_addr';
-      const hi = name.endsWith('_hi');
-      ops[name] = () => { const o = addrOut[from]; return o === null ? null : hi ? o.hi : o.lo; };
+    const src = columnSource(c.name);
+    if (src.cls === AnonClass.AddressPart) {
+      const { of } = src;
+      ops.push([c.name, src.half === 'hi' ? () => addrOut[of]?.hi ?? null : () => addrOut[of]?.lo ?? null]);
       continue;
     }
-    const spec = columns[name] as { method: string } | undefined;
+    const spec = columns[c.name] as { method: string } | undefined;
     if (spec === undefined || spec.method === 'drop') {
-      dropped.push(name);
-      ops[name] = NULL_OP;
+      dropped.push(c.name);
+      ops.push([c.name, NULL_OP]);
       continue;
     }
-    ops[name] = compileColumn(name, c.anonClass, spec);
+    ops.push([c.name, compileColumn(c.name, src, spec)]);
   }
 
-  function compileColumn(name: FlowColumnName, cls: string, spec: { method: string }): Op {
-    switch (cls) {
-      case AnonClass.Address:
-        return () => addrOut[name]?.text ?? null;
+  function compileColumn(column: FlowColumnName, src: AnyColumnSource, spec: { method: string }): Op {
+    switch (src.cls) {
+      case AnonClass.Address: {
+        const col = column as AddressColumn;
+        return () => addrOut[col]?.text ?? null;
+      }
+      case AnonClass.AddressPart:
+        throw new TypeError('address parts follow their address column');
       case AnonClass.Time: {
         const t = spec as TimeSpec;
-        const get = name === 'time_start' ? (r: RawFlow) => r.timeStartUs : (r: RawFlow) => r.timeEndUs;
+        const get = src.get;
         if (t.method === 'shift') {
           const off = t.maxDays === undefined ? shiftUs : timeShiftOffsetUs(deriveSubkey(masterKey, 'flowseal/v1/time/shift', 8), t.maxDays);
           return (r) => asAnon(get(r) - off);
@@ -176,7 +196,7 @@ export function createFlowAnonymizer(policy: Policy, masterKey: Uint8Array, opts
       }
       case AnonClass.Port: {
         const p = spec as PortSpec;
-        const get = name === 'src_port' ? (r: RawFlow) => r.srcPort : (r: RawFlow) => r.dstPort;
+        const get = src.get;
         if (p.method === 'bin') {
           const kw = p.keepWellKnown ?? true;
           return (r) => asAnon(binPort(get(r), kw));
@@ -186,62 +206,65 @@ export function createFlowAnonymizer(policy: Policy, masterKey: Uint8Array, opts
       }
       case AnonClass.Size: {
         const s = spec as SizeSpec;
-        const get = sizeGetter(name);
+        const get = src.get;
         return s.method === 'bin' ? (r) => asAnon(BigInt(log2Bucket(get(r)))) : (r) => asAnon(BigInt(get(r)));
       }
-      case AnonClass.Mac: {
-        const m = spec as MacSpec;
-        const src = name === 'src_mac';
-        const hiOf = src ? (r: RawFlow) => r.srcMacHi : (r: RawFlow) => r.dstMacHi;
-        const loOf = src ? (r: RawFlow) => r.srcMacLo : (r: RawFlow) => r.dstMacLo;
-        if (m.method === 'black-marker') return (r) => (hiOf(r) < 0 ? null : asAnon('00:00:00:00:00:00'));
-        if (m.method === 'keep') return (r) => (hiOf(r) < 0 ? null : asAnon(formatMac(hiOf(r), loOf(r))));
-        macMapper ??= createMacMapper(deriveSubkey(masterKey, 'flowseal/v1/mac/address', 32));
-        groupMacMapper ??= createMacMapper(deriveSubkey(masterKey, GROUP_MAC_SUBKEY.label, GROUP_MAC_SUBKEY.bytes));
-        const mm = macMapper;
-        const gm = groupMacMapper;
-        const side = src ? 'src_addr' : 'dst_addr';
-        const rawLow32 = src
-          ? (r: RawFlow) => (r.ipVersion === 4 ? r.srcV4 : r.src6[3])
-          : (r: RawFlow) => (r.ipVersion === 4 ? r.dstV4 : r.dst6[3]);
-        const g: GroupMacResult = { hi: 0, lo: 0, outcome: GroupMacOutcome.Mapped };
-        return (r) => {
-          const hi = hiOf(r);
-          const lo = loOf(r);
-          if (hi < 0 || lo < 0) return null;
-          if ((hi & IG_BIT) === 0) return asAnon(formatMac(mm.mapOui(hi), mm.mapNic(lo)));
-          const a = addrOut[side];
-          const s: SideAddress | null = a === null ? null : { version: r.ipVersion, rawLow32: rawLow32(r) >>> 0, anonLo: a.lo };
-          mapGroupMac(hi, lo, s, gm, g);
-          groupMacs[g.outcome]++;
-          return asAnon(formatMac(g.hi, g.lo));
-        };
-      }
-      case AnonClass.Name: {
-        const n = spec as NameSpec;
-        const get = name === 'dns_qname' ? (r: RawFlow) => r.dnsQname : name === 'tls_sni' ? (r: RawFlow) => r.tlsSni : (r: RawFlow) => r.httpHost;
-        if (n.method === 'keep') return (r) => { const v = get(r); return v === null ? null : asAnon(v); };
-        const nm = createNameMapper(nameKey, n.keepSuffixes ?? []);
+      case AnonClass.Mac:
+        return macOp(spec as MacSpec, src);
+      case AnonClass.Name:
+        return nameOp(spec as NameSpec, src.get);
+      case AnonClass.Plain: {
+        // Kept as it is; absent numbers (-1) and absent strings become NULL.
+        const get = src.get;
         return (r) => {
           const v = get(r);
-          if (v === null) return null;
-          const labels = nm.labelsOf(v);
-          if (labels === null) { counters.invalidNames++; return null; }
-          const an = classifyAddressName(labels);
-          if (an === null) return asAnon(nm.mapLabels(labels));
-          let anon: AddressOut | null = null;
-          if (nameAddress !== null && an.kind !== 'unmappable') {
-            anon = an.kind === 'literal-v4' || an.kind === 'reverse-v4' ? nameAddress.mapV4(an.v4) : nameAddress.mapV6(an.v6);
-          }
-          const out = renderAddressName(an, anon, nm);
-          if (out === null) { addressNames.dropped++; return null; }
-          addressNames.mapped++;
-          return asAnon(out);
+          return v === null || (typeof v === 'number' && v < 0) ? null : asAnon(v);
         };
       }
-      default:
-        return plainOp(name);
     }
+  }
+
+  function macOp(m: MacSpec, src: SourceByClass[typeof AnonClass.Mac]): Op {
+    const { hi: hiOf, lo: loOf, side, rawLow32 } = src;
+    if (m.method === 'black-marker') return (r) => (hiOf(r) < 0 ? null : asAnon('00:00:00:00:00:00'));
+    if (m.method === 'keep') return (r) => (hiOf(r) < 0 ? null : asAnon(formatMac(hiOf(r), loOf(r))));
+    macMapper ??= createMacMapper(deriveSubkey(masterKey, 'flowseal/v1/mac/address', 32));
+    groupMacMapper ??= createMacMapper(deriveSubkey(masterKey, GROUP_MAC_SUBKEY.label, GROUP_MAC_SUBKEY.bytes));
+    const mm = macMapper;
+    const gm = groupMacMapper;
+    const g: GroupMacResult = { hi: 0, lo: 0, outcome: GroupMacOutcome.Mapped };
+    return (r) => {
+      const hi = hiOf(r);
+      const lo = loOf(r);
+      if (hi < 0 || lo < 0) return null;
+      if ((hi & IG_BIT) === 0) return asAnon(formatMac(mm.mapOui(hi), mm.mapNic(lo)));
+      const a = addrOut[side];
+      const s: SideAddress | null = a === null ? null : { version: r.ipVersion, rawLow32: rawLow32(r) >>> 0, anonLo: a.lo };
+      mapGroupMac(hi, lo, s, gm, g);
+      groupMacs[g.outcome]++;
+      return asAnon(formatMac(g.hi, g.lo));
+    };
+  }
+
+  function nameOp(n: NameSpec, get: (r: RawFlow) => string | null): Op {
+    if (n.method === 'keep') return (r) => { const v = get(r); return v === null ? null : asAnon(v); };
+    const nm = createNameMapper(nameKey, n.keepSuffixes ?? []);
+    return (r) => {
+      const v = get(r);
+      if (v === null) return null;
+      const labels = nm.labelsOf(v);
+      if (labels === null) { counters.invalidNames++; return null; }
+      const an = classifyAddressName(labels);
+      if (an === null) return asAnon(nm.mapLabels(labels));
+      let anon: AddressOut | null = null;
+      if (nameAddress !== null && an.kind !== 'unmappable') {
+        anon = an.kind === 'literal-v4' || an.kind === 'reverse-v4' ? nameAddress.mapV4(an.v4) : nameAddress.mapV6(an.v6);
+      }
+      const out = renderAddressName(an, anon, nm);
+      if (out === null) { addressNames.dropped++; return null; }
+      addressNames.mapped++;
+      return asAnon(out);
+    };
   }
 
   const actions = rangeActions(policy.specialRanges);
@@ -253,27 +276,30 @@ export function createFlowAnonymizer(policy: Policy, masterKey: Uint8Array, opts
     for (const a of addrStats()) for (const k of DERIVED_FIELDS) addresses[k] += a.stats.derived[k];
     return { addresses, groupMacs: { ...groupMacs }, names: { ...addressNames } };
   };
-  const o = ops;
-  const aSrc = addrOps.src_addr;
-  const aDst = addrOps.dst_addr;
+  const opCount = ops.length;
+  const opNames = ops.map(([n]) => n);
+  const opFns = ops.map(([, f]) => f);
+  const addrOpCount = addrOps.length;
 
   return {
     keyId,
     policyHash: hash,
     anonymizeFlow(raw: RawFlow): AnonFlowRow {
       counters.flows++;
-      aSrc(raw);
-      aDst(raw);
-      return {
-        time_start: o.time_start(raw), time_end: o.time_end(raw), ip_version: o.ip_version(raw), protocol: o.protocol(raw),
-        src_addr: o.src_addr(raw), src_addr_hi: o.src_addr_hi(raw), src_addr_lo: o.src_addr_lo(raw),
-        dst_addr: o.dst_addr(raw), dst_addr_hi: o.dst_addr_hi(raw), dst_addr_lo: o.dst_addr_lo(raw),
-        src_port: o.src_port(raw), dst_port: o.dst_port(raw), icmp_type: o.icmp_type(raw), icmp_code: o.icmp_code(raw),
-        vlan_id: o.vlan_id(raw), src_mac: o.src_mac(raw), dst_mac: o.dst_mac(raw),
-        packets_fwd: o.packets_fwd(raw), bytes_fwd: o.bytes_fwd(raw), packets_rev: o.packets_rev(raw), bytes_rev: o.bytes_rev(raw),
-        tcp_flags_fwd: o.tcp_flags_fwd(raw), tcp_flags_rev: o.tcp_flags_rev(raw), end_reason: o.end_reason(raw),
-        dns_qname: o.dns_qname(raw), tls_sni: o.tls_sni(raw), http_host: o.http_host(raw),
-      };
+      for (let i = 0; i < addrOpCount; i++) addrOps[i](raw);
+      // Properties added in the same order every time: every row shares one hidden class.
+      const row = {} as Record<FlowColumnName, AnonValue>;
+      for (let i = 0; i < opCount; i++) row[opNames[i]] = opFns[i](raw);
+      return row;
+    },
+    anonymizeAddress(column: AddressColumn, raw: RawFlow): Anon<string> | null {
+      const spec = columns[column] as AddressSpec | undefined;
+      const src = columnSource(column);
+      if (spec === undefined || spec.method === 'drop' || src.cls !== AnonClass.Address) return null;
+      const a = addressFor(spec);
+      const v = src.address.version(raw);
+      const out = v === 4 ? a.mapV4(src.address.v4(raw)) : v === 6 ? a.mapV6(src.address.v6(raw)) : null;
+      return out?.text ?? null;
     },
     releaseNotes(): Record<string, unknown> {
       return {
@@ -312,29 +338,3 @@ export function createFlowAnonymizer(policy: Policy, masterKey: Uint8Array, opts
     },
   };
 }
-
-function sizeGetter(name: FlowColumnName): (r: RawFlow) => number {
-  switch (name) {
-    case 'packets_fwd': return (r) => r.packetsFwd;
-    case 'bytes_fwd': return (r) => r.bytesFwd;
-    case 'packets_rev': return (r) => r.packetsRev;
-    default: return (r) => r.bytesRev;
-  }
-}
-
-/** Plain columns: kept as they are; optional numeric fields absent (-1) become NULL. */
-function plainOp(name: FlowColumnName): Op {
-  const opt = (f: (r: RawFlow) => number): Op => (r) => { const v = f(r); return v < 0 ? null : asAnon(v); };
-  switch (name) {
-    case 'ip_version': return (r) => asAnon(r.ipVersion);
-    case 'protocol': return (r) => asAnon(r.protocol);
-    case 'icmp_type': return opt((r) => r.icmpType);
-    case 'icmp_code': return opt((r) => r.icmpCode);
-    case 'vlan_id': return opt((r) => r.vlanId);
-    case 'tcp_flags_fwd': return (r) => asAnon(r.tcpFlagsFwd);
-    case 'tcp_flags_rev': return (r) => asAnon(r.tcpFlagsRev);
-    case 'end_reason': return (r) => asAnon(r.endReason as string);
-    default: return NULL_OP;
-  }
-}
-

@@ -7,7 +7,7 @@
  * every value branded `Anon`, so the archive sink (which accepts only `AnonFlowRow`) cannot
  * receive a raw value by accident. A column the policy drops is `null`.
  */
-import type { EndReason, FlowColumnName } from '../../schemas/columns.ts';
+import { RecordSource, type EndReason, type FlowColumnName } from '../../schemas/columns.ts';
 
 declare const anonBrand: unique symbol;
 /** A value that has been through the anonymization policy. */
@@ -23,6 +23,11 @@ export function asAnon<T>(value: T): Anon<T> {
  * Absent optional numeric fields are -1; absent names are null.
  * IPv4 addresses are u32 numbers in `srcV4`/`dstV4`; IPv6 addresses are four big-endian u32
  * words in `src6`/`dst6` (unused for IPv4 flows).
+ *
+ * One shape for both flow producers (sealed-processor/worker/flow-producers.ts): the flow table
+ * fills the packet fields and leaves the export fields absent (`recordSource` 'packets');
+ * an exported record fills what its exporter sent. Optional addresses (exporter, next hops)
+ * have a version, 0 when absent, and are stored like src/dst.
  */
 export interface RawFlow {
   ipVersion: 4 | 6;
@@ -50,10 +55,30 @@ export interface RawFlow {
   /** Microseconds since the Unix epoch (UTC). */
   timeStartUs: number;
   timeEndUs: number;
-  endReason: EndReason;
+  /** null: an exported record without flowEndReason. */
+  endReason: EndReason | null;
   dnsQname: string | null;
   tlsSni: string | null;
   httpHost: string | null;
+  recordSource: RecordSource;
+  exporterVersion: 0 | 4 | 6;
+  exporterV4: number;
+  exporter6: Uint32Array;
+  /** -1 when absent (all numeric export fields below). */
+  observationDomain: number;
+  inputInterface: number;
+  outputInterface: number;
+  nextHopVersion: 0 | 4 | 6;
+  nextHopV4: number;
+  nextHop6: Uint32Array;
+  bgpNextHopVersion: 0 | 4 | 6;
+  bgpNextHopV4: number;
+  bgpNextHop6: Uint32Array;
+  srcAs: number;
+  dstAs: number;
+  tos: number;
+  /** 1-in-N rate (may be fractional); -1 for packet flows. */
+  samplingInterval: number;
 }
 
 /** Column values ready for the archive. Timestamps are microseconds since epoch; u64 as bigint. */
@@ -89,5 +114,22 @@ export function newRawFlow(): RawFlow {
     dnsQname: null,
     tlsSni: null,
     httpHost: null,
+    recordSource: RecordSource.Packets,
+    exporterVersion: 0,
+    exporterV4: 0,
+    exporter6: new Uint32Array(4),
+    observationDomain: -1,
+    inputInterface: -1,
+    outputInterface: -1,
+    nextHopVersion: 0,
+    nextHopV4: 0,
+    nextHop6: new Uint32Array(4),
+    bgpNextHopVersion: 0,
+    bgpNextHopV4: 0,
+    bgpNextHop6: new Uint32Array(4),
+    srcAs: -1,
+    dstAs: -1,
+    tos: -1,
+    samplingInterval: -1,
   };
 }

@@ -99,6 +99,9 @@ export class ParquetSink {
         case 'u16':
           a.appendUSmallInt(v as number);
           break;
+        case 'u32':
+          a.appendUInteger(v as number);
+          break;
         case 'u64':
           a.appendUBigInt(typeof v === 'bigint' ? v : BigInt(v as number));
           break;

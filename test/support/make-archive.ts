@@ -18,7 +18,7 @@ import { ArchiveKv, MANIFEST_DIR, flowFilePath, manifestFileName } from '../../s
 import { RunManifest } from '../../schemas/manifest.ts';
 import { loadManifestSigner, type ManifestSigner } from '../../sealed-processor/sinks/manifest-signer.ts';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { FLOW_COLUMNS, SCHEMA_VERSION } from '../../schemas/columns.ts';
+import { FLOW_COLUMNS, SCHEMA_VERSION, type FlowColumnName } from '../../schemas/columns.ts';
 
 /** One synthetic flow; unspecified fields get plausible defaults. Times are ISO-8601 `Z`. */
 export interface FlowRowInput {
@@ -44,6 +44,18 @@ export interface FlowRowInput {
   dns_qname?: string | null;
   tls_sni?: string | null;
   http_host?: string | null;
+  /** Default 'packets'. */
+  record_source?: string | null;
+  exporter_addr?: string | null;
+  observation_domain?: number | null;
+  input_interface?: number | null;
+  output_interface?: number | null;
+  next_hop_addr?: string | null;
+  bgp_next_hop_addr?: string | null;
+  src_as?: number | null;
+  dst_as?: number | null;
+  tos?: number | null;
+  sampling_interval?: number | null;
 }
 
 export interface MakeArchiveOptions {
@@ -82,7 +94,11 @@ function row(r: FlowRowInput): unknown[] {
   const src = addressHalves(r.src_addr);
   const dst = addressHalves(r.dst_addr);
   const us = (iso: string): number => Date.parse(iso) * 1000;
-  const values: Record<string, unknown> = {
+  const opt = (text: string | null | undefined) => (text == null ? { text: null, hi: null, lo: null } : { text, ...addressHalves(text) });
+  const exporter = opt(r.exporter_addr);
+  const nextHop = opt(r.next_hop_addr);
+  const bgpNextHop = opt(r.bgp_next_hop_addr);
+  const values: Record<FlowColumnName, unknown> = {
     time_start: us(r.time_start),
     time_end: us(r.time_end ?? r.time_start),
     ip_version: src.version,
@@ -110,6 +126,23 @@ function row(r: FlowRowInput): unknown[] {
     dns_qname: r.dns_qname ?? null,
     tls_sni: r.tls_sni ?? null,
     http_host: r.http_host ?? null,
+    record_source: r.record_source === undefined ? 'packets' : r.record_source,
+    exporter_addr: exporter.text,
+    exporter_addr_hi: exporter.hi,
+    exporter_addr_lo: exporter.lo,
+    observation_domain: r.observation_domain ?? null,
+    input_interface: r.input_interface ?? null,
+    output_interface: r.output_interface ?? null,
+    next_hop_addr: nextHop.text,
+    next_hop_addr_hi: nextHop.hi,
+    next_hop_addr_lo: nextHop.lo,
+    bgp_next_hop_addr: bgpNextHop.text,
+    bgp_next_hop_addr_hi: bgpNextHop.hi,
+    bgp_next_hop_addr_lo: bgpNextHop.lo,
+    src_as: r.src_as ?? null,
+    dst_as: r.dst_as ?? null,
+    tos: r.tos ?? null,
+    sampling_interval: r.sampling_interval ?? null,
   };
   return FLOW_COLUMNS.map((c) => values[c.name]);
 }

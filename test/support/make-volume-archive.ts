@@ -17,7 +17,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { FLOW_COLUMNS, SCHEMA_VERSION } from '../../schemas/columns.ts';
+import { FLOW_COLUMNS, SCHEMA_VERSION, type FlowColumnName } from '../../schemas/columns.ts';
 import { writeRunManifest } from './make-archive.ts';
 
 export interface VolumeArchiveOptions {
@@ -42,7 +42,7 @@ export interface VolumeArchive {
 const HOUR_US = 3_600_000_000;
 
 /** SQL expression for each column, over `i` (row index) and `t` (time_start, µs since epoch). */
-function columnSql(sourceCardinality: number): Record<string, string> {
+function columnSql(sourceCardinality: number): Record<FlowColumnName, string> {
   const h = (salt: number) => `hash(i * 7919 + ${salt})`;
   const src = `(167772160 + (${h(1)} % ${sourceCardinality}))::UBIGINT`; // 10.0.0.0 + n
   const dst = `(3323068416 + (${h(2)} % 131072))::UBIGINT`; // 198.18.0.0 + n
@@ -75,6 +75,23 @@ function columnSql(sourceCardinality: number): Record<string, string> {
     dns_qname: 'NULL::VARCHAR',
     tls_sni: 'NULL::VARCHAR',
     http_host: 'NULL::VARCHAR',
+    record_source: "'packets'",
+    exporter_addr: 'NULL::VARCHAR',
+    exporter_addr_hi: 'NULL::UBIGINT',
+    exporter_addr_lo: 'NULL::UBIGINT',
+    observation_domain: 'NULL::UINTEGER',
+    input_interface: 'NULL::UINTEGER',
+    output_interface: 'NULL::UINTEGER',
+    next_hop_addr: 'NULL::VARCHAR',
+    next_hop_addr_hi: 'NULL::UBIGINT',
+    next_hop_addr_lo: 'NULL::UBIGINT',
+    bgp_next_hop_addr: 'NULL::VARCHAR',
+    bgp_next_hop_addr_hi: 'NULL::UBIGINT',
+    bgp_next_hop_addr_lo: 'NULL::UBIGINT',
+    src_as: 'NULL::UINTEGER',
+    dst_as: 'NULL::UINTEGER',
+    tos: 'NULL::UTINYINT',
+    sampling_interval: 'NULL::UINTEGER',
   };
 }
 

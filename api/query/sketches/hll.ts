@@ -49,6 +49,7 @@ export type HllValueType = ColumnKind | 'boolean';
 export interface HllValueOf {
   u8: number;
   u16: number;
+  u32: number;
   u64: bigint | number;
   timestamp: bigint;
   string: string;
@@ -71,6 +72,7 @@ function unsignedText(max: bigint) {
 export const HLL_TEXT_ENCODING = {
   u8: unsignedText(0xffn),
   u16: unsignedText(0xffffn),
+  u32: unsignedText(0xffff_ffffn),
   u64: unsignedText(0xffff_ffff_ffff_ffffn),
   timestamp: (v: bigint): string => v.toString(),
   string: (v: string): string => v,
