@@ -209,7 +209,7 @@ export async function runPipeline(opts: PipelineOptions): Promise<number> {
 }
 
 /** Counts of the manifest the summary line shows, in this order, when present. */
-const SUMMARY_COUNTS = ['records', 'packets_decoded', 'datagrams_unprocessed', 'poison_records'] as const;
+const SUMMARY_COUNTS = ['records', 'packets_decoded', 'export_datagrams', 'export_flows', 'export_drops', 'poison_records'] as const;
 
 /**
  * One line per published run on stderr: its flows and the record counts of its manifest, so

@@ -1,40 +1,48 @@
 /**
- * Spool records → decoded packets → bidirectional flows → anonymized rows, in the worker.
+ * Spool records → flow producers → anonymized rows, in the worker.
  *
- * Owns: the per-record loop (the packet hot path: one DataView per plaintext buffer, one
- * reused DecodedPacket, no per-packet allocation) and the worker's counters. Raw flows exist
- * only inside `#onFlow`, which hands them straight to the anonymizer; only `AnonFlowRow`s
- * leave this class. Never: logs or returns anything derived from packet content but counts.
+ * Owns: the per-record loop and record-kind dispatch (flow-producers.ts): packet records go to
+ * the packet decoder and flow table, flow-export datagrams (NetFlow v5/v9/IPFIX) to the export
+ * decoder and its template store. Both producers emit the same `RawFlow` shape into `#onFlow`,
+ * which hands it straight to the anonymizer; only `AnonFlowRow`s leave this class. The packet
+ * hot path stays as it was: one DataView per plaintext buffer, no per-packet allocation.
+ * Never: logs or returns anything derived from record content but counts; per-exporter
+ * diagnostics (release notes) carry the exporter address only as the anonymizer maps it.
  */
 import { iterateSpoolRecords, RecordKind, type SpoolRecordView } from '../../schemas/spool.ts';
-import { decodePacket } from '../decode/decode-packet.ts';
-import { newDecodedPacket } from '../decode/decoded-packet.ts';
-import { countDecode, decodeCountersSnapshot, newDecodeCounters } from '../decode/decode-counters.ts';
-import { FlowTable, type FlowTableOptions } from '../flows/flow-table.ts';
+import type { FlowTableOptions } from '../flows/flow-table.ts';
 import type { AnonFlowRow, RawFlow } from '../flows/flow-record.ts';
 import type { FlowAnonymizer } from '../anonymize/flow-anonymizer.ts';
+import { exportCountersSnapshot } from '../flow-export/export-counters.ts';
+import { ExportFlowProducer, PacketFlowProducer, setExporterAddress } from './flow-producers.ts';
+import { newRawFlow } from '../flows/flow-record.ts';
+
+/** Exporter domains listed in the release notes (the rest are counted in `exportersOmitted`). */
+const MAX_EXPORTERS_NOTED = 256;
 
 export class RecordProcessor {
   readonly #anonymizer: FlowAnonymizer;
-  readonly #table: FlowTable;
-  readonly #packet = newDecodedPacket();
-  readonly #decode = newDecodeCounters();
+  readonly #packets: PacketFlowProducer;
+  readonly #export: ExportFlowProducer;
   #rows: AnonFlowRow[] = [];
   #records = 0;
   #skipped = 0;
-  #datagrams = 0;
   #flowsByReason: Record<string, number> = {};
+  #flowsBySource: Record<string, number> = {};
   #anonymizeErrors = 0;
   /** Index (within the current segment) of the record being processed: names a poison record. */
   currentIndex = 0;
 
   constructor(anonymizer: FlowAnonymizer, flowOptions: FlowTableOptions = {}) {
     this.#anonymizer = anonymizer;
-    this.#table = new FlowTable(flowOptions, (flow) => this.#onFlow(flow));
+    const onFlow = (flow: RawFlow): void => this.#onFlow(flow);
+    this.#packets = new PacketFlowProducer(onFlow, flowOptions);
+    this.#export = new ExportFlowProducer(onFlow);
   }
 
   #onFlow(flow: RawFlow): void {
-    this.#flowsByReason[flow.endReason] = (this.#flowsByReason[flow.endReason] ?? 0) + 1;
+    if (flow.endReason !== null) this.#flowsByReason[flow.endReason] = (this.#flowsByReason[flow.endReason] ?? 0) + 1;
+    this.#flowsBySource[flow.recordSource] = (this.#flowsBySource[flow.recordSource] ?? 0) + 1;
     // One try per flow (not per packet): a flow the anonymizer cannot handle is dropped and
     // counted instead of being blamed on whichever packet happened to expire it.
     try {
@@ -54,7 +62,8 @@ export class RecordProcessor {
     const view = new DataView(plaintext.buffer, plaintext.byteOffset, plaintext.byteLength);
     const base = plaintext.byteOffset;
     let index = firstIndex;
-    const pkt = this.#packet;
+    const packets = this.#packets;
+    const exported = this.#export;
     iterateSpoolRecords(plaintext, (rec: SpoolRecordView) => {
       this.currentIndex = index;
       if (skip.has(index++)) {
@@ -63,23 +72,16 @@ export class RecordProcessor {
       }
       beforeRecord?.(this.currentIndex, rec.data);
       this.#records++;
-      if (rec.kind !== RecordKind.Packet) {
-        // Flow-export datagrams (NetFlow/IPFIX) are spooled by a later ingest source.
-        this.#datagrams++;
-        return;
-      }
-      const off = rec.data.byteOffset - base;
-      const status = decodePacket(view, plaintext, off, off + rec.capLen, rec.linkType, rec.origLen, pkt);
-      countDecode(this.#decode, rec.linkType, status);
-      if (status !== 0) return;
-      this.#table.observe(pkt, rec.tsSec * 1e6 + Math.floor(rec.tsNsec / 1000));
+      if (rec.kind === RecordKind.Packet) packets.observe(view, plaintext, base, rec);
+      else exported.observe(rec);
     });
     return index - firstIndex;
   }
 
-  /** End of input: every live flow is emitted with reason 'eof'. */
+  /** End of input: every live flow is emitted with reason 'eof'; held export sets expire. */
   finish(): void {
-    this.#table.flush('eof');
+    this.#packets.finish();
+    this.#export.finish();
   }
 
   /** Anonymized rows produced since the last call. */
@@ -90,22 +92,38 @@ export class RecordProcessor {
   }
 
   counts(): Record<string, number> {
-    const d = decodeCountersSnapshot(this.#decode);
     const out: Record<string, number> = {
       records: this.#records,
       records_skipped_poison: this.#skipped,
-      datagrams_unprocessed: this.#datagrams,
-      packets_decoded: d.decoded,
       flows_dropped_anonymize_error: this.#anonymizeErrors,
     };
-    for (const [k, v] of Object.entries(d.dropped)) out[`drop_${k}`] = v;
-    for (const [k, v] of Object.entries(d.byLinkType)) out[`linktype_${k}`] = v.packets;
+    this.#packets.counts(out);
+    this.#export.counts(out);
     for (const [k, v] of Object.entries(this.#flowsByReason)) out[`flows_${k}`] = v;
-    for (const [k, v] of Object.entries(this.#table.counters)) if (typeof v === 'number') out[`flowtable_${k}`] = v;
+    for (const [k, v] of Object.entries(this.#flowsBySource)) out[`flows_source_${k}`] = v;
     return out;
   }
 
+  /**
+   * The anonymizer's release notes, plus (when the run had export datagrams) counters per
+   * exporter domain: the exporter as `exporter_addr` is anonymized (null when the policy drops
+   * it), the protocol version, the observation domain, and its counters.
+   */
   releaseNotes(): Record<string, unknown> {
-    return this.#anonymizer.releaseNotes();
+    const notes = this.#anonymizer.releaseNotes();
+    const domains = this.#export.exporterCounters();
+    if (domains.length === 0) return notes;
+    const scratch = newRawFlow();
+    // Bounded: a manifest is not a per-exporter database (the store allows 4096 domains).
+    const exporters = domains.slice(0, MAX_EXPORTERS_NOTED).map((d) => {
+      setExporterAddress(d.exporter, scratch);
+      return {
+        exporter: this.#anonymizer.anonymizeAddress('exporter_addr', scratch),
+        version: d.version,
+        observationDomain: d.observationDomain,
+        counters: exportCountersSnapshot(d.counters),
+      };
+    });
+    return { ...notes, flowExport: { exporters, exportersOmitted: domains.length - exporters.length } };
   }
 }
