@@ -209,12 +209,15 @@ export function partialAggregateSql(spec: PartialAggregateSpec): PartialAggregat
   const keyCols = spec.keys.map((_, i) => `__k${i}`);
   const j = parts.subKeys.length;
   // GROUPING(__s0, .., __s{J-1}): bit J-1-t is 1 when __st is not grouped in the row's set.
-  const all = (1 << j) - 1;
+  // BigInt: a query may have more than 31 distinct counts (`1 << 31` is negative in JS), and
+  // GROUPING's BIGINT holds at most 63 bits.
+  if (j > 63) throw new TypeError('at most 63 distinct-count inputs per query');
+  const all = (1n << BigInt(j)) - 1n;
   const filters: Filters = {
     plain: j === 0 ? '' : ` FILTER (WHERE __g = ${all})`,
     sketch: (sub) => {
       const t = parts.subKeys.indexOf(sub);
-      return ` FILTER (WHERE __g = ${all - (1 << (j - 1 - t))} AND ${sub} IS NOT NULL)`;
+      return ` FILTER (WHERE __g = ${all - (1n << BigInt(j - 1 - t))} AND ${sub} IS NOT NULL)`;
     },
   };
   const sets = [keyCols, ...parts.subKeys.map((s) => [...keyCols, s])].map((set) => `(${set.join(', ')})`);

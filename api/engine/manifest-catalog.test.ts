@@ -284,12 +284,12 @@ test('hashing is bounded per build: runs beyond the budget are pending, then lis
   } finally {
     await h.close();
   }
-  const b = await setup({ hashBudgetBytes: 4096 });
+  const b = await setup({ hashBudgetBytes: 8192 });
   try {
     await makeArchive(b.archive, { dataset: 'lab', rows: rows(2, 10).slice(0, 1), runId: 'r1' });
     await makeArchive(b.archive, { dataset: 'lab', rows: rows(2, 10).slice(0, 1), runId: 'r2' });
     const perFile = statSync(parquetFiles(join(b.archive, 'lab'))[0]!).size;
-    assert.ok(perFile <= 4096 && 2 * perFile > 4096, `fixture sizing: ${perFile}`);
+    assert.ok(perFile <= 8192 && 2 * perFile > 8192, `fixture sizing: ${perFile}`);
     const first = (await b.engine.listDatasets())[0]!;
     assert.equal(first.runs, 1);
     assert.equal(first.pendingRuns, 1);
