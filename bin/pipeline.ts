@@ -11,9 +11,8 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { constants as osConstants, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { MANIFEST_DIR, manifestFileName } from '../schemas/archive.ts';
 import { AppError, ErrorCode } from '../schemas/errors.ts';
-import { SignedManifest } from '../schemas/manifest.ts';
+import { runManifests } from '../sealed-processor/sinks/committed-parts.ts';
 import { parseSigningKeyArg } from '../sealed-processor/sinks/manifest-signer.ts';
 
 const FLOWSEAL = fileURLToPath(new URL('./flowseal.mjs', import.meta.url));
@@ -155,19 +154,19 @@ export async function runPipeline(opts: PipelineOptions): Promise<number> {
 export async function checkPublished(archiveDir: string, dataset: string, runIds: readonly string[]): Promise<number> {
   let status = 0;
   for (const run of runIds) {
-    const text = await readFile(join(archiveDir, dataset, MANIFEST_DIR, manifestFileName(run)), 'utf8').catch(() => null);
-    if (text === null) {
-      process.stderr.write(`flowseal pipeline: run ${run} was not published: nothing of it reached the archive (its segments were refused, shredded, or held nothing readable)\n`);
+    const manifests = await runManifests(archiveDir, dataset, run);
+    const last = manifests.at(-1)?.manifest;
+    if (!last) {
+      process.stderr.write(`flowseal pipeline: run ${run} was not published: nothing of it reached the archive (its segments were refused, shredded, or held no record)\n`);
       status = 3;
       continue;
     }
-    const signed = SignedManifest.safeParse(JSON.parse(text));
-    if (!signed.success) {
-      process.stderr.write(`flowseal pipeline: run ${run}: its manifest does not parse\n`);
+    if (last.part && !last.part.final) {
+      process.stderr.write(`flowseal pipeline: run ${run} is not finished: ${manifests.length} part(s) published, the rest is crypto-shredded with the processor's key\n`);
       status = 3;
-      continue;
     }
-    const counts = signed.data.manifest.counts;
+    // Each part carries the run's totals through it: the last one has them all.
+    const counts = last.counts;
     const lost = ['segments_quarantined', 'segments_shredded', 'segments_missing'].filter((k) => (counts[k] ?? 0) > 0);
     if (lost.length > 0) {
       process.stderr.write(`flowseal pipeline: run ${run} was published without some of its data: ${lost.map((k) => `${counts[k]} ${k.replace('segments_', 'segment(s) ')}`).join(', ')}\n`);
