@@ -10,7 +10,7 @@
 import { AppError, exitCodeFor, isAppError } from '../schemas/errors.ts';
 import { SEGMENT_MAX_RECORD_BYTES } from '../schemas/spool.ts';
 import { Scope } from '../schemas/claims.ts';
-import { closest, commandHelp, parseCommandArgs, suggestion } from './args.ts';
+import { closest, commandHelp, parseCommandArgs, parseDuration, suggestion } from './args.ts';
 import type { OptionSpecs, ParsedValues } from './args.ts';
 import { QUERY_EXAMPLES, QUERY_NOTES, QUERY_OPTIONS } from './query-options.ts';
 
@@ -71,6 +71,14 @@ export function tokenScopes(text: string | undefined): string[] {
 
 const SIGNING_KEY_SOURCES = 'stdin, env:NAME or file:PATH';
 
+/** `--publish-every` of `process` and `pipeline` (rolling publication, like nfcapd's -t). */
+const PUBLISH_EVERY_OPTION = {
+  type: 'string',
+  value: '<duration>',
+  default: '5m',
+  description: 'Publish the flows a live run emitted in each interval as its own committed part (300, 90s, 5m, 1h)',
+} as const;
+
 /** Every command; `--help` and the CLI test iterate this table. */
 export const COMMANDS: Readonly<Record<string, Command>> = {
   demo: {
@@ -96,6 +104,7 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
       dataset: { type: 'string', value: '<name>', default: 'default', description: 'Dataset the runs are published under' },
       spool: { type: 'string', value: '<dir>', default: 'a temporary directory, removed afterwards', description: 'Encrypted spool directory between the two processes' },
       'signing-key': { type: 'string', value: '<source>', default: 'a key generated for this run only', description: `Manifest signing key: ${SIGNING_KEY_SOURCES}` },
+      'publish-every': PUBLISH_EVERY_OPTION,
     },
     examples: [
       'flowseal pipeline capture.pcapng --archive /srv/archive --dataset campus',
@@ -111,6 +120,7 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
         dataset: str(v.dataset) ?? 'default',
         spoolDir: str(v.spool),
         signingKey: str(v['signing-key']),
+        ...(str(v['publish-every']) ? { publishEveryMs: parseDuration(str(v['publish-every'])!, 'publish-every') } : {}),
       });
     },
   },
@@ -121,6 +131,7 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
       spool: { type: 'string', value: '<dir>', required: true, description: "Spool directory holding the processor's public key" },
       'run-id': { type: 'string', value: '<id>', default: 'generated from the time and random bytes', description: 'Run id (1-64 of A-Z a-z 0-9 _ -)' },
       'segment-bytes': { type: 'string', value: '<n>', default: '8388608 (8 MiB)', description: `Segment size before sealing, at most ${SEGMENT_MAX_RECORD_BYTES}` },
+      'segment-max-age': { type: 'string', value: '<duration>', default: 'off', description: 'Seal a segment holding records this old even if it is not full (live captures)' },
     },
     examples: ['flowseal ingest pcap capture.pcapng --spool /var/spool/flowseal', 'tcpdump -i eth0 -U -w - | flowseal ingest pcap - --spool /var/spool/flowseal --run-id eth0-monday'],
     run: async (v, p) => {
@@ -131,6 +142,7 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
         spoolDir: required(v, 'spool'),
         ...(str(v['run-id']) ? { runId: str(v['run-id'])! } : {}),
         ...(str(v['segment-bytes']) ? { segmentMaxBytes: segmentBytes(str(v['segment-bytes'])!) } : {}),
+        ...(str(v['segment-max-age']) ? { segmentMaxAgeMs: parseDuration(str(v['segment-max-age'])!, 'segment-max-age') } : {}),
         log: (o: object) => err(JSON.stringify({ component: 'ingest', ...o })),
       });
       err(JSON.stringify({ component: 'ingest', event: 'done', ...res }));
@@ -149,6 +161,7 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
       'signing-key': { type: 'string', value: '<source>', default: 'a key generated at each start', description: `Manifest signing key: ${SIGNING_KEY_SOURCES}` },
       'until-run': { type: 'string', value: '<id[,id...]>', default: 'none: run until stopped', description: 'Exit once these runs are published' },
       'idle-timeout': { type: 'string', value: '<seconds>', default: '60', description: 'Publish a run whose capture side went quiet this long' },
+      'publish-every': PUBLISH_EVERY_OPTION,
     },
     examples: ['flowseal process --spool /var/spool/flowseal --archive /srv/archive --dataset campus', 'flowseal process --spool s --archive a --signing-key file:/run/secrets/flowseal-signing.key --until-run r1'],
     run: async (v) => {
@@ -161,6 +174,7 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
         untilRun: str(v['until-run']),
         signingKey: str(v['signing-key']),
         ...(str(v['idle-timeout']) ? { idleTimeoutMs: positiveInt(str(v['idle-timeout'])!, 'idle-timeout') * 1000 } : {}),
+        ...(str(v['publish-every']) ? { publishEveryMs: parseDuration(str(v['publish-every'])!, 'publish-every') } : {}),
       });
     },
   },

@@ -27,6 +27,8 @@ export interface PipelineOptions {
   spoolDir?: string | undefined;
   /** The processor's manifest signing key source (`env:NAME` or `file:PATH`); default ephemeral. */
   signingKey?: string | undefined;
+  /** A live run publishes a part this often (ms, `--publish-every`); default the processor's (5 minutes). */
+  publishEveryMs?: number | undefined;
   /** Where child diagnostics go (NDJSON lines). Default: inherit stderr. */
   stdio?: 'inherit' | 'pipe';
 }
@@ -59,6 +61,9 @@ export async function runPipeline(opts: PipelineOptions): Promise<number> {
   const node = process.execPath;
   const procArgs = [FLOWSEAL, 'process', '--spool', spoolDir, '--archive', resolve(opts.archiveDir), '--dataset', opts.dataset, '--until-run', runIds.join(',')];
   if (opts.policyPath) procArgs.push('--policy', resolve(opts.policyPath));
+  if (opts.publishEveryMs !== undefined) procArgs.push('--publish-every', `${opts.publishEveryMs}ms`);
+  // Ingest seals a segment at least this often, so a slow live capture reaches every part.
+  const segmentMaxAgeMs = Math.max(100, Math.min(30_000, Math.floor((opts.publishEveryMs ?? 300_000) / 4)));
   if (opts.signingKey !== undefined) {
     const src = parseSigningKeyArg(opts.signingKey);
     if (src.type === 'stdin') throw new AppError(ErrorCode.BadRequest, 'pipeline: --signing-key must be env:NAME or file:PATH (stdin is the capture\'s)');
@@ -95,7 +100,7 @@ export async function runPipeline(opts: PipelineOptions): Promise<number> {
     let firstFailure = 0;
     for (const [i, capture] of opts.captures.entries()) {
       if (aborted) break;
-      const ingest = spawn(node, [FLOWSEAL, 'ingest', 'pcap', capture, '--spool', spoolDir, '--run-id', runIds[i]!], {
+      const ingest = spawn(node, [FLOWSEAL, 'ingest', 'pcap', capture, '--spool', spoolDir, '--run-id', runIds[i]!, '--segment-max-age', `${segmentMaxAgeMs}ms`], {
         stdio: [capture === '-' ? 'inherit' : 'ignore', stdio, stdio],
         detached: true,
       });

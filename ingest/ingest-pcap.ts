@@ -29,6 +29,8 @@ export interface IngestPcapOptions {
   stdin?: AsyncIterable<Uint8Array>;
   /** Passed to the SpoolWriter (tests use small segments). */
   segmentMaxBytes?: SpoolWriterOptions['segmentMaxBytes'];
+  /** Seal a segment whose first record is this old even if it is not full (a quiet live capture); default never. */
+  segmentMaxAgeMs?: SpoolWriterOptions['segmentMaxAgeMs'];
 }
 
 export interface IngestPcapResult {
@@ -66,6 +68,7 @@ export async function runIngestPcap(opts: IngestPcapOptions): Promise<IngestPcap
     writer = await SpoolWriter.open(opts.spoolDir, {
       ...(opts.runId !== undefined ? { runId: opts.runId } : {}),
       ...(opts.segmentMaxBytes !== undefined ? { segmentMaxBytes: opts.segmentMaxBytes } : {}),
+      ...(opts.segmentMaxAgeMs !== undefined ? { segmentMaxAgeMs: opts.segmentMaxAgeMs } : {}),
     });
   } catch (e) {
     await input.close();
@@ -73,9 +76,14 @@ export async function runIngestPcap(opts: IngestPcapOptions): Promise<IngestPcap
   }
   opts.log({ event: 'ingest-start', runId: writer.runId, source: opts.input === '-' ? 'stdin' : 'file' });
   const stopHeartbeat = await startRunHeartbeat(opts.spoolDir, writer.runId);
+  // A quiet live capture: its last records are sealed by age, not only when the next one comes.
+  let aging: Promise<void> = Promise.resolve();
+  const ager = opts.segmentMaxAgeMs ? setInterval(() => void (aging = aging.then(() => writer.rotateIfOld()).catch(() => undefined)), Math.max(50, opts.segmentMaxAgeMs / 2)) : null;
   try {
     return await ingestInto(opts, input, writer);
   } finally {
+    if (ager) clearInterval(ager);
+    await aging;
     await stopHeartbeat();
   }
 }

@@ -141,6 +141,17 @@ export class SpoolWriter {
   }
 
   /**
+   * Seals and publishes the open segment if it holds records and is `segmentMaxAgeMs` old: a
+   * quiet live capture's records reach the processor without waiting for the next record.
+   * Resolves when that is done (at once when nothing is due). Rejects like `append`.
+   */
+  rotateIfOld(): Promise<void> {
+    if (this.#closed || this.#failed !== null) return this.#failed !== null ? Promise.reject(this.#failed) : Promise.resolve();
+    if (this.#segBytes > 0 && this.#maxAgeMs > 0 && this.#now() - this.#segStartedAt >= this.#maxAgeMs) this.#rotate();
+    return this.#chain;
+  }
+
+  /**
    * Seals what is buffered as the run's final segment(s) and publishes them. Returns counts.
    * A run of zero records still gets one empty final segment.
    */

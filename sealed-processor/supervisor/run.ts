@@ -183,12 +183,18 @@ export class Run {
    * Publishes when the run is complete. Returns the run's status after this step.
    */
   async advance(available: readonly SegmentEntry[]): Promise<RunStatus> {
+    await this.#dropCommittedBeforeResume(available);
     for (;;) {
       if (this.#env.isStopping()) return 'pending';
       if (this.#env.now() < this.#retryAt) return 'pending';
       if (this.#journaled) {
         const status = await this.#retryJournal();
         if (status !== 'pending' || this.#journaled) return status;
+        continue;
+      }
+      if (this.#worker && !this.#worker.alive) {
+        // Died while idle (killed from outside between segments): learn, and replay now.
+        await this.#crashed(this.#worker);
         continue;
       }
       if (!this.#worker) {
@@ -255,6 +261,20 @@ export class Run {
       if (this.#sawFinal && this.#cursor >= this.#fed.length) return this.#finish(worker);
       if (this.#env.isStopping()) return 'pending';
       if (!replaying && this.#cutDue() && !(await this.#cut(worker))) continue;
+    }
+  }
+
+  /**
+   * Segments a resumed run's committed parts cover (left in the spool by a processor that died
+   * before the run finished): never fed again, removed.
+   */
+  async #dropCommittedBeforeResume(available: readonly SegmentEntry[]): Promise<void> {
+    const through = this.#committedThrough;
+    if (through === null || this.#fed.length > 0) return;
+    for (const s of available) {
+      if (s.seq > through) continue;
+      await unlink(join(this.#env.spoolDir, 'segments', s.name)).catch(() => undefined);
+      this.#count('segments_already_committed');
     }
   }
 
