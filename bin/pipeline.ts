@@ -13,6 +13,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AppError, ErrorCode } from '../schemas/errors.ts';
 import { runManifests } from '../sealed-processor/sinks/committed-parts.ts';
+import { checkCaptureInput } from '../ingest/check-input.ts';
 import { parseSigningKeyArg } from '../sealed-processor/sinks/manifest-signer.ts';
 
 const FLOWSEAL = fileURLToPath(new URL('./flowseal.mjs', import.meta.url));
@@ -53,6 +54,8 @@ async function waitForFile(path: string, child: ChildProcess, timeoutMs: number)
 export async function runPipeline(opts: PipelineOptions): Promise<number> {
   if (opts.captures.length === 0) throw new AppError(ErrorCode.BadRequest, 'pipeline needs at least one capture');
   if (opts.captures.includes('-') && opts.captures.length > 1) throw new AppError(ErrorCode.BadRequest, "'-' (stdin) must be the only capture");
+  // Before anything starts: a wrong path is an error naming it, not an empty run.
+  for (const capture of opts.captures) await checkCaptureInput(capture);
   const ownSpool = !opts.spoolDir;
   const spoolDir = opts.spoolDir ? resolve(opts.spoolDir) : await mkdtemp(join(tmpdir(), 'flowseal-spool-'));
   // Run ids sort in ingest order, which is the order the processor takes runs in.

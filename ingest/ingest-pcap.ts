@@ -15,6 +15,7 @@ import { startRunHeartbeat } from './spool/run-heartbeat.ts';
 import { open } from 'node:fs/promises';
 import { AppError, ErrorCode, isAppError } from '../schemas/errors.ts';
 import { RecordKind } from '../schemas/spool.ts';
+import { checkCaptureInput, inputError } from './check-input.ts';
 import { CaptureReader, type CaptureRecord } from './capture/capture-reader.ts';
 import { SpoolWriter, type SpoolWriterOptions } from './spool/spool-writer.ts';
 
@@ -47,17 +48,18 @@ const READ_CHUNK_BYTES = 256 * 1024;
 
 async function openInput(opts: IngestPcapOptions): Promise<{ stream: AsyncIterable<Uint8Array>; close: () => Promise<void> }> {
   if (opts.input === '-') return { stream: opts.stdin ?? (process.stdin as AsyncIterable<Uint8Array>), close: async () => undefined };
+  await checkCaptureInput(opts.input);
   try {
     const fh = await open(opts.input, 'r');
     return { stream: fh.createReadStream({ highWaterMark: READ_CHUNK_BYTES, autoClose: false }), close: () => fh.close() };
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code ?? 'unknown';
-    throw new AppError(ErrorCode.BadRequest, `cannot open the capture file (${code})`, { cause: e });
+    throw inputError(opts.input, (e as NodeJS.ErrnoException).code, e);
   }
 }
 
 /**
- * Ingests one capture into the spool as one run. Throws ERR_SPOOL_NO_PUBLIC_KEY before
+ * Ingests one capture into the spool as one run. Throws ERR_INPUT_* (naming the path) for a
+ * missing, unreadable or non-capture file and ERR_SPOOL_NO_PUBLIC_KEY before
  * reading anything if no processor key is published; ERR_CAPTURE_* (after sealing what came
  * before) for a damaged capture; the writer's error for IO failures (open segment discarded).
  */

@@ -15,6 +15,15 @@ export const ErrorCode = {
   ConfigInvalid: 'ERR_CONFIG_INVALID',
   PolicyInvalid: 'ERR_POLICY_INVALID',
   KeyInvalid: 'ERR_KEY_INVALID',
+  // inputs named on the command line (checked before anything starts; the message names the path)
+  /** No such file. */
+  InputNotFound: 'ERR_INPUT_NOT_FOUND',
+  /** A directory where a capture file was expected. */
+  InputIsDirectory: 'ERR_INPUT_IS_DIRECTORY',
+  /** The file exists but cannot be read (permissions, a device, a FIFO, ...). */
+  InputUnreadable: 'ERR_INPUT_UNREADABLE',
+  /** The file does not start like a capture (pcap, pcapng, or one compressed with gzip, zstd or xz): empty, text, ... */
+  InputNotCapture: 'ERR_INPUT_NOT_A_CAPTURE',
   // captures
   CaptureBadMagic: 'ERR_CAPTURE_BAD_MAGIC',
   CaptureTruncated: 'ERR_CAPTURE_TRUNCATED',
@@ -104,6 +113,10 @@ export const errorStatus: Record<ErrorCode, number> = {
   ERR_PAYLOAD_TOO_LARGE: 413,
   ERR_UNSUPPORTED_MEDIA_TYPE: 415,
   ERR_NOT_ACCEPTABLE: 406,
+  ERR_INPUT_NOT_FOUND: 400,
+  ERR_INPUT_IS_DIRECTORY: 400,
+  ERR_INPUT_UNREADABLE: 400,
+  ERR_INPUT_NOT_A_CAPTURE: 400,
   ERR_QUERY_INVALID: 400,
   ERR_QUERY_FILTER_INVALID: 400,
   ERR_QUERY_FILTER_SYNTAX: 400,
@@ -119,6 +132,7 @@ export const errorStatus: Record<ErrorCode, number> = {
 /** CLI exit codes: 2 = usage/config/input problems, 3 = data corruption, 1 = anything else. */
 export function exitCodeFor(code: ErrorCode): number {
   if (code.startsWith('ERR_CAPTURE_') || code.startsWith('ERR_SPOOL_')) return 3;
+  if (code.startsWith('ERR_INPUT_')) return 2;
   if (code === ErrorCode.ConfigInvalid || code === ErrorCode.AuditUnavailable || code === ErrorCode.PolicyInvalid || code === ErrorCode.KeyInvalid || code === ErrorCode.BadRequest) return 2;
   return 1;
 }
