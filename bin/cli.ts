@@ -10,7 +10,7 @@
 import { AppError, exitCodeFor, isAppError } from '../schemas/errors.ts';
 import { SEGMENT_MAX_RECORD_BYTES } from '../schemas/spool.ts';
 import { Scope } from '../schemas/claims.ts';
-import { closest, commandHelp, parseCommandArgs, parseDuration, suggestion } from './args.ts';
+import { closest, commandHelp, parseCommandArgs, parseDuration, parseSize, suggestion } from './args.ts';
 import type { OptionSpecs, ParsedValues } from './args.ts';
 import { QUERY_EXAMPLES, QUERY_NOTES, QUERY_OPTIONS } from './query-options.ts';
 
@@ -71,6 +71,24 @@ export function tokenScopes(text: string | undefined): string[] {
 
 const SIGNING_KEY_SOURCES = 'stdin, env:NAME or file:PATH';
 
+/** `--spool-max` / `--spool-full` of `ingest pcap` and `pipeline` (ingest/spool/spool-quota.ts). */
+const SPOOL_QUOTA_OPTIONS = {
+  'spool-max': { type: 'string', value: '<size>', default: 'no limit', description: 'Most bytes of sealed segments the spool may hold (512M, 20G)' },
+  'spool-full': { type: 'string', value: '<policy>', default: 'pause', description: 'When the spool is full: pause (backpressure) or drop-oldest (unprocessed segment); counted in the manifest' },
+} as const;
+
+/** The quota of `--spool-max`/`--spool-full`, or undefined without a limit. */
+function spoolQuota(v: ParsedValues): { maxBytes: number; policy: 'pause' | 'drop-oldest' } | undefined {
+  const policy = str(v['spool-full']) ?? 'pause';
+  if (policy !== 'pause' && policy !== 'drop-oldest') throw new AppError('ERR_BAD_REQUEST', '--spool-full must be pause or drop-oldest');
+  const max = str(v['spool-max']);
+  if (max === undefined) {
+    if (v['spool-full'] !== undefined) throw new AppError('ERR_BAD_REQUEST', '--spool-full needs --spool-max');
+    return undefined;
+  }
+  return { maxBytes: parseSize(max, 'spool-max'), policy };
+}
+
 /** `--publish-every` of `process` and `pipeline` (rolling publication, like nfcapd's -t). */
 const PUBLISH_EVERY_OPTION = {
   type: 'string',
@@ -105,6 +123,7 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
       spool: { type: 'string', value: '<dir>', default: 'a temporary directory, removed afterwards', description: 'Encrypted spool directory between the two processes' },
       'signing-key': { type: 'string', value: '<source>', default: 'a key generated for this run only', description: `Manifest signing key: ${SIGNING_KEY_SOURCES}` },
       'publish-every': PUBLISH_EVERY_OPTION,
+      ...SPOOL_QUOTA_OPTIONS,
     },
     examples: [
       'flowseal pipeline capture.pcapng --archive /srv/archive --dataset campus',
@@ -121,6 +140,7 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
         spoolDir: str(v.spool),
         signingKey: str(v['signing-key']),
         ...(str(v['publish-every']) ? { publishEveryMs: parseDuration(str(v['publish-every'])!, 'publish-every') } : {}),
+        spoolQuota: spoolQuota(v),
       });
     },
   },
@@ -132,6 +152,7 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
       'run-id': { type: 'string', value: '<id>', default: 'generated from the time and random bytes', description: 'Run id (1-64 of A-Z a-z 0-9 _ -)' },
       'segment-bytes': { type: 'string', value: '<n>', default: '8388608 (8 MiB)', description: `Segment size before sealing, at most ${SEGMENT_MAX_RECORD_BYTES}` },
       'segment-max-age': { type: 'string', value: '<duration>', default: 'off', description: 'Seal a segment holding records this old even if it is not full (live captures)' },
+      ...SPOOL_QUOTA_OPTIONS,
     },
     examples: ['flowseal ingest pcap capture.pcapng --spool /var/spool/flowseal', 'tcpdump -i eth0 -U -w - | flowseal ingest pcap - --spool /var/spool/flowseal --run-id eth0-monday'],
     run: async (v, p) => {
@@ -143,6 +164,7 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
         ...(str(v['run-id']) ? { runId: str(v['run-id'])! } : {}),
         ...(str(v['segment-bytes']) ? { segmentMaxBytes: segmentBytes(str(v['segment-bytes'])!) } : {}),
         ...(str(v['segment-max-age']) ? { segmentMaxAgeMs: parseDuration(str(v['segment-max-age'])!, 'segment-max-age') } : {}),
+        spoolQuota: spoolQuota(v),
         log: (o: object) => err(JSON.stringify({ component: 'ingest', ...o })),
       });
       err(JSON.stringify({ component: 'ingest', event: 'done', ...res }));

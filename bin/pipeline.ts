@@ -30,6 +30,8 @@ export interface PipelineOptions {
   signingKey?: string | undefined;
   /** A live run publishes a part this often (ms, `--publish-every`); default the processor's (5 minutes). */
   publishEveryMs?: number | undefined;
+  /** Spool size limit and policy, passed to ingest (`--spool-max`, `--spool-full`). */
+  spoolQuota?: { maxBytes: number; policy: 'pause' | 'drop-oldest' } | undefined;
   /** Where child diagnostics go (NDJSON lines). Default: inherit stderr. */
   stdio?: 'inherit' | 'pipe';
 }
@@ -103,7 +105,7 @@ export async function runPipeline(opts: PipelineOptions): Promise<number> {
     let firstFailure = 0;
     for (const [i, capture] of opts.captures.entries()) {
       if (aborted) break;
-      const ingest = spawn(node, [FLOWSEAL, 'ingest', 'pcap', capture, '--spool', spoolDir, '--run-id', runIds[i]!, '--segment-max-age', `${segmentMaxAgeMs}ms`], {
+      const ingest = spawn(node, [FLOWSEAL, 'ingest', 'pcap', capture, '--spool', spoolDir, '--run-id', runIds[i]!, '--segment-max-age', `${segmentMaxAgeMs}ms`, ...(opts.spoolQuota ? ['--spool-max', String(opts.spoolQuota.maxBytes), '--spool-full', opts.spoolQuota.policy] : [])], {
         stdio: [capture === '-' ? 'inherit' : 'ignore', stdio, stdio],
         detached: true,
       });
@@ -179,6 +181,9 @@ export async function checkPublished(archiveDir: string, dataset: string, runIds
     if (lost.length > 0) {
       process.stderr.write(`flowseal pipeline: run ${run} was published without some of its data: ${lost.map((k) => `${counts[k]} ${k.replace('segments_', 'segment(s) ')}`).join(', ')}\n`);
       status = 3;
+    }
+    if ((counts.spool_quota_dropped_segments ?? 0) > 0 || (counts.spool_quota_pauses ?? 0) > 0) {
+      process.stderr.write(`flowseal pipeline: run ${run}: the spool was full: ${counts.spool_quota_dropped_segments ?? 0} unprocessed segment(s) dropped, ingest paused ${counts.spool_quota_pauses ?? 0} time(s) for ${counts.spool_quota_paused_ms ?? 0} ms (counted in the manifest as spool_quota_*)\n`);
     }
     // Records shown to crash the worker on their own are skipped by design (the rest of the
     // run is published); say how many, so nothing is dropped silently.

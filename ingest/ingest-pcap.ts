@@ -32,6 +32,8 @@ export interface IngestPcapOptions {
   segmentMaxBytes?: SpoolWriterOptions['segmentMaxBytes'];
   /** Seal a segment whose first record is this old even if it is not full (a quiet live capture); default never. */
   segmentMaxAgeMs?: SpoolWriterOptions['segmentMaxAgeMs'];
+  /** Spool size limit and policy (`--spool-max`, `--spool-full`); default none. */
+  spoolQuota?: { maxBytes: number; policy: 'pause' | 'drop-oldest' } | undefined;
 }
 
 export interface IngestPcapResult {
@@ -42,6 +44,8 @@ export interface IngestPcapResult {
   bytes: number;
   /** Records per pcap LINKTYPE_* value. */
   linkTypes: Record<number, number>;
+  /** What the spool quota did (pauses, drops), when one was set. */
+  quota?: { pauses: number; pausedMs: number; droppedSegments: number };
 }
 
 const READ_CHUNK_BYTES = 256 * 1024;
@@ -71,6 +75,7 @@ export async function runIngestPcap(opts: IngestPcapOptions): Promise<IngestPcap
       ...(opts.runId !== undefined ? { runId: opts.runId } : {}),
       ...(opts.segmentMaxBytes !== undefined ? { segmentMaxBytes: opts.segmentMaxBytes } : {}),
       ...(opts.segmentMaxAgeMs !== undefined ? { segmentMaxAgeMs: opts.segmentMaxAgeMs } : {}),
+      ...(opts.spoolQuota ? { quota: { ...opts.spoolQuota, log: (e: Record<string, unknown>) => opts.log(e) } } : {}),
     });
   } catch (e) {
     await input.close();
@@ -121,5 +126,6 @@ async function ingestInto(opts: IngestPcapOptions, input: Awaited<ReturnType<typ
   const res = await writer.close();
   await writeRunEndMarker(opts.spoolDir, writer.runId, res.segments);
   opts.log({ event: 'capture-read', format: reader.format, ...reader.stats });
-  return { runId: writer.runId, records: res.records, segments: res.segments, bytes: res.bytes, linkTypes };
+  const q = writer.quota;
+  return { runId: writer.runId, records: res.records, segments: res.segments, bytes: res.bytes, linkTypes, ...(q ? { quota: { pauses: q.pauses, pausedMs: q.pausedMs, droppedSegments: q.droppedSegments } } : {}) };
 }

@@ -25,11 +25,14 @@
  * publishes nothing.
  * Counts (manifest): worker_restarts and worker_restarts_<cause>, poison_records[_<cause>],
  * isolation_probes[_<outcome>], crash_suspects_cleared, segments_quarantined[_poisoned],
- * transient_failures, run_errors, publish_retries, parts_published. Each part's manifest
- * carries the run's totals through that part.
+ * transient_failures, run_errors, publish_retries, parts_published, and from ingest's spool
+ * quota (ingest/spool/spool-quota.ts) spool_quota_pauses, spool_quota_paused_ms,
+ * spool_quota_dropped_segments. Each part's manifest carries the run's totals through that
+ * part. Segments the quota dropped are skipped at once (no gap timeout).
  * Never: holds plaintext beyond one segment, or logs anything but counts, positions and codes.
  */
-import { readdir, rm, unlink } from 'node:fs/promises';
+import { readdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
+import { RunQuota, runProgressName, runQuotaName } from '../../schemas/spool.ts';
 import { join } from 'node:path';
 import { AppError, ErrorCode } from '../../schemas/errors.ts';
 import type { Policy } from '../../schemas/policy.ts';
@@ -251,7 +254,10 @@ export class Run {
         if (replaying) this.#fed = this.#fed.filter((f) => f.seq !== next.seq);
         continue;
       }
-      if (!replaying) this.#fed.push(next);
+      if (!replaying) {
+        this.#fed.push(next);
+        await this.#writeProgress(next.seq);
+      }
       this.#cursor++;
       if (result === 'crashed') {
         await this.#crashed(worker);
@@ -312,6 +318,13 @@ export class Run {
     const later = available.filter((s) => s.seq > this.#nextSeq).map((s) => s.seq);
     const now = this.#env.now();
     if (later.length) {
+      // Dropped by ingest's spool quota (drop-oldest): nothing to wait for.
+      const dropped = new Set((await this.#readQuota())?.dropped ?? []);
+      if (dropped.has(this.#nextSeq)) {
+        while (dropped.has(this.#nextSeq) && this.#nextSeq < Math.min(...later)) this.#nextSeq++;
+        this.#gapSince = null;
+        return false;
+      }
       // A gap: a segment never arrived (or was removed). Wait a while, then go on without it.
       this.#gapSince ??= now;
       if (now - this.#gapSince >= this.#env.gapTimeoutMs) {
@@ -361,11 +374,41 @@ export class Run {
     return this.#published();
   }
 
-  /** The manifest counts: an earlier processor's totals plus ours. */
-  #manifestCounts(worker: Record<string, number>): Record<string, number> {
+  /** The manifest counts: an earlier processor's totals plus ours, and ingest's spool quota report (its own totals). */
+  async #manifestCounts(worker: Record<string, number>): Promise<Record<string, number>> {
     const out: Record<string, number> = { ...this.#base };
     for (const [k, v] of Object.entries({ ...this.#counts, ...this.#recovery.ledger.counts(), ...worker })) out[k] = (out[k] ?? 0) + v;
+    const quota = await this.#readQuota();
+    if (quota) {
+      out.spool_quota_pauses = quota.pauses;
+      out.spool_quota_paused_ms = quota.pausedMs;
+      out.spool_quota_dropped_segments = quota.droppedSegments;
+      out[`spool_quota_policy_${quota.policy.replace('-', '_')}`] = 1;
+    }
     return out;
+  }
+
+  /** Ingest's spool quota report for this run (schemas/spool.ts `RunQuota`), or null. */
+  async #readQuota(): Promise<RunQuota | null> {
+    const text = await readFile(join(this.#env.spoolDir, 'segments', runQuotaName(this.runId)), 'utf8').catch(() => null);
+    if (text === null) return null;
+    try {
+      return RunQuota.parse(JSON.parse(text));
+    } catch {
+      return null;
+    }
+  }
+
+  /** Tells ingest's spool quota which segments are taken (schemas/spool.ts `RunProgress`). */
+  async #writeProgress(through: number): Promise<void> {
+    const path = join(this.#env.spoolDir, 'segments', runProgressName(this.runId));
+    await writeFile(`${path}.tmp`, JSON.stringify({ through }));
+    await rename(`${path}.tmp`, path);
+  }
+
+  /** Removes the run's progress and quota files once it is finished. */
+  async #removeRunFiles(): Promise<void> {
+    for (const name of [runProgressName(this.runId), runQuotaName(this.runId)]) await unlink(join(this.#env.spoolDir, 'segments', name)).catch(() => undefined);
   }
 
   /**
@@ -385,7 +428,7 @@ export class Run {
         archiveDir: this.#env.archiveDir,
         stagingDir,
         done: report,
-        counts: this.#manifestCounts(report.counts),
+        counts: await this.#manifestCounts(report.counts),
         policy: this.#env.policy,
         processorVersion: this.#env.processorVersion,
         ...(this.#env.manifestSigner ? { signer: this.#env.manifestSigner } : {}),
@@ -428,6 +471,7 @@ export class Run {
   async #empty(): Promise<RunStatus> {
     for (const f of this.#fed) await unlink(join(this.#env.spoolDir, 'segments', f.name)).catch(() => undefined);
     await this.#discard();
+    await this.#removeRunFiles();
     this.#env.log({ event: 'run-empty', run: this.runId });
     return 'discarded';
   }
@@ -451,6 +495,7 @@ export class Run {
   async #published(): Promise<RunStatus> {
     for (const f of this.#fed) await unlink(join(this.#env.spoolDir, 'segments', f.name)).catch(() => undefined);
     await removeRunEndMarker(this.#env.spoolDir, this.runId);
+    await this.#removeRunFiles();
     this.#env.log({ event: 'run-published', run: this.runId, parts: this.#nextPart - 1, counts: this.#counts });
     return 'published';
   }
