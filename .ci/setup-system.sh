@@ -15,6 +15,9 @@ PACKAGES=(
   tshark            # oracle for conversations, malformed-packet checks
   wireshark-common  # capinfos, mergecap, editcap, dumpcap
   tcpdump
+  gzip              # compressed-capture fixtures (ingest/capture/*compressed*.test.ts)
+  zstd
+  xz-utils
   nfdump
   softflowd
   dnsutils          # dig
@@ -42,7 +45,7 @@ done
 # Each command the tests run, and a probe that exits 0 only when it works.
 verify() {
   local failed=0
-  for probe in "tshark --version" "editcap -v" "capinfos -v" "tcpdump --version" "tcpdump -i lo -d" \
+  for probe in "tshark --version" "editcap -v" "capinfos -v" "tcpdump --version" "tcpdump -i lo -d" "gzip --version" "zstd --version" "xz --version" \
                "nfdump -V" "softflowd -h" "dig -v" "curl --version" "nginx -v" "openssl version" "socat -V" "ip -V" \
                "chromium-headless-shell --version"; do
     if ! $probe >/dev/null 2>&1; then

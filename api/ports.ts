@@ -153,6 +153,11 @@ export interface AuditEntry {
   readonly dataset: string | null;
   /** The validated structured query (or the convenience GET's equivalent). */
   readonly query: unknown;
+  /**
+   * The absolute time range the query read, once planned: relative times resolved and a
+   * cursor's pinned range applied. Absent when the request failed before planning.
+   */
+  readonly timeRange?: { readonly from: string; readonly to: string };
   readonly rows: number | null;
   readonly errorCode: string | null;
   /** Why a token was refused (a `TokenRejection` value): recorded here, never sent to the client. */

@@ -50,7 +50,7 @@ import { planQuery } from '../api/query/plan.ts';
 import type { QueryPlan } from '../api/query/plan.ts';
 import { compilePlan } from '../api/engine/duckdb-plan-sql.ts';
 import type { PlanSql } from '../api/engine/duckdb-plan-sql.ts';
-import { createShaper } from '../api/engine/duckdb-shape.ts';
+import { createShaper, rowsBatch } from '../api/engine/duckdb-shape.ts';
 import type { QueryRequest } from '../schemas/query.ts';
 
 interface CompileLimits { recordRows: number; groupRows: number; minGroupSize: number; maxTimeRangeDays: number; maxFilterNodes: number }
@@ -72,7 +72,7 @@ function compileQuery(req: QueryRequest, limits: CompileLimits, files: readonly 
 /** The adapter's row shaping over a whole result. */
 function shapeResult(c: PlanSql, r: { columns: { name: string; type: string }[]; rows: unknown[][] }) {
   const shaper = createShaper(c, r.columns);
-  const rows = shaper.push(r.rows);
+  const rows = shaper.push(rowsBatch(r.rows));
   return { columns: [...shaper.columns], rows, ...shaper.stats() };
 }
 import { renderResponse } from '../api/routes/format.ts';

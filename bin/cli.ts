@@ -10,9 +10,10 @@
 import { AppError, exitCodeFor, isAppError } from '../schemas/errors.ts';
 import { SEGMENT_MAX_RECORD_BYTES } from '../schemas/spool.ts';
 import { Scope } from '../schemas/claims.ts';
-import { closest, commandHelp, parseCommandArgs, parseDuration, parseSize, suggestion } from './args.ts';
+import { closest, commandHelp, parseCommandArgs, parseDuration, suggestion } from './args.ts';
 import type { OptionSpecs, ParsedValues } from './args.ts';
 import { QUERY_EXAMPLES, QUERY_NOTES, QUERY_OPTIONS } from './query-options.ts';
+import { INGEST_USAGE, SPOOL_QUOTA_OPTIONS, spoolQuota } from './ingest.ts';
 
 export interface Command {
   readonly summary: string;
@@ -43,13 +44,6 @@ function positiveInt(text: string, name: string): number {
   return n;
 }
 
-/** Spool segments are decrypted whole in the processor's memory: keep them modest. */
-function segmentBytes(text: string): number {
-  const n = positiveInt(text, 'segment-bytes');
-  if (n > SEGMENT_MAX_RECORD_BYTES) throw new AppError('ERR_BAD_REQUEST', `--segment-bytes must be at most ${SEGMENT_MAX_RECORD_BYTES} (32 MiB)`);
-  return n;
-}
-
 const KNOWN_SCOPES: readonly string[] = Object.values(Scope);
 
 /**
@@ -70,24 +64,6 @@ export function tokenScopes(text: string | undefined): string[] {
 }
 
 const SIGNING_KEY_SOURCES = 'stdin, env:NAME or file:PATH';
-
-/** `--spool-max` / `--spool-full` of `ingest pcap` and `pipeline` (ingest/spool/spool-quota.ts). */
-const SPOOL_QUOTA_OPTIONS = {
-  'spool-max': { type: 'string', value: '<size>', default: 'no limit', description: 'Most bytes of sealed segments the spool may hold (512M, 20G)' },
-  'spool-full': { type: 'string', value: '<policy>', default: 'pause', description: 'When the spool is full: pause (backpressure) or drop-oldest (unprocessed segment); counted in the manifest' },
-} as const;
-
-/** The quota of `--spool-max`/`--spool-full`, or undefined without a limit. */
-function spoolQuota(v: ParsedValues): { maxBytes: number; policy: 'pause' | 'drop-oldest' } | undefined {
-  const policy = str(v['spool-full']) ?? 'pause';
-  if (policy !== 'pause' && policy !== 'drop-oldest') throw new AppError('ERR_BAD_REQUEST', '--spool-full must be pause or drop-oldest');
-  const max = str(v['spool-max']);
-  if (max === undefined) {
-    if (v['spool-full'] !== undefined) throw new AppError('ERR_BAD_REQUEST', '--spool-full needs --spool-max');
-    return undefined;
-  }
-  return { maxBytes: parseSize(max, 'spool-max'), policy };
-}
 
 /** `--publish-every` of `process` and `pipeline` (rolling publication, like nfcapd's -t). */
 const PUBLISH_EVERY_OPTION = {
@@ -114,9 +90,16 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
     },
   },
   pipeline: {
-    summary: 'Ingest a capture and run the sealed processor as two processes with the encrypted spool between them',
-    usage: 'flowseal pipeline <capture...|-> --archive <dir> [--policy <file>] [--dataset <name>] [--spool <dir>] [--signing-key env:NAME|file:PATH]',
+    summary: 'Ingest captures or NetFlow/IPFIX export and run the sealed processor as two processes with the encrypted spool between them',
+    usage:
+      'flowseal pipeline <capture...|-> --archive <dir> [--policy <file>] [--dataset <name>] [--spool <dir>] [--signing-key env:NAME|file:PATH]\n' +
+      '         [--publish-every <duration>] [--spool-max <size> [--spool-full pause|drop-oldest]]\n' +
+      '       flowseal pipeline --netflow-listen <addr:port> --archive <dir> [...]\n' +
+      '       flowseal pipeline --netflow-pcap <file|-> [--netflow-port <n>] --archive <dir> [...]',
     options: {
+      'netflow-listen': { type: 'string', value: '<addr:port>', default: 'none', description: 'Collect NetFlow/IPFIX on this UDP address (IPv4:port or [IPv6]:port) until SIGINT/SIGTERM, then publish' },
+      'netflow-pcap': { type: 'string', value: '<file|->', default: 'none', description: 'Replay the NetFlow/IPFIX export in this capture' },
+      'netflow-port': { type: 'string', value: '<n>', default: 'any UDP port', description: 'With --netflow-pcap: only datagrams to this port' },
       archive: { type: 'string', value: '<dir>', required: true, description: 'Archive root the anonymized Parquet is published into' },
       policy: { type: 'string', value: '<file>', default: 'the built-in default policy', description: 'Anonymization policy (JSON or YAML)' },
       dataset: { type: 'string', value: '<name>', default: 'default', description: 'Dataset the runs are published under' },
@@ -128,12 +111,18 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
     examples: [
       'flowseal pipeline capture.pcapng --archive /srv/archive --dataset campus',
       'tcpdump -i eth0 -U -w - | flowseal pipeline - --archive /srv/archive --policy policy.yaml',
+      'flowseal pipeline --netflow-listen 0.0.0.0:2055 --archive /srv/archive --dataset routers --publish-every 1m',
+      'flowseal pipeline --netflow-pcap export.pcap --netflow-port 2055 --archive /srv/archive',
     ],
     run: async (v, p) => {
-      if (p.length === 0) throw new AppError('ERR_BAD_REQUEST', 'pipeline takes one or more capture paths (or - for stdin)');
+      const netflow = str(v['netflow-listen']) !== undefined || str(v['netflow-pcap']) !== undefined;
+      if (p.length === 0 && !netflow) throw new AppError('ERR_BAD_REQUEST', 'pipeline takes one or more capture paths (or - for stdin), --netflow-listen or --netflow-pcap');
       const { runPipeline } = await import('./pipeline.ts');
       return runPipeline({
         captures: p,
+        netflowListen: str(v['netflow-listen']),
+        netflowPcap: str(v['netflow-pcap']),
+        netflowPort: str(v['netflow-port']),
         archiveDir: required(v, 'archive'),
         policyPath: str(v.policy),
         dataset: str(v.dataset) ?? 'default',
@@ -145,30 +134,32 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
     },
   },
   ingest: {
-    summary: 'Capture side: seal packets from a pcap/pcapng file (or - for stdin) into the spool',
-    usage: 'flowseal ingest pcap <file|-> --spool <dir> [--run-id <id>] [--segment-bytes <n>]',
+    summary: 'Capture side: seal packets from a pcap/pcapng capture, or NetFlow/IPFIX datagrams (UDP or a capture of them), into the spool',
+    usage: INGEST_USAGE,
     options: {
       spool: { type: 'string', value: '<dir>', required: true, description: "Spool directory holding the processor's public key" },
       'run-id': { type: 'string', value: '<id>', default: 'generated from the time and random bytes', description: 'Run id (1-64 of A-Z a-z 0-9 _ -)' },
       'segment-bytes': { type: 'string', value: '<n>', default: '8388608 (8 MiB)', description: `Segment size before sealing, at most ${SEGMENT_MAX_RECORD_BYTES}` },
-      'segment-max-age': { type: 'string', value: '<duration>', default: 'off', description: 'Seal a segment holding records this old even if it is not full (live captures)' },
+      listen: { type: 'string', value: '<addr:port>', default: '127.0.0.1:2055', description: 'netflow: UDP address to collect on, IPv4:port or [IPv6]:port (port 0: any free one)' },
+      pcap: { type: 'string', value: '<file|->', default: 'none: listen on UDP', description: 'netflow: read the datagrams from a capture of export traffic instead' },
+      port: { type: 'string', value: '<n>', default: 'any UDP port', description: 'netflow --pcap: only datagrams to this destination port' },
+      'recv-buffer': { type: 'string', value: '<bytes>', default: '33554432 (32 MiB; the kernel caps it at net.core.rmem_max)', description: 'netflow --listen: socket receive buffer to ask for' },
+      'queue-datagrams': { type: 'string', value: '<n>', default: '65536', description: 'netflow --listen: datagrams queued between socket and disk before drops (counted)' },
+      'segment-seconds': { type: 'string', value: '<s>', default: '60 for netflow --listen, else off', description: 'pcap, netflow --listen: seal a segment holding records this old even if it is not full (a quiet live source; 0: by size only)' },
       ...SPOOL_QUOTA_OPTIONS,
+      'progress-interval': { type: 'string', value: '<s>', default: '1', description: 'Seconds between progress reports on stderr (status line on a terminal, else NDJSON); 0: none' },
+      quiet: { type: 'boolean', default: 'off', description: 'No progress reports (the final summary is still printed)' },
     },
-    examples: ['flowseal ingest pcap capture.pcapng --spool /var/spool/flowseal', 'tcpdump -i eth0 -U -w - | flowseal ingest pcap - --spool /var/spool/flowseal --run-id eth0-monday'],
+    examples: [
+      'flowseal ingest pcap capture.pcapng --spool /var/spool/flowseal',
+      'tcpdump -i eth0 -U -w - | flowseal ingest pcap - --spool /var/spool/flowseal --run-id eth0-monday',
+      'flowseal ingest netflow --listen 0.0.0.0:2055 --spool /var/spool/flowseal',
+      'flowseal ingest netflow --listen [::]:4739 --spool /var/spool/flowseal --recv-buffer 67108864',
+      'flowseal ingest netflow --pcap export.pcap --port 2055 --spool /var/spool/flowseal',
+    ],
     run: async (v, p) => {
-      if (p[0] !== 'pcap' || p.length !== 2) throw new AppError('ERR_BAD_REQUEST', 'usage: flowseal ingest pcap <file|-> --spool <dir>');
-      const { runIngestPcap } = await import('../ingest/ingest-pcap.ts');
-      const res = await runIngestPcap({
-        input: p[1]!,
-        spoolDir: required(v, 'spool'),
-        ...(str(v['run-id']) ? { runId: str(v['run-id'])! } : {}),
-        ...(str(v['segment-bytes']) ? { segmentMaxBytes: segmentBytes(str(v['segment-bytes'])!) } : {}),
-        ...(str(v['segment-max-age']) ? { segmentMaxAgeMs: parseDuration(str(v['segment-max-age'])!, 'segment-max-age') } : {}),
-        spoolQuota: spoolQuota(v),
-        log: (o: object) => err(JSON.stringify({ component: 'ingest', ...o })),
-      });
-      err(JSON.stringify({ component: 'ingest', event: 'done', ...res }));
-      return 0;
+      const { runIngestCommand } = await import('./ingest.ts');
+      return runIngestCommand(v, p);
     },
   },
   process: {

@@ -1,19 +1,24 @@
 /**
  * `flowseal pipeline`: runs the sealed processor and the ingest side as two separate OS
- * processes with the encrypted spool between them, and exits when the capture is processed.
+ * processes with the encrypted spool between them, and exits when the input is processed.
+ * The input is packet captures, a capture of flow export (`--netflow-pcap`), or a live
+ * NetFlow/IPFIX collector (`--netflow-listen`), which runs until SIGINT/SIGTERM and then
+ * publishes the rest of what it collected. A live run (a capture from stdin, the collector)
+ * is published in parts, one every `--publish-every` (rolling publication).
  *
  * Owns: process orchestration only (start the processor, wait for its public key, start
- * ingest with the same run id, wait for both). Never: touches keys or packet data itself.
+ * ingest with the same run id, wait for both), and a summary of each published run's counts.
+ * Never: touches keys or packet data itself.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { constants as osConstants, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AppError, ErrorCode } from '../schemas/errors.ts';
 import { runManifests } from '../sealed-processor/sinks/committed-parts.ts';
-import { checkCaptureInput } from '../ingest/check-input.ts';
+import { checkCaptureInput } from '../ingest/capture-input.ts';
 import { parseSigningKeyArg } from '../sealed-processor/sinks/manifest-signer.ts';
 
 const FLOWSEAL = fileURLToPath(new URL('./flowseal.mjs', import.meta.url));
@@ -21,6 +26,12 @@ const FLOWSEAL = fileURLToPath(new URL('./flowseal.mjs', import.meta.url));
 export interface PipelineOptions {
   /** One or more capture paths, or a single '-' for stdin. One processor (one anonymization key) serves them all. */
   captures: string[];
+  /** Instead of captures: collect NetFlow/IPFIX on this UDP address (`IPv4:port` / `[IPv6]:port`) until stopped. */
+  netflowListen?: string | undefined;
+  /** Instead of captures: replay the flow export in this capture (path or '-'). */
+  netflowPcap?: string | undefined;
+  /** With netflowPcap: only datagrams to this UDP port. */
+  netflowPort?: string | undefined;
   archiveDir: string;
   policyPath?: string | undefined;
   dataset: string;
@@ -52,23 +63,58 @@ async function waitForFile(path: string, child: ChildProcess, timeoutMs: number)
   }
 }
 
+/** One ingest process to run: its `flowseal` arguments (before `--spool`/`--run-id`). */
+interface IngestJob {
+  args: string[];
+  stdin: boolean;
+  /** A form that may run long (packet capture, collector): it seals segments by age (`--segment-seconds`) so each part gets them. */
+  live: boolean;
+}
+
+/**
+ * The ingest processes the options ask for, checked before any process starts.
+ * A wrong path is an error naming it (ingest/capture-input.ts), not an empty run.
+ * @throws AppError ERR_BAD_REQUEST (no input, or inputs of two kinds), ERR_LISTEN_ADDRESS_INVALID,
+ *   ERR_PORT_INVALID, ERR_INPUT_* for a capture path that is missing, not a file, unreadable or not a capture.
+ */
+async function ingestJobs(opts: PipelineOptions): Promise<IngestJob[]> {
+  const kinds = [opts.captures.length > 0, opts.netflowListen !== undefined, opts.netflowPcap !== undefined].filter(Boolean).length;
+  if (kinds === 0) throw new AppError(ErrorCode.BadRequest, 'pipeline needs an input: capture paths (or - for stdin), --netflow-listen <addr:port> or --netflow-pcap <file>');
+  if (kinds > 1) throw new AppError(ErrorCode.BadRequest, 'pipeline takes one kind of input: capture paths, --netflow-listen or --netflow-pcap');
+  if (opts.netflowPort !== undefined && opts.netflowPcap === undefined) throw new AppError(ErrorCode.BadRequest, '--netflow-port filters --netflow-pcap only');
+  const { parseListenAddress, parsePort } = await import('../ingest/netflow/listen-address.ts');
+  if (opts.netflowListen !== undefined) {
+    parseListenAddress(opts.netflowListen, '--netflow-listen');
+    return [{ args: ['ingest', 'netflow', '--listen', opts.netflowListen], stdin: false, live: true }];
+  }
+  if (opts.netflowPcap !== undefined) {
+    const port = opts.netflowPort !== undefined ? ['--port', String(parsePort(opts.netflowPort, '--netflow-port', false))] : [];
+    await checkCaptureInput(opts.netflowPcap);
+    // A replay reads as fast as it can; `ingest netflow --pcap` has no age timer.
+    return [{ args: ['ingest', 'netflow', '--pcap', opts.netflowPcap === '-' ? '-' : resolve(opts.netflowPcap), ...port], stdin: opts.netflowPcap === '-', live: false }];
+  }
+  if (opts.captures.includes('-') && opts.captures.length > 1) throw new AppError(ErrorCode.BadRequest, "'-' (stdin) must be the only capture");
+  for (const capture of opts.captures) await checkCaptureInput(capture);
+  return opts.captures.map((c) => ({ args: ['ingest', 'pcap', c], stdin: c === '-', live: true }));
+}
+
 /** Returns the exit code: 0 when everything was processed, else the failing side's code. */
 export async function runPipeline(opts: PipelineOptions): Promise<number> {
-  if (opts.captures.length === 0) throw new AppError(ErrorCode.BadRequest, 'pipeline needs at least one capture');
-  if (opts.captures.includes('-') && opts.captures.length > 1) throw new AppError(ErrorCode.BadRequest, "'-' (stdin) must be the only capture");
-  // Before anything starts: a wrong path is an error naming it, not an empty run.
-  for (const capture of opts.captures) await checkCaptureInput(capture);
+  const jobs = await ingestJobs(opts);
+  const live = opts.netflowListen !== undefined;
   const ownSpool = !opts.spoolDir;
   const spoolDir = opts.spoolDir ? resolve(opts.spoolDir) : await mkdtemp(join(tmpdir(), 'flowseal-spool-'));
   // Run ids sort in ingest order, which is the order the processor takes runs in.
   const base = `r${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
-  const runIds = opts.captures.map((_, i) => `${base}-${String(i).padStart(4, '0')}`);
+  const runIds = jobs.map((_, i) => `${base}-${String(i).padStart(4, '0')}`);
   const node = process.execPath;
   const procArgs = [FLOWSEAL, 'process', '--spool', spoolDir, '--archive', resolve(opts.archiveDir), '--dataset', opts.dataset, '--until-run', runIds.join(',')];
   if (opts.policyPath) procArgs.push('--policy', resolve(opts.policyPath));
   if (opts.publishEveryMs !== undefined) procArgs.push('--publish-every', `${opts.publishEveryMs}ms`);
-  // Ingest seals a segment at least this often, so a slow live capture reaches every part.
+  // Ingest seals a segment at least this often, so a slow live capture or a quiet collector
+  // reaches every part.
   const segmentMaxAgeMs = Math.max(100, Math.min(30_000, Math.floor((opts.publishEveryMs ?? 300_000) / 4)));
+  const quotaArgs = opts.spoolQuota ? ['--spool-max', String(opts.spoolQuota.maxBytes), '--spool-full', opts.spoolQuota.policy] : [];
   if (opts.signingKey !== undefined) {
     const src = parseSigningKeyArg(opts.signingKey);
     if (src.type === 'stdin') throw new AppError(ErrorCode.BadRequest, 'pipeline: --signing-key must be env:NAME or file:PATH (stdin is the capture\'s)');
@@ -82,15 +128,28 @@ export async function runPipeline(opts: PipelineOptions): Promise<number> {
   const children = new Set([processor]);
   let interrupts = 0;
   let aborted = false;
+  let collector: ChildProcess | null = null;
   const abort = (): void => {
     process.stderr.write('flowseal pipeline: aborting; unprocessed raw data is crypto-shredded\n');
     aborted = true;
     for (const c of children) c.kill('SIGTERM');
   };
-  const onTerminate = (): void => abort();
+  // The live collector's first SIGINT or SIGTERM ends collection: the collector seals its
+  // last segment and the processor publishes the run. A second one aborts.
+  const stopCollector = (): boolean => {
+    if (!live || interrupts !== 1 || collector === null) return false;
+    process.stderr.write('flowseal pipeline: stopping the collector; publishing what it collected (signal again to abort)\n');
+    collector.kill('SIGTERM');
+    return true;
+  };
+  const onTerminate = (): void => {
+    interrupts++;
+    if (!stopCollector()) abort();
+  };
   const onInterrupt = (): void => {
     interrupts++;
-    if (opts.captures[0] === '-' && interrupts === 1) {
+    if (stopCollector()) return;
+    if (jobs[0]!.stdin && interrupts === 1) {
       // `tcpdump -w - | flowseal pipeline -`: Ctrl-C stops tcpdump too; its EOF ends the run,
       // and what was captured is still processed and published.
       process.stderr.write('flowseal pipeline: finishing the capture read so far (Ctrl-C again to abort)\n');
@@ -103,13 +162,14 @@ export async function runPipeline(opts: PipelineOptions): Promise<number> {
   try {
     await waitForFile(join(spoolDir, 'processor-key.json'), processor, 30_000);
     let firstFailure = 0;
-    for (const [i, capture] of opts.captures.entries()) {
+    for (const [i, job] of jobs.entries()) {
       if (aborted) break;
-      const ingest = spawn(node, [FLOWSEAL, 'ingest', 'pcap', capture, '--spool', spoolDir, '--run-id', runIds[i]!, '--segment-max-age', `${segmentMaxAgeMs}ms`, ...(opts.spoolQuota ? ['--spool-max', String(opts.spoolQuota.maxBytes), '--spool-full', opts.spoolQuota.policy] : [])], {
-        stdio: [capture === '-' ? 'inherit' : 'ignore', stdio, stdio],
+      const ingest = spawn(node, [FLOWSEAL, ...job.args, '--spool', spoolDir, '--run-id', runIds[i]!, ...(job.live ? ['--segment-seconds', String(segmentMaxAgeMs / 1000)] : []), ...quotaArgs], {
+        stdio: [job.stdin ? 'inherit' : 'ignore', stdio, stdio],
         detached: true,
       });
       children.add(ingest);
+      if (live) collector = ingest;
       const ingestExit = waitExit(ingest);
       // If the processor dies first, nobody holds the key ingest seals to: stop ingest too.
       const first = await Promise.race([ingestExit.then((code) => ({ who: 'ingest' as const, code })), processorExit.then((code) => ({ who: 'processor' as const, code }))]);
@@ -138,7 +198,11 @@ export async function runPipeline(opts: PipelineOptions): Promise<number> {
     }
     const code = await processorExit;
     if (aborted) return 130;
-    if (code === 0) return await checkPublished(resolve(opts.archiveDir), opts.dataset, runIds);
+    if (code === 0) {
+      const status = await checkPublished(resolve(opts.archiveDir), opts.dataset, runIds);
+      await summarizePublished(resolve(opts.archiveDir), opts.dataset, runIds);
+      return status;
+    }
     // Ingest finished but the processor died before publishing everything: its key died with
     // it, so what it had not published is unreadable now. Say which runs that is.
     process.stderr.write(`flowseal pipeline: the processor exited (${code}) before publishing every run; unpublished raw data is crypto-shredded with its key\n`);
@@ -153,6 +217,26 @@ export async function runPipeline(opts: PipelineOptions): Promise<number> {
     process.off('SIGINT', onInterrupt);
     process.off('SIGTERM', onTerminate);
     if (ownSpool) await rm(spoolDir, { recursive: true, force: true });
+  }
+}
+
+/** Counts of the manifest the summary line shows, in this order, when present. */
+const SUMMARY_COUNTS = ['records', 'packets_decoded', 'datagrams_unprocessed', 'poison_records'] as const;
+
+/**
+ * One line per published run on stderr: its flows (all its parts') and the record counts of its
+ * last part (the run's totals), so the user sees what the archive got (e.g. flow-export
+ * datagrams not yet decoded).
+ */
+export async function summarizePublished(archiveDir: string, dataset: string, runIds: readonly string[]): Promise<void> {
+  for (const run of runIds) {
+    const manifests = await runManifests(archiveDir, dataset, run);
+    const last = manifests.at(-1)?.manifest;
+    if (!last) continue;
+    const flows = manifests.reduce((n, m) => n + m.manifest.flows, 0);
+    const counts = SUMMARY_COUNTS.filter((k) => (last.counts[k] ?? 0) > 0).map((k) => `${last.counts[k]} ${k}`);
+    const parts = manifests.length > 1 ? ` in ${manifests.length} parts` : '';
+    process.stderr.write(`flowseal pipeline: run ${run} published${parts}: ${flows} flows${counts.length ? ` (${counts.join(', ')})` : ''}\n`);
   }
 }
 

@@ -15,20 +15,30 @@ export const ErrorCode = {
   ConfigInvalid: 'ERR_CONFIG_INVALID',
   PolicyInvalid: 'ERR_POLICY_INVALID',
   KeyInvalid: 'ERR_KEY_INVALID',
-  // inputs named on the command line (checked before anything starts; the message names the path)
-  /** No such file. */
-  InputNotFound: 'ERR_INPUT_NOT_FOUND',
-  /** A directory where a capture file was expected. */
-  InputIsDirectory: 'ERR_INPUT_IS_DIRECTORY',
-  /** The file exists but cannot be read (permissions, a device, a FIFO, ...). */
-  InputUnreadable: 'ERR_INPUT_UNREADABLE',
-  /** The file does not start like a capture (pcap, pcapng, or one compressed with gzip, zstd or xz): empty, text, ... */
-  InputNotCapture: 'ERR_INPUT_NOT_A_CAPTURE',
   // captures
   CaptureBadMagic: 'ERR_CAPTURE_BAD_MAGIC',
   CaptureTruncated: 'ERR_CAPTURE_TRUNCATED',
   CaptureCorrupt: 'ERR_CAPTURE_CORRUPT',
   CaptureUnsupported: 'ERR_CAPTURE_UNSUPPORTED',
+  /** A gzip/zstd/xz-compressed capture whose compressed stream ends early: the records decoded before the cut are kept. */
+  CaptureCompressedTruncated: 'ERR_CAPTURE_COMPRESSED_TRUNCATED',
+  /** A gzip/zstd/xz-compressed capture whose compressed stream is damaged (bad data, checksum, framing): the records decoded before the damage are kept. */
+  CaptureCompressedCorrupt: 'ERR_CAPTURE_COMPRESSED_CORRUPT',
+  // inputs named on the command line (checked before a run is opened; messages name the path)
+  /** An input path that does not exist. */
+  InputNotFound: 'ERR_INPUT_NOT_FOUND',
+  /** An input path that is a directory or another non-file (a FIFO or `-` is fine). */
+  InputNotAFile: 'ERR_INPUT_NOT_A_FILE',
+  /** An input path that exists but cannot be opened (permissions, IO error). */
+  InputUnreadable: 'ERR_INPUT_UNREADABLE',
+  /** A regular file that does not start like a capture (pcap, pcapng, or one compressed with gzip, zstd or xz): empty, text, ... */
+  InputNotCapture: 'ERR_INPUT_NOT_A_CAPTURE',
+  /** A listen address (`--listen`, `--netflow-listen`) that is not `IPv4:port` or `[IPv6]:port`. */
+  ListenAddressInvalid: 'ERR_LISTEN_ADDRESS_INVALID',
+  /** A UDP port outside 0-65535 (1-65535 where 0 would mean "any"). */
+  PortInvalid: 'ERR_PORT_INVALID',
+  /** The collector's socket could not bind (address in use, not a local address, no permission). */
+  ListenFailed: 'ERR_LISTEN_FAILED',
   // spool
   SpoolNoPublicKey: 'ERR_SPOOL_NO_PUBLIC_KEY',
   SpoolBadHeader: 'ERR_SPOOL_BAD_HEADER',
@@ -89,6 +99,15 @@ export const errorStatus: Record<ErrorCode, number> = {
   ERR_CAPTURE_TRUNCATED: 400,
   ERR_CAPTURE_CORRUPT: 400,
   ERR_CAPTURE_UNSUPPORTED: 400,
+  ERR_CAPTURE_COMPRESSED_TRUNCATED: 400,
+  ERR_CAPTURE_COMPRESSED_CORRUPT: 400,
+  ERR_INPUT_NOT_FOUND: 400,
+  ERR_INPUT_NOT_A_FILE: 400,
+  ERR_INPUT_UNREADABLE: 400,
+  ERR_INPUT_NOT_A_CAPTURE: 400,
+  ERR_LISTEN_ADDRESS_INVALID: 400,
+  ERR_PORT_INVALID: 400,
+  ERR_LISTEN_FAILED: 500,
   ERR_SPOOL_NO_PUBLIC_KEY: 500,
   ERR_SPOOL_BAD_HEADER: 500,
   ERR_SPOOL_UNKNOWN_KEY: 500,
@@ -113,10 +132,6 @@ export const errorStatus: Record<ErrorCode, number> = {
   ERR_PAYLOAD_TOO_LARGE: 413,
   ERR_UNSUPPORTED_MEDIA_TYPE: 415,
   ERR_NOT_ACCEPTABLE: 406,
-  ERR_INPUT_NOT_FOUND: 400,
-  ERR_INPUT_IS_DIRECTORY: 400,
-  ERR_INPUT_UNREADABLE: 400,
-  ERR_INPUT_NOT_A_CAPTURE: 400,
   ERR_QUERY_INVALID: 400,
   ERR_QUERY_FILTER_INVALID: 400,
   ERR_QUERY_FILTER_SYNTAX: 400,
@@ -132,7 +147,7 @@ export const errorStatus: Record<ErrorCode, number> = {
 /** CLI exit codes: 2 = usage/config/input problems, 3 = data corruption, 1 = anything else. */
 export function exitCodeFor(code: ErrorCode): number {
   if (code.startsWith('ERR_CAPTURE_') || code.startsWith('ERR_SPOOL_')) return 3;
-  if (code.startsWith('ERR_INPUT_')) return 2;
+  if (code.startsWith('ERR_INPUT_') || code === ErrorCode.ListenAddressInvalid || code === ErrorCode.PortInvalid || code === ErrorCode.ListenFailed) return 2;
   if (code === ErrorCode.ConfigInvalid || code === ErrorCode.AuditUnavailable || code === ErrorCode.PolicyInvalid || code === ErrorCode.KeyInvalid || code === ErrorCode.BadRequest) return 2;
   return 1;
 }

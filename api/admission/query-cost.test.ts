@@ -101,3 +101,17 @@ test('filter terms cost their planning time even over a range with no rows', () 
   assert.ok(wide.cost! >= 1024 * 4000, `cost ${wide.cost}`);
   assert.equal(wide.lane, 'expensive');
 });
+
+test('a filled series costs a row per bucket per combination of the other keys, even with no data', () => {
+  // 1 s buckets over a day: 86 400 rows whatever the data; stacked by protocol, each protocol
+  // that occurs (≤ 256, ≤ the rows) gets every bucket.
+  const series = estimateQueryCost(q({ groupBy: [{ timeBucket: '1s' }], metrics: ['flows'] }), DATASET, config);
+  assert.equal(series.groups, 86_400);
+  const sparse = { ...DATASET, flows: 10 };
+  assert.equal(estimateQueryCost(q({ groupBy: [{ timeBucket: '1s' }], metrics: ['flows'] }), sparse, config).groups, 86_400);
+  const stacked = estimateQueryCost(q({ groupBy: [{ timeBucket: '1s' }, 'protocol'], metrics: ['flows'], fill: true }), sparse, config);
+  assert.equal(stacked.groups, 86_400 * 10, 'at most one protocol per row: 10 combinations');
+  const wide = estimateQueryCost(q({ groupBy: [{ timeBucket: '1s' }, 'protocol'], metrics: ['flows'], fill: true }), DATASET, config);
+  assert.equal(wide.groups, 86_400 * 256);
+  assert.throws(() => assertAffordable(wide, config), (e: unknown) => e instanceof AppError && (e.details as { factor?: string }).factor === 'groups');
+});

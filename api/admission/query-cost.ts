@@ -147,9 +147,13 @@ export function estimateQueryCost(plan: QueryPlan, dataset: DatasetInfo, config:
   if (plan.kind === 'aggregate') {
     const product = plan.groupBy.reduce((acc, g) => acc * keyCardinality(g, rangeMs), 1);
     groups = Math.min(rows, product);
-    // A filled series has a row per bucket whatever the data (times the other keys' combinations).
+    // A filled series has a row per bucket whatever the data, times the other keys'
+    // combinations that occur (at most one per row, at most the product of their cardinalities).
     const bucket = plan.groupBy.find((g) => typeof g === 'object' && 'timeBucket' in g);
-    if (plan.fill && bucket) groups = Math.max(groups, keyCardinality(bucket, rangeMs));
+    if (plan.fill && bucket) {
+      const combos = Math.min(Math.max(1, rows), plan.groupBy.filter((g) => g !== bucket).reduce((acc, g) => acc * keyCardinality(g, rangeMs), 1));
+      groups = Math.max(groups, keyCardinality(bucket, rangeMs) * combos);
+    }
     const m = countMetrics(plan.metrics);
     // The other row reads the flows a second time.
     if (plan.other) metricsPerRow += 1;

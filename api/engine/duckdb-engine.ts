@@ -30,15 +30,16 @@ import { existsSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBInstance, BIGINT, BOOLEAN, DOUBLE, LIST, UBIGINT, VARCHAR, listValue } from '@duckdb/node-api';
-import type { DuckDBConnection, DuckDBType, DuckDBValue } from '@duckdb/node-api';
+import type { DuckDBConnection, DuckDBDataChunk, DuckDBType, DuckDBValue } from '@duckdb/node-api';
 import { AppError, ErrorCode } from '../../schemas/errors.ts';
 import { DatasetId } from '../../schemas/claims.ts';
 import { fileHourStartMs } from '../../schemas/archive.ts';
+import { SCHEMA_VERSION } from '../../schemas/columns.ts';
 import type { Cell, DatasetInfo, EngineRunOptions, EngineStream, QueryEngine, QueryParam } from '../ports.ts';
 import type { QueryPlan } from '../query/plan.ts';
 import { compilePlan } from './duckdb-plan-sql.ts';
 import { toJsonValue } from './json-value.ts';
-import { createShaper } from './duckdb-shape.ts';
+import { createShaper, type ColumnBatch, type RowShaper } from './duckdb-shape.ts';
 import { createManifestCatalog, stillCommitted, type Catalog, type RunRejection } from './manifest-catalog.ts';
 import type { JWK } from 'jose';
 
@@ -49,6 +50,8 @@ export interface DuckDbEngineOptions {
   readonly memoryLimit?: string;
   /** DuckDB `threads`. Default 2. */
   readonly threads?: number;
+  /** Idle connections kept for reuse (the API's concurrent query slots are a good size). Default 8. */
+  readonly poolSize?: number;
   /**
    * Whether DuckDB may spill to disk (in a private directory the engine creates under the OS
    * temp dir and removes on close). Default true; false keeps every query in `memoryLimit`.
@@ -80,6 +83,44 @@ export interface DuckDbEngine extends QueryEngine {
   runSqlRaw(sql: string, params: readonly QueryParam[], options: EngineRunOptions & { maxRows: number }): Promise<{ columns: { name: string; type: string }[]; rows: unknown[][]; truncated: boolean }>;
   /** The committed files of a listed dataset (benchmarks compare direct DuckDB over the same files). */
   datasetFiles(id: string): readonly string[];
+}
+
+/** One parameterized statement. */
+interface Statement {
+  readonly sql: string;
+  readonly params: readonly QueryParam[];
+}
+
+/** A DuckDB chunk as a column batch: a column is converted to JS values only when asked for. */
+function chunkBatch(chunk: DuckDBDataChunk): ColumnBatch {
+  const cols: (readonly unknown[] | undefined)[] = [];
+  return {
+    rowCount: chunk.rowCount,
+    column: (i) => (cols[i] ??= chunk.getColumnValues(i)),
+    value: (i, row) => (cols[i] !== undefined ? cols[i]![row] : chunk.getColumnVector(i).getItem(row)),
+  };
+}
+
+/**
+ * A record listing in time order, over files that all carry the hour layout, as the files of
+ * each hour in turn (schemas/archive.ts: every flow of an hour's file starts within that hour,
+ * so the answer's order is the hours' order): the engine reads an hour at a time and stops once
+ * the limit is reached, instead of sorting every match of the range. Null when the plan's
+ * order does not begin with `time_start` ascending, or a file has no hour.
+ */
+export function timeOrderedHours(plan: QueryPlan, files: readonly string[]): string[][] | null {
+  if (plan.kind !== 'records' || files.length === 0) return null;
+  const lead = plan.order[0];
+  if (lead !== undefined && !(lead.by === 'time_start' && lead.dir === 'asc')) return null;
+  const byHour = new Map<number, string[]>();
+  for (const f of files) {
+    const hour = fileHourStartMs(f);
+    if (hour === null) return null;
+    const list = byHour.get(hour);
+    if (list) list.push(f);
+    else byHour.set(hour, [f]);
+  }
+  return [...byHour].sort((a, b) => a[0] - b[0]).map(([, list]) => list);
 }
 
 /** How often a connection past its deadline is interrupted again until its statement stops. */
@@ -156,20 +197,34 @@ export async function createDuckDbEngine(options: DuckDbEngineOptions): Promise<
   }
 
   /**
+   * Connections whose last answer was read to its end: a new connection costs DuckDB a fresh
+   * client context (measured ~10 ms on a 57-file top-10 — bench/RESULTS.md), so they are kept,
+   * up to `poolSize`. Interrupted, failed or abandoned ones are closed.
+   */
+  const idle: DuckDBConnection[] = [];
+  const poolSize = options.poolSize ?? 8;
+  let shut = false;
+
+  /**
    * Opens a streamed statement on its own connection with a deadline `timeoutMs` from now. At
    * the deadline the connection is interrupted, and interrupted again every INTERRUPT_REPEAT_MS
    * until the stream is closed: DuckDB clears a connection's interrupt flag when a statement
    * starts, so an interrupt that lands while the statement still waits for a worker thread
    * (prepare and execute run on the runtime's worker pool) is lost, and the statement would
    * then run to completion. An abort of `signal` (the client went away) stops it the same way.
-   * Rows are shaped batch by batch (one DuckDB chunk, ~2 048 rows, at a time); after the last
-   * batch `afterRead` runs (the committed-files check) before the iteration ends.
+   * Rows are shaped batch by batch (one DuckDB chunk, ~2 048 rows, at a time), column by
+   * column. `next` gives the statements to run one after another on the connection: called
+   * first, then after each statement has been read to its end unless the shaper is full (it
+   * has seen more rows than its limit); null ends the answer. After the last batch `afterRead`
+   * runs (the committed-files check) before the iteration ends.
    */
-  async function openStream(sql: string, params: readonly QueryParam[], opts: EngineRunOptions, shape: (columns: { name: string; type: string }[]) => ReturnType<typeof createShaper>, afterRead: () => Promise<void>): Promise<EngineStream> {
+  async function openStream(next: (emitted: number) => Statement | null, opts: EngineRunOptions, shape: (columns: { name: string; type: string }[]) => RowShaper, afterRead: () => Promise<void>): Promise<EngineStream> {
     const aborted = () => new AppError(ErrorCode.BadRequest, 'request aborted by the client');
     if (opts.signal?.aborted) throw aborted();
     if (!(opts.timeoutMs > 0)) throw new AppError(ErrorCode.QueryTimeout, 'query exceeded its deadline');
-    const conn = await instance.connect();
+    const conn = idle.pop() ?? (await instance.connect());
+    /** Set when every statement was read to its end, uninterrupted: the connection may be reused. */
+    let reusable = false;
     let stop: 'timeout' | 'abort' | null = null;
     let repeat: ReturnType<typeof setInterval> | undefined;
     const halt = (why: 'timeout' | 'abort'): void => {
@@ -188,16 +243,24 @@ export async function createDuckDbEngine(options: DuckDbEngineOptions): Promise<
       clearTimeout(timer);
       clearInterval(repeat);
       opts.signal?.removeEventListener('abort', onAbort);
-      conn.closeSync();
+      if (reusable && stop === null && !shut && idle.length < poolSize) idle.push(conn);
+      else conn.closeSync();
     };
     const fail = (err: unknown): AppError => (stop === 'abort' ? aborted() : mapDuckDbError(err, stop === 'timeout'));
-    let result: Awaited<ReturnType<DuckDBConnection['stream']>>;
-    try {
-      result = await conn.stream(sql, params.map(bindValue), params.map(paramType));
-    } catch (err) {
+    const run = async (st: Statement): Promise<Awaited<ReturnType<DuckDBConnection['stream']>>> => {
+      try {
+        return await conn.stream(st.sql, st.params.map(bindValue), st.params.map(paramType));
+      } catch (err) {
+        await close();
+        throw fail(err);
+      }
+    };
+    const first = next(0);
+    if (first === null) {
       await close();
-      throw fail(err);
+      throw new TypeError('openStream without a statement');
     }
+    let result = await run(first);
     const names = result.columnNames();
     const types = result.columnTypes();
     const shaper = shape(names.map((name, i) => ({ name, type: String(types[i]) })));
@@ -220,8 +283,16 @@ export async function createDuckDbEngine(options: DuckDbEngineOptions): Promise<
             cut = true;
             break;
           }
-          if (!chunk || chunk.rowCount === 0) break;
-          const out = shaper.push(chunk.getRows());
+          if (!chunk || chunk.rowCount === 0) {
+            const following = shaper.full ? null : next(rowsOut);
+            if (following === null) {
+              reusable = true;
+              break;
+            }
+            result = await run(following);
+            continue;
+          }
+          const out = shaper.push(chunkBatch(chunk));
           rowsOut += out.length;
           if (out.length > 0) yield out;
         }
@@ -254,16 +325,19 @@ export async function createDuckDbEngine(options: DuckDbEngineOptions): Promise<
     let cols: { name: string; type: string }[] = [];
     let truncated = false;
     const rows: unknown[][] = [];
-    const stream = await openStream(sql, params, opts, (columns) => {
+    let once = false;
+    const stream = await openStream(() => (once ? null : ((once = true), { sql, params })), opts, (columns) => {
       cols = columns;
       return {
         columns,
+        full: false,
         // The shaper's cells are typed as Cell; raw values ride through unchanged here.
         push: (batch) => {
           const out: unknown[][] = [];
-          for (const r of batch) {
+          const all = columns.map((_, i) => batch.column(i));
+          for (let r = 0; r < batch.rowCount; r++) {
             if (rows.length + out.length >= opts.maxRows) truncated = true;
-            else out.push([...r]);
+            else out.push(all.map((c) => c[r]));
           }
           return out as Cell[][];
         },
@@ -334,11 +408,27 @@ export async function createDuckDbEngine(options: DuckDbEngineOptions): Promise<
         const hour = fileHourStartMs(f);
         return hour === null || (hour < plan.toMs && hour + 3_600_000 > plan.fromMs);
       });
-      const compiled = compilePlan(plan, files);
-      return openStream(compiled.sql, compiled.params, opts, (columns) => createShaper(compiled, columns), async () => {
+      const versions = snapshot.datasets.get(plan.dataset)?.schemaVersions;
+      const currentSchema = versions !== undefined && files.every((f) => versions.get(f) === SCHEMA_VERSION);
+      const hours = timeOrderedHours(plan, files);
+      const compiled = compilePlan(plan, hours?.[0] ?? files, { currentSchema });
+      const read: string[] = [];
+      let k = 0;
+      const next = (emitted: number): Statement | null => {
+        if (hours === null) {
+          if (k++ > 0) return null;
+          read.push(...files);
+          return compiled;
+        }
+        if (k >= hours.length) return null;
+        const group = hours[k]!;
+        read.push(...group);
+        return k++ === 0 ? compiled : compilePlan({ ...plan, limit: plan.limit - emitted }, group, { currentSchema });
+      };
+      return openStream(next, opts, (columns) => createShaper(compiled, columns), async () => {
         // The files read must still be the versions the catalog checked (a swap between the
         // check and DuckDB's read would otherwise be answered from).
-        if (files.length > 0 && !(await stillCommitted(snapshot, files))) {
+        if (read.length > 0 && !(await stillCommitted(snapshot, read))) {
           if (cache) cache = { at: -Infinity, value: cache.value };
           throw new AppError(ErrorCode.ArchiveChanged, 'the archive changed while the query ran; retry');
         }
@@ -358,6 +448,8 @@ export async function createDuckDbEngine(options: DuckDbEngineOptions): Promise<
       return cache.value.datasets.get(id)?.files ?? [];
     },
     async close() {
+      shut = true;
+      for (const c of idle.splice(0)) c.closeSync();
       instance.closeSync();
       removeSpillDir();
     },

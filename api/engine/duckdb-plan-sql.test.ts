@@ -38,7 +38,7 @@ test('records are capped at recordRows, asking for one extra row to detect trunc
   assert.equal(c.kind, 'records');
   assert.equal(c.limit, 100);
   assert.equal(c.params.at(-1), 101);
-  assert.ok(!c.sql.includes('src_addr_hi,'), 'address halves are not record output');
+  assert.ok(!c.sql.slice(0, c.sql.indexOf(' FROM ')).includes('src_addr_hi'), 'address halves are not record output');
 });
 
 test('errors: inverted/too long time range, unknown orderBy, filter too large, bad CIDR', () => {

@@ -10,14 +10,43 @@ import type { ResultColumn } from '../../schemas/query.ts';
 import type { Cell, EngineStats } from '../ports.ts';
 import type { PlanSql } from './duckdb-plan-sql.ts';
 import { formatNetwork } from '../query/cidr.ts';
-import { toJsonValue } from './json-value.ts';
+import { jsonConverter, toJsonValue } from './json-value.ts';
 import { readStateCell } from './duckdb-sketch-sql.ts';
 import { stateToJson } from '../query/sketches/partial-state.ts';
+
+/**
+ * One batch of engine rows, read column by column: only the columns an answer shows are
+ * converted to JS values (a record listing's sort-key columns — the file name among them — are
+ * read for the last row only).
+ */
+export interface ColumnBatch {
+  readonly rowCount: number;
+  /** Every value of column `i`, raw (as @duckdb/node-api returns them). */
+  column(i: number): readonly unknown[];
+  /** One raw value. */
+  value(i: number, row: number): unknown;
+}
+
+/** A batch over row arrays (tests, benchmarks, materialized results). */
+export function rowsBatch(rows: readonly (readonly unknown[])[]): ColumnBatch {
+  const cols = new Map<number, unknown[]>();
+  return {
+    rowCount: rows.length,
+    column(i) {
+      let c = cols.get(i);
+      if (c === undefined) cols.set(i, (c = rows.map((r) => r[i])));
+      return c;
+    },
+    value: (i, row) => rows[row]![i],
+  };
+}
 
 export interface RowShaper {
   readonly columns: readonly ResultColumn[];
   /** Shapes one batch of engine rows (raw DuckDB values); returns the rows to send. */
-  push(rows: readonly (readonly unknown[])[]): Cell[][];
+  push(batch: ColumnBatch): Cell[][];
+  /** True once more rows than the limit were seen: later batches (or statements) add nothing. */
+  readonly full: boolean;
   stats(): EngineStats;
 }
 
@@ -39,19 +68,30 @@ export function createShaper(q: PlanSql, engineColumns: readonly { name: string;
   const columns: ResultColumn[] = q.outputs.map((o) =>
     o.kind === 'net' ? { name: o.name, type: 'CIDR' } : states?.[o.name] !== undefined ? { name: o.name, type: `STATE:${states[o.name]}` } : { name: o.name, type: engineColumns[at(o.name)].type },
   );
-  const getters = q.outputs.map((o): ((row: readonly unknown[]) => Cell) => {
+  /** Per output: reads the batch's columns it needs once, then converts row by row. */
+  const getters = q.outputs.map((o): ((b: ColumnBatch) => (row: number) => Cell) => {
     if (o.kind === 'column') {
       const i = at(o.name);
       const kind = states?.[o.name];
       // A partial answer's metric: its mergeable state, as JSON text (api/query/sketches).
-      if (kind !== undefined) return (row) => JSON.stringify(stateToJson(kind, readStateCell(kind, row[i])));
-      return (row) => toJsonValue(row[i]) as Cell;
+      if (kind !== undefined) return (b) => {
+        const col = b.column(i);
+        return (r) => JSON.stringify(stateToJson(kind, readStateCell(kind, col[r])));
+      };
+      const convert = jsonConverter(engineColumns[i]!.type);
+      return (b) => {
+        const col = b.column(i);
+        return (r) => convert(col[r]) as Cell;
+      };
     }
     const [vi, hi, lo] = [at(o.version), at(o.hi), at(o.lo)];
-    return (row) => {
-      if (row[vi] === null || row[hi] === null || row[lo] === null) return null;
-      const version = Number(row[vi]) === 4 ? 4 : 6;
-      return formatNetwork(version, toBigInt(row[hi]), toBigInt(row[lo]), version === 4 ? o.prefixV4 : o.prefixV6);
+    return (b) => {
+      const [v, h, l] = [b.column(vi), b.column(hi), b.column(lo)];
+      return (r) => {
+        if (v[r] === null || h[r] === null || l[r] === null) return null;
+        const version = Number(v[r]) === 4 ? 4 : 6;
+        return formatNetwork(version, toBigInt(h[r]), toBigInt(l[r]), version === 4 ? o.prefixV4 : o.prefixV6);
+      };
     };
   });
   const otherAt = q.otherColumn === null ? -1 : at(q.otherColumn);
@@ -68,22 +108,29 @@ export function createShaper(q: PlanSql, engineColumns: readonly { name: string;
 
   return {
     columns,
-    push(rows) {
+    push(batch) {
       const out: Cell[][] = [];
-      for (const row of rows) {
-        if (aggregate) {
+      const n = batch.rowCount;
+      if (n === 0) return out;
+      const cells = getters.map((g) => g(batch));
+      const shape = (r: number): Cell[] => cells.map((c) => c(r));
+      const flows = aggregate ? batch.column(flowsAt) : null;
+      const other = otherAt >= 0 ? batch.column(otherAt) : null;
+      let last = -1;
+      for (let r = 0; r < n; r++) {
+        if (flows !== null) {
           if (!sawSuppressed) {
-            suppressed = Number(row[supAt] ?? 0);
+            suppressed = Number(batch.value(supAt, r) ?? 0);
             sawSuppressed = true;
           }
           // The LEFT JOIN yields one all-NULL group row when every group was withheld.
-          if (row[flowsAt] === null) continue;
-          if (otherAt >= 0 && row[otherAt] === true) {
-            if (Number(row[flowsAt]) < q.minGroupSize) {
+          if (flows[r] === null) continue;
+          if (other !== null && other[r] === true) {
+            if (Number(flows[r]) < q.minGroupSize) {
               suppressed = (suppressed ?? 0) + 1;
               continue;
             }
-            out.push([...getters.map((g) => g(row)), true]);
+            out.push([...shape(r), true]);
             continue;
           }
         }
@@ -92,12 +139,17 @@ export function createShaper(q: PlanSql, engineColumns: readonly { name: string;
           continue;
         }
         emitted += 1;
-        const shaped = getters.map((g) => g(row));
-        if (otherAt >= 0) shaped.push(false);
+        const shaped = shape(r);
+        if (other !== null) shaped.push(false);
         out.push(shaped);
-        if (sortAt.length > 0) lastKey = sortAt.map((i) => toJsonValue(row[i]) as Cell);
+        last = r;
       }
+      if (last >= 0 && sortAt.length > 0) lastKey = sortAt.map((i) => toJsonValue(batch.value(i, last)) as Cell);
       return out;
+    },
+    /** True once more rows than the limit were seen: later batches (or statements) add nothing. */
+    get full() {
+      return truncated;
     },
     stats() {
       return {

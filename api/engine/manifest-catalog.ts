@@ -64,6 +64,8 @@ export interface CatalogDataset {
   readonly info: DatasetInfo;
   /** Absolute paths of the committed files, in manifest order. */
   readonly files: readonly string[];
+  /** Each committed file's schema version (its run manifest's `schemaVersion`). */
+  readonly schemaVersions: ReadonlyMap<string, number>;
 }
 
 export interface Catalog {
@@ -281,6 +283,7 @@ export function createManifestCatalog(options: ManifestCatalogOptions): { build(
       datasets.set(dataset, {
         info: summarize(dataset, accepted.map((r) => r.manifest), rejected, pending, options.pinnedKeys !== null),
         files: files.map((f) => f.path),
+        schemaVersions: new Map(accepted.flatMap((r) => r.files.map((f) => [f.path, r.manifest.schemaVersion] as const))),
       });
     }
     for (const path of runs.keys()) if (!seenManifests.has(path)) runs.delete(path);

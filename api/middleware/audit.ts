@@ -63,6 +63,7 @@ export function audit(options: { sink: AuditSink; now: () => number; logger: Log
       status: c.res.status,
       dataset: facts.dataset,
       query: facts.query,
+      ...(facts.timeRange ? { timeRange: facts.timeRange } : {}),
     };
     if (streaming) {
       // Written after the stream ends, best effort: the answer has been going out since the

@@ -11,6 +11,11 @@ import type { Principal } from '../../schemas/claims.ts';
 export interface AuditFacts {
   dataset: string | null;
   query: unknown;
+  /**
+   * The absolute time range the query ran over once planned (relative times resolved, a
+   * cursor's pinned range applied): what was read, whatever the request said.
+   */
+  timeRange?: { from: string; to: string };
   rows: number | null;
   /** Set by the error handler. */
   errorCode: string | null;

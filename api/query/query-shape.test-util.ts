@@ -313,7 +313,7 @@ export function valueStrings(body: unknown): string[] {
 const WORDS = new Set([
   ...'SELECT FROM WHERE WITH AS GROUP BY ALL LEFT JOIN ON ORDER ASC DESC NULLS LAST LIMIT AND OR NOT BETWEEN IN CASE WHEN THEN ELSE END CAST DATE INTERVAL DISTINCT TRUE FALSE true'.split(' '),
   ...'read_parquet hive_partitioning hive_types union_by_name make_timestamp time_bucket count sum avg min max date_diff quantile_cont coalesce nullif g s __flows __suppressed'.split(' '),
-  ...'filename file_row_number epoch_us to_microseconds generate_series unnest IS NULL EXISTS UNION NAME TIMESTAMP BIGINT CROSS'.split(' '),
+  ...'filename file_row_number epoch_us to_microseconds generate_series unnest IS NULL EXISTS UNION NAME TIMESTAMP BIGINT CROSS INTEGER VARCHAR false'.split(' '),
   ...'base top shown rest vis buckets combos filled u __other __part __one'.split(' '),
   ...FLOW_COLUMNS_TYPES,
   ...FLOW_COLUMN_NAMES, ...PARTITION_COLUMNS, ...METRIC_NAMES,

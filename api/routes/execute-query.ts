@@ -135,6 +135,9 @@ export async function executeQuery(deps: ExecuteDeps, principal: Principal, req:
  * (`after`) comes only from a cursor this node issued, never from the plan.
  * @throws AppError ERR_QUERY_INVALID for a plan that does not validate, as `executeQuery` otherwise.
  */
+/** The largest absolute millisecond time a JavaScript Date holds (ECMA-262 §21.4.1.22). */
+const MAX_DATE_MS = 8.64e15;
+
 export async function executeForwardedPlan(deps: ExecuteDeps, principal: Principal, body: unknown, ctx: ExecuteContext): Promise<ResultStream> {
   requireScope(principal, Scope.Query);
   const bad = (what: string): AppError => new AppError(ErrorCode.QueryInvalid, `invalid query plan: ${what}`);
@@ -147,11 +150,15 @@ export async function executeForwardedPlan(deps: ExecuteDeps, principal: Princip
   const fromMs = p.fromMs;
   const toMs = p.toMs;
   if (!Number.isSafeInteger(fromMs) || !Number.isSafeInteger(toMs)) throw bad('fromMs and toMs must be integers');
+  if (Math.abs(fromMs as number) > MAX_DATE_MS || Math.abs(toMs as number) > MAX_DATE_MS) throw bad('fromMs and toMs must be within ±8.64e15 (the range of a date)');
   if (p.mode !== 'final' && p.mode !== 'partial') throw bad('mode must be final or partial');
   if (p.kind !== 'records' && p.kind !== 'aggregate') throw bad('kind must be records or aggregate');
   const minGroupSize = p.minGroupSize;
   if (!Number.isSafeInteger(minGroupSize) || (minGroupSize as number) < 1) throw bad('minGroupSize must be a positive integer');
   const records = p.kind === 'records';
+  // A listing's position comes only from a cursor this server sealed: a bare `after` would let
+  // the caller compare rows against server-side values (file names), so it is refused, not ignored.
+  if (p.after !== null && p.after !== undefined) throw bad('after is set by the server from a cursor; send { plan, cursor }');
   // The request this plan stands for; validated like one (filter limits first).
   const request: Record<string, unknown> = {
     dataset: p.dataset,
@@ -213,6 +220,7 @@ async function executePlan(
   const { engine, config, now } = deps;
   const { facts } = ctx;
   let planned = first;
+  facts.timeRange = { from: new Date(planned.plan.fromMs).toISOString(), to: new Date(planned.plan.toMs).toISOString() };
   const perConnection = planIsPerConnection(planned.plan);
   if (perConnection) requireScope(principal, Scope.Records);
   const dataset = await resolveDataset(engine, principal, planned.plan.dataset);

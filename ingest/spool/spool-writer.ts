@@ -157,13 +157,14 @@ export class SpoolWriter {
   }
 
   /**
-   * Seals and publishes the open segment if it holds records and is `segmentMaxAgeMs` old: a
-   * quiet live capture's records reach the processor without waiting for the next record.
-   * Resolves when that is done (at once when nothing is due). Rejects like `append`.
+   * Finishes the open segment if it holds records and is at least `segmentMaxAgeMs` old,
+   * without waiting for another record: a quiet live source (a collector between export
+   * bursts) would otherwise keep its last records unsealed in memory. Call it on a timer.
+   * Settles like `append`; a no-op without an age limit, records, or after close.
    */
   rotateIfOld(): Promise<void> {
-    if (this.#closed || this.#failed !== null) return this.#failed !== null ? Promise.reject(this.#failed) : Promise.resolve();
-    if (this.#segBytes > 0 && this.#maxAgeMs > 0 && this.#now() - this.#segStartedAt >= this.#maxAgeMs) this.#rotate();
+    if (this.#failed !== null) return Promise.reject(this.#failed);
+    if (!this.#closed && this.#maxAgeMs > 0 && this.#segBytes > 0 && this.#now() - this.#segStartedAt >= this.#maxAgeMs) this.#rotate();
     return this.#chain;
   }
 

@@ -56,6 +56,12 @@ export interface MakeArchiveOptions {
   signer?: ManifestSigner;
   policyHash?: string;
   keyId?: string;
+  /**
+   * An older archive: the schema version its files and manifest declare (default the current
+   * SCHEMA_VERSION), and the columns its files lack (default none).
+   */
+  schemaVersion?: number;
+  omitColumns?: readonly string[];
 }
 
 /** Address text → [hi, lo] halves (IPv4 as ::ffff:a.b.c.d), by expanding to 32 hex digits. */
@@ -122,13 +128,13 @@ export interface CommittedFile {
  */
 export async function writeRunManifest(
   dir: string,
-  run: { dataset: string; runId: string; timeStart: string | null; timeEnd: string | null; files: readonly CommittedFile[]; policyHash?: string; keyId?: string; signer?: ManifestSigner },
+  run: { dataset: string; runId: string; timeStart: string | null; timeEnd: string | null; files: readonly CommittedFile[]; policyHash?: string; keyId?: string; signer?: ManifestSigner; schemaVersion?: number },
 ): Promise<void> {
   const manifest = RunManifest.parse({
     manifestVersion: 1,
     runId: run.runId,
     dataset: run.dataset,
-    schemaVersion: SCHEMA_VERSION,
+    schemaVersion: run.schemaVersion ?? SCHEMA_VERSION,
     processorVersion: 'test',
     createdAt: new Date(0).toISOString(),
     timeStart: run.timeStart,
@@ -198,9 +204,9 @@ export async function makeArchive(dir: string, options: MakeArchiveOptions): Pro
     const d = new Date(h * 3_600_000).toISOString();
     const file = join(dir, options.dataset, flowFilePath(d, runId, seq++));
     mkdirSync(join(file, '..'), { recursive: true });
-    const kv = `{${quote(ArchiveKv.schemaVersion)}: '${SCHEMA_VERSION}', ${quote(ArchiveKv.policyHash)}: ${quote(policyHash)}, ${quote(ArchiveKv.keyId)}: ${quote(keyId)}, ${quote(ArchiveKv.runId)}: ${quote(runId)}}`;
+    const kv = `{${quote(ArchiveKv.schemaVersion)}: '${options.schemaVersion ?? SCHEMA_VERSION}', ${quote(ArchiveKv.policyHash)}: ${quote(policyHash)}, ${quote(ArchiveKv.keyId)}: ${quote(keyId)}, ${quote(ArchiveKv.runId)}: ${quote(runId)}}`;
     await conn.run(
-      `COPY (SELECT * FROM flows WHERE date_trunc('hour', time_start) = make_timestamp(${h * 3_600_000_000}::BIGINT) ORDER BY time_start) ` +
+      `COPY (SELECT *${options.omitColumns?.length ? ` EXCLUDE (${options.omitColumns.join(', ')})` : ''} FROM flows WHERE date_trunc('hour', time_start) = make_timestamp(${h * 3_600_000_000}::BIGINT) ORDER BY time_start) ` +
         `TO ${quote(file)} (FORMAT parquet, COMPRESSION zstd, KV_METADATA ${kv})`,
     );
     files.push(file);
@@ -226,6 +232,7 @@ export async function makeArchive(dir: string, options: MakeArchiveOptions): Pro
       policyHash,
       keyId,
       ...(options.signer ? { signer: options.signer } : {}),
+      ...(options.schemaVersion !== undefined ? { schemaVersion: options.schemaVersion } : {}),
     });
   }
   return files;

@@ -16,9 +16,13 @@ export const REQUIRED_TOOLS = {
   capinfos: { probe: ['capinfos', '-v'], apt: 'wireshark-common', needs: 'capinfos' },
   tcpdump: { probe: ['tcpdump', '--version'], apt: 'tcpdump', needs: 'tcpdump' },
   nfdump: { probe: ['nfdump', '-V'], apt: 'nfdump', needs: 'nfdump (the filter-language oracle)' },
+  softflowd: { probe: ['softflowd', '-h'], apt: 'softflowd', needs: 'softflowd (a real NetFlow/IPFIX exporter)' },
   // `-d` opens the device to learn its link type, then prints the compiled filter and exits:
   // it succeeds exactly when this process may capture on lo (CAP_NET_RAW), root or not.
   'capture-on-lo': { probe: ['tcpdump', '-i', 'lo', '-d'], apt: 'tcpdump', needs: 'the right to capture on lo (CAP_NET_RAW) with tcpdump' },
+  gzip: { probe: ['gzip', '--version'], apt: 'gzip', needs: 'gzip (writes the compressed-capture fixtures)' },
+  zstd: { probe: ['zstd', '--version'], apt: 'zstd', needs: 'zstd (writes the compressed-capture fixtures)' },
+  xz: { probe: ['xz', '--version'], apt: 'xz-utils', needs: 'xz (writes the compressed-capture fixtures)' },
   chromium: { probe: ['chromium-headless-shell', '--version'], apt: 'chromium-headless-shell', needs: 'headless Chromium (renders the /docs page)' },
 } as const satisfies Record<string, Tool>;
 

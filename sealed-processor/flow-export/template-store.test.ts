@@ -1,0 +1,56 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { Ie } from './elements.ts';
+import { TemplateStore } from './template-store.ts';
+import { dataSet, decodeAll, exporterV4, ipfixMessage, ipfixOptionsTemplateSet, ipfixTemplateSet, record, type Field } from './export-builders.test-util.ts';
+
+const FIELDS: Field[] = [[Ie.sourceIPv4Address, 4], [Ie.packetDeltaCount, 4], [82, 65535], [7, 2, 29305], [1000, 2, 9]];
+const rec = (src: number) => record([4, src], [4, 1], [-1, Uint8Array.of(65, 66)], [2, 0], [2, 0]);
+
+test('caps: templates per domain, domains, fields per template, held sets and bytes', () => {
+  const store = new TemplateStore({ maxTemplatesPerDomain: 2, maxDomains: 2, maxFieldsPerTemplate: 4, maxPendingSets: 2, maxPendingBytes: 64 });
+  decodeAll(store, [ipfixMessage({}, [ipfixTemplateSet([{ id: 256, fields: FIELDS.slice(0, 2) }, { id: 257, fields: FIELDS.slice(0, 2) }, { id: 258, fields: FIELDS.slice(0, 2) }, { id: 259, fields: FIELDS }])])]);
+  assert.deepEqual([store.counters.templates_added, store.counters.template_cap, store.counters.template_too_many_fields], [2, 1, 1]);
+  decodeAll(store, [ipfixMessage({ domain: 1 }, []), ipfixMessage({ domain: 2 }, [])]);
+  assert.equal(store.counters.domain_cap, 1);
+  decodeAll(store, [ipfixMessage({}, [dataSet(300, [new Uint8Array(20)]), dataSet(301, [new Uint8Array(20)]), dataSet(302, [new Uint8Array(20)]), dataSet(303, [new Uint8Array(100)])])]);
+  assert.deepEqual(store.pendingSize(), { sets: 2, bytes: 40 });
+  assert.equal(store.counters.pending_overflow, 2);
+});
+
+test('snapshot/restore: a restarted store decodes data whose template came before the restart', () => {
+  const a = new TemplateStore();
+  const ex = exporterV4(198, 51, 100, 7, 9999);
+  decodeAll(a, [ipfixMessage({ domain: 3 }, [ipfixTemplateSet([{ id: 256, fields: FIELDS }]), ipfixOptionsTemplateSet([{ id: 400, scopeCount: 1, fields: [[149, 4], [Ie.samplingInterval, 4]] }]), dataSet(400, [record([4, 3], [4, 4])])])], ex);
+  const snap = a.snapshot();
+  const b = new TemplateStore();
+  assert.deepEqual(b.restore(snap), { ok: true, domains: 1, templates: 2 });
+  const flows = decodeAll(b, [ipfixMessage({ domain: 3 }, [dataSet(256, [rec(7)])])], ex);
+  assert.deepEqual(flows.map((f) => [f.srcV4, f.packetsFwd, f.samplingInterval]), [[7, 4, 4]]);
+  assert.deepEqual(b.snapshot(), snap);
+  // Another exporter port is another transport session: no template.
+  assert.equal(decodeAll(b, [ipfixMessage({ domain: 3 }, [dataSet(256, [rec(7)])])], exporterV4(198, 51, 100, 7, 1)).length, 0);
+});
+
+test('restore rejects every corruption of a snapshot without throwing, leaving the store empty', () => {
+  const a = new TemplateStore();
+  decodeAll(a, [ipfixMessage({}, [ipfixTemplateSet([{ id: 256, fields: FIELDS }])])]);
+  const snap = a.snapshot();
+  assert.equal(new TemplateStore().restore(snap.subarray(0, snap.length - 1)).ok, false);
+  const bad = snap.slice();
+  bad[4] = 2;
+  assert.deepEqual(new TemplateStore().restore(bad), { ok: false, reason: 'unsupported version 2' });
+  fc.assert(fc.property(fc.nat(snap.length - 1), fc.integer({ min: 1, max: 255 }), (i, x) => {
+    const m = snap.slice();
+    m[i] ^= x;
+    const s = new TemplateStore();
+    const r = s.restore(m);
+    // A checksum catches every single-byte change.
+    return r.ok === false && [...s.domains()].length === 0;
+  }), { numRuns: 300 });
+  fc.assert(fc.property(fc.uint8Array({ maxLength: 400 }), (bytes) => {
+    const r = new TemplateStore().restore(bytes);
+    return typeof r.ok === 'boolean';
+  }), { numRuns: 300 });
+});

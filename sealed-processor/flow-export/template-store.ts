@@ -1,0 +1,287 @@
+/**
+ * The template store: what a NetFlow v9 / IPFIX collector must remember between datagrams —
+ * templates, sampler tables, systemInitTime and sequence state per exporter domain — plus the
+ * data sets held while their template is still on its way, and the counters.
+ *
+ * An exporter domain is RFC 7011 §8's template scope: the exporter's transport session (address
+ * and UDP source port) + protocol version + observation domain id (v9: source id; v5: engine
+ * type/id, for sequence tracking only). Template ids are looked up only within their domain.
+ *
+ * Bounds (hostile or broken exporters must not exhaust memory): `maxDomains` domains,
+ * `maxTemplatesPerDomain` templates and `maxSamplersPerDomain` samplers each, templates of at
+ * most `maxFieldsPerTemplate` fields; held sets at most `maxPendingSets` / `maxPendingBytes`,
+ * each for at most `pendingMaxAgeUs` of receive time (then `pending_expired`).
+ *
+ * Persistence: `snapshot()` / `restore()` (template-store-snapshot.ts) carry templates, samplers
+ * and systemInitTime — never held data sets (they contain raw addresses; a replay re-reads them
+ * from the spool) and never sequence state (a replay would otherwise count false gaps).
+ * Never: reads a clock (times come from the caller), logs, or throws for wire input.
+ */
+import { newExportCounters, type ExportCounterName, type ExportCounters } from './export-counters.ts';
+import { newExportedFlow, type ExportedFlow } from './exported-flow.ts';
+import { newRecordScratch, type RecordScratch } from './record.ts';
+import { readSnapshot, writeSnapshot, type RestoreResult } from './template-store-snapshot.ts';
+import type { Template } from './template.ts';
+
+export interface TemplateStoreLimits {
+  /** Default 4096. */
+  maxDomains: number;
+  /** Default 512. */
+  maxTemplatesPerDomain: number;
+  /** Default 512 (RFC 7011 allows 65535; real templates have < 100). */
+  maxFieldsPerTemplate: number;
+  /** Default 256. */
+  maxSamplersPerDomain: number;
+  /** Default 1024 sets. */
+  maxPendingSets: number;
+  /** Default 4 MiB of held set bytes. */
+  maxPendingBytes: number;
+  /** Default 30 s of receive time. */
+  pendingMaxAgeUs: number;
+}
+
+export const DEFAULT_TEMPLATE_STORE_LIMITS: Readonly<TemplateStoreLimits> = {
+  maxDomains: 4096,
+  maxTemplatesPerDomain: 512,
+  maxFieldsPerTemplate: 512,
+  maxSamplersPerDomain: 256,
+  maxPendingSets: 1024,
+  maxPendingBytes: 4 * 1024 * 1024,
+  pendingMaxAgeUs: 30_000_000,
+};
+
+/** A sampler announced by options data. id -1 is the exporter-wide sampling (34/35, no id). */
+export interface Sampler {
+  mode: number;
+  interval: number;
+}
+
+export interface ExporterDomain {
+  readonly key: string;
+  /** 16-byte exporter address (own copy). */
+  readonly exporter: Uint8Array;
+  readonly port: number;
+  readonly version: 5 | 9 | 10;
+  readonly domain: number;
+  readonly templates: Map<number, Template>;
+  readonly samplers: Map<number, Sampler>;
+  /** systemInitTimeMilliseconds (IPFIX 160) from options data, ms since epoch; -1 unknown. */
+  systemInitTimeMs: number;
+  /** Sequence number the next datagram should carry; -1 before the first. */
+  expectedSequence: number;
+  readonly counters: ExportCounters;
+}
+
+/** A data set that arrived before its template, with the header context it needs. */
+export interface PendingSet {
+  readonly domain: ExporterDomain;
+  readonly templateId: number;
+  readonly body: Uint8Array;
+  readonly receiveTimeUs: number;
+  readonly exportTimeUs: number;
+  /** NetFlow v9 header sysUpTime (ms); -1 for IPFIX. */
+  readonly sysUptimeMs: number;
+}
+
+function domainKey(address: Uint8Array, port: number, version: number, domain: number): string {
+  let key = '';
+  for (let i = 0; i < 16; i++) key += String.fromCharCode(address[i]);
+  return `${key}|${port}|${version}|${domain}`;
+}
+
+export class TemplateStore {
+  readonly limits: Readonly<TemplateStoreLimits>;
+  /** Totals over all domains (a domain's own counters are in `ExporterDomain.counters`). */
+  readonly counters: ExportCounters = newExportCounters();
+  /** The record the decoders reuse (see `ExportedFlow`). */
+  readonly flow: ExportedFlow = newExportedFlow();
+  /** Per-record scratch of the record decoder. */
+  readonly scratch: RecordScratch = newRecordScratch();
+  readonly #domains = new Map<string, ExporterDomain>();
+  #pending: PendingSet[] = [];
+  #pendingBytes = 0;
+  #last: ExporterDomain | null = null;
+  #view: DataView | null = null;
+
+  constructor(limits: Partial<TemplateStoreLimits> = {}) {
+    this.limits = { ...DEFAULT_TEMPLATE_STORE_LIMITS, ...limits };
+    for (const [k, v] of Object.entries(this.limits)) if (!(Number.isInteger(v) && v >= 0)) throw new TypeError(`TemplateStore: bad limit ${k}`);
+  }
+
+  /**
+   * A DataView over the whole buffer of `bytes` (offsets stay absolute), reused while datagrams
+   * come from the same buffer — one view per decrypted segment, not one per datagram.
+   */
+  viewOf(bytes: Uint8Array): DataView {
+    const v = this.#view;
+    if (v !== null && v.buffer === bytes.buffer) return v;
+    const nv = new DataView(bytes.buffer);
+    this.#view = nv;
+    return nv;
+  }
+
+  /** Counts an event or a drop in the totals and, when given, in the domain. */
+  count(domain: ExporterDomain | null, name: ExportCounterName, n = 1): void {
+    this.counters[name] += n;
+    if (domain !== null) domain.counters[name] += n;
+  }
+
+  /**
+   * The domain for this exporter, created on first sight; null (and `domain_cap` counted) when
+   * the store is full. Remembers the last one: consecutive datagrams of one exporter allocate
+   * nothing.
+   */
+  domain(address: Uint8Array, port: number, version: 5 | 9 | 10, domain: number): ExporterDomain | null {
+    const last = this.#last;
+    if (last !== null && last.port === port && last.version === version && last.domain === domain && sameAddress(last.exporter, address)) return last;
+    const key = domainKey(address, port, version, domain);
+    let d = this.#domains.get(key);
+    if (d === undefined) {
+      if (this.#domains.size >= this.limits.maxDomains) {
+        this.count(null, 'domain_cap');
+        return null;
+      }
+      d = newDomain(key, address, port, version, domain);
+      this.#domains.set(key, d);
+    }
+    this.#last = d;
+    return d;
+  }
+
+  /** Every known domain (for per-exporter diagnostics). */
+  domains(): IterableIterator<ExporterDomain> {
+    return this.#domains.values();
+  }
+
+  /**
+   * Adds or replaces a template. Refused (`template_cap`) when the domain is full and the id is
+   * new. @returns true when stored.
+   */
+  putTemplate(d: ExporterDomain, t: Template): boolean {
+    if (!d.templates.has(t.id) && d.templates.size >= this.limits.maxTemplatesPerDomain) {
+      this.count(d, 'template_cap');
+      return false;
+    }
+    d.templates.set(t.id, t);
+    return true;
+  }
+
+  /** Adds or updates a sampler; a new id beyond `maxSamplersPerDomain` is ignored. */
+  putSampler(d: ExporterDomain, id: number, mode: number, interval: number): void {
+    const s = d.samplers.get(id);
+    if (s !== undefined) {
+      s.mode = mode;
+      s.interval = interval;
+    } else if (d.samplers.size < this.limits.maxSamplersPerDomain) {
+      d.samplers.set(id, { mode, interval });
+    }
+  }
+
+  /** Holds a copy of a data set whose template is unknown (evicting the oldest when full). */
+  hold(d: ExporterDomain, templateId: number, bytes: Uint8Array, receiveTimeUs: number, exportTimeUs: number, sysUptimeMs: number): void {
+    const { maxPendingSets, maxPendingBytes } = this.limits;
+    if (bytes.length > maxPendingBytes || maxPendingSets === 0) {
+      this.count(d, 'pending_overflow');
+      return;
+    }
+    while (this.#pending.length >= maxPendingSets || this.#pendingBytes + bytes.length > maxPendingBytes) {
+      const evicted = this.#pending.shift()!;
+      this.#pendingBytes -= evicted.body.length;
+      this.count(evicted.domain, 'pending_overflow');
+    }
+    // A copy: the datagram buffer is reused by the caller. Rare path (only before a template).
+    this.#pending.push({ domain: d, templateId, body: bytes.slice(), receiveTimeUs, exportTimeUs, sysUptimeMs });
+    this.#pendingBytes += bytes.length;
+    this.count(d, 'pending_held');
+  }
+
+  /** Removes and returns the held sets of one template, oldest first. */
+  takePending(d: ExporterDomain, templateId: number): PendingSet[] {
+    if (this.#pending.length === 0) return [];
+    const taken: PendingSet[] = [];
+    const kept: PendingSet[] = [];
+    for (const p of this.#pending) (p.domain === d && p.templateId === templateId ? taken : kept).push(p);
+    if (taken.length === 0) return taken;
+    this.#pending = kept;
+    for (const p of taken) this.#pendingBytes -= p.body.length;
+    return taken;
+  }
+
+  /** Drops (`pending_expired`) held sets received more than `pendingMaxAgeUs` before `nowUs`. */
+  expirePending(nowUs: number): void {
+    if (this.#pending.length === 0) return;
+    const limit = nowUs - this.limits.pendingMaxAgeUs;
+    if (this.#pending[0].receiveTimeUs >= limit && this.#pending.length < 64) {
+      let anyOld = false;
+      for (const p of this.#pending) if (p.receiveTimeUs < limit) anyOld = true;
+      if (!anyOld) return;
+    }
+    const kept: PendingSet[] = [];
+    for (const p of this.#pending) {
+      if (p.receiveTimeUs < limit) {
+        this.#pendingBytes -= p.body.length;
+        this.count(p.domain, 'pending_expired');
+      } else kept.push(p);
+    }
+    this.#pending = kept;
+  }
+
+  /** Held sets and their bytes (for tests and diagnostics). */
+  pendingSize(): { sets: number; bytes: number } {
+    return { sets: this.#pending.length, bytes: this.#pendingBytes };
+  }
+
+  /** Ends the run: every held set is counted `pending_expired`. */
+  flushPending(): void {
+    for (const p of this.#pending) this.count(p.domain, 'pending_expired');
+    this.#pending = [];
+    this.#pendingBytes = 0;
+  }
+
+  /** Versioned binary image of templates, samplers and systemInitTime (no raw flow data). */
+  snapshot(): Uint8Array {
+    return writeSnapshot([...this.#domains.values()]);
+  }
+
+  /**
+   * Replaces the store's templates and samplers with a snapshot's. On a bad snapshot the store
+   * is left empty and `{ ok: false, reason }` returned; never throws for bad bytes. Held sets
+   * are dropped either way (uncounted: the replay that follows a restore brings them again);
+   * counters are kept.
+   */
+  restore(bytes: Uint8Array): RestoreResult {
+    this.#domains.clear();
+    this.#last = null;
+    this.#pending = [];
+    this.#pendingBytes = 0;
+    const result = readSnapshot(bytes, this.limits, (address, port, version, domain) => {
+      const key = domainKey(address, port, version, domain);
+      if (this.#domains.has(key)) return null;
+      const d = newDomain(key, address, port, version, domain);
+      this.#domains.set(key, d);
+      return d;
+    });
+    if (!result.ok) this.#domains.clear();
+    return result;
+  }
+}
+
+function newDomain(key: string, address: Uint8Array, port: number, version: 5 | 9 | 10, domain: number): ExporterDomain {
+  return {
+    key,
+    exporter: address.slice(0, 16),
+    port,
+    version,
+    domain,
+    templates: new Map(),
+    samplers: new Map(),
+    systemInitTimeMs: -1,
+    expectedSequence: -1,
+    counters: newExportCounters(),
+  };
+}
+
+function sameAddress(a: Uint8Array, b: Uint8Array): boolean {
+  for (let i = 0; i < 16; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
