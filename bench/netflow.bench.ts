@@ -308,7 +308,8 @@ async function runPipeline(stream: readonly Buffer[], count: number, rate: numbe
       const doc = JSON.parse(readFileSync(join(mdir, f), 'utf8')) as { manifest?: { flows: number; counts: Record<string, number> } };
       const m = doc.manifest!;
       flows += m.flows;
-      Object.assign(counts, m.counts);
+      // A rolling run's parts each carry the run's counts so far: keep the latest.
+      if ((m.counts.records ?? 0) >= (counts.records ?? 0)) Object.assign(counts, m.counts);
     }
     return { received: flows, cpuMs, send, datagrams: counts.records ?? 0, counts };
   } finally {
