@@ -13,9 +13,11 @@
  *    generate the first time, 940 MB; the two benches then take about 4 min).
  * 4. nfdump: the API vs nfdump on the bench capture (bench/nfdump.bench.ts); skipped with a
  *    note when nfdump/nfpcapd are not installed (apt-get install nfdump).
+ * 5. netflow: NetFlow v5/v9/IPFIX decoders and collection vs nfcapd on softflowd's export of
+ *    the bench capture (bench/netflow.bench.ts); skipped without softflowd/nfcapd.
  *
  * Environment: BENCH_PACKETS (default 1000000), BENCH_FLOWS (default 2000000 here),
- * BENCH_ONLY=pipeline|decode|anonymize|query|overhead|nfdump (comma-separated for several), and
+ * BENCH_ONLY=pipeline|decode|anonymize|query|overhead|nfdump|netflow (comma-separated for several), and
  * the knobs each bench file lists.
  * Bun: `npx bun bench/decode.bench.ts` and `npx bun bench/anonymize.bench.ts` run the same code.
  */
@@ -89,5 +91,13 @@ if (wants('nfdump')) {
   } else {
     const { runNfdumpBench, nfdumpMarkdown, nfdumpSettingsFromEnv } = await import('./nfdump.bench.ts');
     console.log(`nfdump vs API\n${nfdumpMarkdown(await runNfdumpBench({ ...nfdumpSettingsFromEnv(), packets }))}`);
+  }
+}
+if (wants('netflow')) {
+  if (spawnSync('sh', ['-c', 'command -v softflowd && command -v nfcapd && command -v nfdump'], { stdio: 'ignore' }).status !== 0) {
+    console.log('netflow: skipped (softflowd/nfcapd not installed: apt-get install softflowd nfdump)');
+  } else {
+    const { runNetflowBench, netflowMarkdown, netflowSettingsFromEnv } = await import('./netflow.bench.ts');
+    console.log(`NetFlow/IPFIX vs nfcapd\n${netflowMarkdown(await runNetflowBench({ ...netflowSettingsFromEnv(), packets }))}`);
   }
 }

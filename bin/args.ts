@@ -141,3 +141,27 @@ export function commandHelp(cmd: { summary: string; usage: string; options: Opti
   lines.push('', 'Examples:', ...cmd.examples.map((e) => `  ${e}`));
   return lines.join('\n');
 }
+
+/**
+ * A duration option (`--publish-every 5m`): a positive number with a unit `ms`, `s`, `m` or
+ * `h` (a bare number is seconds), like nfcapd's `-t`. Returns milliseconds.
+ * @throws AppError ERR_BAD_REQUEST naming the option.
+ */
+export function parseDuration(text: string, name: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
+  const ms = m ? Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h'] : NaN;
+  if (!(ms >= 1) || !Number.isSafeInteger(Math.round(ms))) throw new AppError(ErrorCode.BadRequest, `--${name} must be a duration such as 300, 90s, 5m or 1h`);
+  return Math.round(ms);
+}
+
+/**
+ * A size option (`--spool-max 20G`): a positive number of bytes with an optional binary unit
+ * `K`, `M`, `G` or `T` (KiB, MiB, GiB, TiB; a trailing `B`/`iB` is allowed).
+ * @throws AppError ERR_BAD_REQUEST naming the option.
+ */
+export function parseSize(text: string, name: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?$/i.exec(text.trim());
+  const n = m ? Number(m[1]) * 1024 ** ' KMGT'.indexOf((m[2] || ' ').toUpperCase()) : NaN;
+  if (!(n >= 1) || !Number.isSafeInteger(Math.floor(n))) throw new AppError(ErrorCode.BadRequest, `--${name} must be a size such as 1073741824, 512M or 20G`);
+  return Math.floor(n);
+}

@@ -10,10 +10,10 @@
 import { AppError, exitCodeFor, isAppError } from '../schemas/errors.ts';
 import { SEGMENT_MAX_RECORD_BYTES } from '../schemas/spool.ts';
 import { Scope } from '../schemas/claims.ts';
-import { closest, commandHelp, parseCommandArgs, suggestion } from './args.ts';
+import { closest, commandHelp, parseCommandArgs, parseDuration, suggestion } from './args.ts';
 import type { OptionSpecs, ParsedValues } from './args.ts';
 import { QUERY_EXAMPLES, QUERY_NOTES, QUERY_OPTIONS } from './query-options.ts';
-import { INGEST_USAGE } from './ingest.ts';
+import { INGEST_USAGE, SPOOL_QUOTA_OPTIONS, spoolQuota } from './ingest.ts';
 
 export interface Command {
   readonly summary: string;
@@ -65,6 +65,14 @@ export function tokenScopes(text: string | undefined): string[] {
 
 const SIGNING_KEY_SOURCES = 'stdin, env:NAME or file:PATH';
 
+/** `--publish-every` of `process` and `pipeline` (rolling publication, like nfcapd's -t). */
+const PUBLISH_EVERY_OPTION = {
+  type: 'string',
+  value: '<duration>',
+  default: '5m',
+  description: 'Publish the flows a live run emitted in each interval as its own committed part (300, 90s, 5m, 1h)',
+} as const;
+
 /** Every command; `--help` and the CLI test iterate this table. */
 export const COMMANDS: Readonly<Record<string, Command>> = {
   demo: {
@@ -85,6 +93,7 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
     summary: 'Ingest captures or NetFlow/IPFIX export and run the sealed processor as two processes with the encrypted spool between them',
     usage:
       'flowseal pipeline <capture...|-> --archive <dir> [--policy <file>] [--dataset <name>] [--spool <dir>] [--signing-key env:NAME|file:PATH]\n' +
+      '         [--publish-every <duration>] [--spool-max <size> [--spool-full pause|drop-oldest]]\n' +
       '       flowseal pipeline --netflow-listen <addr:port> --archive <dir> [...]\n' +
       '       flowseal pipeline --netflow-pcap <file|-> [--netflow-port <n>] --archive <dir> [...]',
     options: {
@@ -96,11 +105,13 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
       dataset: { type: 'string', value: '<name>', default: 'default', description: 'Dataset the runs are published under' },
       spool: { type: 'string', value: '<dir>', default: 'a temporary directory, removed afterwards', description: 'Encrypted spool directory between the two processes' },
       'signing-key': { type: 'string', value: '<source>', default: 'a key generated for this run only', description: `Manifest signing key: ${SIGNING_KEY_SOURCES}` },
+      'publish-every': PUBLISH_EVERY_OPTION,
+      ...SPOOL_QUOTA_OPTIONS,
     },
     examples: [
       'flowseal pipeline capture.pcapng --archive /srv/archive --dataset campus',
       'tcpdump -i eth0 -U -w - | flowseal pipeline - --archive /srv/archive --policy policy.yaml',
-      'flowseal pipeline --netflow-listen 0.0.0.0:2055 --archive /srv/archive --dataset routers',
+      'flowseal pipeline --netflow-listen 0.0.0.0:2055 --archive /srv/archive --dataset routers --publish-every 1m',
       'flowseal pipeline --netflow-pcap export.pcap --netflow-port 2055 --archive /srv/archive',
     ],
     run: async (v, p) => {
@@ -117,6 +128,8 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
         dataset: str(v.dataset) ?? 'default',
         spoolDir: str(v.spool),
         signingKey: str(v['signing-key']),
+        ...(str(v['publish-every']) ? { publishEveryMs: parseDuration(str(v['publish-every'])!, 'publish-every') } : {}),
+        spoolQuota: spoolQuota(v),
       });
     },
   },
@@ -132,7 +145,8 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
       port: { type: 'string', value: '<n>', default: 'any UDP port', description: 'netflow --pcap: only datagrams to this destination port' },
       'recv-buffer': { type: 'string', value: '<bytes>', default: '33554432 (32 MiB; the kernel caps it at net.core.rmem_max)', description: 'netflow --listen: socket receive buffer to ask for' },
       'queue-datagrams': { type: 'string', value: '<n>', default: '65536', description: 'netflow --listen: datagrams queued between socket and disk before drops (counted)' },
-      'segment-seconds': { type: 'string', value: '<s>', default: '60', description: 'netflow --listen: seal a segment this old even when export is quiet (0: by size only)' },
+      'segment-seconds': { type: 'string', value: '<s>', default: '60 for netflow --listen, else off', description: 'pcap, netflow --listen: seal a segment holding records this old even if it is not full (a quiet live source; 0: by size only)' },
+      ...SPOOL_QUOTA_OPTIONS,
       'progress-interval': { type: 'string', value: '<s>', default: '1', description: 'Seconds between progress reports on stderr (status line on a terminal, else NDJSON); 0: none' },
       quiet: { type: 'boolean', default: 'off', description: 'No progress reports (the final summary is still printed)' },
     },
@@ -160,6 +174,7 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
       'signing-key': { type: 'string', value: '<source>', default: 'a key generated at each start', description: `Manifest signing key: ${SIGNING_KEY_SOURCES}` },
       'until-run': { type: 'string', value: '<id[,id...]>', default: 'none: run until stopped', description: 'Exit once these runs are published' },
       'idle-timeout': { type: 'string', value: '<seconds>', default: '60', description: 'Publish a run whose capture side went quiet this long' },
+      'publish-every': PUBLISH_EVERY_OPTION,
     },
     examples: ['flowseal process --spool /var/spool/flowseal --archive /srv/archive --dataset campus', 'flowseal process --spool s --archive a --signing-key file:/run/secrets/flowseal-signing.key --until-run r1'],
     run: async (v) => {
@@ -172,6 +187,7 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
         untilRun: str(v['until-run']),
         signingKey: str(v['signing-key']),
         ...(str(v['idle-timeout']) ? { idleTimeoutMs: positiveInt(str(v['idle-timeout'])!, 'idle-timeout') * 1000 } : {}),
+        ...(str(v['publish-every']) ? { publishEveryMs: parseDuration(str(v['publish-every'])!, 'publish-every') } : {}),
       });
     },
   },

@@ -8,15 +8,15 @@
  */
 import { AppError, ErrorCode } from '../schemas/errors.ts';
 import { SEGMENT_MAX_RECORD_BYTES } from '../schemas/spool.ts';
-import type { ParsedValues } from './args.ts';
+import { parseSize, type ParsedValues } from './args.ts';
 
 const err = (s: string) => process.stderr.write(s.endsWith('\n') ? s : `${s}\n`);
 const ndjson = (o: object) => err(JSON.stringify({ component: 'ingest', ...o }));
 
-const NETFLOW_ONLY = ['listen', 'pcap', 'port', 'recv-buffer', 'queue-datagrams', 'segment-seconds'] as const;
+const NETFLOW_ONLY = ['listen', 'pcap', 'port', 'recv-buffer', 'queue-datagrams'] as const;
 
 export const INGEST_USAGE = [
-  'flowseal ingest pcap <file|-> --spool <dir> [--run-id <id>] [--segment-bytes <n>] [--progress-interval <s>] [--quiet]',
+  'flowseal ingest pcap <file|-> --spool <dir> [--run-id <id>] [--segment-bytes <n>] [--segment-seconds <s>] [--spool-max <size> [--spool-full pause|drop-oldest]] [--progress-interval <s>] [--quiet]',
   '       flowseal ingest netflow [--listen <addr:port>] --spool <dir> [--recv-buffer <bytes>] [--queue-datagrams <n>] [--segment-seconds <s>] [...]',
   '       flowseal ingest netflow --pcap <file|-> [--port <n>] --spool <dir> [...]',
 ].join('\n');
@@ -46,6 +46,33 @@ function progressFrom(v: ParsedValues) {
   return { intervalMs, tty: process.stderr.isTTY === true, write: (s: string) => void process.stderr.write(s) };
 }
 
+/** `--spool-max` / `--spool-full` of every ingest form and of `pipeline` (ingest/spool/spool-quota.ts). */
+export const SPOOL_QUOTA_OPTIONS = {
+  'spool-max': { type: 'string', value: '<size>', default: 'no limit', description: 'Most bytes of sealed segments the spool may hold (512M, 20G)' },
+  'spool-full': { type: 'string', value: '<policy>', default: 'pause', description: 'When the spool is full: pause (backpressure; a collector drops and counts datagrams meanwhile) or drop-oldest (unprocessed segment); counted in the manifest' },
+} as const;
+
+/**
+ * The quota of `--spool-max`/`--spool-full`, or undefined without a limit.
+ * @throws AppError ERR_BAD_REQUEST for a bad size or policy, or `--spool-full` alone.
+ */
+export function spoolQuota(v: ParsedValues): { maxBytes: number; policy: 'pause' | 'drop-oldest' } | undefined {
+  const policy = str(v['spool-full']) ?? 'pause';
+  if (policy !== 'pause' && policy !== 'drop-oldest') throw new AppError(ErrorCode.BadRequest, '--spool-full must be pause or drop-oldest');
+  const max = str(v['spool-max']);
+  if (max === undefined) {
+    if (v['spool-full'] !== undefined) throw new AppError(ErrorCode.BadRequest, '--spool-full needs --spool-max');
+    return undefined;
+  }
+  return { maxBytes: parseSize(max, 'spool-max'), policy };
+}
+
+/** `--segment-seconds` as milliseconds, when given. */
+function segmentAge(v: ParsedValues): { segmentMaxAgeMs?: number } {
+  const age = str(v['segment-seconds']);
+  return age !== undefined ? { segmentMaxAgeMs: Math.round(seconds(age, 'segment-seconds') * 1000) } : {};
+}
+
 function common(v: ParsedValues) {
   const spoolDir = str(v.spool);
   if (!spoolDir) throw new AppError(ErrorCode.BadRequest, '--spool is required');
@@ -57,6 +84,7 @@ function common(v: ParsedValues) {
     // Spool segments are decrypted whole in the processor's memory: keep them modest.
     ...(segBytes ? { segmentMaxBytes: integer(segBytes, 'segment-bytes', 1, SEGMENT_MAX_RECORD_BYTES) } : {}),
     progress: progressFrom(v),
+    spoolQuota: spoolQuota(v),
   };
 }
 
@@ -67,7 +95,7 @@ export async function runIngestCommand(v: ParsedValues, p: string[]): Promise<nu
     const extra = NETFLOW_ONLY.find((o) => v[o] !== undefined);
     if (extra) throw new AppError(ErrorCode.BadRequest, `--${extra} applies to ingest netflow only`);
     const { runIngestPcap } = await import('../ingest/ingest-pcap.ts');
-    const res = await runIngestPcap({ input: p[1]!, ...common(v), log: ndjson });
+    const res = await runIngestPcap({ input: p[1]!, ...common(v), ...segmentAge(v), log: ndjson });
     ndjson({ event: 'done', ...res });
     return 0;
   }
@@ -96,13 +124,12 @@ async function netflowListen(v: ParsedValues): Promise<number> {
   const listen = parseListenAddress(str(v.listen) ?? DEFAULT_LISTEN);
   const recv = str(v['recv-buffer']);
   const queue = str(v['queue-datagrams']);
-  const age = str(v['segment-seconds']);
   const options = {
     listen,
     ...common(v),
     ...(recv ? { recvBufferBytes: integer(recv, 'recv-buffer', 4096, 2 ** 31 - 1) } : {}),
     ...(queue ? { queueDatagrams: integer(queue, 'queue-datagrams', 1, 10_000_000) } : {}),
-    ...(age ? { segmentMaxAgeMs: Math.round(seconds(age, 'segment-seconds') * 1000) } : {}),
+    ...segmentAge(v),
   };
   const { runIngestNetflowListen } = await import('../ingest/netflow/ingest-netflow-listen.ts');
   const stop = new AbortController();

@@ -4,7 +4,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checkPublished } from './pipeline.ts';
@@ -42,5 +43,57 @@ test('a missing manifest or refused segments make the pipeline exit 3 and say wh
   } finally {
     process.stderr.write = write;
     await rm(archive, { recursive: true, force: true });
+  }
+});
+
+test('input problems are refused before anything starts, each with its code and the path', async () => {
+  const { runPipeline } = await import('./pipeline.ts');
+  const { AppError } = await import('../schemas/errors.ts');
+  const { inputError } = await import('../ingest/capture-input.ts');
+  const dir = await mkdtemp(join(tmpdir(), 'flowseal-input-'));
+  try {
+    await writeFile(join(dir, 'notes.txt'), 'not a capture');
+    await writeFile(join(dir, 'empty.pcap'), '');
+    await writeFile(join(dir, 'capture.pcap.gz'), Buffer.from([0x1f, 0x8b, 8, 0]));
+    const archive = join(dir, 'archive');
+    const refused = async (path: string, code: string) => {
+      await assert.rejects(runPipeline({ captures: [path], archiveDir: archive, dataset: 'd', stdio: 'pipe' }), (e) => {
+        assert.ok(e instanceof AppError);
+        assert.equal(e.code, code);
+        assert.ok(e.message.includes(path), e.message);
+        return true;
+      });
+    };
+    await refused(join(dir, 'missing.pcap'), 'ERR_INPUT_NOT_FOUND');
+    await refused(dir, 'ERR_INPUT_NOT_A_FILE');
+    await refused(join(dir, 'notes.txt'), 'ERR_INPUT_NOT_A_CAPTURE');
+    await refused(join(dir, 'empty.pcap'), 'ERR_INPUT_NOT_A_CAPTURE');
+    // Any one bad input refuses the whole pipeline before its processor starts: nothing is written.
+    await assert.rejects(runPipeline({ captures: [join(dir, 'capture.pcap.gz'), join(dir, 'missing.pcap')], archiveDir: archive, dataset: 'd', stdio: 'pipe' }));
+    assert.ok(!existsSync(archive), 'no archive, no manifest');
+    // Root reads anything, so unreadable files are checked through the errno mapping.
+    assert.equal(inputError('/x/cap.pcap', 'EACCES').code, 'ERR_INPUT_UNREADABLE');
+    assert.equal(inputError('/x/cap.pcap', 'EACCES').message, 'capture file "/x/cap.pcap" cannot be opened (EACCES)');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a run that reads no record publishes nothing: no manifest, and the pipeline says so', { timeout: 120_000 }, async () => {
+  const { spawn } = await import('node:child_process');
+  const dir = await mkdtemp(join(tmpdir(), 'flowseal-empty-'));
+  try {
+    const archive = join(dir, 'archive');
+    const child = spawn(process.execPath, [new URL('./flowseal.mjs', import.meta.url).pathname, 'pipeline', '-', '--archive', archive, '--dataset', 'd'], { stdio: ['pipe', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
+    child.stdin!.end();
+    const code = await new Promise<number>((res) => child.on('exit', (c) => res(c ?? 1)));
+    assert.equal(code, 3, err);
+    assert.match(err, /ERR_CAPTURE_TRUNCATED/, 'the capture side says why');
+    assert.match(err, /"event":"run-empty"/, 'the processor read the run and found no record');
+    assert.deepEqual(await readdir(join(archive, 'd', 'manifests')).catch(() => []), [], 'no manifest');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
   }
 });

@@ -3,7 +3,8 @@
  * processes with the encrypted spool between them, and exits when the input is processed.
  * The input is packet captures, a capture of flow export (`--netflow-pcap`), or a live
  * NetFlow/IPFIX collector (`--netflow-listen`), which runs until SIGINT/SIGTERM and then
- * publishes what it collected.
+ * publishes the rest of what it collected. A live run (a capture from stdin, the collector)
+ * is published in parts, one every `--publish-every` (rolling publication).
  *
  * Owns: process orchestration only (start the processor, wait for its public key, start
  * ingest with the same run id, wait for both), and a summary of each published run's counts.
@@ -11,13 +12,13 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { constants as osConstants, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { MANIFEST_DIR, manifestFileName } from '../schemas/archive.ts';
 import { AppError, ErrorCode } from '../schemas/errors.ts';
-import { SignedManifest } from '../schemas/manifest.ts';
+import { runManifests } from '../sealed-processor/sinks/committed-parts.ts';
+import { checkCaptureInput } from '../ingest/capture-input.ts';
 import { parseSigningKeyArg } from '../sealed-processor/sinks/manifest-signer.ts';
 
 const FLOWSEAL = fileURLToPath(new URL('./flowseal.mjs', import.meta.url));
@@ -38,6 +39,10 @@ export interface PipelineOptions {
   spoolDir?: string | undefined;
   /** The processor's manifest signing key source (`env:NAME` or `file:PATH`); default ephemeral. */
   signingKey?: string | undefined;
+  /** A live run publishes a part this often (ms, `--publish-every`); default the processor's (5 minutes). */
+  publishEveryMs?: number | undefined;
+  /** Spool size limit and policy, passed to ingest (`--spool-max`, `--spool-full`). */
+  spoolQuota?: { maxBytes: number; policy: 'pause' | 'drop-oldest' } | undefined;
   /** Where child diagnostics go (NDJSON lines). Default: inherit stderr. */
   stdio?: 'inherit' | 'pipe';
 }
@@ -62,12 +67,15 @@ async function waitForFile(path: string, child: ChildProcess, timeoutMs: number)
 interface IngestJob {
   args: string[];
   stdin: boolean;
+  /** A form that may run long (packet capture, collector): it seals segments by age (`--segment-seconds`) so each part gets them. */
+  live: boolean;
 }
 
 /**
  * The ingest processes the options ask for, checked before any process starts.
+ * A wrong path is an error naming it (ingest/capture-input.ts), not an empty run.
  * @throws AppError ERR_BAD_REQUEST (no input, or inputs of two kinds), ERR_LISTEN_ADDRESS_INVALID,
- *   ERR_PORT_INVALID, ERR_INPUT_* for a netflow capture path that cannot be read.
+ *   ERR_PORT_INVALID, ERR_INPUT_* for a capture path that is missing, not a file, unreadable or not a capture.
  */
 async function ingestJobs(opts: PipelineOptions): Promise<IngestJob[]> {
   const kinds = [opts.captures.length > 0, opts.netflowListen !== undefined, opts.netflowPcap !== undefined].filter(Boolean).length;
@@ -77,18 +85,17 @@ async function ingestJobs(opts: PipelineOptions): Promise<IngestJob[]> {
   const { parseListenAddress, parsePort } = await import('../ingest/netflow/listen-address.ts');
   if (opts.netflowListen !== undefined) {
     parseListenAddress(opts.netflowListen, '--netflow-listen');
-    return [{ args: ['ingest', 'netflow', '--listen', opts.netflowListen], stdin: false }];
+    return [{ args: ['ingest', 'netflow', '--listen', opts.netflowListen], stdin: false, live: true }];
   }
   if (opts.netflowPcap !== undefined) {
     const port = opts.netflowPort !== undefined ? ['--port', String(parsePort(opts.netflowPort, '--netflow-port', false))] : [];
-    if (opts.netflowPcap !== '-') {
-      const { openCaptureInput } = await import('../ingest/capture-input.ts');
-      await (await openCaptureInput(opts.netflowPcap)).close();
-    }
-    return [{ args: ['ingest', 'netflow', '--pcap', opts.netflowPcap === '-' ? '-' : resolve(opts.netflowPcap), ...port], stdin: opts.netflowPcap === '-' }];
+    await checkCaptureInput(opts.netflowPcap);
+    // A replay reads as fast as it can; `ingest netflow --pcap` has no age timer.
+    return [{ args: ['ingest', 'netflow', '--pcap', opts.netflowPcap === '-' ? '-' : resolve(opts.netflowPcap), ...port], stdin: opts.netflowPcap === '-', live: false }];
   }
   if (opts.captures.includes('-') && opts.captures.length > 1) throw new AppError(ErrorCode.BadRequest, "'-' (stdin) must be the only capture");
-  return opts.captures.map((c) => ({ args: ['ingest', 'pcap', c], stdin: c === '-' }));
+  for (const capture of opts.captures) await checkCaptureInput(capture);
+  return opts.captures.map((c) => ({ args: ['ingest', 'pcap', c], stdin: c === '-', live: true }));
 }
 
 /** Returns the exit code: 0 when everything was processed, else the failing side's code. */
@@ -103,6 +110,11 @@ export async function runPipeline(opts: PipelineOptions): Promise<number> {
   const node = process.execPath;
   const procArgs = [FLOWSEAL, 'process', '--spool', spoolDir, '--archive', resolve(opts.archiveDir), '--dataset', opts.dataset, '--until-run', runIds.join(',')];
   if (opts.policyPath) procArgs.push('--policy', resolve(opts.policyPath));
+  if (opts.publishEveryMs !== undefined) procArgs.push('--publish-every', `${opts.publishEveryMs}ms`);
+  // Ingest seals a segment at least this often, so a slow live capture or a quiet collector
+  // reaches every part.
+  const segmentMaxAgeMs = Math.max(100, Math.min(30_000, Math.floor((opts.publishEveryMs ?? 300_000) / 4)));
+  const quotaArgs = opts.spoolQuota ? ['--spool-max', String(opts.spoolQuota.maxBytes), '--spool-full', opts.spoolQuota.policy] : [];
   if (opts.signingKey !== undefined) {
     const src = parseSigningKeyArg(opts.signingKey);
     if (src.type === 'stdin') throw new AppError(ErrorCode.BadRequest, 'pipeline: --signing-key must be env:NAME or file:PATH (stdin is the capture\'s)');
@@ -152,7 +164,7 @@ export async function runPipeline(opts: PipelineOptions): Promise<number> {
     let firstFailure = 0;
     for (const [i, job] of jobs.entries()) {
       if (aborted) break;
-      const ingest = spawn(node, [FLOWSEAL, ...job.args, '--spool', spoolDir, '--run-id', runIds[i]!], {
+      const ingest = spawn(node, [FLOWSEAL, ...job.args, '--spool', spoolDir, '--run-id', runIds[i]!, ...(job.live ? ['--segment-seconds', String(segmentMaxAgeMs / 1000)] : []), ...quotaArgs], {
         stdio: [job.stdin ? 'inherit' : 'ignore', stdio, stdio],
         detached: true,
       });
@@ -212,17 +224,19 @@ export async function runPipeline(opts: PipelineOptions): Promise<number> {
 const SUMMARY_COUNTS = ['records', 'packets_decoded', 'export_datagrams', 'export_flows', 'export_drops', 'poison_records'] as const;
 
 /**
- * One line per published run on stderr: its flows and the record counts of its manifest, so
- * the user sees what the archive got (e.g. flow-export datagrams not yet decoded).
+ * One line per published run on stderr: its flows (all its parts') and the record counts of its
+ * last part (the run's totals), so the user sees what the archive got (e.g. flow-export
+ * datagrams not yet decoded).
  */
 export async function summarizePublished(archiveDir: string, dataset: string, runIds: readonly string[]): Promise<void> {
   for (const run of runIds) {
-    const text = await readFile(join(archiveDir, dataset, MANIFEST_DIR, manifestFileName(run)), 'utf8').catch(() => null);
-    const signed = text === null ? null : SignedManifest.safeParse(JSON.parse(text));
-    if (!signed?.success) continue;
-    const m = signed.data.manifest;
-    const counts = SUMMARY_COUNTS.filter((k) => (m.counts[k] ?? 0) > 0).map((k) => `${m.counts[k]} ${k}`);
-    process.stderr.write(`flowseal pipeline: run ${run} published: ${m.flows} flows${counts.length ? ` (${counts.join(', ')})` : ''}\n`);
+    const manifests = await runManifests(archiveDir, dataset, run);
+    const last = manifests.at(-1)?.manifest;
+    if (!last) continue;
+    const flows = manifests.reduce((n, m) => n + m.manifest.flows, 0);
+    const counts = SUMMARY_COUNTS.filter((k) => (last.counts[k] ?? 0) > 0).map((k) => `${last.counts[k]} ${k}`);
+    const parts = manifests.length > 1 ? ` in ${manifests.length} parts` : '';
+    process.stderr.write(`flowseal pipeline: run ${run} published${parts}: ${flows} flows${counts.length ? ` (${counts.join(', ')})` : ''}\n`);
   }
 }
 
@@ -234,23 +248,26 @@ export async function summarizePublished(archiveDir: string, dataset: string, ru
 export async function checkPublished(archiveDir: string, dataset: string, runIds: readonly string[]): Promise<number> {
   let status = 0;
   for (const run of runIds) {
-    const text = await readFile(join(archiveDir, dataset, MANIFEST_DIR, manifestFileName(run)), 'utf8').catch(() => null);
-    if (text === null) {
-      process.stderr.write(`flowseal pipeline: run ${run} was not published: nothing of it reached the archive (its segments were refused, shredded, or held nothing readable)\n`);
+    const manifests = await runManifests(archiveDir, dataset, run);
+    const last = manifests.at(-1)?.manifest;
+    if (!last) {
+      process.stderr.write(`flowseal pipeline: run ${run} was not published: nothing of it reached the archive (its segments were refused, shredded, or held no record)\n`);
       status = 3;
       continue;
     }
-    const signed = SignedManifest.safeParse(JSON.parse(text));
-    if (!signed.success) {
-      process.stderr.write(`flowseal pipeline: run ${run}: its manifest does not parse\n`);
+    if (last.part && !last.part.final) {
+      process.stderr.write(`flowseal pipeline: run ${run} is not finished: ${manifests.length} part(s) published, the rest is crypto-shredded with the processor's key\n`);
       status = 3;
-      continue;
     }
-    const counts = signed.data.manifest.counts;
+    // Each part carries the run's totals through it: the last one has them all.
+    const counts = last.counts;
     const lost = ['segments_quarantined', 'segments_shredded', 'segments_missing'].filter((k) => (counts[k] ?? 0) > 0);
     if (lost.length > 0) {
       process.stderr.write(`flowseal pipeline: run ${run} was published without some of its data: ${lost.map((k) => `${counts[k]} ${k.replace('segments_', 'segment(s) ')}`).join(', ')}\n`);
       status = 3;
+    }
+    if ((counts.spool_quota_dropped_segments ?? 0) > 0 || (counts.spool_quota_pauses ?? 0) > 0) {
+      process.stderr.write(`flowseal pipeline: run ${run}: the spool was full: ${counts.spool_quota_dropped_segments ?? 0} unprocessed segment(s) dropped, ingest paused ${counts.spool_quota_pauses ?? 0} time(s) for ${counts.spool_quota_paused_ms ?? 0} ms (counted in the manifest as spool_quota_*)\n`);
     }
     // Records shown to crash the worker on their own are skipped by design (the rest of the
     // run is published); say how many, so nothing is dropped silently.

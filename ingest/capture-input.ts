@@ -1,13 +1,24 @@
 /**
- * Opens the capture a command reads: a file path, or `-` for standard input, as a stream of
- * chunks. Shared by `ingest pcap` and `ingest netflow --pcap`.
+ * The capture a command reads: a file path, or `-` for standard input. Shared by `ingest pcap`,
+ * `ingest netflow --pcap` and the pre-flight check of `flowseal pipeline`, so a typo or a wrong
+ * file is the same clear error naming the path, before a run is opened or any process starts,
+ * instead of an empty run.
  *
- * Owns: the errors that say what is wrong with the path before a byte is read (missing, a
- * directory, unreadable), each with its stable code and the path the operator gave (shortened
- * to 200 characters). Never: puts file content in an error message.
+ * Owns: the input errors (schemas/errors.ts), each with its stable code and the path the
+ * operator gave (shortened to 200 characters): ERR_INPUT_NOT_FOUND, ERR_INPUT_NOT_A_FILE (a
+ * directory or socket; a FIFO, a character device or `-` is fine), ERR_INPUT_UNREADABLE, and
+ * ERR_INPUT_NOT_A_CAPTURE for a regular file that does not start with the magic of pcap, pcapng
+ * or of a compressed capture (gzip, zstd, xz, legacy lzma: capture/capture-decompress.ts says
+ * which, and whether the inside is a capture is the reader's to say). A stream (stdin, a FIFO)
+ * is not sniffed: that would consume it; the reader's ERR_CAPTURE_BAD_MAGIC speaks for it.
+ * Never: reads more than the first bytes before the stream is handed out, or puts file content
+ * in an error message.
  */
-import { open } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import { AppError, ErrorCode } from '../schemas/errors.ts';
+import { BlockType, PcapMagic } from './capture/capture-format.ts';
+import { sniffCompression } from './capture/capture-decompress.ts';
 
 export interface CaptureInput {
   stream: AsyncIterable<Uint8Array>;
@@ -18,28 +29,93 @@ export interface CaptureInput {
 
 export const READ_CHUNK_BYTES = 256 * 1024;
 
+/** Bytes of a file's start the check reads (pcap/pcapng need 4, xz 6). */
+const HEAD_BYTES = 8;
+
+const CAPTURE_MAGICS = new Set<number>([...Object.values(PcapMagic), BlockType.SectionHeader]);
+
+/** The path as messages show it: quoted, at most 200 characters. */
+function shown(path: string): string {
+  return JSON.stringify(path.length > 200 ? `${path.slice(0, 200)}…` : path);
+}
+
+/** Whether `head` (the first bytes of a file) starts like a capture, plain or compressed. */
+export function looksLikeCapture(head: Uint8Array): boolean {
+  if (head.length >= 4 && CAPTURE_MAGICS.has(new DataView(head.buffer, head.byteOffset, 4).getUint32(0, true))) return true;
+  return sniffCompression(head) !== 'none';
+}
+
+/** The input error for an errno met while opening or reading `path`. */
+export function inputError(path: string, errno: string | undefined, cause?: unknown): AppError {
+  const opts = cause === undefined ? {} : { cause };
+  if (errno === 'ENOENT' || errno === 'ENOTDIR') return new AppError(ErrorCode.InputNotFound, `capture file ${shown(path)} does not exist`, opts);
+  if (errno === 'EISDIR') return new AppError(ErrorCode.InputNotAFile, `capture path ${shown(path)} is a directory, not a file`, opts);
+  return new AppError(ErrorCode.InputUnreadable, `capture file ${shown(path)} cannot be opened (${errno ?? 'unknown'})`, opts);
+}
+
 /**
- * Opens `path` (or stdin for `-`; `stdin` overrides process.stdin for tests).
+ * Checks an opened `path`: what it is (stat) and, for a regular file, its first bytes (a
+ * positional read: the file position stays at 0 for the stream read after it).
+ */
+async function inspect(fh: FileHandle, path: string): Promise<void> {
+  const st = await fh.stat();
+  // Opening a directory read-only succeeds on Linux; reading it would fail with EISDIR later.
+  if (st.isDirectory()) throw inputError(path, 'EISDIR');
+  if (st.isFIFO() || st.isCharacterDevice()) return;
+  if (!st.isFile()) throw new AppError(ErrorCode.InputNotAFile, `capture path ${shown(path)} is not a file`);
+  const head = new Uint8Array(HEAD_BYTES);
+  let n: number;
+  try {
+    n = (await fh.read(head, 0, head.length, 0)).bytesRead;
+  } catch (e) {
+    throw inputError(path, (e as NodeJS.ErrnoException).code, e);
+  }
+  if (!looksLikeCapture(head.subarray(0, n))) {
+    throw new AppError(ErrorCode.InputNotCapture, `capture file ${shown(path)} is not a capture (${n === 0 ? 'empty file' : 'no pcap, pcapng, gzip, zstd or xz signature'})`);
+  }
+}
+
+/**
+ * Checks `path` as `openCaptureInput` would, without keeping it open or consuming a stream:
+ * the pre-flight check of a command that starts other processes first. `-` is not checked.
+ * Opened non-blocking, so a FIFO named by mistake (or on purpose) does not hang the check.
+ * @throws AppError ERR_INPUT_NOT_FOUND | ERR_INPUT_NOT_A_FILE | ERR_INPUT_UNREADABLE | ERR_INPUT_NOT_A_CAPTURE, naming the path.
+ */
+export async function checkCaptureInput(path: string): Promise<void> {
+  if (path === '-') return;
+  let fh: FileHandle;
+  try {
+    fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch (e) {
+    throw inputError(path, (e as NodeJS.ErrnoException).code, e);
+  }
+  try {
+    await inspect(fh, path);
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * Opens `path` (or stdin for `-`; `stdin` overrides process.stdin for tests), checked as
+ * `checkCaptureInput` says.
  * @throws AppError ERR_INPUT_NOT_FOUND (no such file), ERR_INPUT_NOT_A_FILE (a directory),
- *   ERR_INPUT_UNREADABLE (permissions or another open error; the errno code is in the message).
+ *   ERR_INPUT_UNREADABLE (permissions or another open error; the errno code is in the message),
+ *   ERR_INPUT_NOT_A_CAPTURE (a regular file without a capture's magic).
  */
 export async function openCaptureInput(path: string, stdin?: AsyncIterable<Uint8Array>): Promise<CaptureInput> {
   if (path === '-') return { stream: stdin ?? (process.stdin as AsyncIterable<Uint8Array>), source: 'stdin', close: async () => undefined };
-  const shown = JSON.stringify(path.length > 200 ? `${path.slice(0, 200)}…` : path);
-  let fh;
+  let fh: FileHandle;
   try {
     fh = await open(path, 'r');
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code ?? 'unknown';
-    if (code === 'ENOENT' || code === 'ENOTDIR') throw new AppError(ErrorCode.InputNotFound, `capture file ${shown} does not exist`, { cause: e });
-    if (code === 'EISDIR') throw new AppError(ErrorCode.InputNotAFile, `capture path ${shown} is a directory, not a file`, { cause: e });
-    throw new AppError(ErrorCode.InputUnreadable, `capture file ${shown} cannot be opened (${code})`, { cause: e });
+    throw inputError(path, (e as NodeJS.ErrnoException).code, e);
   }
-  // Opening a directory read-only succeeds on Linux; reading it would fail with EISDIR later.
-  const st = await fh.stat();
-  if (st.isDirectory()) {
+  try {
+    await inspect(fh, path);
+  } catch (e) {
     await fh.close();
-    throw new AppError(ErrorCode.InputNotAFile, `capture path ${shown} is a directory, not a file`);
+    throw e;
   }
   return { stream: fh.createReadStream({ highWaterMark: READ_CHUNK_BYTES, autoClose: false }), source: 'file', close: () => fh.close() };
 }

@@ -116,13 +116,15 @@ test('stdin input ("-") in small pieces; classic pcap', async () => {
   });
 });
 
-test('not a capture: BAD_MAGIC, and the run is still closed with an empty final segment', async () => {
+test('not a capture: refused by its first bytes, naming the path, before a run is opened', async () => {
   await withSpool(async (dir, keys) => {
     const input = join(dir, 'x.txt');
     await writeFile(input, 'hello, this is not a capture');
-    await assert.rejects(runIngestPcap({ input, spoolDir: join(dir, 'spool'), runId: 'bad', log: () => undefined }), (e: unknown) => e instanceof AppError && e.code === ErrorCode.CaptureBadMagic);
-    const segs = await readRun(join(dir, 'spool'), keys, 'bad');
-    assert.deepEqual(segs.map((s) => [s.final, s.records.length]), [[true, 0]]);
+    await assert.rejects(
+      runIngestPcap({ input, spoolDir: join(dir, 'spool'), runId: 'bad', log: () => undefined }),
+      (e: unknown) => e instanceof AppError && e.code === ErrorCode.InputNotCapture && e.message === `capture file ${JSON.stringify(input)} is not a capture (no pcap, pcapng, gzip, zstd or xz signature)`,
+    );
+    assert.deepEqual(await readRun(join(dir, 'spool'), keys, 'bad'), [], 'no segment: the processor has no run to publish');
   });
 });
 
@@ -132,7 +134,7 @@ test('no processor key, or no such file: clear errors before anything is written
     const input = join(dir, 'in.pcapng');
     await writeFile(input, pcapng);
     await assert.rejects(runIngestPcap({ input, spoolDir: join(dir, 'spool'), log: () => undefined }), (e: unknown) => e instanceof AppError && e.code === ErrorCode.SpoolNoPublicKey);
-    await assert.rejects(runIngestPcap({ input: join(dir, 'missing.pcap'), spoolDir: join(dir, 'spool'), log: () => undefined }), (e: unknown) => e instanceof AppError && e.code === ErrorCode.InputNotFound);
+    await assert.rejects(runIngestPcap({ input: join(dir, 'missing.pcap'), spoolDir: join(dir, 'spool'), log: () => undefined }), (e: unknown) => e instanceof AppError && e.code === ErrorCode.InputNotFound && e.message.includes('missing.pcap'));
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

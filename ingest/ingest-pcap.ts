@@ -34,6 +34,10 @@ export interface IngestPcapOptions {
   stdin?: AsyncIterable<Uint8Array>;
   /** Passed to the SpoolWriter (tests use small segments). */
   segmentMaxBytes?: SpoolWriterOptions['segmentMaxBytes'];
+  /** Seal a segment whose first record is this old even if it is not full (a quiet live capture); default never. */
+  segmentMaxAgeMs?: SpoolWriterOptions['segmentMaxAgeMs'];
+  /** Spool size limit and policy (`--spool-max`, `--spool-full`); default none. */
+  spoolQuota?: { maxBytes: number; policy: 'pause' | 'drop-oldest' } | undefined;
   /** Periodic progress (packets/s, records/s, bytes); default none. */
   progress?: ProgressOptions;
 }
@@ -50,6 +54,8 @@ export interface IngestPcapResult {
   inputBytes: number;
   /** How the input was compressed ('none' for a plain capture). */
   compression: Compression;
+  /** What the spool quota did (pauses, drops), when one was set. */
+  quota?: { pauses: number; pausedMs: number; droppedSegments: number };
 }
 
 /** The same AppError with the input named in its message and details (the path as given, or 'stdin'). */
@@ -61,10 +67,10 @@ function naming(e: AppError, input: string, compression: Compression | null, com
 }
 
 /**
- * Ingests one capture into the spool as one run. Throws ERR_INPUT_* (capture-input.ts) for a
- * path that cannot be read and ERR_SPOOL_NO_PUBLIC_KEY if no processor key is published, both
- * before reading anything; ERR_CAPTURE_* (after sealing what came before) for a damaged
- * capture; the writer's error for IO failures (open segment discarded).
+ * Ingests one capture into the spool as one run. Throws ERR_INPUT_* (capture-input.ts, naming
+ * the path) for a missing, unreadable or non-capture file and ERR_SPOOL_NO_PUBLIC_KEY if no
+ * processor key is published, both before a run is opened; ERR_CAPTURE_* (after sealing what
+ * came before) for a damaged capture; the writer's error for IO failures (open segment discarded).
  */
 export async function runIngestPcap(opts: IngestPcapOptions): Promise<IngestPcapResult> {
   const input = await openCaptureInput(opts.input, opts.stdin);
@@ -73,6 +79,8 @@ export async function runIngestPcap(opts: IngestPcapOptions): Promise<IngestPcap
     writer = await SpoolWriter.open(opts.spoolDir, {
       ...(opts.runId !== undefined ? { runId: opts.runId } : {}),
       ...(opts.segmentMaxBytes !== undefined ? { segmentMaxBytes: opts.segmentMaxBytes } : {}),
+      ...(opts.segmentMaxAgeMs !== undefined ? { segmentMaxAgeMs: opts.segmentMaxAgeMs } : {}),
+      ...(opts.spoolQuota ? { quota: { ...opts.spoolQuota, log: (e: Record<string, unknown>) => opts.log(e) } } : {}),
     });
   } catch (e) {
     await input.close();
@@ -80,9 +88,14 @@ export async function runIngestPcap(opts: IngestPcapOptions): Promise<IngestPcap
   }
   opts.log({ event: 'ingest-start', runId: writer.runId, source: input.source });
   const stopHeartbeat = await startRunHeartbeat(opts.spoolDir, writer.runId);
+  // A quiet live capture: its last records are sealed by age, not only when the next one comes.
+  let aging: Promise<void> = Promise.resolve();
+  const ager = opts.segmentMaxAgeMs ? setInterval(() => void (aging = aging.then(() => writer.rotateIfOld()).catch(() => undefined)), Math.max(50, opts.segmentMaxAgeMs / 2)) : null;
   try {
     return await ingestInto(opts, input, writer);
   } finally {
+    if (ager) clearInterval(ager);
+    await aging;
     await stopHeartbeat();
   }
 }
@@ -141,5 +154,15 @@ async function readAll(opts: IngestPcapOptions, input: CaptureInput, writer: Spo
   const res = await writer.close();
   await writeRunEndMarker(opts.spoolDir, writer.runId, res.segments);
   log({ event: 'capture-read', format: reader.format, compression: decoded.compression, ...reader.stats });
-  return { runId: writer.runId, records: res.records, segments: res.segments, bytes: res.bytes, linkTypes: st.linkTypes, inputBytes: st.inputBytes, compression: decoded.compression };
+  const q = writer.quota;
+  return {
+    runId: writer.runId,
+    records: res.records,
+    segments: res.segments,
+    bytes: res.bytes,
+    linkTypes: st.linkTypes,
+    inputBytes: st.inputBytes,
+    compression: decoded.compression,
+    ...(q ? { quota: { pauses: q.pauses, pausedMs: q.pausedMs, droppedSegments: q.droppedSegments } } : {}),
+  };
 }

@@ -56,9 +56,11 @@ test('the timer reports on its own (unref\'d), and no options means no output', 
   let out = '';
   const r = new ProgressReporter('x', 'packets', () => ({ units: 1, records: 1, bytes: 1, drops: 0 }), { intervalMs: 5, tty: false, write: (s) => void (out += s) });
   r.start();
-  await new Promise((res) => setTimeout(res, 40));
+  // Wait for the lines, not a fixed time: a loaded machine delays timers.
+  const deadline = Date.now() + 20_000;
+  while (out.split('\n').filter(Boolean).length < 2 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 5));
   r.stop();
-  assert.ok(out.split('\n').filter(Boolean).length >= 2);
+  assert.ok(out.split('\n').filter(Boolean).length >= 2, out);
   const quiet = new ProgressReporter('x', 'packets', () => ({ units: 1, records: 1, bytes: 1, drops: 0 }), undefined);
   quiet.start();
   quiet.stop();

@@ -24,13 +24,15 @@ export const ErrorCode = {
   CaptureCompressedTruncated: 'ERR_CAPTURE_COMPRESSED_TRUNCATED',
   /** A gzip/zstd/xz-compressed capture whose compressed stream is damaged (bad data, checksum, framing): the records decoded before the damage are kept. */
   CaptureCompressedCorrupt: 'ERR_CAPTURE_COMPRESSED_CORRUPT',
-  // inputs named on the command line (details name the option, never the value)
+  // inputs named on the command line (checked before a run is opened; messages name the path)
   /** An input path that does not exist. */
   InputNotFound: 'ERR_INPUT_NOT_FOUND',
   /** An input path that is a directory or another non-file (a FIFO or `-` is fine). */
   InputNotAFile: 'ERR_INPUT_NOT_A_FILE',
   /** An input path that exists but cannot be opened (permissions, IO error). */
   InputUnreadable: 'ERR_INPUT_UNREADABLE',
+  /** A regular file that does not start like a capture (pcap, pcapng, or one compressed with gzip, zstd or xz): empty, text, ... */
+  InputNotCapture: 'ERR_INPUT_NOT_A_CAPTURE',
   /** A listen address (`--listen`, `--netflow-listen`) that is not `IPv4:port` or `[IPv6]:port`. */
   ListenAddressInvalid: 'ERR_LISTEN_ADDRESS_INVALID',
   /** A UDP port outside 0-65535 (1-65535 where 0 would mean "any"). */
@@ -102,6 +104,7 @@ export const errorStatus: Record<ErrorCode, number> = {
   ERR_INPUT_NOT_FOUND: 400,
   ERR_INPUT_NOT_A_FILE: 400,
   ERR_INPUT_UNREADABLE: 400,
+  ERR_INPUT_NOT_A_CAPTURE: 400,
   ERR_LISTEN_ADDRESS_INVALID: 400,
   ERR_PORT_INVALID: 400,
   ERR_LISTEN_FAILED: 500,

@@ -1,12 +1,15 @@
 /**
- * The run manifest: what one processor run published, written next to the archive as
- * `<archive>/<dataset>/manifests/<run>.json` and signed (JWS, EdDSA).
+ * The part manifest: what one part of a run published (see schemas/archive.ts for parts),
+ * written next to the archive as `<archive>/<dataset>/manifests/<run>.p<part6>.json` and signed
+ * (JWS, EdDSA). `flows`, `files` and the time range are this part's own; `counts` are the
+ * run's totals through this part (records read, drops, restarts, spool quota events, ...), so
+ * the final part's counts are the whole run's.
  *
  * Owns: the manifest's shape. Never: secrets (keys, key material) or raw identifiers. The
  * `keyId` is a one-way fingerprint of the anonymization key; `releaseNotes` is publishable.
  */
 import { z } from 'zod';
-import { ArchiveFilePath, DatasetId, RunId } from './archive.ts';
+import { ArchiveFilePath, DatasetId, PartNumber, RunId } from './archive.ts';
 import { canonicalJson } from './canonical-json.ts';
 
 export const ManifestFile = z.strictObject({
@@ -20,9 +23,24 @@ export const ManifestFile = z.strictObject({
 });
 export type ManifestFile = z.infer<typeof ManifestFile>;
 
+/** Which part of its run a manifest commits. */
+export const ManifestPart = z.strictObject({
+  number: PartNumber,
+  /** The run's last part: once it is committed the run is finished. */
+  final: z.boolean(),
+  /**
+   * The last spool segment (seq) whose flows are all in parts up to this one, or null when the
+   * part ends with the run. A restarted processor never publishes flows of these segments again.
+   */
+  throughSegment: z.number().int().nonnegative().nullable(),
+});
+export type ManifestPart = z.infer<typeof ManifestPart>;
+
 export const RunManifest = z.strictObject({
   manifestVersion: z.literal(1),
   runId: RunId,
+  /** Absent only in manifests written before parts existed: the run's single, final part. */
+  part: ManifestPart.optional(),
   dataset: DatasetId,
   schemaVersion: z.number().int(),
   processorVersion: z.string(),

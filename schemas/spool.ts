@@ -423,3 +423,45 @@ export const RUN_HEARTBEAT_INTERVAL_MS = 5_000;
 export function runHeartbeatName(runId: string): string {
   return `${RunId.parse(runId)}.alive`;
 }
+
+// ---------------------------------------------------------------- spool quota
+
+/** What ingest does when the spool reaches its size limit (`--spool-full`). */
+export const SpoolFullPolicy = z.enum(['pause', 'drop-oldest']);
+export type SpoolFullPolicy = z.infer<typeof SpoolFullPolicy>;
+
+/** Most dropped segment numbers a quota file lists (the count goes on beyond it). */
+export const QUOTA_DROPPED_LIST_MAX = 10_000;
+
+/**
+ * Run quota file `<spool>/segments/<runId>.quota`, written by ingest whenever its spool quota
+ * acts (the sealed design's ring buffer): how often and how long it paused (backpressure), and
+ * which of its not yet processed segments it dropped, oldest first. Unauthenticated, like the
+ * run-end marker: a hint and a report. Forging one can only make the processor stop waiting for
+ * segments it claims were dropped (which it would give up on after its gap timeout anyway) and
+ * misreport these counts in the manifest (spool_quota_*).
+ */
+export const RunQuota = z.strictObject({
+  policy: SpoolFullPolicy,
+  pauses: z.number().int().nonnegative(),
+  pausedMs: z.number().int().nonnegative(),
+  droppedSegments: z.number().int().nonnegative(),
+  dropped: z.array(z.number().int().min(0).max(0xffff_ffff)).max(QUOTA_DROPPED_LIST_MAX),
+});
+export type RunQuota = z.infer<typeof RunQuota>;
+
+export function runQuotaName(runId: string): string {
+  return `${RunId.parse(runId)}.quota`;
+}
+
+/**
+ * Run progress file `<spool>/segments/<runId>.fed` ({ through: seq }), written by the processor
+ * after each segment it took: segments up to `through` are processed (they stay in the spool
+ * for replay until the run is finished). Ingest's `drop-oldest` drops only later ones.
+ */
+export const RunProgress = z.strictObject({ through: z.number().int().min(0).max(0xffff_ffff) });
+export type RunProgress = z.infer<typeof RunProgress>;
+
+export function runProgressName(runId: string): string {
+  return `${RunId.parse(runId)}.fed`;
+}

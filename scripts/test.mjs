@@ -13,7 +13,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
-const roots = ['schemas', 'api', 'ingest', 'sealed-processor', 'client', 'test', 'bin', 'scripts'];
+const roots = ['schemas', 'api', 'ingest', 'sealed-processor', 'client', 'test', 'bin', 'scripts', 'bench'];
 const skipDirs = new Set(['node_modules', '.tmp', 'fixtures']);
 const inCi = process.env.CI === 'true';
 

@@ -29,6 +29,8 @@ export interface ProcessorCommandOptions {
   idleTimeoutMs?: number;
   /** `--signing-key`: `stdin`, `env:NAME` or `file:PATH` (see sinks/manifest-signer.ts); default ephemeral. */
   signingKey?: string | undefined;
+  /** `--publish-every`: a live run publishes a part this often (ms); default 5 minutes. */
+  publishEveryMs?: number;
 }
 
 async function readStdin(): Promise<Uint8Array> {
@@ -102,6 +104,7 @@ export async function runProcessorCommand(opts: ProcessorCommandOptions): Promis
     manifestSigner,
     untilRuns: opts.untilRun ? opts.untilRun.split(',').filter(Boolean) : undefined,
     ...(opts.idleTimeoutMs !== undefined ? { idleTimeoutMs: opts.idleTimeoutMs } : {}),
+    ...(opts.publishEveryMs !== undefined ? { publishEveryMs: opts.publishEveryMs } : {}),
     log,
   });
 }

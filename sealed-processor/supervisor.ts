@@ -5,20 +5,21 @@
  * written, for ingest to seal to), the roll-forward of interrupted publications at start, and
  * scanning the spool: each run found gets a `Run` (supervisor/run.ts) that feeds its segments
  * to its own worker process as they appear, so runs never block each other. Segments of runs
- * already published (in this process, or found in the archive's manifests) are replays and go
- * to quarantine; so do segments that arrive after their run moved past them. A run is never
+ * already finished (in this process, or whose final part is in the archive's manifests) are
+ * replays and go to quarantine; a run with committed parts but no final one is resumed after
+ * its last part (supervisor/run.ts); so do segments that arrive after their run moved past them. A run is never
  * given up because its worker keeps dying (supervisor/run.ts, supervisor/crash-ledger.ts).
  * Never: writes a key or plaintext to disk, logs anything but counts and error codes.
  */
-import { access, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { MANIFEST_DIR, manifestFileName } from '../schemas/archive.ts';
 import { AppError, ErrorCode } from '../schemas/errors.ts';
 import { RUN_HEARTBEAT_INTERVAL_MS, runHeartbeatName } from '../schemas/spool.ts';
 import { generateProcessorKeys } from './spool/keys.ts';
 import { writePublicKey } from './spool/key-file.ts';
 import { listSegments, removeRunEndMarker, type SegmentEntry } from './spool/spool-files.ts';
 import { rollForwardStaging } from './sinks/publish.ts';
+import { committedRun } from './sinks/committed-parts.ts';
 import { rejectSegment } from './supervisor/feed-segment.ts';
 import { Run, type ProcessorSettings, type RunEnvironment, type RunStatus } from './supervisor/run.ts';
 
@@ -47,6 +48,9 @@ export interface SupervisorOptions extends ProcessorSettings {
   workerEnv?: Record<string, string>;
 }
 
+/** How often a live run publishes a part by default (nfcapd's default rotation: 5 minutes). */
+export const DEFAULT_PUBLISH_EVERY_MS = 5 * 60_000;
+
 /** Runs until every `untilRuns` id is finished (or until SIGTERM/SIGINT). Resolves to an exit code. */
 export async function runSupervisor(opts: SupervisorOptions): Promise<number> {
   const keys = await generateProcessorKeys();
@@ -64,6 +68,7 @@ export async function runSupervisor(opts: SupervisorOptions): Promise<number> {
     masterKey: opts.masterKey,
     processorVersion: opts.processorVersion,
     ...(opts.manifestSigner ? { manifestSigner: opts.manifestSigner } : {}),
+    publishEveryMs: opts.publishEveryMs ?? DEFAULT_PUBLISH_EVERY_MS,
     keys,
     isPublished: (runId) => finished.has(runId),
     log: opts.log,
@@ -94,7 +99,12 @@ export async function runSupervisor(opts: SupervisorOptions): Promise<number> {
         byRun.set(s.runId, list);
       }
       for (const [runId, segments] of byRun) {
-        if (!runs.has(runId) && !finished.has(runId) && (await manifestExists(opts, runId))) finished.add(runId);
+        let resume = null;
+        if (!runs.has(runId) && !finished.has(runId)) {
+          // A run this process has not seen: finished (final part committed), or resumed after its last committed part.
+          resume = await committedRun(opts.archiveDir, opts.dataset, runId);
+          if (resume.finished) finished.add(runId);
+        }
         if (finished.has(runId)) {
           // A run that was already published: these segments are replays (or late arrivals).
           for (const s of segments) await rejectSegment({ spoolDir: opts.spoolDir, runId, count: () => undefined, log: opts.log }, s, ErrorCode.SpoolReplayed);
@@ -102,7 +112,7 @@ export async function runSupervisor(opts: SupervisorOptions): Promise<number> {
           continue;
         }
         let run = runs.get(runId);
-        if (!run) runs.set(runId, (run = new Run(runId, env)));
+        if (!run) runs.set(runId, (run = new Run(runId, env, resume ?? undefined)));
         if ((await advanceSafely(run, segments, opts.log)) !== 'pending') {
           runs.delete(runId);
           finished.add(runId);
@@ -149,11 +159,4 @@ async function heartbeatFresh(spoolDir: string, runId: string): Promise<boolean>
   } catch {
     return false;
   }
-}
-
-async function manifestExists(opts: SupervisorOptions, runId: string): Promise<boolean> {
-  return access(join(opts.archiveDir, opts.dataset, MANIFEST_DIR, manifestFileName(runId))).then(
-    () => true,
-    () => false,
-  );
 }

@@ -75,6 +75,42 @@ test('pipeline --netflow-listen: collects until SIGINT, then publishes a run cou
   }
 });
 
+test('pipeline --netflow-listen --publish-every --spool-max: the collector seals quiet segments by age and runs under the quota', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'flowseal-nf-rolling-'));
+  try {
+    const port = await freePort();
+    const archive = join(dir, 'archive');
+    const args = ['pipeline', '--netflow-listen', `127.0.0.1:${port}`, '--archive', archive, '--dataset', 'nf', '--publish-every', '400ms', '--spool-max', '64M', '--spool-full', 'drop-oldest'];
+    const child = spawn(process.execPath, [FLOWSEAL_BIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    const exit = new Promise<number>((r) => child.on('exit', (c) => r(c ?? 1)));
+    try {
+      await until('the collector to listen', () => ndjsonLines(stderr).some((l) => l.event === 'listening'), 60_000);
+      await sendAll(port, 10);
+      await until('the collector to count the first burst', () => ndjsonLines(stderr).some((l) => l.event === 'progress' && l.datagrams === 10), 20_000);
+      // A quarter of the interval (100 ms) later the quiet collector's segment is sealed by age.
+      await new Promise((r) => setTimeout(r, 600));
+      await sendAll(port, 10);
+      await until('the collector to count the second burst', () => ndjsonLines(stderr).some((l) => l.event === 'progress' && l.datagrams === 20), 20_000);
+      child.kill('SIGINT');
+      assert.equal(await exit, 0, stderr.slice(-2000));
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+    const done = ndjsonLines(stderr).find((l) => l.component === 'ingest' && l.event === 'done')!;
+    assert.equal(done.records, 20);
+    assert.ok((done.segments as number) >= 2, `segments sealed by age: ${JSON.stringify(done)}`);
+    assert.deepEqual(done.quota, { pauses: 0, pausedMs: 0, droppedSegments: 0 });
+    const names = await readdir(join(archive, 'nf', 'manifests'));
+    const last = JSON.parse(await readFile(join(archive, 'nf', 'manifests', names.sort().at(-1)!), 'utf8')).manifest;
+    assert.equal(last.counts.records, 20);
+    assert.equal(last.counts.spool_quota_dropped_segments ?? 0, 0);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
 test('ingest netflow: NDJSON progress and a final summary equal to what was sent; SIGTERM ends the run cleanly', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'flowseal-nf-ingest-'));
   try {

@@ -1,6 +1,8 @@
 /**
  * The read side of the archive commit: which runs (and so which Parquet files) readers may see.
- * A run is visible only when its manifest (`<dataset>/manifests/<run>.json`, see
+ * Each part of a run (schemas/archive.ts) is committed by its own manifest and accepted or
+ * rejected on its own, as "run" means below: a live run's committed parts are visible while it
+ * continues. A run is visible only when its manifest (`<dataset>/manifests/<part id>.json`, see
  * schemas/archive.ts) carries a signature that verifies, the signed payload is a valid
  * manifest in canonical form naming its own dataset and run id, and every file it lists is a
  * regular file at exactly that path (no symlink in any component) with the listed size and
@@ -32,7 +34,7 @@ import { constants as fsConstants } from 'node:fs';
 import { lstat, open, readdir, realpath, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { compactVerify, importJWK, type JWK } from 'jose';
-import { DatasetId, MANIFEST_DIR, MANIFEST_JWS_TYPE, RunId, manifestFileName } from '../../schemas/archive.ts';
+import { DatasetId, MANIFEST_DIR, MANIFEST_JWS_TYPE, manifestFileName, parseManifestFileName } from '../../schemas/archive.ts';
 import { manifestPayload, RunManifest } from '../../schemas/manifest.ts';
 import type { DatasetInfo } from '../ports.ts';
 
@@ -187,7 +189,7 @@ export function createManifestCatalog(options: ManifestCatalogOptions): { build(
     if (typeof outer !== 'object' || outer === null || Array.isArray(outer)) return reject('malformed');
     const m = await verifiedManifest(outer as Record<string, unknown>);
     if (m === null) return reject('signature');
-    if (m.dataset !== dataset || manifestFileName(m.runId) !== fileName) return reject('misfiled');
+    if (m.dataset !== dataset || manifestFileName(m.runId, m.part) !== fileName) return reject('misfiled');
     const files: { path: string; id: FileIdentity }[] = [];
     for (const f of m.files) {
       const path = join(root, dataset, f.path);
@@ -263,7 +265,7 @@ export function createManifestCatalog(options: ManifestCatalogOptions): { build(
       let rejected = 0;
       let pending = 0;
       for (const e of entries.map((x) => x.name).sort()) {
-        if (!e.endsWith('.json') || !RunId.safeParse(e.slice(0, -5)).success) continue;
+        if (parseManifestFileName(e) === null) continue;
         seenManifests.add(join(root, dataset, MANIFEST_DIR, e));
         const r = await runResult(dataset, e, budget);
         if (r.kind === 'accepted') accepted.push(r);
@@ -312,7 +314,7 @@ function summarize(id: string, manifests: readonly RunManifest[], rejectedRuns: 
     timeEnd: ends.at(-1) ?? null,
     flows: manifests.reduce((n, m) => n + m.flows, 0),
     files: manifests.reduce((n, m) => n + m.files.length, 0),
-    runs: manifests.length,
+    runs: new Set(manifests.map((m) => m.runId)).size,
     rejectedRuns,
     pendingRuns,
     verified: pinned,

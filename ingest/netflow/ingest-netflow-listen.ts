@@ -36,6 +36,11 @@ export interface IngestNetflowListenOptions {
   segmentMaxBytes?: number;
   /** Seal a segment this old even if no datagram follows (ms); default 60 s, 0 = by size only. */
   segmentMaxAgeMs?: number;
+  /**
+   * Spool size limit and policy (`--spool-max`, `--spool-full`); default none. A paused writer
+   * stops the drain, so the queue fills and further datagrams are dropped and counted.
+   */
+  spoolQuota?: { maxBytes: number; policy: 'pause' | 'drop-oldest' } | undefined;
   /** Socket receive buffer to ask for (bytes); default 32 MiB. The kernel may grant less. */
   recvBufferBytes?: number;
   /** Queue bounds; defaults 65,536 datagrams and 64 MiB of payload. */
@@ -65,6 +70,8 @@ export interface IngestNetflowListenResult {
   recvBufferGranted: number;
   /** Datagrams whose exporter address text did not parse (sealed with a zero address). */
   exporterUnparsed: number;
+  /** What the spool quota did (pauses, drops), when one was set. */
+  quota?: { pauses: number; pausedMs: number; droppedSegments: number };
 }
 
 export const DEFAULT_RECV_BUFFER_BYTES = 32 * 1024 * 1024;
@@ -120,6 +127,7 @@ export async function runIngestNetflowListen(opts: IngestNetflowListenOptions): 
     ...(opts.runId !== undefined ? { runId: opts.runId } : {}),
     ...(opts.segmentMaxBytes !== undefined ? { segmentMaxBytes: opts.segmentMaxBytes } : {}),
     segmentMaxAgeMs: opts.segmentMaxAgeMs ?? DEFAULT_SEGMENT_MAX_AGE_MS,
+    ...(opts.spoolQuota ? { quota: { ...opts.spoolQuota, log: (e: Record<string, unknown>) => opts.log(e) } } : {}),
   });
   let socket: Socket;
   try {
@@ -197,6 +205,7 @@ class Collector {
     progress.stop();
     const res = await this.#writer.close();
     await writeRunEndMarker(opts.spoolDir, this.#writer.runId, res.segments);
+    const q = this.#writer.quota;
     return {
       runId: this.#writer.runId,
       datagrams: this.#datagrams,
@@ -210,6 +219,7 @@ class Collector {
       recvBufferRequested: requested,
       recvBufferGranted: granted,
       exporterUnparsed: this.#exporterUnparsed,
+      ...(q ? { quota: { pauses: q.pauses, pausedMs: q.pausedMs, droppedSegments: q.droppedSegments } } : {}),
     };
   }
 

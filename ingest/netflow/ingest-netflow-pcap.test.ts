@@ -126,14 +126,21 @@ test('stdin, classic pcap, progress lines for a capture replay', async () => {
   });
 });
 
-test('bad inputs: missing file, a directory, not a capture (run closed with an empty final segment)', async () => {
+test('bad inputs: missing file, a directory, not a capture (refused before a run is opened); a stream that is not a capture', async () => {
   await withSpool(async (spoolDir, keys, tmp) => {
-    const run = (input: string, runId?: string) => runIngestNetflowPcap({ input, spoolDir, log: () => undefined, ...(runId ? { runId } : {}) });
+    const run = (input: string, runId?: string, stdin?: AsyncIterable<Uint8Array>) => runIngestNetflowPcap({ input, spoolDir, log: () => undefined, ...(runId ? { runId } : {}), ...(stdin ? { stdin } : {}) });
     await assert.rejects(run(join(tmp, 'missing.pcap')), (e: unknown) => e instanceof AppError && e.code === ErrorCode.InputNotFound && e.message.includes('missing.pcap'));
     await assert.rejects(run(tmp), (e: unknown) => e instanceof AppError && e.code === ErrorCode.InputNotAFile);
     await writeFile(join(tmp, 'notes.txt'), 'not a capture at all');
-    await assert.rejects(run(join(tmp, 'notes.txt'), 'bad'), (e: unknown) => e instanceof AppError && e.code === ErrorCode.CaptureBadMagic);
-    const { datagrams, finals } = await readDatagrams(spoolDir, keys, 'bad');
+    await assert.rejects(run(join(tmp, 'notes.txt'), 'bad'), (e: unknown) => e instanceof AppError && e.code === ErrorCode.InputNotCapture && e.message.includes('notes.txt'));
+    assert.deepEqual((await readDatagrams(spoolDir, keys, 'bad')).finals, [], 'no run opened');
+    // A stream cannot be sniffed without consuming it: the reader refuses it, and the run is
+    // closed with an empty final segment.
+    const text = (async function* () {
+      yield new TextEncoder().encode('not a capture at all');
+    })();
+    await assert.rejects(run('-', 'bad-stdin', text), (e: unknown) => e instanceof AppError && e.code === ErrorCode.CaptureBadMagic);
+    const { datagrams, finals } = await readDatagrams(spoolDir, keys, 'bad-stdin');
     assert.deepEqual([datagrams.length, finals], [0, [true]]);
   });
 });

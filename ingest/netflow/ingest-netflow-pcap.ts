@@ -33,6 +33,8 @@ export interface IngestNetflowPcapOptions {
   log: (obj: object) => void;
   stdin?: AsyncIterable<Uint8Array>;
   segmentMaxBytes?: number;
+  /** Spool size limit and policy (`--spool-max`, `--spool-full`); default none. */
+  spoolQuota?: { maxBytes: number; policy: 'pause' | 'drop-oldest' } | undefined;
   progress?: ProgressOptions;
 }
 
@@ -50,6 +52,8 @@ export interface IngestNetflowPcapResult {
   skipped: Record<string, number>;
   /** Datagrams sealed although the capture cut them short. */
   payloadTruncated: number;
+  /** What the spool quota did (pauses, drops), when one was set. */
+  quota?: { pauses: number; pausedMs: number; droppedSegments: number };
 }
 
 interface PcapRunState {
@@ -78,6 +82,7 @@ export async function runIngestNetflowPcap(opts: IngestNetflowPcapOptions): Prom
     writer = await SpoolWriter.open(opts.spoolDir, {
       ...(opts.runId !== undefined ? { runId: opts.runId } : {}),
       ...(opts.segmentMaxBytes !== undefined ? { segmentMaxBytes: opts.segmentMaxBytes } : {}),
+      ...(opts.spoolQuota ? { quota: { ...opts.spoolQuota, log: (e: Record<string, unknown>) => opts.log(e) } } : {}),
     });
   } catch (e) {
     await input.close();
@@ -171,6 +176,7 @@ async function readAll(opts: IngestNetflowPcapOptions, input: CaptureInput, writ
   const res = await writer.close();
   await writeRunEndMarker(opts.spoolDir, writer.runId, res.segments);
   log({ event: 'capture-read', format: reader.format, ...reader.stats });
+  const q = writer.quota;
   return {
     runId: writer.runId,
     packets: reader.stats.records,
@@ -181,5 +187,6 @@ async function readAll(opts: IngestNetflowPcapOptions, input: CaptureInput, writ
     inputBytes: st.inputBytes,
     skipped: st.skipped,
     payloadTruncated: st.payloadTruncated,
+    ...(q ? { quota: { pauses: q.pauses, pausedMs: q.pausedMs, droppedSegments: q.droppedSegments } } : {}),
   };
 }

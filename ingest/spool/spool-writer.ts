@@ -23,10 +23,12 @@ import {
   SpoolBuffer,
   spoolRecordBytes,
   SPOOL_CHUNK_MAX_PLAINTEXT,
+  type RunQuota,
   type SpoolRecordInput,
   SEGMENT_MAX_RECORD_BYTES,
 } from '../../schemas/spool.ts';
 import { RecipientKeySource } from './recipient-key.ts';
+import { SpoolQuota, type SpoolQuotaOptions } from './spool-quota.ts';
 import { SegmentSealer } from './segment-sealer.ts';
 
 export interface SpoolWriterOptions {
@@ -38,6 +40,8 @@ export interface SpoolWriterOptions {
   segmentMaxAgeMs?: number;
   /** Clock, ms since the epoch; default Date.now. */
   now?: () => number;
+  /** A spool size limit and what to do when it is reached (spool-quota.ts); default none. */
+  quota?: SpoolQuotaOptions;
 }
 
 export interface SpoolWriterResult {
@@ -48,6 +52,8 @@ export interface SpoolWriterResult {
 }
 
 export const DEFAULT_SEGMENT_MAX_BYTES = 8 * 1024 * 1024;
+/** Header and chunk framing of a segment, about (for the spool quota's estimate). */
+const SEGMENT_OVERHEAD_BYTES = 1024;
 
 /** One segment being written; the sealer and file exist from its first sealed chunk on. */
 interface SegmentJob {
@@ -75,6 +81,7 @@ export class SpoolWriter {
   #failed: unknown = null;
   #closed = false;
   #result: SpoolWriterResult = { segments: 0, records: 0, bytes: 0 };
+  readonly #quota: SpoolQuota | null;
 
   private constructor(spoolDir: string, runId: string, keys: RecipientKeySource, opts: SpoolWriterOptions) {
     this.runId = runId;
@@ -83,7 +90,13 @@ export class SpoolWriter {
     this.#maxBytes = opts.segmentMaxBytes ?? DEFAULT_SEGMENT_MAX_BYTES;
     this.#maxAgeMs = opts.segmentMaxAgeMs ?? 0;
     this.#now = opts.now ?? Date.now;
+    this.#quota = opts.quota ? new SpoolQuota(this.#dir, runId, opts.quota) : null;
     this.#job = this.#newJob();
+  }
+
+  /** The spool quota's counters (pauses, drops), or null without a quota. */
+  get quota(): RunQuota | null {
+    return this.#quota?.counts ?? null;
   }
 
   /**
@@ -98,6 +111,9 @@ export class SpoolWriter {
     if (opts.segmentMaxBytes !== undefined && !(opts.segmentMaxBytes >= 1 && opts.segmentMaxBytes <= SEGMENT_MAX_RECORD_BYTES)) {
       // The processor refuses segment files much larger than this (SEGMENT_MAX_FILE_BYTES).
       throw new TypeError(`segmentMaxBytes must be from 1 to ${SEGMENT_MAX_RECORD_BYTES}`);
+    }
+    if (opts.quota && !(opts.quota.maxBytes >= 2 * (opts.segmentMaxBytes ?? DEFAULT_SEGMENT_MAX_BYTES))) {
+      throw new AppError(ErrorCode.BadRequest, 'the spool size limit must hold at least two segments (see --segment-bytes)');
     }
     const keys = new RecipientKeySource(spoolDir);
     await keys.current();
@@ -217,6 +233,9 @@ export class SpoolWriter {
    */
   async #sealChunk(job: SegmentJob, plaintext: Uint8Array, last: boolean, runFinal: boolean): Promise<boolean> {
     if (!job.sealer) {
+      // Room for a whole segment first: a full spool pauses here (or drops its oldest), before
+      // anything of this one is written. (A segment may exceed its size by one record: so may the spool.)
+      await this.#quota?.makeRoom(this.#maxBytes + SEGMENT_OVERHEAD_BYTES);
       const key = await this.#keys.current();
       job.sealer = await SegmentSealer.start({ recipientPublicKey: key.publicKey, keyId: key.keyId, runId: this.runId, seq: job.seq, final: runFinal, createdAt: this.#now() });
       job.file = await open(job.tmpPath, 'wx', 0o600);

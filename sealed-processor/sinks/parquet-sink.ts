@@ -30,6 +30,8 @@ export interface ParquetSinkOptions {
   stagingDir: string;
   /** Run id: file name prefix, `[A-Za-z0-9_-]+`. */
   runId: string;
+  /** The part of the run the files belong to (schemas/archive.ts `partId` is their stem); default none (pre-part layout). */
+  part?: number;
   /** Written into every file's key/value metadata. Values must be non-sensitive. */
   metadata: Record<string, string>;
   /** Rows buffered before a batch of files is written out (bounds memory). Default 2,000,000. */
@@ -77,7 +79,7 @@ export class ParquetSink {
     const cols = FLOW_COLUMNS.map((c) => `"${c.name}" ${c.duckdbType}`).join(', ');
     await conn.run(`CREATE TABLE flows (${cols})`);
     const appender = await conn.createAppender('flows');
-    return new ParquetSink({ flushRows: 2_000_000, ...options }, instance, conn, appender);
+    return new ParquetSink({ flushRows: 2_000_000, part: 0, ...options }, instance, conn, appender);
   }
 
   /** Appends one anonymized row. Writes a batch of files when `flushRows` is reached. */
@@ -133,7 +135,7 @@ export class ParquetSink {
     const kv = Object.entries(this.#opts.metadata).map(([k, v]) => `${sqlString(k)}: ${sqlString(v)}`).join(', ');
     for (const [d, h] of parts.getRows() as [string, string][]) {
       if (!/^\d{4}-\d{2}-\d{2}$/.test(d) || !/^\d{2}$/.test(h)) throw new TypeError('bad partition value');
-      const rel = flowFilePath(`${d}T${h}:00:00Z`, this.#opts.runId, this.#seq++);
+      const rel = flowFilePath(`${d}T${h}:00:00Z`, this.#opts.runId, this.#seq++, this.#opts.part || undefined);
       const final = join(this.#opts.stagingDir, rel);
       const tmp = `${final}.tmp`;
       await mkdir(join(this.#opts.stagingDir, `date=${d}`, `hour=${h}`), { recursive: true });

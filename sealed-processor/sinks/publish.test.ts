@@ -12,11 +12,11 @@ import { join } from 'node:path';
 import { canonicalJson } from '../../schemas/canonical-json.ts';
 import { AppError, ErrorCode } from '../../schemas/errors.ts';
 import { DEFAULT_POLICY } from '../../schemas/policy.ts';
-import { publishRun, rollForwardStaging } from './publish.ts';
+import { partStagingDir, publishPart, rollForwardStaging } from './publish.ts';
 
-const signed = (runId: string) => ({
+const signed = (runId: string, part?: { number: number; final: boolean; throughSegment: number | null }) => ({
   manifest: {
-    manifestVersion: 1, runId, dataset: 'd', schemaVersion: 1, processorVersion: 'x', createdAt: 'now', timeStart: null, timeEnd: null,
+    manifestVersion: 1, runId, ...(part ? { part } : {}), dataset: 'd', schemaVersion: 1, processorVersion: 'x', createdAt: 'now', timeStart: null, timeEnd: null,
     flows: 1, files: [], counts: {}, policyHash: 'h', keyId: 'k', releaseNotes: null,
   },
   jws: 'a.b.c',
@@ -36,6 +36,27 @@ test('rollForwardStaging completes a journaled publish and discards an unjournal
     assert.ok(existsSync(join(archive, 'd', 'date=2026-01-01', 'hour=00', 'run1-0000.parquet')));
     assert.ok(existsSync(join(archive, 'd', 'manifests', 'run1.json')));
     assert.deepEqual(await readdir(join(archive, '.staging')), []);
+  } finally {
+    await rm(archive, { recursive: true, force: true });
+  }
+});
+
+test('a part is journaled in its own staging directory and committed by its own manifest; a part journal under another part\'s directory is rejected', async () => {
+  const archive = await mkdtemp(join(tmpdir(), 'fs-pub-'));
+  try {
+    const rel = 'date=2026-01-01/hour=00/run1.p000002-0000.parquet';
+    const staged = partStagingDir(archive, 'run1', 2);
+    assert.equal(staged, join(archive, '.staging', 'run1.p000002'));
+    await mkdir(join(staged, 'date=2026-01-01', 'hour=00'), { recursive: true });
+    await writeFile(join(staged, rel), 'PAR1');
+    await writeFile(join(staged, 'publish.json'), JSON.stringify({ dataset: 'd', files: [rel], manifest: signed('run1', { number: 2, final: false, throughSegment: 7 }) }));
+    const misfiled = partStagingDir(archive, 'run1', 3);
+    await mkdir(misfiled, { recursive: true });
+    await writeFile(join(misfiled, 'publish.json'), JSON.stringify({ dataset: 'd', files: [], manifest: signed('run1', { number: 4, final: true, throughSegment: null }) }));
+    const r = await rollForwardStaging(join(archive, '.staging'), archive);
+    assert.deepEqual(r, { completed: 1, discarded: 0, rejected: 1 });
+    assert.ok(existsSync(join(archive, 'd', rel)));
+    assert.deepEqual(await readdir(join(archive, 'd', 'manifests')), ['run1.p000002.json']);
   } finally {
     await rm(archive, { recursive: true, force: true });
   }
@@ -92,6 +113,7 @@ test('a publish that stops partway leaves no manifest: files are linked before t
     const report = (relPath: string) => ({ relPath, rows: 1, bytes: 10, timeStart: null, timeEnd: null });
     const input = {
       runId: 'run1',
+      part: { number: 1, final: true, throughSegment: null },
       dataset: 'd',
       archiveDir: archive,
       stagingDir: staging,
@@ -101,8 +123,8 @@ test('a publish that stops partway leaves no manifest: files are linked before t
       processorVersion: 'test',
       keyId: 'k',
     };
-    await assert.rejects(publishRun(input), (e) => e instanceof AppError && e.code === ErrorCode.ArchiveWriteFailed);
-    assert.ok(!existsSync(join(archive, 'd', 'manifests', 'run1.json')), 'no manifest for a run whose files are not all in the archive');
+    await assert.rejects(publishPart(input), (e) => e instanceof AppError && e.code === ErrorCode.ArchiveWriteFailed);
+    assert.ok(!existsSync(join(archive, 'd', 'manifests', 'run1.json')), 'no manifest for a part whose files are not all in the archive');
     assert.ok(!existsSync(join(archive, 'd', 'manifests')), 'no manifest (or temp file) at all');
     assert.deepEqual(await filesUnder(join(archive, 'd')), [first, second], 'only the journaled first file joined the archive');
     assert.equal(await readFile(join(archive, 'd', second), 'utf8'), 'PAR1 someone else', 'the other run\'s file is untouched');

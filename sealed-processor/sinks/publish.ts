@@ -1,9 +1,10 @@
 /**
- * Publication of a finished run into the archive, crash-safe.
+ * Publication of one part of a run into the archive, crash-safe (parts: schemas/archive.ts).
  *
- * Owns: the publish journal (`<staging>/<run>/publish.json`, written before any rename), the
- * atomic renames of staged Parquet files into `<archive>/<dataset>/...`, and the signed run
- * manifest (`<archive>/<dataset>/manifests/<run>.json`). A processor killed mid-publish rolls
+ * Owns: the publish journal (`<archive>/.staging/<part id>/publish.json`, written before any
+ * rename), the atomic renames of staged Parquet files into `<archive>/<dataset>/...`, and the
+ * signed part manifest (`<archive>/<dataset>/manifests/<part id>.json`), written last: it is
+ * the commit. A processor killed mid-publish rolls
  * the journal forward at its next start; a staging directory without a journal is discarded
  * (its raw input is crypto-shredded by the restart anyway), so readers never see a partial
  * file and no flow is published twice.
@@ -15,15 +16,17 @@ import { link, mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFi
 import { dirname, join, resolve, sep } from 'node:path';
 import { z } from 'zod';
 import { SCHEMA_VERSION } from '../../schemas/columns.ts';
-import { ArchiveFilePath, DatasetId, MANIFEST_DIR, manifestFileName } from '../../schemas/archive.ts';
+import { ArchiveFilePath, DatasetId, MANIFEST_DIR, manifestFileName, partId } from '../../schemas/archive.ts';
 import { AppError, ErrorCode } from '../../schemas/errors.ts';
-import { RunManifest, SignedManifest } from '../../schemas/manifest.ts';
+import { RunManifest, SignedManifest, type ManifestPart } from '../../schemas/manifest.ts';
 import { policyHash, type Policy } from '../../schemas/policy.ts';
 import type { StagedFile } from './parquet-sink.ts';
 import { loadManifestSigner, type ManifestSigner } from './manifest-signer.ts';
 
 export interface PublishInput {
   runId: string;
+  /** Which part of the run this is. */
+  part: ManifestPart;
   dataset: string;
   archiveDir: string;
   stagingDir: string;
@@ -94,8 +97,13 @@ async function atomicWrite(path: string, text: string): Promise<void> {
   await rename(tmp, path);
 }
 
-/** Builds, signs, journals and publishes a run. Returns the manifest. */
-export async function publishRun(input: PublishInput): Promise<RunManifest> {
+/** `<archive>/.staging/<part id>`: where a part's files are staged and its journal is written. */
+export function partStagingDir(archiveDir: string, runId: string, part: number): string {
+  return join(archiveDir, '.staging', partId(runId, part));
+}
+
+/** Builds, signs, journals and publishes one part of a run (staged in `input.stagingDir`). Returns its manifest. */
+export async function publishPart(input: PublishInput): Promise<RunManifest> {
   const staged: StagedFile[] = z.array(StagedFileReport).parse(input.done.files);
   const hashes = new Map<string, string>();
   for (const f of staged) {
@@ -106,6 +114,7 @@ export async function publishRun(input: PublishInput): Promise<RunManifest> {
   const manifest = RunManifest.parse({
     manifestVersion: 1,
     runId: input.runId,
+    part: input.part,
     dataset: input.dataset,
     schemaVersion: SCHEMA_VERSION,
     processorVersion: input.processorVersion,
@@ -154,7 +163,8 @@ async function applyJournal(stagingDir: string, archiveDir: string, journal: Jou
     await unlink(from);
     await fsyncPath(dirname(to));
   }
-  const manifestPath = inside(join(datasetDir, MANIFEST_DIR), manifestFileName(journal.manifest.manifest.runId));
+  const m = journal.manifest.manifest;
+  const manifestPath = inside(join(datasetDir, MANIFEST_DIR), manifestFileName(m.runId, m.part));
   await atomicWrite(manifestPath, JSON.stringify(journal.manifest, null, 2));
   await rm(stagingDir, { recursive: true, force: true });
 }
@@ -195,7 +205,8 @@ export async function rollForwardStaging(
     }
     try {
       const journal = Journal.parse(JSON.parse(text));
-      if (journal.manifest.manifest.runId !== name) throw new AppError(ErrorCode.ArchiveWriteFailed, 'journal run id does not match its directory');
+      const m = journal.manifest.manifest;
+      if ((m.part ? partId(m.runId, m.part.number) : m.runId) !== name) throw new AppError(ErrorCode.ArchiveWriteFailed, 'journal part id does not match its directory');
       await applyJournal(dir, archiveDir, journal);
       completed++;
     } catch (e) {

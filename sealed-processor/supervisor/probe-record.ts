@@ -11,6 +11,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { rm } from 'node:fs/promises';
+import { partSuffix } from '../../schemas/archive.ts';
 import { encodeFrame, encodeJsonFrame, FrameType, type WorkerConfig } from '../worker/protocol.ts';
 import type { ProbeOutcome } from './crash-ledger.ts';
 import { openForFeeding, type FeedContext, type SegmentRef } from './feed-segment.ts';
@@ -49,6 +50,7 @@ export async function probeRecord(ctx: ProbeContext, seg: SegmentRef, index: num
     await worker.kill();
     ctx.track(null);
     await rm(stagingDir, { recursive: true, force: true });
+    await rm(`${stagingDir}${partSuffix(ctx.config.firstPart ?? 1)}`, { recursive: true, force: true });
   }
 }
 

@@ -13,24 +13,38 @@
  * retried and published with everything not shown to be poison; an unexpected error or a
  * failed publication is retried later too. `advance()` feeds whatever is available and
  * returns; runs never block each other.
+ *
+ * Rolling publication: every `publishEveryMs` of wall-clock time (and only between segments)
+ * the worker is told to CUT; the part it closed is published at once (sinks/publish.ts), and
+ * from then on a replay drops the rows emitted while processing segments up to that one
+ * (worker-main.ts says why this is exact). The segments stay in the spool until the run is
+ * finished, because a replay rebuilds the flows still open from the run's first segment. A run
+ * resumed by a restarted processor (`resume`, read from the archive) continues with the next
+ * part number and never feeds segments its committed parts cover; flows that were open when
+ * the old processor died are crypto-shredded with its key. A run that read no record at all
+ * publishes nothing.
  * Counts (manifest): worker_restarts and worker_restarts_<cause>, poison_records[_<cause>],
  * isolation_probes[_<outcome>], crash_suspects_cleared, segments_quarantined[_poisoned],
- * transient_failures, run_errors, publish_retries.
+ * transient_failures, run_errors, publish_retries, parts_published, and from ingest's spool
+ * quota (ingest/spool/spool-quota.ts) spool_quota_pauses, spool_quota_paused_ms,
+ * spool_quota_dropped_segments. Each part's manifest carries the run's totals through that
+ * part. Segments the quota dropped are skipped at once (no gap timeout).
  * Never: holds plaintext beyond one segment, or logs anything but counts, positions and codes.
  */
-import { rm, unlink } from 'node:fs/promises';
+import { readdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
+import { RunQuota, runProgressName, runQuotaName } from '../../schemas/spool.ts';
 import { join } from 'node:path';
 import { AppError, ErrorCode } from '../../schemas/errors.ts';
 import type { Policy } from '../../schemas/policy.ts';
 import type { ProcessorKeys } from '../spool/keys.ts';
 import { readRunEndMarker, removeRunEndMarker, type SegmentEntry } from '../spool/spool-files.ts';
 import { encodeFrame, encodeJsonFrame, FrameType, type WorkerConfig } from '../worker/protocol.ts';
-import { completeJournal, journalExists, publishRun } from '../sinks/publish.ts';
-import type { RunManifest } from '../../schemas/manifest.ts';
+import { completeJournal, journalExists, partStagingDir, publishPart } from '../sinks/publish.ts';
+import { NOTHING_COMMITTED, type CommittedRun } from '../sinks/committed-parts.ts';
 import { feedSegment, type SegmentRef } from './feed-segment.ts';
 import type { ManifestSigner } from '../sinks/manifest-signer.ts';
 import { RunRecovery } from './run-recovery.ts';
-import { WorkerHandle } from './worker-handle.ts';
+import { WorkerHandle, type WorkerDone, type WorkerPart } from './worker-handle.ts';
 
 /** What a processor is set up with: where to read and write, the policy and its key. */
 export interface ProcessorSettings {
@@ -43,6 +57,8 @@ export interface ProcessorSettings {
   processorVersion: string;
   /** Signs run manifests (default: an ephemeral per-process key, see sinks/manifest-signer.ts). */
   manifestSigner?: ManifestSigner;
+  /** Publish a part of a live run this often (wall clock, ms); 0: only when the run ends. */
+  publishEveryMs?: number;
 }
 
 export interface RunEnvironment extends ProcessorSettings {
@@ -88,11 +104,25 @@ export class Run {
   #lastProgress: number;
   #retryAt = 0;
   /** A publication whose journal is written but whose renames failed: retried, never redone. */
-  #journaled = false;
+  #journaled: { part: number; final: boolean; through: number | null } | null = null;
+  /** The first part not yet committed. */
+  #nextPart: number;
+  /** Rows of segments up to this seq are in committed parts. */
+  #committedThrough: number | null;
+  /** What an earlier processor committed of this run (its counts are added to ours). */
+  readonly #base: Record<string, number>;
+  #lastCutAt: number;
+  /** Segments fed to the current worker since its last CUT (or its start). */
+  #fedSinceCut = false;
 
-  constructor(runId: string, env: RunEnvironment) {
+  constructor(runId: string, env: RunEnvironment, resume: CommittedRun = NOTHING_COMMITTED) {
     this.runId = runId;
     this.#env = env;
+    this.#nextPart = resume.nextPart;
+    this.#committedThrough = resume.throughSegment;
+    this.#base = resume.counts;
+    if (resume.throughSegment !== null) this.#nextSeq = resume.throughSegment + 1;
+    this.#lastCutAt = env.now();
     this.#lastProgress = env.now();
     this.#recovery = new RunRecovery({
       runId,
@@ -117,14 +147,28 @@ export class Run {
       runId: this.runId,
       dataset: this.#env.dataset,
       stagingDir: this.#stagingDir,
+      firstPart: this.#nextPart,
+      committedThroughSegment: this.#committedThrough,
       policy: this.#env.policy,
       masterKeyHex: Buffer.from(this.#env.masterKey).toString('hex'),
       processorVersion: this.#env.processorVersion,
     };
   }
 
-  async #startWorker(): Promise<WorkerHandle | null> {
+  /** Removes what earlier attempts staged for parts not committed (and any pre-part staging dir). */
+  async #clearStaging(): Promise<void> {
     await rm(this.#stagingDir, { recursive: true, force: true });
+    const root = join(this.#env.archiveDir, '.staging');
+    const prefix = `${this.runId}.p`;
+    for (const name of await readdir(root).catch(() => [] as string[])) {
+      const n = name.startsWith(prefix) ? Number(name.slice(prefix.length)) : NaN;
+      if (Number.isInteger(n) && n >= this.#nextPart) await rm(join(root, name), { recursive: true, force: true });
+    }
+  }
+
+  async #startWorker(): Promise<WorkerHandle | null> {
+    await this.#clearStaging();
+    this.#fedSinceCut = false;
     const worker = new WorkerHandle({ env: this.#env.workerEnv, stallMs: this.#env.stallMs });
     this.#env.log({ event: 'worker-started', run: this.runId, attempt: ++this.#attempts, pid: worker.pid });
     this.#sent = [];
@@ -142,10 +186,20 @@ export class Run {
    * Publishes when the run is complete. Returns the run's status after this step.
    */
   async advance(available: readonly SegmentEntry[]): Promise<RunStatus> {
+    await this.#dropCommittedBeforeResume(available);
     for (;;) {
       if (this.#env.isStopping()) return 'pending';
       if (this.#env.now() < this.#retryAt) return 'pending';
-      if (this.#journaled) return this.#retryJournal();
+      if (this.#journaled) {
+        const status = await this.#retryJournal();
+        if (status !== 'pending' || this.#journaled) return status;
+        continue;
+      }
+      if (this.#worker && !this.#worker.alive) {
+        // Died while idle (killed from outside between segments): learn, and replay now.
+        await this.#crashed(this.#worker);
+        continue;
+      }
       if (!this.#worker) {
         // Records to try alone first (crash-ledger.ts says which).
         const retryAt = await this.#recovery.isolateNext();
@@ -168,6 +222,7 @@ export class Run {
       if (!next) {
         const complete = await this.#completeWithoutFinal(available);
         if (complete) return this.#finish(worker);
+        if (this.#cutDue() && !(await this.#cut(worker))) continue;
         // Nothing readable yet (e.g. only segments shredded after a restart): hold no worker.
         if (this.#fed.length === 0) await this.stop();
         return 'pending';
@@ -199,15 +254,63 @@ export class Run {
         if (replaying) this.#fed = this.#fed.filter((f) => f.seq !== next.seq);
         continue;
       }
-      if (!replaying) this.#fed.push(next);
+      if (!replaying) {
+        this.#fed.push(next);
+        await this.#writeProgress(next.seq);
+      }
       this.#cursor++;
       if (result === 'crashed') {
         await this.#crashed(worker);
         continue;
       }
+      this.#fedSinceCut = true;
       if (this.#sawFinal && this.#cursor >= this.#fed.length) return this.#finish(worker);
       if (this.#env.isStopping()) return 'pending';
+      if (!replaying && this.#cutDue() && !(await this.#cut(worker))) continue;
     }
+  }
+
+  /**
+   * Segments a resumed run's committed parts cover (left in the spool by a processor that died
+   * before the run finished): never fed again, removed.
+   */
+  async #dropCommittedBeforeResume(available: readonly SegmentEntry[]): Promise<void> {
+    const through = this.#committedThrough;
+    if (through === null || this.#fed.length > 0) return;
+    for (const s of available) {
+      if (s.seq > through) continue;
+      await unlink(join(this.#env.spoolDir, 'segments', s.name)).catch(() => undefined);
+      this.#count('segments_already_committed');
+    }
+  }
+
+  /** Whether a part is due: the interval has passed and the current worker was fed something new since its last part. */
+  #cutDue(): boolean {
+    const every = this.#env.publishEveryMs ?? 0;
+    return every > 0 && this.#fedSinceCut && this.#cursor >= this.#fed.length && this.#env.now() - this.#lastCutAt >= every;
+  }
+
+  /**
+   * Closes the worker's current part (CUT) and publishes it. False when the worker died or the
+   * publication failed (the worker is then stopped: the next attempt replays).
+   */
+  async #cut(worker: WorkerHandle): Promise<boolean> {
+    const through = this.#fed.at(-1)?.seq ?? null;
+    if (!(await worker.send(encodeFrame(FrameType.Cut, new Uint8Array(0))))) {
+      await this.#crashed(worker);
+      return false;
+    }
+    const part = await worker.waitPart();
+    if (!part) {
+      await this.#crashed(worker);
+      return false;
+    }
+    this.#lastCutAt = this.#env.now();
+    this.#fedSinceCut = false;
+    if (part.files.length === 0) return true;
+    const ok = await this.#publish(part, false, through);
+    if (!ok) await this.stop();
+    return ok;
   }
 
   /** No next segment: decide whether the run is nonetheless complete (or skip a gap). */
@@ -215,6 +318,13 @@ export class Run {
     const later = available.filter((s) => s.seq > this.#nextSeq).map((s) => s.seq);
     const now = this.#env.now();
     if (later.length) {
+      // Dropped by ingest's spool quota (drop-oldest): nothing to wait for.
+      const dropped = new Set((await this.#readQuota())?.dropped ?? []);
+      if (dropped.has(this.#nextSeq)) {
+        while (dropped.has(this.#nextSeq) && this.#nextSeq < Math.min(...later)) this.#nextSeq++;
+        this.#gapSince = null;
+        return false;
+      }
       // A gap: a segment never arrived (or was removed). Wait a while, then go on without it.
       this.#gapSince ??= now;
       if (now - this.#gapSince >= this.#env.gapTimeoutMs) {
@@ -258,35 +368,94 @@ export class Run {
       return 'pending';
     }
     this.#worker = null;
-    let manifest;
+    const done = worker.done;
+    if (this.#nextPart === 1 && (this.#base.records ?? 0) + (done.counts.records ?? 0) === 0) return this.#empty();
+    if (!(await this.#publish(done, true, null))) return 'pending';
+    return this.#published();
+  }
+
+  /** The manifest counts: an earlier processor's totals plus ours, and ingest's spool quota report (its own totals). */
+  async #manifestCounts(worker: Record<string, number>): Promise<Record<string, number>> {
+    const out: Record<string, number> = { ...this.#base };
+    for (const [k, v] of Object.entries({ ...this.#counts, ...this.#recovery.ledger.counts(), ...worker })) out[k] = (out[k] ?? 0) + v;
+    const quota = await this.#readQuota();
+    if (quota) {
+      out.spool_quota_pauses = quota.pauses;
+      out.spool_quota_paused_ms = quota.pausedMs;
+      out.spool_quota_dropped_segments = quota.droppedSegments;
+      out[`spool_quota_policy_${quota.policy.replace('-', '_')}`] = 1;
+    }
+    return out;
+  }
+
+  /** Ingest's spool quota report for this run (schemas/spool.ts `RunQuota`), or null. */
+  async #readQuota(): Promise<RunQuota | null> {
+    const text = await readFile(join(this.#env.spoolDir, 'segments', runQuotaName(this.runId)), 'utf8').catch(() => null);
+    if (text === null) return null;
     try {
-      manifest = await publishRun({
-      runId: this.runId,
-      dataset: this.#env.dataset,
-      archiveDir: this.#env.archiveDir,
-      stagingDir: this.#stagingDir,
-      done: worker.done,
-      counts: { ...this.#counts, ...this.#recovery.ledger.counts(), ...worker.done.counts },
-      policy: this.#env.policy,
-      processorVersion: this.#env.processorVersion,
-      ...(this.#env.manifestSigner ? { signer: this.#env.manifestSigner } : {}),
+      return RunQuota.parse(JSON.parse(text));
+    } catch {
+      return null;
+    }
+  }
+
+  /** Tells ingest's spool quota which segments are taken (schemas/spool.ts `RunProgress`). */
+  async #writeProgress(through: number): Promise<void> {
+    const path = join(this.#env.spoolDir, 'segments', runProgressName(this.runId));
+    await writeFile(`${path}.tmp`, JSON.stringify({ through }));
+    await rename(`${path}.tmp`, path);
+  }
+
+  /** Removes the run's progress and quota files once it is finished. */
+  async #removeRunFiles(): Promise<void> {
+    for (const name of [runProgressName(this.runId), runQuotaName(this.runId)]) await unlink(join(this.#env.spoolDir, 'segments', name)).catch(() => undefined);
+  }
+
+  /**
+   * Publishes part `report.part` (final: the run's last). True once it is committed. On failure
+   * it is retried later: the journal rolled forward if one was written (files may already be in
+   * the archive), else the whole attempt again.
+   */
+  async #publish(report: WorkerDone | WorkerPart, final: boolean, through: number | null): Promise<boolean> {
+    if (report.part !== this.#nextPart) throw new TypeError(`worker staged part ${report.part}, expected ${this.#nextPart}`);
+    const stagingDir = partStagingDir(this.#env.archiveDir, this.runId, report.part);
+    this.#count('parts_published');
+    try {
+      await publishPart({
+        runId: this.runId,
+        part: { number: report.part, final, throughSegment: through },
+        dataset: this.#env.dataset,
+        archiveDir: this.#env.archiveDir,
+        stagingDir,
+        done: report,
+        counts: await this.#manifestCounts(report.counts),
+        policy: this.#env.policy,
+        processorVersion: this.#env.processorVersion,
+        ...(this.#env.manifestSigner ? { signer: this.#env.manifestSigner } : {}),
       });
     } catch (e) {
+      this.#counts.parts_published = (this.#counts.parts_published ?? 1) - 1;
       const code = e instanceof AppError ? e.code : ErrorCode.ArchiveWriteFailed;
-      this.#env.log({ event: 'publish-failed', run: this.runId, code });
-      if (await journalExists(this.#stagingDir)) {
+      this.#env.log({ event: 'publish-failed', run: this.runId, part: report.part, code });
+      this.#retryAt = this.#env.now() + 5_000;
+      if (await journalExists(stagingDir)) {
         // Some files may already be in the archive: only rolling the journal forward is safe.
-        this.#journaled = true;
-        this.#retryAt = this.#env.now() + 5_000;
-        return 'pending';
+        this.#journaled = { part: report.part, final, through };
+        return false;
       }
       // Nothing reached the archive: do the whole attempt again later.
       this.#count('publish_retries');
-      await rm(this.#stagingDir, { recursive: true, force: true });
-      this.#retryAt = this.#env.now() + 5_000;
-      return 'pending';
+      await rm(stagingDir, { recursive: true, force: true });
+      return false;
     }
-    return this.#published(manifest);
+    this.#committed(report.part, through);
+    this.#env.log({ event: 'part-published', run: this.runId, part: report.part, final, flows: report.flows, files: report.files.length });
+    return true;
+  }
+
+  #committed(part: number, through: number | null): void {
+    this.#nextPart = part + 1;
+    if (through !== null) this.#committedThrough = through;
   }
 
   /** Nothing of this run was readable (e.g. all sealed to a key lost in a restart). */
@@ -298,11 +467,24 @@ export class Run {
     return 'discarded';
   }
 
+  /** The run read no record: nothing is published (no manifest), its segments are removed. */
+  async #empty(): Promise<RunStatus> {
+    for (const f of this.#fed) await unlink(join(this.#env.spoolDir, 'segments', f.name)).catch(() => undefined);
+    await this.#discard();
+    await this.#removeRunFiles();
+    this.#env.log({ event: 'run-empty', run: this.runId });
+    return 'discarded';
+  }
+
+  /** Rolls a journaled part forward; 'published' when that was the final part. */
   async #retryJournal(): Promise<RunStatus> {
+    const j = this.#journaled!;
     try {
-      const manifest = await completeJournal(this.#stagingDir, this.#env.archiveDir);
-      this.#journaled = false;
-      return this.#published(manifest);
+      await completeJournal(partStagingDir(this.#env.archiveDir, this.runId, j.part), this.#env.archiveDir);
+      this.#journaled = null;
+      this.#count('parts_published');
+      this.#committed(j.part, j.through);
+      return j.final ? this.#published() : 'pending';
     } catch (e) {
       this.#env.log({ event: 'publish-failed', run: this.runId, code: e instanceof AppError ? e.code : ErrorCode.ArchiveWriteFailed });
       this.#retryAt = this.#env.now() + 30_000;
@@ -310,10 +492,11 @@ export class Run {
     }
   }
 
-  async #published(manifest: RunManifest): Promise<RunStatus> {
+  async #published(): Promise<RunStatus> {
     for (const f of this.#fed) await unlink(join(this.#env.spoolDir, 'segments', f.name)).catch(() => undefined);
     await removeRunEndMarker(this.#env.spoolDir, this.runId);
-    this.#env.log({ event: 'run-published', run: this.runId, flows: manifest.flows, files: manifest.files.length, counts: manifest.counts });
+    await this.#removeRunFiles();
+    this.#env.log({ event: 'run-published', run: this.runId, parts: this.#nextPart - 1, counts: this.#counts });
     return 'published';
   }
 

@@ -22,6 +22,7 @@ const WORKER_MAIN = fileURLToPath(new URL('../worker/worker-main.ts', import.met
 const STDERR_TAIL_BYTES = 4096;
 
 export type WorkerDone = Extract<WorkerEvent, { type: 'done' }>;
+export type WorkerPart = Extract<WorkerEvent, { type: 'part' }>;
 
 export interface WorkerHandleOptions {
   /** Extra environment (merged over the supervisor's). `FLOWSEAL_WORKER_NODE_ARGS` in it (or in the supervisor's environment) adds Node flags, e.g. `--cpu-prof`. */
@@ -64,6 +65,8 @@ export class WorkerHandle {
   #waiting = 0;
   #watchdog: NodeJS.Timeout | null = null;
   #ackWaiter: { seq: number; index: number; resolve: (ok: boolean) => void } | null = null;
+  #part: WorkerPart | null = null;
+  #partWaiter: ((p: WorkerPart | null) => void) | null = null;
 
   constructor(opts: WorkerHandleOptions) {
     this.#stallMs = opts.stallMs ?? 120_000;
@@ -79,6 +82,8 @@ export class WorkerHandle {
         this.#disarm();
         this.#ackWaiter?.resolve(false);
         this.#ackWaiter = null;
+        this.#partWaiter?.(null);
+        this.#partWaiter = null;
         res(code ?? (sig ? 128 : 1));
       }),
     );
@@ -115,6 +120,12 @@ export class WorkerHandle {
       }
     } else if (ev.type === 'poison') this.poison = { seq: ev.seq, index: ev.index };
     else if (ev.type === 'done') this.done = ev;
+    else if (ev.type === 'part') {
+      if (this.#partWaiter) {
+        this.#partWaiter(ev);
+        this.#partWaiter = null;
+      } else this.#part = ev;
+    }
     else if (ev.type === 'segment-done') this.segmentsDone.push(ev.seq);
     else if (ev.type === 'failed') this.failedCode = ev.code;
   }
@@ -171,6 +182,17 @@ export class WorkerHandle {
     if (!(await this.#watched(acked))) return false;
     this.inFlight = null;
     return true;
+  }
+
+  /** Waits, under the watchdog, for the answer to a CUT: the part the worker closed, or null if it died first. */
+  waitPart(): Promise<WorkerPart | null> {
+    const got = this.#part;
+    if (got) {
+      this.#part = null;
+      return Promise.resolve(got);
+    }
+    if (!this.alive) return Promise.resolve(null);
+    return this.#watched(new Promise((res) => (this.#partWaiter = res)));
   }
 
   /** Waits for the exit after FINISH, under the watchdog (flushing and writing Parquet are signs of life only at the end). */

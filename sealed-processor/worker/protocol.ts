@@ -9,7 +9,12 @@
 import { z } from 'zod';
 import { Policy } from '../../schemas/policy.ts';
 
-export const FrameType = { Config: 1, Segment: 2, Records: 3, Finish: 4 } as const;
+/**
+ * CUT (between segments, never within one): close the part being staged and report it
+ * (`part` event); later rows go to the next part. FINISH: end of the run, report the last part
+ * (`done`) and exit.
+ */
+export const FrameType = { Config: 1, Segment: 2, Records: 3, Finish: 4, Cut: 5 } as const;
 export type FrameType = (typeof FrameType)[keyof typeof FrameType];
 
 /** Largest frame the worker accepts (a decrypted segment is at most a few MiB). */
@@ -18,7 +23,18 @@ export const MAX_FRAME_BYTES = 64 * 1024 * 1024;
 export const WorkerConfig = z.strictObject({
   runId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/),
   dataset: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/),
+  /**
+   * Staging prefix: part `n` is staged in `<stagingDir><partSuffix(n)>` (schemas/archive.ts),
+   * which for `<archive>/.staging/<run>` is the part's own staging directory.
+   */
   stagingDir: z.string(),
+  /** Number of the first part this worker stages (the run's first uncommitted part). Default 1. */
+  firstPart: z.number().int().min(1).optional(),
+  /**
+   * Rows emitted while processing segments with a seq up to this one are already in committed
+   * parts (a replay after a worker death): they are dropped, not staged again. Default none.
+   */
+  committedThroughSegment: z.number().int().nonnegative().nullable().optional(),
   policy: Policy,
   /** Anonymization master key, hex. Lives in worker memory only. */
   masterKeyHex: z.string().regex(/^[0-9a-f]{64}$/),
@@ -46,7 +62,9 @@ export type WorkerEvent =
   | { type: 'ack'; seq: number; index: number }
   | { type: 'segment-done'; seq: number; records: number }
   | { type: 'poison'; seq: number; index: number; error: string }
-  | { type: 'done'; flows: number; files: unknown[]; counts: Record<string, number>; releaseNotes: unknown; timeStart: string | null; timeEnd: string | null }
+  | { type: 'done'; part: number; flows: number; files: unknown[]; counts: Record<string, number>; releaseNotes: unknown; timeStart: string | null; timeEnd: string | null }
+  /** A CUT's answer: the part closed (`flows` 0 and no files: nothing to publish, the next part keeps the number). */
+  | { type: 'part'; part: number; flows: number; files: unknown[]; counts: Record<string, number>; releaseNotes: unknown; timeStart: string | null; timeEnd: string | null }
   | { type: 'failed'; code: string };
 
 /** Encodes one frame. */

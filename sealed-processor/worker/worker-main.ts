@@ -15,9 +15,40 @@ import { RecordProcessor } from './record-processor.ts';
 import { ParquetSink } from '../sinks/parquet-sink.ts';
 import { createFlowAnonymizer } from '../anonymize/flow-anonymizer.ts';
 import { SCHEMA_VERSION } from '../../schemas/columns.ts';
-import { ArchiveKv } from '../../schemas/archive.ts';
+import { ArchiveKv, partSuffix } from '../../schemas/archive.ts';
 import { policyHash } from '../../schemas/policy.ts';
 import { faultHookFromEnv } from './test-faults.ts';
+
+/** Opens the sink of part `part`: its files go to `<stagingDir><partSuffix(part)>`. */
+function openPartSink(config: WorkerConfig, keyId: string, part: number): Promise<ParquetSink> {
+  return ParquetSink.open({
+    stagingDir: `${config.stagingDir}${partSuffix(part)}`,
+    runId: config.runId,
+    part,
+    metadata: {
+      [ArchiveKv.schemaVersion]: String(SCHEMA_VERSION),
+      [ArchiveKv.policyHash]: policyHash(config.policy),
+      [ArchiveKv.keyId]: keyId,
+      [ArchiveKv.runId]: config.runId,
+      [ArchiveKv.part]: String(part),
+      'flowseal.dataset': config.dataset,
+      'flowseal.processor': config.processorVersion,
+    },
+    ...(config.flushRows ? { flushRows: config.flushRows } : {}),
+  });
+}
+
+/** Closes `sink` and describes its part (files, rows, time range) with the counters so far. */
+async function closePart(sink: ParquetSink, processor: RecordProcessor, part: number) {
+  const files = await sink.finish();
+  let t0: string | null = null;
+  let t1: string | null = null;
+  for (const f of files) {
+    if (f.timeStart && (!t0 || f.timeStart < t0)) t0 = f.timeStart;
+    if (f.timeEnd && (!t1 || f.timeEnd > t1)) t1 = f.timeEnd;
+  }
+  return { part, flows: files.reduce((n, f) => n + f.rows, 0), files, counts: processor.counts(), releaseNotes: processor.releaseNotes(), timeStart: t0, timeEnd: t1 };
+}
 
 function emit(ev: WorkerEvent): void {
   // stdout is a pipe: writes are synchronous on Linux, so an ack is out before the next record.
@@ -29,6 +60,12 @@ async function main(): Promise<number> {
   const frames: [number, Uint8Array][] = [];
   let processor: RecordProcessor | null = null;
   let sink: ParquetSink | null = null;
+  let config: WorkerConfig | null = null;
+  let keyId = '';
+  let part = 1;
+  let committedThrough = -1;
+  /** Rows dropped because a committed part already holds them (replay). */
+  let replayedRows = 0;
   let segment: SegmentStart | null = null;
   let skip = new Set<number>();
   let indexInSegment = 0;
@@ -41,22 +78,13 @@ async function main(): Promise<number> {
       const [type, payload] = frames.shift()!;
       switch (type) {
         case FrameType.Config: {
-          const config = WorkerConfig.parse(JSON.parse(new TextDecoder().decode(payload)));
+          config = WorkerConfig.parse(JSON.parse(new TextDecoder().decode(payload)));
           const masterKey = Uint8Array.from(Buffer.from(config.masterKeyHex, 'hex'));
           const anonymizer = createFlowAnonymizer(config.policy, masterKey);
-          sink = await ParquetSink.open({
-            stagingDir: config.stagingDir,
-            runId: config.runId,
-            metadata: {
-              [ArchiveKv.schemaVersion]: String(SCHEMA_VERSION),
-              [ArchiveKv.policyHash]: policyHash(config.policy),
-              [ArchiveKv.keyId]: anonymizer.keyId,
-              [ArchiveKv.runId]: config.runId,
-              'flowseal.dataset': config.dataset,
-              'flowseal.processor': config.processorVersion,
-            },
-            ...(config.flushRows ? { flushRows: config.flushRows } : {}),
-          });
+          keyId = anonymizer.keyId;
+          part = config.firstPart ?? 1;
+          committedThrough = config.committedThroughSegment ?? -1;
+          sink = await openPartSink(config, keyId, part);
           processor = new RecordProcessor(anonymizer);
           emit({ type: 'ready' });
           break;
@@ -80,9 +108,20 @@ async function main(): Promise<number> {
             emit({ type: 'poison', seq: seg.seq, index: processor.currentIndex, error: isAppError(e) ? e.code : 'ERR_PARSER_EXCEPTION' });
             return 70;
           }
-          for (const row of processor.drainRows()) await sink.append(row);
+          if (seg.seq <= committedThrough) replayedRows += processor.drainRows().length;
+          else for (const row of processor.drainRows()) await sink.append(row);
           // Acknowledged only once its rows are staged: a later failure is not this record's.
           if (seg.careful) emit({ type: 'ack', seq: seg.seq, index: indexInSegment - 1 });
+          break;
+        }
+        case FrameType.Cut: {
+          if (!processor || !sink || !config) throw new AppError(ErrorCode.SpoolRecordInvalid, 'cut before config');
+          const report = await closePart(sink, processor, part);
+          report.counts.flows_replayed_committed = replayedRows;
+          emit({ type: 'part', ...report });
+          // An empty part is not published: the next one keeps its number.
+          if (report.files.length > 0) part++;
+          sink = await openPartSink(config, keyId, part);
           break;
         }
         case FrameType.Finish: {
@@ -90,22 +129,9 @@ async function main(): Promise<number> {
           if (segment) emit({ type: 'segment-done', seq: segment.seq, records: recordsInSegment });
           processor.finish();
           for (const row of processor.drainRows()) await sink.append(row);
-          const files = await sink.finish();
-          let t0: string | null = null;
-          let t1: string | null = null;
-          for (const f of files) {
-            if (f.timeStart && (!t0 || f.timeStart < t0)) t0 = f.timeStart;
-            if (f.timeEnd && (!t1 || f.timeEnd > t1)) t1 = f.timeEnd;
-          }
-          emit({
-            type: 'done',
-            flows: files.reduce((n, f) => n + f.rows, 0),
-            files,
-            counts: processor.counts(),
-            releaseNotes: processor.releaseNotes(),
-            timeStart: t0,
-            timeEnd: t1,
-          });
+          const report = await closePart(sink, processor, part);
+          report.counts.flows_replayed_committed = replayedRows;
+          emit({ type: 'done', ...report });
           return 0;
         }
         default:

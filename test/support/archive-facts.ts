@@ -2,10 +2,10 @@
  * Test helper: what a dataset in an archive holds, read with DuckDB straight from the Parquet
  * files (independently of the API).
  */
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { MANIFEST_DIR, manifestFileName } from '../../schemas/archive.ts';
+import { runManifests } from '../../sealed-processor/sinks/committed-parts.ts';
 
 /** Flow rows, packets in them (both directions) and Parquet files of `<archive>/<dataset>`. */
 export async function archiveTotals(archive: string, dataset: string): Promise<{ flows: number; packets: number; files: number }> {
@@ -20,8 +20,7 @@ export async function archiveTotals(archive: string, dataset: string): Promise<{
   return { flows: Number(f), packets: Number(p), files: files.length };
 }
 
-/** Absolute paths of the Parquet files run `run`'s committed manifest lists (in manifest order). */
+/** Absolute paths of the Parquet files run `run`'s committed part manifests list (by part, in manifest order). */
 export async function committedFiles(archive: string, dataset: string, run: string): Promise<string[]> {
-  const signed = JSON.parse(await readFile(join(archive, dataset, MANIFEST_DIR, manifestFileName(run)), 'utf8'));
-  return signed.manifest.files.map((f: { path: string }) => join(archive, dataset, f.path));
+  return (await runManifests(archive, dataset, run)).flatMap((s) => s.manifest.files.map((f) => join(archive, dataset, f.path)));
 }

@@ -82,6 +82,14 @@ test('binary forms are found, short ones not in compressed outputs', () => {
   assert.ok(hay(wire).has('name-wire'));
 });
 
+test('short text forms (the unspecified address `::`) are searched in text, not in compressed bytes', () => {
+  const short = leakNeedles({ ips: ['::', 'fd00:77::1'], macs: [], names: [] });
+  const forms = (bytes: string, compressed: boolean) => findLeaks([{ what: 'b', bytes: Buffer.from(bytes, 'latin1'), compressed }], short).map((l) => l.identifier);
+  assert.deepEqual(forms('\x07\xe5\xf2::\xff\xaa', false), ['::'], 'in a text haystack `::` standing alone is a leak');
+  assert.deepEqual(forms('\x07\xe5\xf2::\xff\xaa', true), [], 'in compressed pages two colons are chance');
+  assert.deepEqual(forms('x fd00:77::1 y', true), ['fd00:77::1'], 'longer text forms are still searched in compressed bytes');
+});
+
 test('longer numbers, other addresses and hashed labels are not leaks', () => {
   for (const text of [
     '110.77.0.12', '10.77.0.10', '10.77.0.1.5', '210.77.0.1', 'v=1.10.77.0.1',

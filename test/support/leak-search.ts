@@ -203,6 +203,9 @@ function standsAlone(h: string, start: number, end: number, boundary: Boundary):
   }
 }
 
+/** Shortest needle searched in compressed bytes (shorter ones match random bytes). */
+export const MIN_COMPRESSED_NEEDLE = 6;
+
 /** Every match of every needle in every haystack (text forms case-insensitive). */
 export function findLeaks(haystacks: readonly Haystack[], needles: readonly LeakNeedle[]): Leak[] {
   const leaks: Leak[] = [];
@@ -211,13 +214,16 @@ export function findLeaks(haystacks: readonly Haystack[], needles: readonly Leak
     const text = bytes.toString('latin1').toLowerCase();
     for (const n of needles) {
       if (n.text !== undefined) {
+        // In compressed bytes a text of a few characters (`::`, `::1`) turns up by chance; the
+        // decoded content is searched as its own haystack (as for short binary forms below).
+        if (hay.compressed && n.text.length < MIN_COMPRESSED_NEEDLE) continue;
         for (let at = text.indexOf(n.text); at !== -1; at = text.indexOf(n.text, at + 1)) {
           if (standsAlone(text, at, at + n.text.length, n.boundary!)) {
             leaks.push({ what: hay.what, form: n.form, identifier: n.identifier, at, context: around(text, at, n.text.length) });
             break;
           }
         }
-      } else if (!(hay.compressed && n.binary!.length < 6)) {
+      } else if (!(hay.compressed && n.binary!.length < MIN_COMPRESSED_NEEDLE)) {
         const at = bytes.indexOf(n.binary!);
         if (at !== -1) leaks.push({ what: hay.what, form: n.form, identifier: n.identifier, at, context: bytes.subarray(Math.max(0, at - 8), at + n.binary!.length + 8).toString('hex') });
       }

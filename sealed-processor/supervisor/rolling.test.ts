@@ -1,0 +1,185 @@
+/**
+ * Rolling publication (supervisor/run.ts, worker/worker-main.ts): a live run fed over time
+ * publishes committed parts while it continues, visible to the API's catalog; a flow open at a
+ * part boundary continues and appears exactly once, in the part during which it was emitted;
+ * a worker killed after a part was committed, and a processor killed and restarted mid-run,
+ * lose no committed part and publish no flow twice.
+ *
+ * The writer seals segments on demand (a fake clock and `rotateIfOld`), so every boundary is
+ * where the test puts it; the tests wait for conditions (manifests, log events), never for
+ * fixed times.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readdir, realpath, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { RecordKind } from '../../schemas/spool.ts';
+import { SpoolWriter } from '../../ingest/spool/spool-writer.ts';
+import { createManifestCatalog } from '../../api/engine/manifest-catalog.ts';
+import { ethernet, ipv4, text, udp } from '../decode/testing/packet-builders.ts';
+import { runManifests } from '../sinks/committed-parts.ts';
+import { startTestSupervisor } from './testing.test-util.ts';
+
+const T = 1_700_000_000;
+const FLOWSEAL_BIN = new URL('../../bin/flowseal.mjs', import.meta.url).pathname;
+
+function packet(port: number): Uint8Array {
+  return ethernet({ dst: '02:00:00:00:00:01', src: '02:00:00:00:00:02', etherType: 0x0800 }, ipv4({ src: '192.0.2.1', dst: '198.51.100.1', protocol: 17 }, udp({ sport: port, dport: 9999 }, text('rolling'))));
+}
+
+/**
+ * Three segments (UDP idle timeout 60 s, times in seconds after T, flows by source port):
+ * 0: A=2000@0, L=1000@50, X=3000@70 — A ends (idle) while this segment is processed;
+ * 1: L=1000@100, Y=4000@165 — X and L (both packets) end here;
+ * 2 (final): Z=5000@170 — Y and Z end with the run.
+ */
+const SEGMENTS: Array<Array<[number, number]>> = [
+  [[2000, 0], [1000, 50], [3000, 70]],
+  [[1000, 100], [4000, 165]],
+  [[5000, 170]],
+];
+
+/** A writer whose segments are sealed when the test says so. */
+async function openWriter(spool: string, runId: string) {
+  let clock = 1;
+  const w = await SpoolWriter.open(spool, { runId, segmentMaxAgeMs: 1, now: () => clock });
+  return {
+    async segment(i: number, last = false): Promise<void> {
+      for (const [port, t] of SEGMENTS[i]!) {
+        const data = packet(port);
+        await w.append({ kind: RecordKind.Packet, linkType: 1, ifIndex: 0, tsSec: T + t, tsNsec: 0, origLen: data.length, data });
+      }
+      if (last) await w.close();
+      else {
+        clock++;
+        await w.rotateIfOld();
+      }
+    },
+  };
+}
+
+async function waitFor(what: string, cond: () => boolean | Promise<boolean>, ms = 60_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Source port → packets of every flow row committed for the dataset (a port twice: a duplicate). */
+async function committedFlows(archive: string): Promise<Array<[number, number]>> {
+  const catalog = await createManifestCatalog({ root: await realpath(archive), pinnedKeys: null }).build();
+  const files = catalog.datasets.get('d')?.files ?? [];
+  if (files.length === 0) return [];
+  const db = await DuckDBInstance.create(':memory:');
+  const c = await db.connect();
+  const list = files.map((f) => `'${f}'`).join(', ');
+  const r = await c.runAndReadAll(`SELECT src_port::INTEGER, (packets_fwd + packets_rev)::INTEGER FROM read_parquet([${list}]) ORDER BY 1`);
+  const rows = r.getRows() as Array<[number, number]>;
+  c.closeSync();
+  db.closeSync();
+  return rows;
+}
+
+const partsOf = async (archive: string, run: string) => (await runManifests(archive, 'd', run)).map((s) => s.manifest);
+const manifestNames = async (archive: string) => (await readdir(join(archive, 'd', 'manifests')).catch(() => [] as string[])).sort();
+
+describe('a live run publishes rolling parts', () => {
+  let root: string;
+  before(async () => {
+    root = await mkdtemp(join(tmpdir(), 'flowseal-rolling-'));
+  });
+  after(async () => {
+    await rm(root, { recursive: true, force: true });
+  });
+
+  test('each part is committed while the run goes on; a flow spanning a boundary appears once', { timeout: 120_000 }, async () => {
+    const dir = join(root, 'plain');
+    const sup = await startTestSupervisor(dir, ['live'], { publishEveryMs: 100 });
+    let finished = false;
+    void sup.done.then(() => (finished = true));
+    const w = await openWriter(sup.spool, 'live');
+    await w.segment(0);
+    await waitFor('part 1', async () => (await manifestNames(sup.archive)).includes('live.p000001.json'));
+    // Visible to the API's reader while the run is still open; only A has ended so far.
+    assert.deepEqual(await committedFlows(sup.archive), [[2000, 1]]);
+    assert.equal(finished, false);
+    await w.segment(1);
+    await waitFor('part 2', async () => (await manifestNames(sup.archive)).includes('live.p000002.json'));
+    assert.deepEqual(await committedFlows(sup.archive), [[1000, 2], [2000, 1], [3000, 1]], 'L continued across the boundary: one row, both packets');
+    await w.segment(2, true);
+    assert.equal(await sup.done, 0, JSON.stringify(sup.logs));
+    const parts = await partsOf(sup.archive, 'live');
+    assert.deepEqual(parts.map((m) => [m.part?.number, m.part?.final, m.flows]), [[1, false, 1], [2, false, 2], [3, true, 2]]);
+    assert.deepEqual(parts.map((m) => m.part?.throughSegment), [0, 1, null]);
+    assert.equal(parts.at(-1)!.counts.records, 6, 'the last part carries the run totals');
+    assert.deepEqual(await committedFlows(sup.archive), [[1000, 2], [2000, 1], [3000, 1], [4000, 1], [5000, 1]]);
+    assert.deepEqual(await readdir(join(sup.spool, 'segments')).then((n) => n.filter((x) => x.endsWith('.seg'))), [], 'segments removed once the run is finished');
+  });
+
+  test('a worker killed after a part was committed replays without publishing that part again', { timeout: 120_000 }, async () => {
+    const dir = join(root, 'worker-kill');
+    const sup = await startTestSupervisor(dir, ['wk'], { publishEveryMs: 100, restartBackoffMs: 20 });
+    const w = await openWriter(sup.spool, 'wk');
+    await w.segment(0);
+    await waitFor('part 1', async () => (await manifestNames(sup.archive)).includes('wk.p000001.json'));
+    const started = sup.logs.filter((e) => e.event === 'worker-started');
+    assert.equal(started.length, 1);
+    // The worker holds L and X open: kill it from outside.
+    process.kill(started[0]!.pid as number, 'SIGKILL');
+    await waitFor('a new worker', () => sup.logs.filter((e) => e.event === 'worker-started').length === 2);
+    await w.segment(1);
+    await waitFor('part 2', async () => (await manifestNames(sup.archive)).includes('wk.p000002.json'));
+    await w.segment(2, true);
+    assert.equal(await sup.done, 0, JSON.stringify(sup.logs));
+    assert.deepEqual(await committedFlows(sup.archive), [[1000, 2], [2000, 1], [3000, 1], [4000, 1], [5000, 1]], 'every flow once, L whole');
+    const parts = await partsOf(sup.archive, 'wk');
+    assert.deepEqual(parts.map((m) => m.part?.number), [1, 2, 3]);
+    assert.equal(parts.at(-1)!.counts.worker_restarts, 1);
+    assert.equal(parts.at(-1)!.counts.flows_replayed_committed, 1, 'A was emitted again in the replay and dropped');
+  });
+
+  test('a processor killed mid-run: committed parts stay, the restarted one resumes with the next part and duplicates nothing', { timeout: 120_000 }, async () => {
+    const dir = join(root, 'processor-kill');
+    const spool = join(dir, 'spool');
+    const archive = join(dir, 'archive');
+    const start = () => {
+      const child = spawn(process.execPath, [FLOWSEAL_BIN, 'process', '--spool', spool, '--archive', archive, '--dataset', 'd', '--until-run', 'pk', '--publish-every', '100ms'], {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      let err = '';
+      child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
+      const exit = new Promise<number>((res) => child.on('exit', (c, s) => res(c ?? (s ? 128 : 1))));
+      return { child, exit, err: () => err };
+    };
+    const first = start();
+    await waitFor('the key', () => existsSync(join(spool, 'processor-key.json')));
+    const w = await openWriter(spool, 'pk');
+    await w.segment(0);
+    await waitFor('part 1', async () => (await manifestNames(archive)).includes('pk.p000001.json'));
+    first.child.kill('SIGKILL');
+    await first.exit;
+    const keyBefore = existsSync(join(spool, 'processor-key.json'));
+    assert.ok(keyBefore);
+    const second = start();
+    await waitFor('a new key', () => second.err().includes('"event":"started"'));
+    await w.segment(1);
+    await w.segment(2, true);
+    assert.equal(await second.exit, 0, second.err());
+    const parts = await partsOf(archive, 'pk');
+    const numbers = parts.map((m) => m.part?.number);
+    assert.deepEqual(numbers, numbers.map((_, i) => i + 1), 'parts numbered 1, 2, ... without a gap or a repeat');
+    assert.deepEqual(parts.map((m) => m.part?.final), numbers.map((_, i) => i === numbers.length - 1));
+    const flows = await committedFlows(archive);
+    const ports = flows.map(([p]) => p);
+    assert.deepEqual(ports, [...new Set(ports)], 'no flow twice');
+    assert.deepEqual(flows.filter(([p]) => p === 2000), [[2000, 1]], 'the committed part 1 is still there');
+    // L's first packet and X died with the first processor's key (crypto-shredding); what came after is published.
+    assert.deepEqual(flows.filter(([p]) => p !== 2000), [[1000, 1], [4000, 1], [5000, 1]]);
+    assert.equal(parts.at(-1)!.counts.records, 6, 'totals: 3 records before the restart, 3 after');
+  });
+});
