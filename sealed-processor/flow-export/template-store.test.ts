@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { Ie } from './elements.ts';
 import { TemplateStore } from './template-store.ts';
-import { dataSet, decodeAll, exporterV4, ipfixMessage, ipfixOptionsTemplateSet, ipfixTemplateSet, record, type Field } from './export-builders.test-util.ts';
+import { dataSet, decodeAll, exporterV4, ipfixMessage, ipfixOptionsTemplateSet, ipfixTemplateSet, ipfixWithdrawal, record, type Field } from './export-builders.test-util.ts';
 
 const FIELDS: Field[] = [[Ie.sourceIPv4Address, 4], [Ie.packetDeltaCount, 4], [82, 65535], [7, 2, 29305], [1000, 2, 9]];
 const rec = (src: number) => record([4, src], [4, 1], [-1, Uint8Array.of(65, 66)], [2, 0], [2, 0]);
@@ -17,6 +17,39 @@ test('caps: templates per domain, domains, fields per template, held sets and by
   decodeAll(store, [ipfixMessage({}, [dataSet(300, [new Uint8Array(20)]), dataSet(301, [new Uint8Array(20)]), dataSet(302, [new Uint8Array(20)]), dataSet(303, [new Uint8Array(100)])])]);
   assert.deepEqual(store.pendingSize(), { sets: 2, bytes: 40 });
   assert.equal(store.counters.pending_overflow, 2);
+});
+
+test('store-wide budgets: domains per exporter address, total templates and fields, samplers', () => {
+  const store = new TemplateStore({ maxDomainsPerExporter: 2, maxTemplates: 3, maxTemplateFields: 10, maxSamplers: 1 });
+  const a = exporterV4(192, 0, 2, 1);
+  decodeAll(store, [1, 2, 3].map((domain) => ipfixMessage({ domain }, [])), a);
+  assert.equal(store.counters.domain_exporter_cap, 1);
+  // Another address has its own allowance; another port of the same address does not.
+  decodeAll(store, [ipfixMessage({ domain: 1 }, [])], exporterV4(192, 0, 2, 2));
+  decodeAll(store, [ipfixMessage({ domain: 9 }, [])], exporterV4(192, 0, 2, 1, 1));
+  assert.deepEqual([store.usage().domains, store.counters.domain_exporter_cap], [3, 2]);
+  // 4 + 4 fields fit, a third template of 4 does not (fields), nor a fourth of 1 (templates).
+  const four = FIELDS.slice(0, 4);
+  decodeAll(store, [ipfixMessage({ domain: 1 }, [ipfixTemplateSet([{ id: 256, fields: four }, { id: 257, fields: four }, { id: 258, fields: four }])])], a);
+  assert.deepEqual([store.usage().templates, store.usage().templateFields, store.counters.template_budget], [2, 8, 1]);
+  decodeAll(store, [ipfixMessage({ domain: 2 }, [ipfixTemplateSet([{ id: 256, fields: FIELDS.slice(0, 1) }, { id: 257, fields: FIELDS.slice(0, 1) }])])], a);
+  assert.deepEqual([store.usage().templates, store.usage().templateFields, store.counters.template_budget], [3, 9, 2]);
+  // A refresh of the same size fits; a replacement that grows past the budget removes the old one.
+  decodeAll(store, [ipfixMessage({ domain: 1 }, [ipfixTemplateSet([{ id: 256, fields: four }])])], a);
+  assert.deepEqual([store.usage().templateFields, store.counters.template_budget], [9, 2]);
+  decodeAll(store, [ipfixMessage({ domain: 1 }, [ipfixTemplateSet([{ id: 257, fields: [...FIELDS, FIELDS[0]!] }])])], a);
+  assert.deepEqual([store.usage().templates, store.usage().templateFields, store.counters.template_budget], [2, 5, 3]);
+  // Withdrawals give room back.
+  decodeAll(store, [ipfixMessage({ domain: 1 }, [ipfixWithdrawal([256])])], a);
+  assert.deepEqual([store.usage().templates, store.usage().templateFields], [1, 1]);
+  // Samplers: one store-wide.
+  const opts = ipfixOptionsTemplateSet([{ id: 400, scopeCount: 1, fields: [[48, 4], [Ie.samplingInterval, 4]] }]);
+  decodeAll(store, [ipfixMessage({ domain: 2 }, [opts, dataSet(400, [record([4, 1], [4, 10]), record([4, 1], [4, 20]), record([4, 2], [4, 30])])])], a);
+  assert.deepEqual([store.usage().samplers, store.counters.sampler_cap], [1, 1]);
+  // A restore recounts what it brings.
+  const b = new TemplateStore();
+  assert.equal(b.restore(store.snapshot()).ok, true);
+  assert.deepEqual(b.usage(), store.usage());
 });
 
 test('snapshot/restore: a restarted store decodes data whose template came before the restart', () => {
