@@ -43,6 +43,9 @@
  *                           id it would have replaced is removed with it)
  *   sampler_cap             options record's new sampler refused: its domain holds
  *                           `maxSamplersPerDomain` or the store `maxSamplers` samplers
+ *   sampler_id_too_large    samplerId/selectorId (48/302) above 0xffffffff: an options
+ *                           record's sampler is not stored; a data record naming one is decoded
+ *                           unsampled (the record itself is kept)
  *
  * Never: holds payload bytes. Per-domain entries carry the raw exporter address: anonymize it
  * before a snapshot leaves the sealed side.
@@ -56,7 +59,7 @@ export const EXPORT_DROPS = [
   'datagram_truncated', 'unsupported_version', 'bad_header_length', 'set_truncated', 'set_reserved_id',
   'template_malformed', 'template_too_many_fields', 'template_cap', 'domain_cap', 'withdraw_unknown',
   'record_truncated', 'record_zero_length', 'pending_expired', 'pending_overflow',
-  'domain_exporter_cap', 'template_budget', 'sampler_cap',
+  'domain_exporter_cap', 'template_budget', 'sampler_cap', 'sampler_id_too_large',
 ] as const;
 export type ExportEvent = (typeof EXPORT_EVENTS)[number];
 export type ExportDrop = (typeof EXPORT_DROPS)[number];

@@ -62,6 +62,20 @@ describe('issue 8 attacks: template store', () => {
         `the limits allow ${(4096 * 512 * 512 * BYTES_PER_FIELD / 2 ** 30).toFixed(1)} GiB: a global budget (total fields/templates, per exporter address) is missing`,
     );
   });
+
+  test('a hostile sampler id cannot make the snapshot unrestorable (which would wipe every exporter\'s templates)', () => {
+    const store = new TemplateStore();
+    // A well-behaved exporter with one data template.
+    decodeAll(store, [ipfixMessage({ domain: 1 }, [ipfixTemplateSet([{ id: 256, fields: [[IE_SRC4, 4], [IE_PACKETS, 4]] }])])], exporterV4(192, 0, 2, 1));
+    // A hostile one: options data announcing sampler ids 5 and 2^32 + 5 (samplerId read as an
+    // 8-byte unsigned), which the snapshot writes both as i32 5.
+    const opts = ipfixOptionsTemplateSet([{ id: 300, scopeCount: 1, fields: [[IE_SAMPLER_ID, 8], [IE_SAMPLING_INTERVAL, 4]] }]);
+    const data = dataSet(300, [record([8, 5n], [4, 10]), record([8, (1n << 32n) + 5n], [4, 100])]);
+    decodeAll(store, [ipfixMessage({ domain: 7 }, [opts, data])], exporterV4(198, 51, 100, 66));
+    const restored = new TemplateStore();
+    const r = restored.restore(store.snapshot());
+    assert.deepEqual(r, { ok: true, domains: 2, templates: 2 }, 'a worker restart after this snapshot must not forget every exporter\'s templates');
+  });
 });
 
 /** A copy of an IPFIX template set with its template ids renumbered from `first`. */

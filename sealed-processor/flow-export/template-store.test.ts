@@ -52,6 +52,17 @@ test('store-wide budgets: domains per exporter address, total templates and fiel
   assert.deepEqual(b.usage(), store.usage());
 });
 
+test('sampler ids above 0xffffffff: counted, never stored, and a data record naming one is unsampled', () => {
+  const store = new TemplateStore();
+  const opts = ipfixOptionsTemplateSet([{ id: 400, scopeCount: 1, fields: [[48, 8], [Ie.samplingInterval, 4]] }]);
+  const tpl = ipfixTemplateSet([{ id: 256, fields: [[Ie.sourceIPv4Address, 4], [Ie.packetDeltaCount, 4], [48, 8]] }]);
+  decodeAll(store, [ipfixMessage({}, [opts, tpl, dataSet(400, [record([8, 0xffffffffn], [4, 10]), record([8, 1n << 32n], [4, 100])])])]);
+  assert.deepEqual([store.usage().samplers, store.counters.sampler_id_too_large], [1, 1]);
+  const flows = decodeAll(store, [ipfixMessage({}, [dataSet(256, [record([4, 1], [4, 2], [8, 0xffffffffn]), record([4, 1], [4, 2], [8, (1n << 32n) + 0xffffffffn])])])]);
+  assert.deepEqual(flows.map((f) => f.packetsFwd), [20, 2]);
+  assert.equal(store.counters.sampler_id_too_large, 2);
+});
+
 test('snapshot/restore: a restarted store decodes data whose template came before the restart', () => {
   const a = new TemplateStore();
   const ex = exporterV4(198, 51, 100, 7, 9999);
