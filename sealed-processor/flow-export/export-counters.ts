@@ -46,6 +46,9 @@
  *   sampler_id_too_large    samplerId/selectorId (48/302) above 0xffffffff: an options
  *                           record's sampler is not stored; a data record naming one is decoded
  *                           unsampled (the record itself is kept)
+ *   snapshot_domain_skipped exporter domain of a template-store snapshot left out by
+ *                           `restore` (inconsistent, duplicate, or over this store's caps and
+ *                           budgets); the snapshot's other domains are restored (totals only)
  *
  * Never: holds payload bytes. Per-domain entries carry the raw exporter address: anonymize it
  * before a snapshot leaves the sealed side.
@@ -60,6 +63,7 @@ export const EXPORT_DROPS = [
   'template_malformed', 'template_too_many_fields', 'template_cap', 'domain_cap', 'withdraw_unknown',
   'record_truncated', 'record_zero_length', 'pending_expired', 'pending_overflow',
   'domain_exporter_cap', 'template_budget', 'sampler_cap', 'sampler_id_too_large',
+  'snapshot_domain_skipped',
 ] as const;
 export type ExportEvent = (typeof EXPORT_EVENTS)[number];
 export type ExportDrop = (typeof EXPORT_DROPS)[number];

@@ -76,6 +76,22 @@ describe('issue 8 attacks: template store', () => {
     const r = restored.restore(store.snapshot());
     assert.deepEqual(r, { ok: true, domains: 2, templates: 2 }, 'a worker restart after this snapshot must not forget every exporter\'s templates');
   });
+
+  test('a sampler id ≥ 2^31 keeps its sampling rate across snapshot/restore (no aliasing to the exporter-wide sampler)', () => {
+    const store = new TemplateStore();
+    const exporter = exporterV4(198, 51, 100, 67);
+    const opts = ipfixOptionsTemplateSet([{ id: 300, scopeCount: 1, fields: [[IE_SAMPLER_ID, 4], [IE_SAMPLING_INTERVAL, 4]] }]);
+    // Sampler 0xffffffff, 1-in-100. Written to the snapshot as i32 -1: the exporter-wide sampler.
+    decodeAll(store, [ipfixMessage({ domain: 1 }, [opts, dataSet(300, [record([4, 0xffffffff], [4, 100])])])], exporter);
+    const tpl = ipfixTemplateSet([{ id: 256, fields: [[IE_SRC4, 4], [IE_PACKETS, 4]] }]);
+    decodeAll(store, [ipfixMessage({ domain: 1 }, [tpl])], exporter);
+    const before = decodeAll(store, [ipfixMessage({ domain: 1 }, [dataSet(256, [record([4, 0x0a000001], [4, 3])])])], exporter);
+    const restored = new TemplateStore();
+    assert.equal(restored.restore(store.snapshot()).ok, true);
+    const after = decodeAll(restored, [ipfixMessage({ domain: 1 }, [dataSet(256, [record([4, 0x0a000001], [4, 3])])])], exporter);
+    assert.equal(before[0]!.packetsFwd, 3, 'a record naming no sampler is unsampled');
+    assert.equal(after[0]!.packetsFwd, before[0]!.packetsFwd, 'after a restore the same record must decode the same (sampler 0xffffffff became the exporter-wide 1-in-100)');
+  });
 });
 
 /** A copy of an IPFIX template set with its template ids renumbered from `first`. */

@@ -83,8 +83,8 @@ test('restore rejects every corruption of a snapshot without throwing, leaving t
   const snap = a.snapshot();
   assert.equal(new TemplateStore().restore(snap.subarray(0, snap.length - 1)).ok, false);
   const bad = snap.slice();
-  bad[4] = 2;
-  assert.deepEqual(new TemplateStore().restore(bad), { ok: false, reason: 'unsupported version 2' });
+  bad[4] = 3;
+  assert.deepEqual(new TemplateStore().restore(bad), { ok: false, reason: 'unsupported version 3' });
   fc.assert(fc.property(fc.nat(snap.length - 1), fc.integer({ min: 1, max: 255 }), (i, x) => {
     const m = snap.slice();
     m[i] ^= x;
@@ -98,3 +98,49 @@ test('restore rejects every corruption of a snapshot without throwing, leaving t
     return typeof r.ok === 'boolean';
   }), { numRuns: 300 });
 });
+
+test('restore skips a domain that is inconsistent or does not fit the store, and keeps the others', () => {
+  const a = new TemplateStore();
+  const five = FIELDS;
+  decodeAll(a, [ipfixMessage({ domain: 1 }, [ipfixTemplateSet([{ id: 256, fields: five }])])]);
+  decodeAll(a, [ipfixMessage({ domain: 2 }, [ipfixTemplateSet([{ id: 256, fields: five }, { id: 257, fields: five }, { id: 258, fields: five }])])]);
+  const snap = a.snapshot();
+  // Over this store's per-domain limit: domain 2 is skipped, domain 1 restored.
+  const b = new TemplateStore({ maxTemplatesPerDomain: 2 });
+  assert.deepEqual(b.restore(snap), { ok: true, domains: 1, templates: 1 });
+  assert.equal(b.counters.snapshot_domain_skipped, 1);
+  assert.deepEqual(b.usage(), { domains: 1, templates: 1, templateFields: 5, samplers: 0 });
+  // Over the store-wide budgets or the domains per exporter: the same.
+  assert.deepEqual(new TemplateStore({ maxTemplateFields: 10 }).restore(snap), { ok: true, domains: 1, templates: 1 });
+  assert.deepEqual(new TemplateStore({ maxDomainsPerExporter: 1 }).restore(snap), { ok: true, domains: 1, templates: 1 });
+  // Inconsistent inside a sound image (protocol version 7 in domain 2, checksum recomputed).
+  const bad = snap.slice();
+  const second = 12 + 4 + new DataView(bad.buffer).getUint32(12);
+  bad[second + 22] = 7;
+  new DataView(bad.buffer).setUint32(bad.length - 4, fnv1a(bad.subarray(0, bad.length - 4)));
+  const c = new TemplateStore();
+  assert.deepEqual(c.restore(bad), { ok: true, domains: 1, templates: 1 });
+  assert.equal(c.counters.snapshot_domain_skipped, 1);
+  // A v1 image (sampler ids as i32) is refused whole.
+  const v1 = snap.slice();
+  v1[4] = 1;
+  assert.deepEqual(new TemplateStore().restore(v1), { ok: false, reason: 'unsupported version 1' });
+});
+
+test('snapshot keeps the exporter-wide sampler apart from every u32 sampler id', () => {
+  const a = new TemplateStore();
+  const opts = ipfixOptionsTemplateSet([{ id: 400, scopeCount: 1, fields: [[48, 4], [Ie.samplingInterval, 4]] }]);
+  const wide = ipfixOptionsTemplateSet([{ id: 401, scopeCount: 1, fields: [[149, 4], [Ie.samplingInterval, 4]] }]);
+  decodeAll(a, [ipfixMessage({}, [opts, wide, dataSet(400, [record([4, 0xffffffff], [4, 7]), record([4, 0x80000000], [4, 9])]), dataSet(401, [record([4, 0], [4, 100])])])]);
+  const b = new TemplateStore();
+  assert.equal(b.restore(a.snapshot()).ok, true);
+  const samplers = (s: TemplateStore) => [...[...s.domains()][0]!.samplers].sort(([x], [y]) => x - y).map(([id, v]) => [id, v.interval]);
+  assert.deepEqual(samplers(b), [[-1, 100], [0x80000000, 9], [0xffffffff, 7]]);
+  assert.deepEqual(samplers(b), samplers(a));
+});
+
+function fnv1a(bytes: Uint8Array): number {
+  let h = 0x811c9dc5;
+  for (const x of bytes) h = Math.imul(h ^ x, 0x01000193);
+  return h >>> 0;
+}

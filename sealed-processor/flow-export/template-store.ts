@@ -27,7 +27,7 @@
 import { newExportCounters, type ExportCounterName, type ExportCounters } from './export-counters.ts';
 import { newExportedFlow, type ExportedFlow } from './exported-flow.ts';
 import { newRecordScratch, type RecordScratch } from './record.ts';
-import { readSnapshot, writeSnapshot, type RestoreResult } from './template-store-snapshot.ts';
+import { readSnapshot, writeSnapshot, type RestoreResult, type SnapshotDomain } from './template-store-snapshot.ts';
 import type { Template } from './template.ts';
 
 export interface TemplateStoreLimits {
@@ -82,7 +82,10 @@ export const DEFAULT_TEMPLATE_STORE_LIMITS: Readonly<TemplateStoreLimits> = {
   pendingMaxAgeUs: 30_000_000,
 };
 
-/** A sampler announced by options data. id -1 is the exporter-wide sampling (34/35, no id). */
+/**
+ * A sampler announced by options data, keyed by its u32 id; key -1 is the exporter-wide
+ * sampling (34/35, no id), which no u32 id can alias (the snapshot flags it apart).
+ */
 export interface Sampler {
   mode: number;
   interval: number;
@@ -155,6 +158,8 @@ export class TemplateStore {
   constructor(limits: Partial<TemplateStoreLimits> = {}) {
     this.limits = { ...DEFAULT_TEMPLATE_STORE_LIMITS, ...limits };
     for (const [k, v] of Object.entries(this.limits)) if (!(Number.isInteger(v) && v >= 0)) throw new TypeError(`TemplateStore: bad limit ${k}`);
+    // The snapshot counts a domain's samplers and a template's fields in u16.
+    for (const k of ['maxSamplersPerDomain', 'maxFieldsPerTemplate'] as const) if (this.limits[k] > 0xffff) throw new TypeError(`TemplateStore: ${k} above 65535`);
   }
 
   /**
@@ -257,10 +262,15 @@ export class TemplateStore {
   }
 
   /**
-   * Adds or updates a sampler (id -1: the exporter-wide one). A new id is refused
-   * (`sampler_cap`) beyond `maxSamplersPerDomain` or the store-wide `maxSamplers`.
+   * Adds or updates a sampler (id a u32, or -1: the exporter-wide one; any other id is counted
+   * `sampler_id_too_large` and ignored). A new id is refused (`sampler_cap`) beyond
+   * `maxSamplersPerDomain` or the store-wide `maxSamplers`.
    */
   putSampler(d: ExporterDomain, id: number, mode: number, interval: number): void {
+    if (id !== -1 && !(Number.isInteger(id) && id >= 0 && id <= 0xffffffff)) {
+      this.count(d, 'sampler_id_too_large');
+      return;
+    }
     const s = d.samplers.get(id);
     if (s !== undefined) {
       s.mode = mode;
@@ -340,39 +350,53 @@ export class TemplateStore {
   }
 
   /**
-   * Replaces the store's templates and samplers with a snapshot's. On a bad snapshot the store
-   * is left empty and `{ ok: false, reason }` returned; never throws for bad bytes. Held sets
-   * are dropped either way (uncounted: the replay that follows a restore brings them again);
-   * counters are kept.
+   * Replaces the store's templates and samplers with a snapshot's. A bad image (magic,
+   * version, checksum, framing) leaves the store empty and returns `{ ok: false, reason }`; a
+   * domain that is inconsistent, a duplicate, or does not fit this store's limits and budgets
+   * (`maxDomains`, `maxDomainsPerExporter`, `maxTemplates`, `maxTemplateFields`, `maxSamplers`)
+   * is skipped whole and counted `snapshot_domain_skipped`, the others are restored. Never
+   * throws for bad bytes. Held sets are dropped either way (uncounted: the replay that follows
+   * a restore brings them again); counters are kept.
    */
   restore(bytes: Uint8Array): RestoreResult {
-    this.#domains.clear();
-    this.#last = null;
-    this.#pending = [];
-    this.#pendingBytes = 0;
-    this.#perExporter.clear();
-    const result = readSnapshot(bytes, this.limits, (address, port, version, domain) => {
-      const key = domainKey(address, port, version, domain);
-      if (this.#domains.has(key)) return null;
-      const d = newDomain(key, address, port, version, domain);
-      this.#addDomain(d);
-      return d;
-    });
+    this.#clear();
+    const result = readSnapshot(bytes, this.limits, (s) => this.#admit(s));
     if (!result.ok) {
-      this.#domains.clear();
-      this.#perExporter.clear();
+      this.#clear();
+      return result;
     }
+    if (result.skipped > 0) this.count(null, 'snapshot_domain_skipped', result.skipped);
+    return { ok: true, domains: result.domains, templates: result.templates };
+  }
+
+  #clear(): void {
+    this.#domains.clear();
+    this.#perExporter.clear();
     this.#templates = 0;
     this.#templateFields = 0;
     this.#samplers = 0;
-    for (const d of this.#domains.values()) {
-      this.#samplers += d.samplers.size;
-      for (const t of d.templates.values()) {
-        this.#templates++;
-        this.#templateFields += t.types.length;
-      }
-    }
-    return result;
+    this.#last = null;
+    this.#pending = [];
+    this.#pendingBytes = 0;
+  }
+
+  /** Registers a restored domain when it fits every cap and budget whole. */
+  #admit(s: SnapshotDomain): boolean {
+    const key = domainKey(s.address, s.port, s.version, s.domain);
+    if (this.#domains.has(key) || this.#domainRefusal(s.address) !== null) return false;
+    let fields = 0;
+    for (const t of s.templates) fields += t.types.length;
+    const { maxTemplates, maxTemplateFields, maxSamplers } = this.limits;
+    if (this.#templates + s.templates.length > maxTemplates || this.#templateFields + fields > maxTemplateFields || this.#samplers + s.samplers.size > maxSamplers) return false;
+    const d = newDomain(key, s.address, s.port, s.version, s.domain);
+    d.systemInitTimeMs = s.systemInitTimeMs;
+    for (const [id, sampler] of s.samplers) d.samplers.set(id, sampler);
+    for (const t of s.templates) d.templates.set(t.id, t);
+    this.#addDomain(d);
+    this.#templates += s.templates.length;
+    this.#templateFields += fields;
+    this.#samplers += s.samplers.size;
+    return true;
   }
 }
 
