@@ -36,6 +36,19 @@
  *   record_zero_length      template whose records have length 0 (set skipped)
  *   pending_expired         held set whose template did not arrive within `pendingMaxAgeUs`
  *   pending_overflow        held set evicted (or refused) by `maxPendingSets`/`maxPendingBytes`
+ *   domain_exporter_cap     exporter address already has `maxDomainsPerExporter` domains (any
+ *                           port, version, observation domain id) (datagram)
+ *   template_budget         template refused: the store-wide `maxTemplates` or
+ *                           `maxTemplateFields` budget has no room for it (a template of that
+ *                           id it would have replaced is removed with it)
+ *   sampler_cap             options record's new sampler refused: its domain holds
+ *                           `maxSamplersPerDomain` or the store `maxSamplers` samplers
+ *   sampler_id_too_large    samplerId/selectorId (48/302) above 0xffffffff: an options
+ *                           record's sampler is not stored; a data record naming one is decoded
+ *                           unsampled (the record itself is kept)
+ *   snapshot_domain_skipped exporter domain of a template-store snapshot left out by
+ *                           `restore` (inconsistent, duplicate, or over this store's caps and
+ *                           budgets); the snapshot's other domains are restored (totals only)
  *
  * Never: holds payload bytes. Per-domain entries carry the raw exporter address: anonymize it
  * before a snapshot leaves the sealed side.
@@ -49,6 +62,8 @@ export const EXPORT_DROPS = [
   'datagram_truncated', 'unsupported_version', 'bad_header_length', 'set_truncated', 'set_reserved_id',
   'template_malformed', 'template_too_many_fields', 'template_cap', 'domain_cap', 'withdraw_unknown',
   'record_truncated', 'record_zero_length', 'pending_expired', 'pending_overflow',
+  'domain_exporter_cap', 'template_budget', 'sampler_cap', 'sampler_id_too_large',
+  'snapshot_domain_skipped',
 ] as const;
 export type ExportEvent = (typeof EXPORT_EVENTS)[number];
 export type ExportDrop = (typeof EXPORT_DROPS)[number];

@@ -135,13 +135,13 @@ function withdraw(id: number, options: boolean, d: ExporterDomain, store: Templa
   if (id === (options ? 3 : 2)) {
     for (const [tid, t] of d.templates) {
       if (t.options === options) {
-        d.templates.delete(tid);
+        store.removeTemplate(d, tid);
         store.count(d, 'templates_withdrawn');
       }
     }
     return;
   }
-  if (id < 256 || !d.templates.delete(id)) {
+  if (id < 256 || !store.removeTemplate(d, id)) {
     store.count(d, 'withdraw_unknown');
     return;
   }

@@ -12,7 +12,10 @@
  * from the record or options data). Sampling (nfcapd's order): a rate in the record itself,
  * else the sampler named by the record's samplerId/selectorId (48/302, non-zero), else the
  * exporter-wide sampler (options data with 34/35 and no id), else 1; packets and bytes, both
- * directions, are multiplied by it (nfcapd 1.7.1 scales the forward counters only).
+ * directions, are multiplied by it (nfcapd 1.7.1 scales the forward counters only). Sampler
+ * ids are u32 (a wider encoding is accepted up to 0xffffffff): a larger id is counted
+ * `sampler_id_too_large`, and an options record with one stores no sampler while a data
+ * record with one is unsampled (it names a sampler that cannot exist).
  * Never: allocates, throws, or reads at or beyond `end`.
  */
 import { EndReason } from '../../schemas/columns.ts';
@@ -62,6 +65,8 @@ export interface RecordContext {
 }
 
 const TWO32 = 4294967296;
+/** `RecordScratch.samplerId` of a samplerId/selectorId above 0xffffffff. */
+const SAMPLER_ID_TOO_LARGE = -2;
 const NTP_TO_UNIX_S = 2208988800;
 
 /** Big-endian unsigned integer of 1..8 bytes (exact up to 2^53). */
@@ -127,7 +132,12 @@ function applyField(code: number, view: DataView, off: number, len: number, f: E
       return;
     case Ie.samplingPacketSpace: if (len <= 4) s.packetSpace = readUint(view, off, len); return;
     case Ie.samplingAlgorithm: case Ie.samplerMode: case Ie.selectorAlgorithm: if (len <= 4) s.samplingMode = readUint(view, off, len); return;
-    case Ie.samplerId: case Ie.selectorId: if (uint) s.samplerId = readUint(view, off, len); return;
+    case Ie.samplerId: case Ie.selectorId:
+      if (uint) {
+        const id = readUint(view, off, len);
+        s.samplerId = id <= 0xffffffff ? id : SAMPLER_ID_TOO_LARGE;
+      }
+      return;
     case Ie.sourceMacAddress: if (len === 6) { f.srcMacHi = (view.getUint16(off) << 8) | view.getUint8(off + 2); f.srcMacLo = (view.getUint16(off + 3) << 8) | view.getUint8(off + 5); } return;
     case Ie.destinationMacAddress: if (len === 6) { f.dstMacHi = (view.getUint16(off) << 8) | view.getUint8(off + 2); f.dstMacLo = (view.getUint16(off + 3) << 8) | view.getUint8(off + 5); } return;
     case Ie.vlanId: case Ie.dot1qVlanId: if (len === 2 && f.vlanId < 0) f.vlanId = view.getUint16(off) & 0x0fff; return;
@@ -211,6 +221,7 @@ export function finishRecord(f: ExportedFlow, s: RecordScratch, ctx: RecordConte
   f.timeEndUs = end;
   let rate = 1;
   if (s.recordInterval > 0) rate = samplingRate(s);
+  else if (s.samplerId === SAMPLER_ID_TOO_LARGE) store.count(d, 'sampler_id_too_large');
   else {
     // A record naming a sampler uses that one only (unknown: unsampled), as nfcapd does.
     const sampler = d.samplers.get(s.samplerId > 0 ? s.samplerId : -1);
@@ -247,6 +258,7 @@ function samplingRate(s: RecordScratch): number {
 /** Applies an options data record (already read into `s`): sampler tables, systemInitTime. */
 export function applyOptionsRecord(s: RecordScratch, d: ExporterDomain, store: TemplateStore): void {
   store.count(d, 'option_records');
-  if (s.recordInterval > 0) store.putSampler(d, s.samplerId >= 0 ? s.samplerId : -1, s.samplingMode >= 0 ? s.samplingMode : 0, samplingRate(s));
+  if (s.samplerId === SAMPLER_ID_TOO_LARGE) store.count(d, 'sampler_id_too_large');
+  else if (s.recordInterval > 0) store.putSampler(d, s.samplerId >= 0 ? s.samplerId : -1, s.samplingMode >= 0 ? s.samplingMode : 0, samplingRate(s));
   if (s.systemInitMs >= 0) d.systemInitTimeMs = s.systemInitMs;
 }
