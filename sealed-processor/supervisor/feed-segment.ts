@@ -2,13 +2,16 @@
  * Decrypts one spool segment and hands its records to a worker.
  *
  * Owns: the authenticity decisions for a segment (its header must name the run and slot it was
- * found in; a run already published is a replay), what happens to a bad one (sealed to a key
+ * found in; a run already published is a replay; on a replay of a committed segment, its file
+ * must be the very one fed before, by SHA-256 — the capture side can seal a different authentic
+ * segment for the same slot), what happens to a bad one (sealed to a key
  * this process never held → deleted and counted as shredded; anything else → quarantined with
  * its code), and the framing of plaintext for the worker: in careful mode one frame per record,
  * the next sent only once the worker acknowledged the last (so a death names exactly the record
  * in flight), otherwise frames of at most `MAX_RECORDS_FRAME` bytes split at record boundaries.
  * Never: logs or returns plaintext; only codes and counts leave this file.
  */
+import { createHash } from 'node:crypto';
 import { unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AppError, ErrorCode, isAppError } from '../../schemas/errors.ts';
@@ -36,6 +39,13 @@ export interface FeedContext {
   careful: boolean;
   /** Called once the segment is open, if it is its run's final segment (even if feeding it then fails). */
   onFinal?: () => void;
+  /**
+   * SHA-256 (hex) the segment file must have: it was fed before and must be the same file
+   * (else rejected as ERR_SPOOL_REPLAYED). Unset: any authentic segment of the slot.
+   */
+  expectDigest?: string;
+  /** Called with the SHA-256 (hex) of the segment file once it is open and accepted. */
+  onDigest?: (digest: string) => void;
   count: (key: string, n?: number) => void;
   log: (event: Record<string, unknown>) => void;
 }
@@ -81,10 +91,17 @@ export interface OpenedSegment {
  * `rejectSegment`) and null returned. Walking the record framing here also rejects an
  * authentic segment whose framing is broken before anything is sent (ERR_SPOOL_RECORD_INVALID).
  */
-export async function openForFeeding(ctx: Pick<FeedContext, 'spoolDir' | 'keys' | 'runId' | 'isPublished' | 'count' | 'log'>, seg: SegmentRef): Promise<OpenedSegment | null> {
+export async function openForFeeding(
+  ctx: Pick<FeedContext, 'spoolDir' | 'keys' | 'runId' | 'isPublished' | 'count' | 'log' | 'expectDigest' | 'onDigest'>,
+  seg: SegmentRef,
+): Promise<OpenedSegment | null> {
   let bytes: Uint8Array | null = null;
   try {
     bytes = await readSegmentFile(ctx.spoolDir, seg.name);
+    const digest = createHash('sha256').update(bytes).digest('hex');
+    if (ctx.expectDigest !== undefined && digest !== ctx.expectDigest) {
+      throw new AppError(ErrorCode.SpoolReplayed, 'segment file differs from the one fed before');
+    }
     const opened = await openSegment(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), ctx.keys, {
       isReplay: (run) => ctx.isPublished(run),
     });
@@ -94,6 +111,7 @@ export async function openForFeeding(ctx: Pick<FeedContext, 'spoolDir' | 'keys' 
     }
     const bounds: number[] = [0];
     iterateSpoolRecords(opened.plaintext, (_rec, _start, end) => void bounds.push(end));
+    ctx.onDigest?.(digest);
     return { plaintext: opened.plaintext, bounds, final: opened.header.final };
   } catch (e) {
     let code: string = isAppError(e) ? e.code : ErrorCode.SpoolBadHeader;

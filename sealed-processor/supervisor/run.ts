@@ -17,15 +17,37 @@
  * Rolling publication: every `publishEveryMs` of wall-clock time (and only between segments)
  * the worker is told to CUT; the part it closed is published at once (sinks/publish.ts), and
  * from then on a replay drops the rows emitted while processing segments up to that one
- * (worker-main.ts says why this is exact). The segments stay in the spool until the run is
- * finished, because a replay rebuilds the flows still open from the run's first segment. A run
+ * (exact only if it re-reads them as the first pass did: see "Replay gaps" below). The
+ * segments stay in the spool until the run is finished, because a replay rebuilds the flows
+ * still open from the run's first segment. A run
  * resumed by a restarted processor (`resume`, read from the archive) continues with the next
  * part number and never feeds segments its committed parts cover; flows that were open when
  * the old processor died are crypto-shredded with its key. A run that read no record at all
  * publishes nothing.
+ *
+ * Replay gaps: dropping rows of segments ≤ throughSegment is exact only if the replay re-reads
+ * those segments exactly as the worker that committed them did — the spool is untrusted, and
+ * a committed segment may since have been damaged, deleted or replaced by another authentic
+ * segment of the slot (the capture side seals), or become unreadable to the crash ledger
+ * (quarantined, a record newly convicted). Its flow table would then differ from the first
+ * pass's: a flow that ended during a committed segment would end later and be published
+ * again, and another would be lost silently. So every fed segment is remembered with the
+ * SHA-256 of its file and the records skipped in it; a replay feeds a committed segment only
+ * if both match (feed-segment.ts checks the digest), and on any mismatch the run falls back
+ * to what a restarted processor does: the worker is stopped, the committed segments are
+ * dropped from the run and the spool, and a fresh worker starts after throughSegment with an
+ * empty flow table. What that loses is exactly what the committing worker still held at its
+ * cut (it reports it with the part): counted as flows_lost_replay_gap and
+ * export_sets_lost_replay_gap (replay_gaps: how often), logged as `replay-gap` with counts
+ * only, and carried by the next manifest (a final part is published for it if need be).
+ * Suppressing by flow identity instead was not chosen: with a different flow table, flows are
+ * split and merged differently (a missing packet ends a flow early, a flow absorbs another's
+ * packets), so no identity matches them up soundly, and the supervisor would have to hold the
+ * identities of every committed flow.
  * Counts (manifest): worker_restarts and worker_restarts_<cause>, poison_records[_<cause>],
  * isolation_probes[_<outcome>], crash_suspects_cleared, segments_quarantined[_poisoned],
- * transient_failures, run_errors, publish_retries, parts_published, and from ingest's spool
+ * transient_failures, run_errors, publish_retries, parts_published, segments_already_committed,
+ * replay_gaps, flows_lost_replay_gap, export_sets_lost_replay_gap, and from ingest's spool
  * quota (ingest/spool/spool-quota.ts) spool_quota_pauses, spool_quota_paused_ms,
  * spool_quota_dropped_segments. Each part's manifest carries the run's totals through that
  * part. Segments the quota dropped are skipped at once (no gap timeout).
@@ -104,7 +126,19 @@ export class Run {
   #lastProgress: number;
   #retryAt = 0;
   /** A publication whose journal is written but whose renames failed: retried, never redone. */
-  #journaled: { part: number; final: boolean; through: number | null } | null = null;
+  #journaled: { part: number; final: boolean; through: number | null; report: WorkerDone | WorkerPart } | null = null;
+  /** How each segment of `#fed` was last fed: its file's SHA-256 and the records skipped in it. */
+  #fedAs = new Map<number, { digest: string; skip: string }>();
+  /** What the worker that committed the last part through a segment still held at its cut. */
+  #openAtCommit = { flows: 0, exportSets: 0 };
+  /** That worker's counts at its cut (it was fed every segment since the run's start, or since the last replay gap). */
+  #committedWorkerCounts: Record<string, number> = {};
+  /** Worker counts of segments no longer fed after replay gaps (added to the manifest counts). */
+  #workerBase: Record<string, number> = {};
+  /** A committed segment left the run (quarantined, unreadable): the next attempt cannot replay exactly. */
+  #gapPending = false;
+  /** A replay gap whose counts no manifest carries yet. */
+  #gapUnpublished = false;
   /** The first part not yet committed. */
   #nextPart: number;
   /** Rows of segments up to this seq are in committed parts. */
@@ -130,7 +164,10 @@ export class Run {
       count: this.#count,
       config: () => this.#config(),
       fed: () => this.#fed,
-      dropFed: (seq) => void (this.#fed = this.#fed.filter((f) => f.seq !== seq)),
+      dropFed: (seq) => {
+        this.#fed = this.#fed.filter((f) => f.seq !== seq);
+        if (this.#committedThrough !== null && seq <= this.#committedThrough) this.#gapPending = true;
+      },
     });
   }
 
@@ -200,6 +237,10 @@ export class Run {
         await this.#crashed(this.#worker);
         continue;
       }
+      if (this.#gapPending) {
+        await this.#replayGap();
+        continue;
+      }
       if (!this.#worker) {
         // Records to try alone first (crash-ledger.ts says which).
         const retryAt = await this.#recovery.isolateNext();
@@ -210,7 +251,13 @@ export class Run {
       }
       if (!this.#worker) {
         if (this.#fed.length === 0 && !available.some((s) => s.seq >= this.#nextSeq)) {
-          return (await this.#completeWithoutFinal(available)) ? this.#discard() : 'pending';
+          if (!(await this.#completeWithoutFinal(available))) return 'pending';
+          if (!this.#gapUnpublished) return this.#discard();
+          // Nothing left to feed after a replay gap: a final part carries its counts.
+          const worker = await this.#startWorker();
+          if (!worker) continue;
+          this.#worker = worker;
+          return this.#finish(worker);
         }
         this.#worker = await this.#startWorker();
         if (!this.#worker) continue;
@@ -228,6 +275,15 @@ export class Run {
         return 'pending';
       }
       this.#gapSince = null;
+      const poison = this.#recovery.ledger.poisonOf(next.seq);
+      const skip = [...poison].sort((a, b) => a - b).join(',');
+      const committed = replaying && this.#committedThrough !== null && next.seq <= this.#committedThrough;
+      const fedAs = this.#fedAs.get(next.seq);
+      if (committed && (!fedAs || fedAs.skip !== skip)) {
+        // A record newly convicted in a committed segment: the replay would differ.
+        await this.#replayGap();
+        continue;
+      }
       const careful = this.#recovery.ledger.isCareful(next.seq);
       // Listed before it is fed: a death while feeding it is located at it.
       this.#sent.push({ seq: next.seq, careful });
@@ -237,9 +293,11 @@ export class Run {
           keys: this.#env.keys,
           runId: this.runId,
           isPublished: this.#env.isPublished,
-          poison: this.#recovery.ledger.poisonOf(next.seq),
+          poison,
           careful,
           onFinal: () => void (this.#sawFinal = true),
+          ...(committed ? { expectDigest: fedAs!.digest } : {}),
+          onDigest: (digest) => void this.#fedAs.set(next.seq, { digest, skip }),
           count: this.#count,
           log: this.#env.log,
         },
@@ -252,6 +310,8 @@ export class Run {
         this.#sent.pop();
         // On replay only if the file changed under us: it is no longer part of the run.
         if (replaying) this.#fed = this.#fed.filter((f) => f.seq !== next.seq);
+        this.#fedAs.delete(next.seq);
+        if (committed) await this.#replayGap();
         continue;
       }
       if (!replaying) {
@@ -279,9 +339,41 @@ export class Run {
     if (through === null || this.#fed.length > 0) return;
     for (const s of available) {
       if (s.seq > through) continue;
-      await unlink(join(this.#env.spoolDir, 'segments', s.name)).catch(() => undefined);
-      this.#count('segments_already_committed');
+      // Counted once removed (after a replay gap the listing may name files already gone).
+      if (await unlink(join(this.#env.spoolDir, 'segments', s.name)).then(() => true, () => false)) this.#count('segments_already_committed');
     }
+  }
+
+  /**
+   * The replay cannot re-read the committed segments as the committing worker did (see the
+   * file comment): stop the worker, drop the committed segments from the run and the spool,
+   * count what the committing worker still held at its cut as lost, and let the next attempt
+   * start after throughSegment with an empty flow table.
+   */
+  async #replayGap(): Promise<void> {
+    this.#gapPending = false;
+    const through = this.#committedThrough;
+    if (through === null) return;
+    const worker = this.#worker;
+    this.#worker = null;
+    await worker?.kill();
+    const dropped = this.#fed.filter((f) => f.seq <= through);
+    this.#fed = this.#fed.filter((f) => f.seq > through);
+    for (const f of dropped) {
+      this.#recovery.ledger.dropSegment(f.seq);
+      this.#fedAs.delete(f.seq);
+      await unlink(join(this.#env.spoolDir, 'segments', f.name)).catch(() => undefined);
+    }
+    const lost = this.#openAtCommit;
+    this.#count('replay_gaps');
+    this.#count('flows_lost_replay_gap', lost.flows);
+    this.#count('export_sets_lost_replay_gap', lost.exportSets);
+    // The next worker never sees those segments: their worker counts are kept here.
+    for (const [k, v] of Object.entries(this.#committedWorkerCounts)) this.#workerBase[k] = (this.#workerBase[k] ?? 0) + v;
+    this.#committedWorkerCounts = {};
+    this.#openAtCommit = { flows: 0, exportSets: 0 };
+    this.#gapUnpublished = true;
+    this.#env.log({ event: 'replay-gap', run: this.runId, through, segments_dropped: dropped.length, flows_lost: lost.flows, export_sets_lost: lost.exportSets });
   }
 
   /** Whether a part is due: the interval has passed and the current worker was fed something new since its last part. */
@@ -356,7 +448,7 @@ export class Run {
   }
 
   async #finish(worker: WorkerHandle): Promise<RunStatus> {
-    if (this.#fed.length === 0) return this.#discard();
+    if (this.#fed.length === 0 && !this.#gapUnpublished) return this.#discard();
     this.#finishing = true;
     if (!(await worker.send(encodeFrame(FrameType.Finish, new Uint8Array(0))))) {
       await this.#crashed(worker);
@@ -377,7 +469,9 @@ export class Run {
   /** The manifest counts: an earlier processor's totals plus ours, and ingest's spool quota report (its own totals). */
   async #manifestCounts(worker: Record<string, number>): Promise<Record<string, number>> {
     const out: Record<string, number> = { ...this.#base };
-    for (const [k, v] of Object.entries({ ...this.#counts, ...this.#recovery.ledger.counts(), ...worker })) out[k] = (out[k] ?? 0) + v;
+    for (const part of [this.#counts, this.#recovery.ledger.counts(), this.#workerBase, worker]) {
+      for (const [k, v] of Object.entries(part)) out[k] = (out[k] ?? 0) + v;
+    }
     const quota = await this.#readQuota();
     if (quota) {
       out.spool_quota_pauses = quota.pauses;
@@ -440,7 +534,7 @@ export class Run {
       this.#retryAt = this.#env.now() + 5_000;
       if (await journalExists(stagingDir)) {
         // Some files may already be in the archive: only rolling the journal forward is safe.
-        this.#journaled = { part: report.part, final, through };
+        this.#journaled = { part: report.part, final, through, report };
         return false;
       }
       // Nothing reached the archive: do the whole attempt again later.
@@ -448,14 +542,19 @@ export class Run {
       await rm(stagingDir, { recursive: true, force: true });
       return false;
     }
-    this.#committed(report.part, through);
+    this.#committed(report.part, through, report);
     this.#env.log({ event: 'part-published', run: this.runId, part: report.part, final, flows: report.flows, files: report.files.length });
     return true;
   }
 
-  #committed(part: number, through: number | null): void {
+  #committed(part: number, through: number | null, report: WorkerDone | WorkerPart): void {
     this.#nextPart = part + 1;
-    if (through !== null) this.#committedThrough = through;
+    this.#gapUnpublished = false;
+    if (through !== null) {
+      this.#committedThrough = through;
+      if (report.type === 'part') this.#openAtCommit = { ...report.open };
+      this.#committedWorkerCounts = { ...report.counts };
+    }
   }
 
   /** Nothing of this run was readable (e.g. all sealed to a key lost in a restart). */
@@ -483,7 +582,7 @@ export class Run {
       await completeJournal(partStagingDir(this.#env.archiveDir, this.runId, j.part), this.#env.archiveDir);
       this.#journaled = null;
       this.#count('parts_published');
-      this.#committed(j.part, j.through);
+      this.#committed(j.part, j.through, j.report);
       return j.final ? this.#published() : 'pending';
     } catch (e) {
       this.#env.log({ event: 'publish-failed', run: this.runId, code: e instanceof AppError ? e.code : ErrorCode.ArchiveWriteFailed });

@@ -62,6 +62,11 @@ export class PacketFlowProducer {
     this.#table.flush('eof');
   }
 
+  /** Flows in the table now (not emitted yet). */
+  get openFlows(): number {
+    return this.#table.size;
+  }
+
   counts(out: Record<string, number>): void {
     const d = decodeCountersSnapshot(this.#decode);
     out.packets_decoded = d.decoded;

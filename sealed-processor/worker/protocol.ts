@@ -33,6 +33,8 @@ export const WorkerConfig = z.strictObject({
   /**
    * Rows emitted while processing segments with a seq up to this one are already in committed
    * parts (a replay after a worker death): they are dropped, not staged again. Default none.
+   * Exact only if the replay is fed those segments as the committing worker was; the supervisor
+   * checks that, and otherwise feeds none of them (supervisor/run.ts, "Replay gaps").
    */
   committedThroughSegment: z.number().int().nonnegative().nullable().optional(),
   policy: Policy,
@@ -63,8 +65,12 @@ export type WorkerEvent =
   | { type: 'segment-done'; seq: number; records: number }
   | { type: 'poison'; seq: number; index: number; error: string }
   | { type: 'done'; part: number; flows: number; files: unknown[]; counts: Record<string, number>; releaseNotes: unknown; timeStart: string | null; timeEnd: string | null }
-  /** A CUT's answer: the part closed (`flows` 0 and no files: nothing to publish, the next part keeps the number). */
-  | { type: 'part'; part: number; flows: number; files: unknown[]; counts: Record<string, number>; releaseNotes: unknown; timeStart: string | null; timeEnd: string | null }
+  /**
+   * A CUT's answer: the part closed (`flows` 0 and no files: nothing to publish, the next part
+   * keeps the number), and `open`: what the worker still holds at the cut (open flows, export
+   * data sets waiting for a template), counts only.
+   */
+  | { type: 'part'; part: number; flows: number; files: unknown[]; counts: Record<string, number>; releaseNotes: unknown; timeStart: string | null; timeEnd: string | null; open: { flows: number; exportSets: number } }
   | { type: 'failed'; code: string };
 
 /** Encodes one frame. */

@@ -84,6 +84,15 @@ export class RecordProcessor {
     this.#export.finish();
   }
 
+  /**
+   * What is held and not emitted yet: open flows of the flow table, and export data sets
+   * waiting for their template. A CUT reports it (a replay gap loses exactly this, see
+   * supervisor/run.ts).
+   */
+  openState(): { flows: number; exportSets: number } {
+    return { flows: this.#packets.openFlows, exportSets: this.#export.store.pendingSize().sets };
+  }
+
   /** Anonymized rows produced since the last call. */
   drainRows(): AnonFlowRow[] {
     const rows = this.#rows;

@@ -118,7 +118,7 @@ async function main(): Promise<number> {
           if (!processor || !sink || !config) throw new AppError(ErrorCode.SpoolRecordInvalid, 'cut before config');
           const report = await closePart(sink, processor, part);
           report.counts.flows_replayed_committed = replayedRows;
-          emit({ type: 'part', ...report });
+          emit({ type: 'part', ...report, open: processor.openState() });
           // An empty part is not published: the next one keeps its number.
           if (report.files.length > 0) part++;
           sink = await openPartSink(config, keyId, part);
