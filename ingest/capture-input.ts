@@ -16,7 +16,9 @@
  */
 import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
-import { AppError, ErrorCode } from '../schemas/errors.ts';
+import { AppError, ErrorCode, isAppError } from '../schemas/errors.ts';
+import { SpoolWriter, type SpoolWriterOptions } from './spool/spool-writer.ts';
+import { writeRunEndMarker } from './spool/run-end-marker.ts';
 import { BlockType, PcapMagic } from './capture/capture-format.ts';
 import { sniffCompression } from './capture/capture-decompress.ts';
 
@@ -118,4 +120,36 @@ export async function openCaptureInput(path: string, stdin?: AsyncIterable<Uint8
     throw e;
   }
   return { stream: fh.createReadStream({ highWaterMark: READ_CHUNK_BYTES, autoClose: false }), source: 'file', close: () => fh.close() };
+}
+
+/**
+ * Opens a capture and the spool run it is sealed into, as one step: the input first (its
+ * errors name the path before a run exists), then the writer; if the writer cannot open (no
+ * published key), the input is closed again.
+ */
+export async function openCaptureRun(path: string, stdin: AsyncIterable<Uint8Array> | undefined, spoolDir: string, writerOptions: SpoolWriterOptions): Promise<{ input: CaptureInput; writer: SpoolWriter }> {
+  const input = await openCaptureInput(path, stdin);
+  try {
+    return { input, writer: await SpoolWriter.open(spoolDir, writerOptions) };
+  } catch (e) {
+    await input.close();
+    throw e;
+  }
+}
+
+/**
+ * After a read failed: a damaged capture (ERR_CAPTURE_*) still gets its run — the records
+ * before the damage are sealed, the last segment marked final and the run-end marker written,
+ * so the processor is not left waiting — and true is returned; any other failure discards the
+ * open segment (false). The caller rethrows.
+ */
+export async function endRunAfterReadError(e: unknown, writer: SpoolWriter, spoolDir: string, log: (obj: object) => void, closed: Record<string, unknown> = {}): Promise<boolean> {
+  if (!(isAppError(e) && e.code.startsWith('ERR_CAPTURE_'))) {
+    await writer.abort();
+    return false;
+  }
+  const sealed = await writer.close();
+  await writeRunEndMarker(spoolDir, writer.runId, sealed.segments);
+  log({ event: 'ingest-closed-after-error', runId: writer.runId, ...sealed, ...closed });
+  return true;
 }

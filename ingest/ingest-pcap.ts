@@ -19,7 +19,7 @@ import { AppError, isAppError } from '../schemas/errors.ts';
 import { RecordKind } from '../schemas/spool.ts';
 import { CaptureReader, type CaptureRecord } from './capture/capture-reader.ts';
 import { openDecompressed, type Compression } from './capture/capture-decompress.ts';
-import { openCaptureInput, type CaptureInput } from './capture-input.ts';
+import { endRunAfterReadError, openCaptureRun, type CaptureInput } from './capture-input.ts';
 import { ProgressReporter, type ProgressOptions } from './progress-reporter.ts';
 import { SpoolWriter, type SpoolWriterOptions } from './spool/spool-writer.ts';
 
@@ -73,19 +73,12 @@ function naming(e: AppError, input: string, compression: Compression | null, com
  * came before) for a damaged capture; the writer's error for IO failures (open segment discarded).
  */
 export async function runIngestPcap(opts: IngestPcapOptions): Promise<IngestPcapResult> {
-  const input = await openCaptureInput(opts.input, opts.stdin);
-  let writer: SpoolWriter;
-  try {
-    writer = await SpoolWriter.open(opts.spoolDir, {
-      ...(opts.runId !== undefined ? { runId: opts.runId } : {}),
-      ...(opts.segmentMaxBytes !== undefined ? { segmentMaxBytes: opts.segmentMaxBytes } : {}),
-      ...(opts.segmentMaxAgeMs !== undefined ? { segmentMaxAgeMs: opts.segmentMaxAgeMs } : {}),
-      ...(opts.spoolQuota ? { quota: { ...opts.spoolQuota, log: (e: Record<string, unknown>) => opts.log(e) } } : {}),
-    });
-  } catch (e) {
-    await input.close();
-    throw e;
-  }
+  const { input, writer } = await openCaptureRun(opts.input, opts.stdin, opts.spoolDir, {
+    ...(opts.runId !== undefined ? { runId: opts.runId } : {}),
+    ...(opts.segmentMaxBytes !== undefined ? { segmentMaxBytes: opts.segmentMaxBytes } : {}),
+    ...(opts.segmentMaxAgeMs !== undefined ? { segmentMaxAgeMs: opts.segmentMaxAgeMs } : {}),
+    ...(opts.spoolQuota ? { quota: { ...opts.spoolQuota, log: (e: Record<string, unknown>) => opts.log(e) } } : {}),
+  });
   opts.log({ event: 'ingest-start', runId: writer.runId, source: input.source });
   const stopHeartbeat = await startRunHeartbeat(opts.spoolDir, writer.runId);
   // A quiet live capture: its last records are sealed by age, not only when the next one comes.
@@ -140,14 +133,9 @@ async function readAll(opts: IngestPcapOptions, input: CaptureInput, writer: Spo
   } catch (e) {
     await input.close();
     if (isAppError(e) && e.code.startsWith('ERR_CAPTURE_')) {
-      const named = naming(e, opts.input, decoded?.compression ?? null, decoded?.compressedBytes() ?? 0);
       log({ event: 'capture-error', code: e.code, records: reader.stats.records, offset: reader.offset, ...(decoded && decoded.compression !== 'none' ? { compression: decoded.compression, compressedBytes: decoded.compressedBytes() } : {}) });
-      const sealed = await writer.close();
-      await writeRunEndMarker(opts.spoolDir, writer.runId, sealed.segments);
-      log({ event: 'ingest-closed-after-error', runId: writer.runId, ...sealed });
-      throw named;
     }
-    await writer.abort();
+    if (await endRunAfterReadError(e, writer, opts.spoolDir, log)) throw naming(e as AppError, opts.input, decoded?.compression ?? null, decoded?.compressedBytes() ?? 0);
     throw e;
   }
   await input.close();

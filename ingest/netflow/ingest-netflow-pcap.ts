@@ -14,7 +14,7 @@
 import { isAppError } from '../../schemas/errors.ts';
 import { RecordKind, SPOOL_DATAGRAM_ADDRESS_BYTES, type SpoolRecordInput } from '../../schemas/spool.ts';
 import { CaptureReader, type CaptureRecord } from '../capture/capture-reader.ts';
-import { openCaptureInput, type CaptureInput } from '../capture-input.ts';
+import { endRunAfterReadError, openCaptureRun, type CaptureInput } from '../capture-input.ts';
 import { openDecompressed } from '../capture/capture-decompress.ts';
 import { ProgressReporter, type ProgressOptions } from '../progress-reporter.ts';
 import { writeRunEndMarker } from '../spool/run-end-marker.ts';
@@ -76,18 +76,11 @@ function zeroSkips(): Record<string, number> {
  * before reading, ERR_CAPTURE_* after sealing what came before the damage.
  */
 export async function runIngestNetflowPcap(opts: IngestNetflowPcapOptions): Promise<IngestNetflowPcapResult> {
-  const input = await openCaptureInput(opts.input, opts.stdin);
-  let writer: SpoolWriter;
-  try {
-    writer = await SpoolWriter.open(opts.spoolDir, {
-      ...(opts.runId !== undefined ? { runId: opts.runId } : {}),
-      ...(opts.segmentMaxBytes !== undefined ? { segmentMaxBytes: opts.segmentMaxBytes } : {}),
-      ...(opts.spoolQuota ? { quota: { ...opts.spoolQuota, log: (e: Record<string, unknown>) => opts.log(e) } } : {}),
-    });
-  } catch (e) {
-    await input.close();
-    throw e;
-  }
+  const { input, writer } = await openCaptureRun(opts.input, opts.stdin, opts.spoolDir, {
+    ...(opts.runId !== undefined ? { runId: opts.runId } : {}),
+    ...(opts.segmentMaxBytes !== undefined ? { segmentMaxBytes: opts.segmentMaxBytes } : {}),
+    ...(opts.spoolQuota ? { quota: { ...opts.spoolQuota, log: (e: Record<string, unknown>) => opts.log(e) } } : {}),
+  });
   opts.log({ event: 'ingest-start', runId: writer.runId, source: input.source, kind: 'netflow', port: opts.port ?? 'any' });
   const stopHeartbeat = await startRunHeartbeat(opts.spoolDir, writer.runId);
   try {
@@ -162,14 +155,8 @@ async function readAll(opts: IngestNetflowPcapOptions, input: CaptureInput, writ
     await st.last;
   } catch (e) {
     await input.close();
-    if (isAppError(e) && e.code.startsWith('ERR_CAPTURE_')) {
-      log({ event: 'capture-error', code: e.code, records: reader.stats.records, offset: reader.offset });
-      const sealed = await writer.close();
-      await writeRunEndMarker(opts.spoolDir, writer.runId, sealed.segments);
-      log({ event: 'ingest-closed-after-error', runId: writer.runId, ...sealed, skipped: st.skipped });
-    } else {
-      await writer.abort();
-    }
+    if (isAppError(e) && e.code.startsWith('ERR_CAPTURE_')) log({ event: 'capture-error', code: e.code, records: reader.stats.records, offset: reader.offset });
+    await endRunAfterReadError(e, writer, opts.spoolDir, log, { skipped: st.skipped });
     throw e;
   }
   await input.close();

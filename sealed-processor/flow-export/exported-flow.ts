@@ -66,48 +66,19 @@ export interface ExportedFlow extends Pick<RawFlow, SharedRawFlowField> {
 }
 
 export function newExportedFlow(): ExportedFlow {
-  const flow: ExportedFlow = {
+  // The per-datagram fields and the arrays here; every per-record field from the reset, so the
+  // two never disagree on what "absent" is.
+  const flow = {
     source: ExportSource.Ipfix,
     exporter: new Uint8Array(16),
     exporterPort: 0,
     observationDomain: 0,
-    ipVersion: 4,
-    protocol: 0,
-    srcV4: 0,
-    dstV4: 0,
     src6: new Uint32Array(4),
     dst6: new Uint32Array(4),
-    srcPort: 0,
-    dstPort: 0,
-    icmpType: -1,
-    icmpCode: -1,
-    vlanId: -1,
-    srcMacHi: -1,
-    srcMacLo: -1,
-    dstMacHi: -1,
-    dstMacLo: -1,
-    packetsFwd: 0,
-    bytesFwd: 0,
-    packetsRev: 0,
-    bytesRev: 0,
-    tcpFlagsFwd: 0,
-    tcpFlagsRev: 0,
-    timeStartUs: 0,
-    timeEndUs: 0,
-    inputInterface: -1,
-    outputInterface: -1,
-    nextHopVersion: 0,
-    nextHopV4: 0,
     nextHop6: new Uint32Array(4),
-    bgpNextHopVersion: 0,
-    bgpNextHopV4: 0,
     bgpNextHop6: new Uint32Array(4),
-    srcAs: -1,
-    dstAs: -1,
-    tos: -1,
-    samplingInterval: 1,
-    endReason: null,
-  };
+  } as ExportedFlow;
+  resetExportedFlow(flow);
   return flow;
 }
 

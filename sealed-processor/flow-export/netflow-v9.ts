@@ -76,19 +76,25 @@ function readTemplates(view: DataView, o: number, end: number, d: ExporterDomain
       return;
     }
     o += 4;
-    if (count > store.limits.maxFieldsPerTemplate) {
-      store.count(d, 'template_too_many_fields');
-      o += count * 4;
-      continue;
-    }
-    const types = new Uint16Array(count);
-    const lengths = new Uint16Array(count);
-    for (let i = 0; i < count; i++, o += 4) {
-      types[i] = view.getUint16(o);
-      lengths[i] = view.getUint16(o + 2);
-    }
-    learn(d, store, emit, id, false, 0, types, lengths);
+    const fields = fieldList(view, o, count, d, store);
+    o += count * 4;
+    if (fields) learn(d, store, emit, id, false, 0, fields.types, fields.lengths);
   }
+}
+
+/** The `count` (type, length) pairs of a template at `o`; null, counted, beyond the per-template cap. */
+function fieldList(view: DataView, o: number, count: number, d: ExporterDomain, store: TemplateStore): { types: Uint16Array; lengths: Uint16Array } | null {
+  if (count > store.limits.maxFieldsPerTemplate) {
+    store.count(d, 'template_too_many_fields');
+    return null;
+  }
+  const types = new Uint16Array(count);
+  const lengths = new Uint16Array(count);
+  for (let i = 0; i < count; i++, o += 4) {
+    types[i] = view.getUint16(o);
+    lengths[i] = view.getUint16(o + 2);
+  }
+  return { types, lengths };
 }
 
 function readOptionsTemplates(view: DataView, o: number, end: number, d: ExporterDomain, store: TemplateStore, emit: EmitFlow): void {
@@ -103,17 +109,8 @@ function readOptionsTemplates(view: DataView, o: number, end: number, d: Exporte
     }
     o += 6;
     const count = (scopeBytes + optionBytes) / 4;
-    if (count > store.limits.maxFieldsPerTemplate) {
-      store.count(d, 'template_too_many_fields');
-      o += count * 4;
-      continue;
-    }
-    const types = new Uint16Array(count);
-    const lengths = new Uint16Array(count);
-    for (let i = 0; i < count; i++, o += 4) {
-      types[i] = view.getUint16(o);
-      lengths[i] = view.getUint16(o + 2);
-    }
-    learn(d, store, emit, id, true, scopeBytes / 4, types, lengths);
+    const fields = fieldList(view, o, count, d, store);
+    o += count * 4;
+    if (fields) learn(d, store, emit, id, true, scopeBytes / 4, fields.types, fields.lengths);
   }
 }
