@@ -30,6 +30,8 @@ import { decodeExportDatagram } from '../flow-export/export-datagram.ts';
 import { EXPORT_DROPS, EXPORT_EVENTS, type ExportCounters } from '../flow-export/export-counters.ts';
 import { SHARED_RAW_FLOW_FIELDS, type ExportedFlow, type ExporterAddress, ExportSource } from '../flow-export/exported-flow.ts';
 import { TemplateStore, type TemplateStoreLimits } from '../flow-export/template-store.ts';
+import { readTemplateStoreState, writeTemplateStoreState } from '../flow-export/template-store-state.ts';
+import type { StateReader, StateWriter } from './state-bytes.ts';
 
 export type OnRawFlow = (flow: RawFlow) => void;
 
@@ -65,6 +67,16 @@ export class PacketFlowProducer {
   /** Flows in the table now (not emitted yet). */
   get openFlows(): number {
     return this.#table.size;
+  }
+
+  /** The flow table's state (worker checkpoint); counters travel with the worker's counts. */
+  writeState(w: StateWriter): void {
+    this.#table.writeState(w);
+  }
+
+  /** Loads `writeState`'s output into this (fresh) producer. @throws StateError */
+  readState(r: StateReader): void {
+    this.#table.readState(r);
   }
 
   counts(out: Record<string, number>): void {
@@ -107,6 +119,16 @@ export class ExportFlowProducer {
     this.#exporter.port = rec.ifIndex;
     const receiveUs = rec.tsSec * 1e6 + Math.floor(rec.tsNsec / 1000);
     decodeExportDatagram(body.subarray(SPOOL_DATAGRAM_ADDRESS_BYTES), this.#exporter, receiveUs, this.store, this.#emit);
+  }
+
+  /** The template store's state (worker checkpoint). */
+  writeState(w: StateWriter): void {
+    writeTemplateStoreState(this.store, w);
+  }
+
+  /** Loads `writeState`'s output into this (fresh) producer. @throws StateError */
+  readState(r: StateReader): void {
+    readTemplateStoreState(this.store, r);
   }
 
   /** End of input: sets still waiting for their template are counted `pending_expired`. */
