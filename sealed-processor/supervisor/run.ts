@@ -3,23 +3,37 @@
  * and across worker restarts.
  *
  * Owns: the run's progress (segments consumed, next expected sequence number), the worker of the
- * current attempt, and the decision that the run is complete (final segment, or the run-end
+ * current attempt, the adopted worker checkpoint, and the decision that the run is complete (final segment, or the run-end
  * marker after a rejected final segment, or an idle timeout). What a worker death teaches —
  * poison records to skip, segments to feed carefully, records to try alone, hostile segments to
  * quarantine, when to try again — is run-recovery.ts's and crash-ledger.ts's. Every attempt
- * replays the run from its first segment into a fresh staging directory, so a crash loses only
- * records shown to be poison and duplicates nothing. A run is never given up as a whole:
+ * starts from the last adopted checkpoint (else the run's first segment) into a fresh staging
+ * directory, so a crash loses only records shown to be poison and duplicates nothing. A run is never given up as a whole:
  * however often its worker dies — killed from outside, out of memory, hung, crashed — it is
  * retried and published with everything not shown to be poison; an unexpected error or a
  * failed publication is retried later too. `advance()` feeds whatever is available and
  * returns; runs never block each other.
  *
  * Rolling publication: every `publishEveryMs` of wall-clock time (and only between segments)
- * the worker is told to CUT; the part it closed is published at once (sinks/publish.ts), and
- * from then on a replay drops the rows emitted while processing segments up to that one
- * (exact only if it re-reads them as the first pass did: see "Replay gaps" below). The
- * segments stay in the spool until the run is finished, because a replay rebuilds the flows
- * still open from the run's first segment. A run
+ * the worker is told to CUT; the part it closed is published at once (sinks/publish.ts).
+ *
+ * Checkpoints: at each CUT the worker also seals its whole state after the cut (open flows,
+ * fragment map, template store with held sets, counts) to a per-run key that lives only in
+ * this process and the worker (worker/worker-checkpoint.ts). Once the part is committed (or
+ * was empty) the supervisor adopts that checkpoint and deletes every segment up to the cut
+ * from the run and the spool: a live run keeps only what came after its last part, and the
+ * spool quota (ingest/spool/spool-quota.ts) sees that room freed. Every later attempt restores
+ * the checkpoint and is fed only later segments — nothing is replayed, nothing published
+ * twice, the flows open at the cut continue whole. A checkpoint that cannot be read back
+ * (ERR_PROCESSOR_CHECKPOINT_INVALID: damaged, missing) is dropped: the run continues after it
+ * with an empty state, and what it held is counted (checkpoints_lost, flows_lost_checkpoint,
+ * export_sets_lost_checkpoint) with the counts it carried kept. A processor restart loses the
+ * key, so checkpoints are crypto-shredded with the unprocessed spool.
+ *
+ * Without a checkpoint (none written: the worker's write failed), a replay starts from the
+ * run's first segment and drops the rows emitted while processing segments up to the last
+ * committed one (exact only if it re-reads them as the first pass did: see "Replay gaps"
+ * below); those segments then stay in the spool until the run is finished. A run
  * resumed by a restarted processor (`resume`, read from the archive) continues with the next
  * part number and never feeds segments its committed parts cover; flows that were open when
  * the old processor died are crypto-shredded with its key. A run that read no record at all
@@ -44,7 +58,8 @@
  * split and merged differently (a missing packet ends a flow early, a flow absorbs another's
  * packets), so no identity matches them up soundly, and the supervisor would have to hold the
  * identities of every committed flow.
- * Counts (manifest): worker_restarts and worker_restarts_<cause>, poison_records[_<cause>],
+ * Counts (manifest): checkpoints, segments_released_checkpoint, checkpoints_lost,
+ * flows_lost_checkpoint, export_sets_lost_checkpoint, worker_restarts and worker_restarts_<cause>, poison_records[_<cause>],
  * isolation_probes[_<outcome>], crash_suspects_cleared, segments_quarantined[_poisoned],
  * transient_failures, run_errors, publish_retries, parts_published, segments_already_committed,
  * replay_gaps, flows_lost_replay_gap, export_sets_lost_replay_gap, and from ingest's spool

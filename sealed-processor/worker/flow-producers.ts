@@ -8,12 +8,14 @@
  *   with the worker's template store; every exported data record becomes one `RawFlow` at once
  *   (one record = one archive row, never re-assembled).
  *
- * Template store persistence: the store lives in the worker's memory only and is never written
- * anywhere. It survives across segments because one worker processes a run's segments in order;
- * across worker restarts and replays it is rebuilt, because the supervisor replays every
- * attempt from the run's first segment (supervisor/run.ts) and a template is always in an
- * earlier datagram than the data records it describes, so the rebuilt store holds exactly what
- * the first attempt's held at every record (poison records are skipped in both).
+ * State persistence: the flow table and the template store live in the worker's memory and
+ * survive across segments because one worker processes a run's segments in order. Across
+ * worker restarts they travel in the worker checkpoint taken at each CUT (writeState /
+ * readState; worker-checkpoint.ts, sealed to a key only the processor holds), and a restarted
+ * worker continues from it. Without a checkpoint the supervisor replays the run from its first
+ * segment (supervisor/run.ts): a template is always in an earlier datagram than the data
+ * records it describes, so the rebuilt store holds exactly what the first attempt's held at
+ * every record (poison records are skipped in both).
  *
  * Owns: record-kind dispatch targets and their counters. Raw flows exist only inside `onFlow`.
  * Never: logs or returns anything derived from record content but counts (per-exporter counters
