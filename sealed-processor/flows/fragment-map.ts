@@ -99,7 +99,7 @@ export class FragmentMap {
     }
     for (let i = 0; i < n; i++) {
       const t = r.f64();
-      if (Number.isNaN(t) || t === Infinity) throw new StateError('fragment map: bad time');
+      if (t !== -Infinity && !(Number.isInteger(t) && t >= 0 && t <= 2 ** 32 * 1e6)) throw new StateError('fragment map: bad time');
       this.times[i] = t;
     }
   }

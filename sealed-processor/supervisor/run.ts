@@ -68,7 +68,8 @@
  * part. Segments the quota dropped are skipped at once (no gap timeout).
  * Never: holds plaintext beyond one segment, or logs anything but counts, positions and codes.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { readdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import { RunQuota, runProgressName, runQuotaName } from '../../schemas/spool.ts';
 import { join } from 'node:path';
@@ -173,7 +174,9 @@ export class Run {
    * The adopted checkpoint: the worker state after segment `through` (every segment up to it is
    * gone from the run and the spool), what it holds (`open`) and the worker counts it carries.
    */
-  #checkpoint: { through: number; open: { flows: number; exportSets: number }; counts: Record<string, number> } | null = null;
+  #checkpoint: { through: number; digest: string; open: { flows: number; exportSets: number }; counts: Record<string, number> } | null = null;
+  /** Workers that died restoring the adopted checkpoint, in a row (two: it is dropped). */
+  #restoreDeaths = 0;
 
   constructor(runId: string, env: RunEnvironment, resume: CommittedRun = NOTHING_COMMITTED) {
     this.runId = runId;
@@ -217,6 +220,7 @@ export class Run {
       processorVersion: this.#env.processorVersion,
       checkpointKeyHex: this.#checkpointKey.toString('hex'),
       restoreThrough: this.#checkpoint?.through ?? null,
+      ...(this.#checkpoint ? { restoreDigest: this.#checkpoint.digest } : {}),
     };
   }
 
@@ -257,11 +261,18 @@ export class Run {
       await this.#crashed(worker);
       return null;
     }
-    if (this.#checkpoint && !(await worker.waitReady())) {
-      // The checkpoint could not be read back: continue without it (what it held is lost).
-      if (worker.failedCode === ErrorCode.ProcessorCheckpointInvalid) await this.#checkpointLost(worker);
-      else await this.#crashed(worker);
-      return null;
+    if (this.#checkpoint) {
+      if (await worker.waitReady()) this.#restoreDeaths = 0;
+      else if (worker.failedCode === ErrorCode.ProcessorCheckpointInvalid || ++this.#restoreDeaths >= 2) {
+        // The checkpoint could not be read back, or kills (OOM, hang, crash) every worker that
+        // restores it: continue without it (what it held is counted lost).
+        this.#count(worker.failedCode === ErrorCode.ProcessorCheckpointInvalid ? 'checkpoints_invalid' : 'checkpoints_fatal');
+        await this.#checkpointLost(worker);
+        return null;
+      } else {
+        await this.#crashed(worker);
+        return null;
+      }
     }
     return worker;
   }
@@ -471,7 +482,11 @@ export class Run {
    * of the worker that wrote it travel inside it (record-processor.ts).
    */
   async #adoptCheckpoint(through: number, part: WorkerPart): Promise<void> {
-    this.#checkpoint = { through, open: { ...part.open }, counts: { ...part.counts } };
+    // Bound to the file as written now: a later worker (which holds the key) cannot replace it.
+    const digest = await sha256File(checkpointPath(this.#stagingDir, through));
+    if (digest === null) return;
+    this.#checkpoint = { through, digest, open: { ...part.open }, counts: { ...part.counts } };
+    this.#restoreDeaths = 0;
     const covered = this.#fed.filter((f) => f.seq <= through);
     this.#fed = this.#fed.filter((f) => f.seq > through);
     this.#cursor = this.#fed.length;
@@ -571,7 +586,8 @@ export class Run {
     }
     this.#worker = null;
     const done = worker.done;
-    if (this.#nextPart === 1 && (this.#base.records ?? 0) + (done.counts.records ?? 0) === 0) return this.#empty();
+    const records = (this.#base.records ?? 0) + (this.#workerBase.records ?? 0) + (done.counts.records ?? 0);
+    if (this.#nextPart === 1 && records === 0 && !this.#gapUnpublished) return this.#empty();
     if (!(await this.#publish(done, true, null))) return 'pending';
     return this.#published();
   }
@@ -741,3 +757,13 @@ export class Run {
   }
 }
 
+/** SHA-256 (hex) of a file, read as a stream; null when it cannot be read. */
+async function sha256File(path: string): Promise<string | null> {
+  const hash = createHash('sha256');
+  try {
+    for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  } catch {
+    return null;
+  }
+  return hash.digest('hex');
+}

@@ -48,6 +48,8 @@ export const WorkerConfig = z.strictObject({
   checkpointKeyHex: z.string().regex(/^[0-9a-f]{64}$/).optional(),
   /** Start from the checkpoint taken after this segment (fed only later segments). */
   restoreThrough: z.number().int().nonnegative().nullable().optional(),
+  /** SHA-256 (hex) of that checkpoint file as the supervisor adopted it: any other file is refused. */
+  restoreDigest: z.string().regex(/^[0-9a-f]{64}$/).optional(),
   flushRows: z.number().int().positive().optional(),
 });
 export type WorkerConfig = z.infer<typeof WorkerConfig>;

@@ -21,6 +21,36 @@ import { StateError, type StateReader, type StateWriter } from './state-bytes.ts
 /** Counter entries a checkpoint may carry (a worker's counts are a few hundred names). */
 const MAX_STATE_COUNTS = 65_536;
 
+/** Derived-identifier counts as `group.name` → number (they are two levels deep: derivedCounts()). */
+function flattenCounts(x: unknown): Record<string, number> {
+  const out: Record<string, number> = {};
+  if (x === null || typeof x !== 'object') return out;
+  for (const [k, v] of Object.entries(x as Record<string, unknown>)) {
+    if (typeof v === 'number') out[k] = v;
+    else if (v !== null && typeof v === 'object') for (const [k2, v2] of Object.entries(v as Record<string, unknown>)) if (typeof v2 === 'number') out[`${k}.${k2}`] = v2;
+  }
+  return out;
+}
+
+/** The inverse of `flattenCounts` (at most two levels, numbers only). */
+function unflattenCounts(flat: Record<string, number>): Record<string, unknown> {
+  const out: Record<string, Record<string, number> | number> = {};
+  for (const [k, v] of Object.entries(flat)) {
+    const [a, b, ...rest] = k.split('.');
+    const bad = (n: string | undefined) => n !== undefined && (!/^[A-Za-z][A-Za-z0-9_]*$/.test(n) || n in Object.prototype);
+    if (rest.length > 0 || !a || bad(a) || bad(b)) throw new StateError('derived counts: bad name');
+    if (b === undefined) {
+      if (a in out) throw new StateError('derived counts: bad name');
+      out[a] = v;
+      continue;
+    }
+    const group = (out[a] ??= {});
+    if (typeof group === 'number') throw new StateError('derived counts: bad name');
+    group[b] = v;
+  }
+  return out;
+}
+
 /** `base + now`, recursively over plain objects whose leaves are numbers (other leaves: `now`'s). */
 export function addNumbers(base: unknown, now: unknown): unknown {
   if (typeof base === 'number' && typeof now === 'number') return base + now;
@@ -114,14 +144,15 @@ export class RecordProcessor {
 
   /**
    * This processor's state for a worker checkpoint (worker-checkpoint.ts), taken at a CUT (no
-   * rows pending): the counts so far, the derived-identifier counts of the release notes (JSON),
+   * rows pending): the counts so far, the derived-identifier counts of the release notes (two
+   * levels, flattened to `group.name` counts),
    * the packet producer's flow table, the export producer's template store.
    */
   writeState(w: StateWriter): void {
     if (this.#rows.length > 0) throw new TypeError('RecordProcessor.writeState: rows not drained');
     w.counts(this.counts());
     const notes = this.#anonymizer.releaseNotes() as { derivedIdentifiers?: unknown };
-    w.bytes(new TextEncoder().encode(JSON.stringify(addNumbers(this.#derivedBase, notes.derivedIdentifiers ?? null) ?? null)));
+    w.counts(flattenCounts(addNumbers(this.#derivedBase, notes.derivedIdentifiers ?? null)));
     this.#packets.writeState(w);
     this.#export.writeState(w);
   }
@@ -129,13 +160,8 @@ export class RecordProcessor {
   /** Loads `writeState`'s output into this fresh processor. @throws StateError */
   readState(r: StateReader): void {
     this.#countsBase = r.counts(MAX_STATE_COUNTS, 'counts');
-    let derived: unknown;
-    try {
-      derived = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(r.bytes(1 << 20, 'derived counts')));
-    } catch {
-      throw new StateError('derived counts: not JSON');
-    }
-    this.#derivedBase = derived;
+    const derived = r.counts(256, 'derived counts');
+    this.#derivedBase = Object.keys(derived).length === 0 ? null : unflattenCounts(derived);
     this.#packets.readState(r);
     this.#export.readState(r);
   }

@@ -13,6 +13,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { CaptureReader } from '../../ingest/capture/capture-reader.ts';
@@ -170,19 +171,25 @@ test('the sealed file: round trip; another key, run or cut, or any damaged byte 
     const path = checkpointPath(join(dir, 'run'), 7);
     await writeCheckpoint(a, path, key, 'run', 7);
     assert.ok(!(await readFile(path)).includes(Buffer.from('Files.Example')), 'no plaintext name in the file');
+    const digest = createHash('sha256').update(await readFile(path)).digest('hex');
     const b = processor();
-    await restoreCheckpoint(b, path, key, 'run', 7);
+    await restoreCheckpoint(b, path, key, 'run', 7, digest);
     feed(b, RECS.slice(200), rows);
     finish(b, rows);
     assert.deepEqual(rows, WHOLE.rows);
     const refused = async (what: string, p: string, k: Uint8Array, run: string, through: number) => {
-      await assert.rejects(restoreCheckpoint(processor(), p, k, run, through), (e: unknown) => isAppError(e) && e.code === ErrorCode.ProcessorCheckpointInvalid, what);
+      await assert.rejects(restoreCheckpoint(processor(), p, k, run, through, null), (e: unknown) => isAppError(e) && e.code === ErrorCode.ProcessorCheckpointInvalid, what);
     };
     await refused('another key', path, crypto.getRandomValues(new Uint8Array(32)), 'run', 7);
     await refused('another run', path, key, 'other', 7);
     await refused('another cut', path, key, 'run', 8);
     await refused('missing', `${path}.nope`, key, 'run', 7);
     const bytes = await readFile(path);
+    // Another checkpoint sealed with the same key (any worker of the run holds it): refused by
+    // the digest the supervisor took when it adopted the first.
+    await writeCheckpoint(processor(), path, key, 'run', 7);
+    await assert.rejects(restoreCheckpoint(processor(), path, key, 'run', 7, digest), (e: unknown) => isAppError(e) && e.code === ErrorCode.ProcessorCheckpointInvalid);
+    await restoreCheckpoint(processor(), path, key, 'run', 7, null);
     for (const at of [0, 4, 5, 17, Math.floor(bytes.length / 2), bytes.length - 1]) {
       const bad = Buffer.from(bytes);
       bad[at] ^= 0x01;

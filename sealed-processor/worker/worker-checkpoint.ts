@@ -19,7 +19,7 @@
  * `AppError(ProcessorCheckpointInvalid)`; the supervisor then continues without it.
  * Never: writes the plaintext anywhere, or reads a checkpoint not sealed with the run's key.
  */
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { AppError, ErrorCode } from '../../schemas/errors.ts';
 import type { RecordProcessor } from './record-processor.ts';
@@ -69,11 +69,24 @@ export async function writeCheckpoint(processor: RecordProcessor, path: string, 
   await rename(`${path}.tmp`, path);
 }
 
-/** Opens a checkpoint and loads it into `processor` (fresh). @throws AppError(ProcessorCheckpointInvalid) */
-export async function restoreCheckpoint(processor: RecordProcessor, path: string, key: Uint8Array, runId: string, through: number): Promise<void> {
+/**
+ * Opens a checkpoint and loads it into `processor` (fresh). `digest`: the SHA-256 (hex) the
+ * supervisor recorded when it adopted the file — any other file is refused, even one sealed
+ * with the run's key (every worker of the run holds it).
+ * @throws AppError(ProcessorCheckpointInvalid) for a missing, replaced, damaged or inconsistent
+ *   checkpoint; AppError(ProcessorWorkerFailed) when it cannot be read now (EIO, EMFILE: the
+ *   supervisor retries, and drops it only if that keeps failing).
+ */
+export async function restoreCheckpoint(processor: RecordProcessor, path: string, key: Uint8Array, runId: string, through: number, digest: string | null): Promise<void> {
   const invalid = (why: string): AppError => new AppError(ErrorCode.ProcessorCheckpointInvalid, `worker checkpoint after segment ${through}: ${why}`);
-  const file = await readFile(path).catch(() => null);
-  if (file === null) throw invalid('missing or unreadable');
+  let file: Buffer;
+  try {
+    file = await readFile(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw invalid('missing');
+    throw new AppError(ErrorCode.ProcessorWorkerFailed, `worker checkpoint after segment ${through}: not readable now`);
+  }
+  if (digest !== null && createHash('sha256').update(file).digest('hex') !== digest) throw invalid('not the file adopted');
   if (file.length > MAX_CHECKPOINT_BYTES + 5 + NONCE + TAG) throw invalid('too large');
   if (file.length < 5 + NONCE + TAG || file.readUInt32BE(0) !== FILE_MAGIC) throw invalid('not a checkpoint');
   if (file.readUInt8(4) !== VERSION) throw invalid(`unsupported version ${file.readUInt8(4)}`);

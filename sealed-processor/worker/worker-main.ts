@@ -88,7 +88,7 @@ async function main(): Promise<number> {
           checkpointKey = config.checkpointKeyHex ? Uint8Array.from(Buffer.from(config.checkpointKeyHex, 'hex')) : null;
           if (config.restoreThrough !== undefined && config.restoreThrough !== null) {
             if (!checkpointKey) throw new AppError(ErrorCode.ProcessorCheckpointInvalid, 'restore without a checkpoint key');
-            await restoreCheckpoint(processor, checkpointPath(config.stagingDir, config.restoreThrough), checkpointKey, config.runId, config.restoreThrough);
+            await restoreCheckpoint(processor, checkpointPath(config.stagingDir, config.restoreThrough), checkpointKey, config.runId, config.restoreThrough, config.restoreDigest ?? null);
           }
           sink = await openPartSink(config, keyId, part);
           emit({ type: 'ready' });
