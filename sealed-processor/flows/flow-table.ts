@@ -38,6 +38,23 @@ import { FlowKeyBuilder, KeyResult } from './flow-key.ts';
 import { newRawFlow, type RawFlow } from './flow-record.ts';
 import { FlowList, FlowStore, KEY_WORDS } from './flow-store.ts';
 import { closeReason, isNewConnection, trackTcp } from './tcp-state.ts';
+import { StateError, type StateReader, type StateWriter } from '../worker/state-bytes.ts';
+
+/** Longest application name a checkpoint may carry (extracted names are at most 253 bytes). */
+const MAX_STATE_NAME_BYTES = 255;
+/** Packet times are whole µs of a u32 seconds timestamp. */
+const MAX_STATE_TIME_US = 2 ** 32 * 1e6;
+
+/** A restored number that must be a whole number in [min, max] (what the table itself produces). */
+function whole(x: number, min: number, max: number, what: string): number {
+  if (!(Number.isInteger(x) && x >= min && x <= max)) throw new StateError(`flow table: bad ${what}`);
+  return x;
+}
+
+/** A MAC half (24 bits) or -1 (absent), as decoders produce them. */
+function macHalf(x: number): number {
+  return whole(x, -1, 0xffffff, 'MAC');
+}
 
 /** Options for `FlowTable`; all times in microseconds. */
 export interface FlowTableOptions {
@@ -187,6 +204,96 @@ export class FlowTable {
         this.end(id, list === FlowList.Closing ? closeReason(this.store, id) : reason);
       }
     }
+  }
+
+  /**
+   * The live flows and the fragment map as a checkpoint (worker-checkpoint.ts): the expiry
+   * clock, then each expiry list head to tail with every field of each flow (slot ids and the
+   * index are not written: `readState` rebuilds them under the new table's own hash salt), then
+   * the fragment map. Counters are not written (the worker checkpoint carries its counts).
+   */
+  writeState(w: StateWriter): void {
+    const s = this.store;
+    w.f64(this.nextExpireUs);
+    for (let list = 0; list < 3; list++) {
+      let n = 0;
+      for (let id = s.head[list]; id !== -1; id = s.next[id]) n++;
+      w.u32(n);
+      for (let id = s.head[list]; id !== -1; id = s.next[id]) {
+        for (let k = 0; k < KEY_WORDS; k++) w.u32(s.keys[id * KEY_WORDS + k]);
+        w.u8(s.initIsA[id]);
+        for (let k = 0; k < 4; k++) w.i32(s.macs[id * 4 + k]);
+        w.i16(s.icmp[id * 2]);
+        w.i16(s.icmp[id * 2 + 1]);
+        for (let k = 0; k < 4; k++) w.f64(s.counts[id * 4 + k]);
+        w.f64(s.times[id * 2]);
+        w.f64(s.times[id * 2 + 1]);
+        w.u8(s.flags[id * 2]);
+        w.u8(s.flags[id * 2 + 1]);
+        w.u8(s.tcpState[id]);
+        w.f64(s.baseSeq[id * 2]);
+        w.f64(s.baseSeq[id * 2 + 1]);
+        w.u8(s.appTries[id]);
+        w.optString(s.dnsQname[id]);
+        w.optString(s.tlsSni[id]);
+        w.optString(s.httpHost[id]);
+      }
+    }
+    this.keys.fragments.writeState(w);
+  }
+
+  /**
+   * Loads a checkpoint written by `writeState` into this table, which must be empty. Every
+   * value is checked (counts, times, flag bytes, name lengths, duplicate keys, the table's own
+   * `maxFlows`); on any problem it throws StateError and the table must be discarded.
+   */
+  readState(r: StateReader): void {
+    const s = this.store;
+    if (s.size !== 0) throw new TypeError('FlowTable.readState: table not empty');
+    const clock = r.f64();
+    if (clock !== -Infinity && !(Number.isInteger(clock) && Math.abs(clock) <= 2 * MAX_STATE_TIME_US)) throw new StateError('flow table: bad clock');
+    this.nextExpireUs = clock;
+    const key = new Uint32Array(KEY_WORDS);
+    for (let list = 0 as FlowList; list < 3; list = (list + 1) as FlowList) {
+      const n = r.count(this.maxFlows - s.size, 'flow table: flows');
+      for (let i = 0; i < n; i++) {
+        for (let k = 0; k < KEY_WORDS; k++) key[k] = r.u32();
+        // Meta word: protocol (0-7), IPv6 (8), echo (9), VLAN + 1 (16-28, ≤ 4096); IPv4 keys
+        // have nothing above their address word.
+        const meta = key[9];
+        if ((meta & 0xe000fc00) !== 0 || meta >>> 16 > 4096) throw new StateError('flow table: bad key');
+        if ((meta & 0x100) === 0 && (key[0] | key[1] | key[2] | key[4] | key[5] | key[6]) !== 0) throw new StateError('flow table: bad key');
+        const hash = this.index.hashKey(key);
+        if (this.index.find(key, hash, s.keys, s.hash) !== -1) throw new StateError('flow table: duplicate key');
+        if (s.size >= s.capacity) this.growStore();
+        const id = s.alloc(list);
+        s.keys.set(key, id * KEY_WORDS);
+        s.hash[id] = hash;
+        this.index.insert(id, hash);
+        const initIsA = r.u8();
+        if (initIsA > 1) throw new StateError('flow table: bad initiator');
+        s.initIsA[id] = initIsA;
+        for (let k = 0; k < 4; k++) s.macs[id * 4 + k] = macHalf(r.i32());
+        s.icmp[id * 2] = whole(r.i16(), -1, 255, 'ICMP type');
+        s.icmp[id * 2 + 1] = whole(r.i16(), -1, 255, 'ICMP code');
+        for (let k = 0; k < 4; k++) s.counts[id * 4 + k] = whole(r.f64(), 0, Number.MAX_SAFE_INTEGER, 'count');
+        s.times[id * 2] = whole(r.f64(), 0, MAX_STATE_TIME_US, 'time');
+        s.times[id * 2 + 1] = whole(r.f64(), 0, MAX_STATE_TIME_US, 'time');
+        if (s.times[id * 2 + 1] < s.times[id * 2]) throw new StateError('flow table: last before first');
+        s.flags[id * 2] = r.u8();
+        s.flags[id * 2 + 1] = r.u8();
+        s.tcpState[id] = r.u8();
+        s.baseSeq[id * 2] = whole(r.f64(), 0, 0xffffffff, 'sequence');
+        s.baseSeq[id * 2 + 1] = whole(r.f64(), 0, 0xffffffff, 'sequence');
+        const tries = r.u8();
+        if (tries > MAX_NAME_TRIES && tries !== NAME_DONE) throw new StateError('flow table: bad name tries');
+        s.appTries[id] = tries;
+        s.dnsQname[id] = r.optString(MAX_STATE_NAME_BYTES, 'flow table: name');
+        s.tlsSni[id] = r.optString(MAX_STATE_NAME_BYTES, 'flow table: name');
+        s.httpHost[id] = r.optString(MAX_STATE_NAME_BYTES, 'flow table: name');
+      }
+    }
+    this.keys.fragments.readState(r);
   }
 
   private create(hash: number, pkt: DecodedPacket, srcIsA: boolean, tsUs: number): number {
