@@ -7,7 +7,7 @@
  * parameters). Never: accepts free-form column names or expressions.
  */
 import { z } from 'zod';
-import { FLOW_COLUMNS, EndReason } from './columns.ts';
+import { FLOW_COLUMNS, EndReason, RecordSource } from './columns.ts';
 import { DatasetId } from './claims.ts';
 
 function nonEmpty(names: string[]): [string, ...string[]] {
@@ -57,6 +57,7 @@ export const Metric = z.enum(nonEmpty(Object.keys(METRICS)), { error: 'unknown m
 
 const U8 = z.number().int().min(0).max(255);
 const U16 = z.number().int().min(0).max(65_535);
+const U32 = z.number().int().min(0).max(0xffff_ffff);
 const Count = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 
 /** IP protocol names accepted wherever a protocol number is (IANA protocol numbers). */
@@ -82,6 +83,12 @@ const Range = z.strictObject({ min: Count.optional(), max: Count.optional() });
 /** An IPv4 or IPv6 CIDR (or a bare address = host route). Parsed strictly by api/query/cidr.ts. */
 export const Cidr = z.string().min(2).max(64).regex(/^[0-9a-fA-F:.]+(\/\d{1,3})?$/, 'expected an IPv4 or IPv6 CIDR');
 const NetMatcher = z.union([Cidr, z.array(Cidr).min(1).max(256)]);
+
+const RECORD_SOURCES = Object.values(RecordSource);
+/** One record source or a list (any of); the error names the allowed values. */
+const RecordSourceMatcher = z.union([z.enum(RECORD_SOURCES), z.array(z.enum(RECORD_SOURCES)).min(1).max(256)], {
+  error: `expected a record source (${RECORD_SOURCES.join(', ')}) or a list of them`,
+});
 
 /**
  * TCP flag bits as in the archive's `tcp_flags_fwd`/`tcp_flags_rev` columns, keyed by the letter
@@ -153,6 +160,31 @@ export const QueryFilter = z.strictObject({
   pps: RealComparison.optional(),
   /** Bytes per packet over both directions: `bytes / packets`; 0 when there are no packets (as nfdump). */
   bpp: RealComparison.optional(),
+  // Router export (schema version 2). A row without the value — a packet row (export columns),
+  // an export row whose exporter did not send it, any row of a file older than version 2
+  // (record_source included) — matches none of these keys (so it matches a `not` of them).
+  /** Where the row came from (`record_source`): `packets`, `netflow5`, `netflow9` or `ipfix`, or a list. */
+  recordSource: RecordSourceMatcher.optional(),
+  /** Exporter (router) address, anonymized like `srcNet`: CIDR or address, or a list. */
+  exporterNet: NetMatcher.optional(),
+  /** IP next hop (`next_hop_addr`), anonymized. */
+  nextHopNet: NetMatcher.optional(),
+  /** BGP next hop (`bgp_next_hop_addr`), anonymized. */
+  bgpNextHopNet: NetMatcher.optional(),
+  /** Source BGP AS number 0-4294967295: a value, a list (any of), or an inclusive range. */
+  srcAs: intMatcher(U32).optional(),
+  dstAs: intMatcher(U32).optional(),
+  /** Either side's AS number. */
+  as: intMatcher(U32).optional(),
+  /** Input interface index (SNMP ifIndex / IPFIX ingressInterface), 0-4294967295. */
+  inputInterface: intMatcher(U32).optional(),
+  outputInterface: intMatcher(U32).optional(),
+  /** Either interface. */
+  interface: intMatcher(U32).optional(),
+  /** The ToS / traffic class byte as exported, 0-255. */
+  tos: intMatcher(U8).optional(),
+  /** Observation domain: IPFIX observation domain id, NetFlow v9 source id, NetFlow v5 engine type << 8 | engine id. */
+  observationDomain: intMatcher(U32).optional(),
   get and(): z.ZodOptional<z.ZodArray<typeof QueryFilter>> {
     return z.array(QueryFilter).min(1).max(32).optional();
   },
