@@ -22,7 +22,8 @@ import { MAX_FILTER_DEPTH } from '../../schemas/query.ts';
 import { AppError, ErrorCode } from '../../schemas/errors.ts';
 import { assertFilterDepth, filterTooDeep } from './filter-depth.ts';
 import { describeToken, syntaxError, tokenize, type Token } from './nfdump-lexer.ts';
-import { Cursor, parsePrimitive, type Ast } from './nfdump-primitives.ts';
+import { parsePrimitive } from './nfdump-primitives.ts';
+import { Cursor, type Ast } from './nfdump-syntax.ts';
 import { normalize } from './nfdump-normalize.ts';
 
 export { formatFilterExpression } from './nfdump-format.ts';
