@@ -6,7 +6,8 @@
  * api/query/compile-filter.ts like any structured filter. `formatFilterExpression` prints any
  * structured filter back as text (api/query/nfdump-format.ts).
  *
- * Grammar: primitives (api/query/nfdump-primitives.ts) combined with `not`/`!`, `and`/`&&`,
+ * Grammar: primitives (api/query/nfdump-primitives.ts, and for the router-export columns
+ * api/query/nfdump-export-primitives.ts) combined with `not`/`!`, `and`/`&&`,
  * `or`/`||` and parentheses; `not` binds tighter than `and`, `and` tighter than `or` (nfdump's
  * precedence); keywords are case-insensitive; `#` comments run to the end of the line; an empty
  * expression matches every flow (nfdump's empty filter).
