@@ -85,7 +85,10 @@ export class PacketFlowProducer {
     const d = decodeCountersSnapshot(this.#decode);
     out.packets_decoded = d.decoded;
     for (const [k, v] of Object.entries(d.dropped)) out[`drop_${k}`] = v;
-    for (const [k, v] of Object.entries(d.byLinkType)) out[`linktype_${k}`] = v.packets;
+    for (const [k, v] of Object.entries(d.byLinkType)) {
+      out[`linktype_${k}`] = v.packets;
+      for (const [reason, n] of Object.entries(v.byReason)) out[`linktype_${k}_drop_${reason}`] = n;
+    }
     for (const [k, v] of Object.entries(this.#table.counters)) if (typeof v === 'number') out[`flowtable_${k}`] = v;
   }
 }
