@@ -12,6 +12,7 @@
  * either: its outer header is the flow. Non-first fragments stop at layer 3 (protocol known,
  * ports 0) and are never opened: attributing them is the flow table's job; a fragmented
  * outer packet is not opened either (its later fragments could not follow it).
+ * A packet whose tunnel (header or inner packet) does not decode counts as its outer flow.
  * Nesting is bounded: more than `MAX_ENCAPSULATIONS` PPPoE/MPLS/Ethernet/tunnel steps is
  * counted as TooManyEncapsulations.
  * Never: throws, allocates, reads outside [offset, end), or keeps state between packets.
@@ -154,7 +155,8 @@ function openTunnel(view: DataView, l4: number, out: DecodedPacket): number {
   } else {
     return NOT_OPENED;
   }
-  if (inner < 0) return inner;
+  if (inner === NOT_OPENED) return NOT_OPENED;
+  // Recorded before the tunnel header is checked: a failure from here on falls back to the outer flow.
   if (out.tunnelType === TunnelType.None) {
     out.tunnelType = type;
     out.tunnelVersion = out.ipVersion;
@@ -165,6 +167,7 @@ function openTunnel(view: DataView, l4: number, out: DecodedPacket): number {
       out.tunnelDst6.set(out.dst6);
     }
   }
+  if (inner < 0) return inner;
   resetForInnerPacket(out);
   return inner;
 }
@@ -212,6 +215,23 @@ export function decodePacket(
   origLen: number,
   out: DecodedPacket,
   tunnels: TunnelMode = TunnelMode.Inner,
+): number {
+  const status = decodeLayers(view, bytes, offset, end, linkType, origLen, out, tunnels);
+  if (status >= 0 || tunnels === TunnelMode.Outer || out.tunnelType === TunnelType.None) return status;
+  // The packet looked like a tunnel (a port, a protocol) but what it carries does not decode:
+  // it is counted as its outer flow rather than dropped (e.g. any UDP flow on port 4789).
+  return decodeLayers(view, bytes, offset, end, linkType, origLen, out, TunnelMode.Outer);
+}
+
+function decodeLayers(
+  view: DataView,
+  bytes: Uint8Array,
+  offset: number,
+  end: number,
+  linkType: number,
+  origLen: number,
+  out: DecodedPacket,
+  tunnels: TunnelMode,
 ): number {
   resetDecodedPacket(out);
   out.bytes = bytes;

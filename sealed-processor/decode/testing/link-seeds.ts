@@ -90,4 +90,8 @@ export const LINK_SEEDS: LinkSeed[] = [
   { what: 'IPv4/UDP/Geneve with an option/IPv6', link: LinkType.Ethernet,
     frame: eth(0x0800, ipv4({ ...O4, protocol: 17 }, udp({ sport: 50001, dport: 6081 }, concat(b(1, 0, 0x86, 0xdd, 0, 0, 7, 0, 1, 3, 1, 0), tcp6)))),
     expect: { protocol: 6, ipVersion: 6, dstPort: 443, tunnelType: TunnelType.Geneve } },
+  { what: 'UDP to port 4789 that is not VXLAN: counted as the UDP flow', link: LinkType.Raw, frame: ipv4({ ...A4, protocol: 17 }, udp({ sport: 4789, dport: 53 }, b(1, 2, 3))),
+    expect: { protocol: 17, ipVersion: 4, dstPort: 53 } },
+  { what: 'GRE/IPv4 whose inner packet is not IP: counted as the GRE flow', link: LinkType.Raw, frame: ipv4({ ...O4, protocol: 47 }, b(0, 0, 0x08, 0x00, 0x99, 0, 0)),
+    expect: { protocol: 47, ipVersion: 4 } },
 ];
