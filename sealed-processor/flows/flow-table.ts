@@ -21,6 +21,10 @@
  *   record ('active') and restarts counting under the same key; learnt names carry over.
  * - Full table: the oldest closing flow, else the least recently seen flow, is evicted
  *   (reason 'idle', or its close reason) and counted in `counters.evicted`.
+ * - Tunnels: a tunnelled packet counts as its inner flow (decode-packet.ts); the flow keeps the
+ *   outermost tunnel of its first tunnelled packet (type and endpoints, initiator side first).
+ *   The tunnel is not part of the key: the same inner conversation through two tunnels is one
+ *   flow, as tshark's conversation tables count it.
  * - Names (DNS qname, TLS SNI, HTTP Host): the first of up to 4 payload-carrying TCP/UDP
  *   packets of a flow that yields one; each flow creates at most one name string.
  * - Expiry lists are ordered by last-seen arrival; slightly out-of-order timestamps only delay
@@ -31,7 +35,7 @@
  */
 import type { EndReason } from '../../schemas/columns.ts';
 import { AppNameKind, classifyAppPayload, extractAppName } from '../decode/app-name.ts';
-import { IpProto, TcpFlag, type DecodedPacket } from '../decode/decoded-packet.ts';
+import { IpProto, TcpFlag, TunnelType, type DecodedPacket } from '../decode/decoded-packet.ts';
 import { exportFlow } from './flow-export.ts';
 import { FlowIndex } from './flow-index.ts';
 import { FlowKeyBuilder, KeyResult } from './flow-key.ts';
@@ -40,6 +44,8 @@ import { FlowList, FlowStore, KEY_WORDS } from './flow-store.ts';
 import { closeReason, isNewConnection, trackTcp } from './tcp-state.ts';
 import { StateError, type StateReader, type StateWriter } from '../worker/state-bytes.ts';
 
+/** Largest `TunnelType` value a checkpoint may carry. */
+const MAX_TUNNEL_TYPE = Math.max(...Object.values(TunnelType));
 /** Longest application name a checkpoint may carry (extracted names are at most 253 bytes). */
 const MAX_STATE_NAME_BYTES = 255;
 /** Packet times are whole µs of a u32 seconds timestamp. */
@@ -234,6 +240,9 @@ export class FlowTable {
         w.f64(s.baseSeq[id * 2]);
         w.f64(s.baseSeq[id * 2 + 1]);
         w.u8(s.appTries[id]);
+        w.u8(s.tunnelType[id]);
+        w.u8(s.tunnelVersion[id]);
+        for (let k = 0; k < 8; k++) w.u32(s.tunnelAddrs[id * 8 + k]);
         w.optString(s.dnsQname[id]);
         w.optString(s.tlsSni[id]);
         w.optString(s.httpHost[id]);
@@ -288,6 +297,17 @@ export class FlowTable {
         const tries = r.u8();
         if (tries > MAX_NAME_TRIES && tries !== NAME_DONE) throw new StateError('flow table: bad name tries');
         s.appTries[id] = tries;
+        const tunnelType = r.u8();
+        const tunnelVersion = r.u8();
+        if (tunnelType > MAX_TUNNEL_TYPE || (tunnelType === 0) !== (tunnelVersion === 0) || (tunnelVersion !== 0 && tunnelVersion !== 4 && tunnelVersion !== 6)) {
+          throw new StateError('flow table: bad tunnel');
+        }
+        s.tunnelType[id] = tunnelType;
+        s.tunnelVersion[id] = tunnelVersion;
+        for (let k = 0; k < 8; k++) s.tunnelAddrs[id * 8 + k] = r.u32();
+        if (tunnelVersion !== 6 && (s.tunnelAddrs[id * 8] | s.tunnelAddrs[id * 8 + 1] | s.tunnelAddrs[id * 8 + 2] | s.tunnelAddrs[id * 8 + 4] | s.tunnelAddrs[id * 8 + 5] | s.tunnelAddrs[id * 8 + 6]) !== 0) {
+          throw new StateError('flow table: bad tunnel');
+        }
         s.dnsQname[id] = r.optString(MAX_STATE_NAME_BYTES, 'flow table: name');
         s.tlsSni[id] = r.optString(MAX_STATE_NAME_BYTES, 'flow table: name');
         s.httpHost[id] = r.optString(MAX_STATE_NAME_BYTES, 'flow table: name');
@@ -317,6 +337,9 @@ export class FlowTable {
     store.icmp[id * 2 + 1] = pkt.icmpCode;
     store.tcpState[id] = 0;
     store.appTries[id] = tcp || pkt.protocol === IpProto.Udp ? 0 : NAME_DONE;
+    store.tunnelType[id] = 0;
+    store.tunnelVersion[id] = 0;
+    if (pkt.tunnelType !== 0) recordTunnel(store, id, pkt, srcIsInit);
     this.restart(id, tsUs);
     this.counters.flowsCreated++;
     return id;
@@ -351,6 +374,7 @@ export class FlowTable {
       s.macs[other] = pkt.dstMacHi;
       s.macs[other + 1] = pkt.dstMacLo;
     }
+    if (s.tunnelType[id] === 0 && pkt.tunnelType !== 0) recordTunnel(s, id, pkt, fwd);
     let list: FlowList = s.listOf[id] as FlowList;
     if (pkt.protocol === IpProto.Tcp) list = trackTcp(s, id, pkt, fwd);
     s.touch(id, list);
@@ -413,6 +437,27 @@ export class FlowTable {
     this.emit(id, reason);
     this.index.remove(id, this.store.hash[id], this.store.hash);
     this.store.release(id);
+  }
+}
+
+/** Keeps the packet's outermost tunnel and endpoints, initiator side first (`senderIsInit`). */
+function recordTunnel(s: FlowStore, id: number, pkt: DecodedPacket, senderIsInit: boolean): void {
+  s.tunnelType[id] = pkt.tunnelType;
+  s.tunnelVersion[id] = pkt.tunnelVersion;
+  const t = id * 8;
+  const init = senderIsInit ? t : t + 4;
+  const resp = senderIsInit ? t + 4 : t;
+  const a = s.tunnelAddrs;
+  if (pkt.tunnelVersion === 6) {
+    for (let i = 0; i < 4; i++) {
+      a[init + i] = pkt.tunnelSrc6[i];
+      a[resp + i] = pkt.tunnelDst6[i];
+    }
+  } else {
+    a[init] = a[init + 1] = a[init + 2] = 0;
+    a[resp] = a[resp + 1] = a[resp + 2] = 0;
+    a[init + 3] = pkt.tunnelSrcV4;
+    a[resp + 3] = pkt.tunnelDstV4;
   }
 }
 

@@ -24,7 +24,8 @@
 import { RecordKind, SPOOL_DATAGRAM_ADDRESS_BYTES, type SpoolRecordView } from '../../schemas/spool.ts';
 import { RecordSource } from '../../schemas/columns.ts';
 import { decodePacket } from '../decode/decode-packet.ts';
-import { newDecodedPacket } from '../decode/decoded-packet.ts';
+import { newDecodedPacket, TunnelMode } from '../decode/decoded-packet.ts';
+import type { Policy } from '../../schemas/policy.ts';
 import { countDecode, decodeCountersSnapshot, newDecodeCounters } from '../decode/decode-counters.ts';
 import { FlowTable, type FlowTableOptions } from '../flows/flow-table.ts';
 import { newRawFlow, type RawFlow } from '../flows/flow-record.ts';
@@ -41,21 +42,28 @@ export type OnRawFlow = (flow: RawFlow) => void;
 const _sources: readonly RecordSource[] = Object.values(ExportSource) satisfies readonly RecordSource[];
 void _sources;
 
+/** The decoder's tunnel mode a policy asks for (`tunnels`, default inner). */
+export function tunnelModeOf(policy: Policy): TunnelMode {
+  return policy.tunnels === 'outer' ? TunnelMode.Outer : TunnelMode.Inner;
+}
+
 /** Packets → decoder → flow table. */
 export class PacketFlowProducer {
   readonly #table: FlowTable;
   readonly #packet = newDecodedPacket();
   readonly #decode = newDecodeCounters();
+  readonly #tunnels: TunnelMode;
 
-  constructor(onFlow: OnRawFlow, options: FlowTableOptions = {}) {
+  constructor(onFlow: OnRawFlow, options: FlowTableOptions = {}, tunnels: TunnelMode = TunnelMode.Inner) {
     this.#table = new FlowTable(options, onFlow);
+    this.#tunnels = tunnels;
   }
 
   /** One packet record; `view` spans `plaintext`, `base` is plaintext's byteOffset. */
   observe(view: DataView, plaintext: Uint8Array, base: number, rec: SpoolRecordView): void {
     const off = rec.data.byteOffset - base;
     const pkt = this.#packet;
-    const status = decodePacket(view, plaintext, off, off + rec.capLen, rec.linkType, rec.origLen, pkt);
+    const status = decodePacket(view, plaintext, off, off + rec.capLen, rec.linkType, rec.origLen, pkt, this.#tunnels);
     countDecode(this.#decode, rec.linkType, status);
     if (status !== 0) return;
     this.#table.observe(pkt, rec.tsSec * 1e6 + Math.floor(rec.tsNsec / 1000));
@@ -85,7 +93,10 @@ export class PacketFlowProducer {
     const d = decodeCountersSnapshot(this.#decode);
     out.packets_decoded = d.decoded;
     for (const [k, v] of Object.entries(d.dropped)) out[`drop_${k}`] = v;
-    for (const [k, v] of Object.entries(d.byLinkType)) out[`linktype_${k}`] = v.packets;
+    for (const [k, v] of Object.entries(d.byLinkType)) {
+      out[`linktype_${k}`] = v.packets;
+      for (const [reason, n] of Object.entries(v.byReason)) out[`linktype_${k}_drop_${reason}`] = n;
+    }
     for (const [k, v] of Object.entries(this.#table.counters)) if (typeof v === 'number') out[`flowtable_${k}`] = v;
   }
 }

@@ -17,6 +17,7 @@ import { exportCountersSnapshot } from '../flow-export/export-counters.ts';
 import { ExportFlowProducer, PacketFlowProducer, setExporterAddress } from './flow-producers.ts';
 import { newRawFlow } from '../flows/flow-record.ts';
 import { StateError, type StateReader, type StateWriter } from './state-bytes.ts';
+import { TunnelMode } from '../decode/decoded-packet.ts';
 
 /** Counter entries a checkpoint may carry (a worker's counts are a few hundred names). */
 const MAX_STATE_COUNTS = 65_536;
@@ -82,10 +83,11 @@ export class RecordProcessor {
   /** Index (within the current segment) of the record being processed: names a poison record. */
   currentIndex = 0;
 
-  constructor(anonymizer: FlowAnonymizer, flowOptions: FlowTableOptions = {}) {
+  /** @param tunnels what tunnelled packets count as (policy `tunnels`, flow-producers.ts tunnelModeOf). */
+  constructor(anonymizer: FlowAnonymizer, flowOptions: FlowTableOptions = {}, tunnels: TunnelMode = TunnelMode.Inner) {
     this.#anonymizer = anonymizer;
     const onFlow = (flow: RawFlow): void => this.#onFlow(flow);
-    this.#packets = new PacketFlowProducer(onFlow, flowOptions);
+    this.#packets = new PacketFlowProducer(onFlow, flowOptions, tunnels);
     this.#export = new ExportFlowProducer(onFlow);
   }
 

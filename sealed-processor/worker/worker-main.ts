@@ -13,6 +13,7 @@ import { AppError, ErrorCode, isAppError } from '../../schemas/errors.ts';
 import { CutRequest, FrameDecoder, FrameType, SegmentStart, WorkerConfig, type WorkerEvent } from './protocol.ts';
 import { checkpointPath, restoreCheckpoint, writeCheckpoint } from './worker-checkpoint.ts';
 import { RecordProcessor } from './record-processor.ts';
+import { tunnelModeOf } from './flow-producers.ts';
 import { ParquetSink } from '../sinks/parquet-sink.ts';
 import { createFlowAnonymizer } from '../anonymize/flow-anonymizer.ts';
 import { SCHEMA_VERSION } from '../../schemas/columns.ts';
@@ -84,7 +85,7 @@ async function main(): Promise<number> {
           keyId = anonymizer.keyId;
           part = config.firstPart ?? 1;
           committedThrough = config.committedThroughSegment ?? -1;
-          processor = new RecordProcessor(anonymizer);
+          processor = new RecordProcessor(anonymizer, {}, tunnelModeOf(config.policy));
           checkpointKey = config.checkpointKeyHex ? Uint8Array.from(Buffer.from(config.checkpointKeyHex, 'hex')) : null;
           if (config.restoreThrough !== undefined && config.restoreThrough !== null) {
             if (!checkpointKey) throw new AppError(ErrorCode.ProcessorCheckpointInvalid, 'restore without a checkpoint key');
