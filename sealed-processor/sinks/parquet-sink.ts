@@ -9,11 +9,12 @@
  */
 import { mkdir, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DuckDBInstance, DuckDBTimestampValue, type DuckDBAppender, type DuckDBConnection } from '@duckdb/node-api';
+import { DuckDBInstance, type DuckDBAppender, type DuckDBConnection } from '@duckdb/node-api';
 import { flowFilePath } from '../../schemas/archive.ts';
 import { FLOW_COLUMNS } from '../../schemas/columns.ts';
 import { AppError, ErrorCode } from '../../schemas/errors.ts';
 import type { AnonFlowRow } from '../flows/flow-record.ts';
+import { RowChunks } from './row-chunks.ts';
 
 export interface StagedFile {
   /** Path relative to the staging root (same as its final path relative to the dataset dir). */
@@ -51,6 +52,8 @@ export class ParquetSink {
   readonly #conn: DuckDBConnection;
   readonly #instance: DuckDBInstance;
   #appender: DuckDBAppender;
+  /** Rows buffered column-wise, appended a data chunk at a time (row-chunks.ts). */
+  readonly #chunks = new RowChunks(() => this.#appender);
   #buffered = 0;
   #seq = 0;
   #files: StagedFile[] = [];
@@ -84,36 +87,20 @@ export class ParquetSink {
 
   /** Appends one anonymized row. Writes a batch of files when `flushRows` is reached. */
   async append(row: AnonFlowRow): Promise<void> {
-    const a = this.#appender;
-    for (const c of FLOW_COLUMNS) {
-      const v = row[c.name];
-      if (v === null || v === undefined) {
-        a.appendNull();
-        continue;
-      }
-      switch (c.kind) {
-        case 'timestamp':
-          a.appendTimestamp(new DuckDBTimestampValue(BigInt(v as number)));
-          break;
-        case 'u8':
-          a.appendUTinyInt(v as number);
-          break;
-        case 'u16':
-          a.appendUSmallInt(v as number);
-          break;
-        case 'u32':
-          a.appendUInteger(v as number);
-          break;
-        case 'u64':
-          a.appendUBigInt(typeof v === 'bigint' ? v : BigInt(v as number));
-          break;
-        case 'string':
-          a.appendVarchar(v as string);
-          break;
-      }
-    }
-    a.endRow();
+    this.#chunks.append(row);
     if (++this.#buffered >= this.#opts.flushRows) await this.#writeBatch();
+  }
+
+  /**
+   * Appends rows in order, as `append` one by one would, without a promise per row (the worker
+   * hands over every row of a RECORDS frame at once).
+   */
+  async appendRows(rows: readonly AnonFlowRow[]): Promise<void> {
+    const flushRows = this.#opts.flushRows;
+    for (let i = 0; i < rows.length; i++) {
+      this.#chunks.append(rows[i]);
+      if (++this.#buffered >= flushRows) await this.#writeBatch();
+    }
   }
 
   /** Writes what is buffered and returns every staged file. The sink is closed afterwards. */
@@ -126,6 +113,7 @@ export class ParquetSink {
   }
 
   async #writeBatch(): Promise<void> {
+    this.#chunks.flush();
     this.#appender.flushSync();
     if (this.#buffered === 0) return;
     const parts = await this.#conn.runAndReadAll(

@@ -109,7 +109,7 @@ async function main(): Promise<number> {
             return 70;
           }
           if (seg.seq <= committedThrough) replayedRows += processor.drainRows().length;
-          else for (const row of processor.drainRows()) await sink.append(row);
+          else await sink.appendRows(processor.drainRows());
           // Acknowledged only once its rows are staged: a later failure is not this record's.
           if (seg.careful) emit({ type: 'ack', seq: seg.seq, index: indexInSegment - 1 });
           break;
@@ -128,7 +128,7 @@ async function main(): Promise<number> {
           if (!processor || !sink) throw new AppError(ErrorCode.SpoolRecordInvalid, 'finish before config');
           if (segment) emit({ type: 'segment-done', seq: segment.seq, records: recordsInSegment });
           processor.finish();
-          for (const row of processor.drainRows()) await sink.append(row);
+          await sink.appendRows(processor.drainRows());
           const report = await closePart(sink, processor, part);
           report.counts.flows_replayed_committed = replayedRows;
           emit({ type: 'done', ...report });
