@@ -116,27 +116,32 @@ export class ParquetSink {
     this.#chunks.flush();
     this.#appender.flushSync();
     if (this.#buffered === 0) return;
+    // One pass finds every partition with its row count and time range. Each partition is one
+    // hour, so its rows are exactly those between its first and last time_start (plus the rows
+    // without one, which go to 1970-01-01/00): the COPY selects that range instead of formatting
+    // two strings per row again, and no second query counts what it wrote.
     const parts = await this.#conn.runAndReadAll(
-      `SELECT DISTINCT coalesce(strftime(time_start, '%Y-%m-%d'), '1970-01-01') AS d,
-              coalesce(strftime(time_start, '%H'), '00') AS h FROM flows ORDER BY d, h`,
+      `SELECT coalesce(strftime(time_start, '%Y-%m-%d'), '1970-01-01') AS d,
+              coalesce(strftime(time_start, '%H'), '00') AS h,
+              count(*)::BIGINT, epoch_us(min(time_start))::BIGINT, epoch_us(max(time_start))::BIGINT,
+              strftime(min(time_start), '%Y-%m-%dT%H:%M:%S.%fZ'), strftime(max(time_start), '%Y-%m-%dT%H:%M:%S.%fZ'),
+              count(*) FILTER (WHERE time_start IS NULL)::BIGINT
+         FROM flows GROUP BY d, h ORDER BY d, h`,
     );
     const kv = Object.entries(this.#opts.metadata).map(([k, v]) => `${sqlString(k)}: ${sqlString(v)}`).join(', ');
-    for (const [d, h] of parts.getRows() as [string, string][]) {
+    for (const [d, h, rows, minUs, maxUs, t0, t1, untimed] of parts.getRows() as [string, string, bigint, bigint | null, bigint | null, string | null, string | null, bigint][]) {
       if (!/^\d{4}-\d{2}-\d{2}$/.test(d) || !/^\d{2}$/.test(h)) throw new TypeError('bad partition value');
       const rel = flowFilePath(`${d}T${h}:00:00Z`, this.#opts.runId, this.#seq++, this.#opts.part || undefined);
       const final = join(this.#opts.stagingDir, rel);
       const tmp = `${final}.tmp`;
       await mkdir(join(this.#opts.stagingDir, `date=${d}`, `hour=${h}`), { recursive: true });
-      const where = `coalesce(strftime(time_start, '%Y-%m-%d'), '1970-01-01') = ${sqlString(d)} AND coalesce(strftime(time_start, '%H'), '00') = ${sqlString(h)}`;
+      const timed = minUs === null || maxUs === null ? 'false' : `time_start BETWEEN make_timestamp(${minUs}) AND make_timestamp(${maxUs})`;
+      const where = untimed > 0n ? `(time_start IS NULL OR ${timed})` : timed;
       try {
         await this.#conn.run(
           `COPY (SELECT * FROM flows WHERE ${where} ORDER BY time_start) TO ${sqlString(tmp)}
            (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880, KV_METADATA {${kv}})`,
         );
-        const info = await this.#conn.runAndReadAll(
-          `SELECT count(*)::BIGINT, strftime(min(time_start), '%Y-%m-%dT%H:%M:%S.%fZ'), strftime(max(time_start), '%Y-%m-%dT%H:%M:%S.%fZ') FROM flows WHERE ${where}`,
-        );
-        const [rows, t0, t1] = info.getRows()[0] as [bigint, string | null, string | null];
         await rename(tmp, final);
         const { size } = await stat(final);
         this.#files.push({ relPath: rel, rows: Number(rows), bytes: size, timeStart: t0, timeEnd: t1 });
