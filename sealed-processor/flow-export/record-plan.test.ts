@@ -15,7 +15,7 @@ import { newExportedFlow, type ExportedFlow } from './exported-flow.ts';
 import { newRecordScratch } from './record-fields.ts';
 import { readPlannedRecord } from './record-plan.ts';
 import { readRecordFields } from './record.ts';
-import { compileTemplate, REVERSE_PEN } from './template.ts';
+import { compileTemplate, refreshTemplate, REVERSE_PEN } from './template.ts';
 
 const ELEMENTS = [...Object.values(Ie), 0, 3, 61, 82, 143, 300, 32767];
 const LENGTHS = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 16, 17];
@@ -70,4 +70,17 @@ test('a compiled plan reads every record exactly as the field-by-field reader', 
     ),
     { numRuns: 3000 },
   );
+});
+
+test('a template refresh with the same layout keeps the compiled template; any difference compiles a new one', () => {
+  const types = Uint16Array.of(Ie.sourceIPv4Address, Ie.octetDeltaCount);
+  const lengths = Uint16Array.of(4, 4);
+  const pens = new Uint32Array(2);
+  const t = compileTemplate(10, 256, false, 0, types, lengths, pens);
+  assert.equal(refreshTemplate(10, 256, false, 0, types.slice(), lengths.slice(), pens.slice(), t), t);
+  assert.notEqual(refreshTemplate(10, 256, false, 0, types, Uint16Array.of(4, 8), pens, t), t);
+  assert.notEqual(refreshTemplate(10, 256, false, 0, types, lengths, Uint32Array.of(0, REVERSE_PEN), t), t);
+  assert.notEqual(refreshTemplate(10, 256, true, 1, types, lengths, pens, t), t);
+  assert.notEqual(refreshTemplate(10, 257, false, 0, types, lengths, pens, t), t);
+  assert.notEqual(refreshTemplate(10, 256, false, 0, types, lengths, pens, undefined), t);
 });

@@ -79,6 +79,32 @@ export function compileTemplate(
   return { id, options, scopeCount, types, lengths, enterprises, codes, fixedLength: variable ? -1 : fixed, minLength: min, plan };
 }
 
+/**
+ * `compileTemplate`, or `current` itself when it already describes this layout (same version
+ * by construction: a domain holds one version). Why: exporters resend their templates every few
+ * datagrams (softflowd: about one in three), and a refresh that changes nothing need not
+ * compile a plan again.
+ */
+export function refreshTemplate(
+  version: 9 | 10,
+  id: number,
+  options: boolean,
+  scopeCount: number,
+  types: Uint16Array,
+  lengths: Uint16Array,
+  enterprises: Uint32Array,
+  current: Template | undefined,
+): Template {
+  if (current !== undefined && current.id === id && current.options === options && current.scopeCount === scopeCount && sameFields(current, types, lengths, enterprises)) return current;
+  return compileTemplate(version, id, options, scopeCount, types, lengths, enterprises);
+}
+
+function sameFields(t: Template, types: Uint16Array, lengths: Uint16Array, enterprises: Uint32Array): boolean {
+  if (t.types.length !== types.length || enterprises.length !== types.length || lengths.length !== types.length) return false;
+  for (let i = 0; i < types.length; i++) if (t.types[i] !== types[i] || t.lengths[i] !== lengths[i] || t.enterprises[i] !== enterprises[i]) return false;
+  return true;
+}
+
 /** True when both templates describe the same record layout. */
 export function sameTemplate(a: Template, b: Template): boolean {
   if (a.options !== b.options || a.scopeCount !== b.scopeCount || a.types.length !== b.types.length) return false;
