@@ -9,11 +9,12 @@
  */
 import { mkdir, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DuckDBInstance, type DuckDBAppender, type DuckDBConnection } from '@duckdb/node-api';
+import type { DuckDBAppender, DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { flowFilePath } from '../../schemas/archive.ts';
 import { FLOW_COLUMNS } from '../../schemas/columns.ts';
 import { AppError, ErrorCode } from '../../schemas/errors.ts';
 import type { AnonFlowRow } from '../flows/flow-record.ts';
+import { duckdbApi } from './duckdb-modules.ts';
 import { RowChunks } from './row-chunks.ts';
 
 export interface StagedFile {
@@ -72,7 +73,7 @@ export class ParquetSink {
       if (!SAFE_META.test(k) || !SAFE_META.test(v)) throw new TypeError(`unsafe metadata entry ${k}`);
     }
     await mkdir(options.stagingDir, { recursive: true });
-    const instance = await DuckDBInstance.create(':memory:', {
+    const instance = await duckdbApi.DuckDBInstance.create(':memory:', {
       autoinstall_known_extensions: 'false',
       autoload_known_extensions: 'false',
       threads: '2',

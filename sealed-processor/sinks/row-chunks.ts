@@ -17,20 +17,17 @@
  * the row is not buffered (the appender threw too, leaving a broken row behind).
  *
  * Owns: the column buffers and the chunk layout (int64/uint64 as little-endian u32 pairs,
- * validity as DuckDB's LSB-first bit words, inlined strings). The low-level calls come from the
- * `@duckdb/node-bindings` module that `@duckdb/node-api` itself loaded (resolved through it), so
- * the appender and the chunk always share one native addon.
+ * validity as DuckDB's LSB-first bit words, inlined strings). The low-level calls go to the
+ * addon node-api itself uses (duckdb-modules.ts).
  * Never: accepts anything but `AnonFlowRow`; holds a row after `append` returns.
  */
-import { createRequire } from 'node:module';
 import { endianness } from 'node:os';
-import type * as Bindings from '@duckdb/node-bindings';
-import { DuckDBDataChunk, TIMESTAMP, UBIGINT, UINTEGER, USMALLINT, UTINYINT, VARCHAR, type DuckDBAppender, type DuckDBType } from '@duckdb/node-api';
+import type { DuckDBAppender, DuckDBDataChunk, DuckDBType } from '@duckdb/node-api';
 import { FLOW_COLUMNS, type ColumnKind, type FlowColumnName } from '../../schemas/columns.ts';
 import type { AnonFlowRow, AnonValue } from '../flows/flow-record.ts';
+import { duckdbApi, duckdbBindings as duckdb, type Bindings } from './duckdb-modules.ts';
 
-const requireHere = createRequire(import.meta.url);
-const duckdb = createRequire(requireHere.resolve('@duckdb/node-api'))('@duckdb/node-bindings') as typeof Bindings;
+const { TIMESTAMP, UBIGINT, UINTEGER, USMALLINT, UTINYINT, VARCHAR } = duckdbApi;
 
 const Kind = { Timestamp: 0, U8: 1, U16: 2, U32: 3, U64: 4, String: 5 } as const;
 const KIND_OF: Record<ColumnKind, number> = { timestamp: Kind.Timestamp, u8: Kind.U8, u16: Kind.U16, u32: Kind.U32, u64: Kind.U64, string: Kind.String };
@@ -98,7 +95,7 @@ export class RowChunks {
     this.#values = FLOW_COLUMNS.map(() => null);
     this.#capacity = Math.min(2048, duckdb.vector_size());
     const n = this.#capacity;
-    this.#chunk = DuckDBDataChunk.create(FLOW_COLUMNS.map((c) => TYPE_OF[c.kind]));
+    this.#chunk = duckdbApi.DuckDBDataChunk.create(FLOW_COLUMNS.map((c) => TYPE_OF[c.kind]));
     this.#cols = FLOW_COLUMNS.map((c): ColumnBuffer => {
       const bytes = BYTES_OF[c.kind];
       const buf = new ArrayBuffer(n * bytes);
