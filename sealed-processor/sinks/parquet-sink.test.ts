@@ -90,3 +90,48 @@ test('ParquetSink: rows without time_start share 1970-01-01/00 with that hour; e
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('ParquetSink.stage + drain make the batches append makes; a row it cannot hold fails at drain and nothing after it is kept', async () => {
+  const h = Date.UTC(2026, 0, 2, 3, 0, 0) * 1000;
+  const rows = [5, 1, 7, 3, 2, 6, 4].map((p) => row(h + p * 1e6, p));
+  const filesOf = async (fill: (s: ParquetSink) => Promise<void>) => {
+    const dir = await mkdtemp(join(tmpdir(), 'fs-sink-'));
+    try {
+      const sink = await ParquetSink.open({ stagingDir: dir, runId: 'run3', metadata: { 'flowseal.run_id': 'run3' }, flushRows: 3 });
+      await fill(sink);
+      const files = await sink.finish();
+      const db = await DuckDBInstance.create(':memory:');
+      const c = await db.connect();
+      const ports: number[][] = [];
+      for (const f of files) ports.push((await c.runAndReadAll(`SELECT dst_port FROM read_parquet('${join(dir, f.relPath)}') ORDER BY time_start`)).getRows().map((x) => Number(x[0])));
+      return ports;
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  };
+  const appended = await filesOf(async (s) => {
+    for (const r of rows) await s.append(r);
+  });
+  assert.deepEqual(appended, [[1, 5, 7], [2, 3, 6], [4]]);
+  assert.deepEqual(await filesOf(async (s) => {
+    for (const r of rows) s.stage(r);
+    await s.drain();
+  }), appended);
+  assert.deepEqual(await filesOf(async (s) => {
+    for (const r of rows.slice(0, 4)) s.stage(r);
+    await s.drain();
+    for (const r of rows.slice(4)) s.stage(r);
+    await s.drain();
+  }), appended);
+
+  const dir = await mkdtemp(join(tmpdir(), 'fs-sink-'));
+  try {
+    const sink = await ParquetSink.open({ stagingDir: dir, runId: 'run4', metadata: { 'flowseal.run_id': 'run4' } });
+    sink.stage(rows[0]!);
+    sink.stage({ ...rows[1]!, protocol: asAnon(300) });
+    sink.stage(rows[2]!);
+    await assert.rejects(sink.drain(), RangeError);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

@@ -56,6 +56,9 @@ export class ParquetSink {
   /** Rows buffered column-wise, appended a data chunk at a time (row-chunks.ts). */
   readonly #chunks = new RowChunks(() => this.#appender);
   #buffered = 0;
+  /** Rows `stage` could not buffer yet (a full batch waits for `drain`), and its failure. */
+  #waiting: AnonFlowRow[] = [];
+  #stageError: unknown = null;
   #seq = 0;
   #files: StagedFile[] = [];
 
@@ -104,8 +107,40 @@ export class ParquetSink {
     }
   }
 
+  /**
+   * Buffers one row without waiting: what `append` does, for a caller that cannot await between
+   * rows (the worker stages rows as the decoder makes them). Rows past a full batch wait, in
+   * order, for the next `drain`, so batches hold exactly the rows `append` would have put in
+   * them; a row the sink cannot hold is kept as the failure `drain` throws (the rows after it
+   * are not buffered, as `append` would not have reached them).
+   */
+  stage(row: AnonFlowRow): void {
+    if (this.#stageError !== null) return;
+    if (this.#waiting.length > 0 || this.#buffered >= this.#opts.flushRows) {
+      this.#waiting.push(row);
+      return;
+    }
+    try {
+      this.#chunks.append(row);
+    } catch (e) {
+      this.#stageError = e;
+      return;
+    }
+    this.#buffered++;
+  }
+
+  /** Writes the batches `stage` filled and appends the rows that waited; throws a staging failure. */
+  async drain(): Promise<void> {
+    if (this.#stageError !== null) throw this.#stageError;
+    if (this.#buffered >= this.#opts.flushRows) await this.#writeBatch();
+    const waiting = this.#waiting;
+    this.#waiting = [];
+    await this.appendRows(waiting);
+  }
+
   /** Writes what is buffered and returns every staged file. The sink is closed afterwards. */
   async finish(): Promise<StagedFile[]> {
+    await this.drain();
     await this.#writeBatch();
     this.#appender.closeSync();
     this.#conn.closeSync();

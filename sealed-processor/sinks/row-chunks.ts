@@ -188,9 +188,15 @@ export class RowChunks {
 
   /** Appends the buffered rows as one data chunk (nothing when none are buffered). */
   flush(): void {
+    if (this.#rows === 0) return;
+    this.fill(this.#chunk);
+    this.#appender().appendDataChunk(this.#chunk);
+  }
+
+  /** Writes the buffered rows into `chunk` (reset first, size set) and empties the buffer. */
+  fill(chunk: DuckDBDataChunk): void {
     const n = this.#rows;
-    if (n === 0) return;
-    const raw = this.#chunk.chunk;
+    const raw = chunk.chunk;
     duckdb.data_chunk_reset(raw);
     for (let c = 0; c < this.#cols.length; c++) {
       const col = this.#cols[c];
@@ -205,7 +211,6 @@ export class RowChunks {
     }
     duckdb.data_chunk_set_size(raw, n);
     this.#rows = 0;
-    this.#appender().appendDataChunk(this.#chunk);
   }
 }
 
