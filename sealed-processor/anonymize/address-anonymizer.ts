@@ -201,7 +201,7 @@ export class AddressAnonymizer {
     if (this.#method.name === 'drop') return null;
     const kind = classifyV6(w);
     if (kind === RangeKind.Ipv4Mapped && (this.#actions[kind] ?? 'map') === 'map') return this.mapV4(w[3] >>> 0);
-    const key = `${w[0]}:${w[1]}:${w[2]}:${w[3]}`;
+    const key = cacheKey6(w);
     const hit = this.#cache6.get(key);
     if (hit !== undefined) {
       this.stats.cacheHits++;
@@ -315,6 +315,16 @@ export class AddressAnonymizer {
     const k = Uint32Array.of(0x0064ff9b, 0, 0, Number(r.lo & 0xffffffffn));
     return wordsOut(k);
   }
+}
+
+/**
+ * The IPv6 cache key: the address's eight 16-bit groups as eight UTF-16 code units. Why not
+ * decimal words joined by ':': formatting four u32s and hashing the ~40-character result cost
+ * ~3x more per lookup (measured), and this runs for both addresses of every IPv6 row.
+ */
+function cacheKey6(w: ArrayLike<number>): string {
+  const a = w[0] >>> 0, b = w[1] >>> 0, c = w[2] >>> 0, d = w[3] >>> 0;
+  return String.fromCharCode(a >>> 16, a & 0xffff, b >>> 16, b & 0xffff, c >>> 16, c & 0xffff, d >>> 16, d & 0xffff);
 }
 
 function hiOf(w: ArrayLike<number>): bigint {

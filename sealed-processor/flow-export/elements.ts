@@ -1,8 +1,19 @@
 /**
  * The information elements the decoders read (IANA "IPFIX Information Elements"; NetFlow v9
  * field types, RFC 3954 §8, use the same numbers for 1..127). Anything else is skipped by its
- * length. Never: decides semantics beyond "which field of ExportedFlow" — that is record.ts.
+ * length. Never: decides semantics beyond "which field of ExportedFlow" — that is
+ * record-fields.ts.
  */
+
+/** RFC 7011 §7: a field length of 65535 means variable length, encoded in the record. */
+export const VARIABLE_LENGTH = 65535;
+/** RFC 5103 §6.1: the Private Enterprise Number of reverse information elements. */
+export const REVERSE_PEN = 29305;
+/** Element code of an RFC 5103 reverse element: its id | REVERSE_BIT. */
+export const REVERSE_BIT = 0x10000;
+/** Element code of a field no reader uses (other enterprises, NetFlow v9 scope fields). */
+export const SKIP_FIELD = -1;
+
 export const Ie = {
   octetDeltaCount: 1,
   packetDeltaCount: 2,

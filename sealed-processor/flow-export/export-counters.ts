@@ -73,10 +73,9 @@ export type ExportCounterName = ExportEvent | ExportDrop;
 export type ExportCounters = Record<ExportCounterName, number>;
 
 export function newExportCounters(): ExportCounters {
-  const c = {} as ExportCounters;
-  for (const n of EXPORT_EVENTS) c[n] = 0;
-  for (const n of EXPORT_DROPS) c[n] = 0;
-  return c;
+  // Object.fromEntries, not keyed stores into {}: those leave V8 a dictionary past a dozen
+  // names, and `flows` is counted once per exported record (twice: totals and domain).
+  return Object.fromEntries([...EXPORT_EVENTS, ...EXPORT_DROPS].map((n) => [n, 0])) as ExportCounters;
 }
 
 /** Plain-object view: events as they are, drops only when non-zero (like decode counters). */

@@ -88,8 +88,8 @@ export function resetExportedFlow(f: ExportedFlow): void {
   f.protocol = 0;
   f.srcV4 = 0;
   f.dstV4 = 0;
-  f.src6.fill(0);
-  f.dst6.fill(0);
+  zero4(f.src6);
+  zero4(f.dst6);
   f.srcPort = 0;
   f.dstPort = 0;
   f.icmpType = -1;
@@ -111,15 +111,23 @@ export function resetExportedFlow(f: ExportedFlow): void {
   f.outputInterface = -1;
   f.nextHopVersion = 0;
   f.nextHopV4 = 0;
-  f.nextHop6.fill(0);
+  zero4(f.nextHop6);
   f.bgpNextHopVersion = 0;
   f.bgpNextHopV4 = 0;
-  f.bgpNextHop6.fill(0);
+  zero4(f.bgpNextHop6);
   f.srcAs = -1;
   f.dstAs = -1;
   f.tos = -1;
   f.samplingInterval = 1;
   f.endReason = null;
+}
+
+/** Why not `fill(0)`: this runs once per exported record, and four stores beat a builtin call. */
+function zero4(w: Uint32Array): void {
+  w[0] = 0;
+  w[1] = 0;
+  w[2] = 0;
+  w[3] = 0;
 }
 
 /** The exporter a datagram came from, as the spool records it. */

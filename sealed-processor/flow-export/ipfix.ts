@@ -17,7 +17,7 @@
 import { decodeDataSet, decodeHeldSets, type EmitFlow } from './data-set.ts';
 import { ExportSource, type ExporterAddress } from './exported-flow.ts';
 import type { ExporterDomain, TemplateStore } from './template-store.ts';
-import { compileTemplate } from './template.ts';
+import { refreshTemplate } from './template.ts';
 
 export const IPFIX_HEADER_BYTES = 16;
 
@@ -123,7 +123,7 @@ function readTemplates(view: DataView, o: number, end: number, options: boolean,
       store.count(d, 'template_too_many_fields');
       continue;
     }
-    const tpl = compileTemplate(10, id, options, scopes, types, lengths, pens);
+    const tpl = refreshTemplate(10, id, options, scopes, types, lengths, pens, d.templates.get(id));
     if (!store.putTemplate(d, tpl)) continue;
     store.count(d, options ? 'options_templates_added' : 'templates_added');
     decodeHeldSets(tpl, d, store, emit);

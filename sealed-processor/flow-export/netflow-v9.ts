@@ -15,7 +15,7 @@
 import { decodeDataSet, decodeHeldSets, type EmitFlow } from './data-set.ts';
 import { ExportSource, type ExporterAddress } from './exported-flow.ts';
 import type { ExporterDomain, TemplateStore } from './template-store.ts';
-import { compileTemplate } from './template.ts';
+import { refreshTemplate } from './template.ts';
 
 export const NETFLOW_V9_HEADER_BYTES = 20;
 
@@ -60,7 +60,7 @@ export function decodeNetflowV9(
 }
 
 function learn(d: ExporterDomain, store: TemplateStore, emit: EmitFlow, id: number, options: boolean, scopes: number, types: Uint16Array, lengths: Uint16Array): void {
-  const tpl = compileTemplate(9, id, options, scopes, types, lengths, new Uint32Array(types.length));
+  const tpl = refreshTemplate(9, id, options, scopes, types, lengths, new Uint32Array(types.length), d.templates.get(id));
   if (!store.putTemplate(d, tpl)) return;
   store.count(d, options ? 'options_templates_added' : 'templates_added');
   decodeHeldSets(tpl, d, store, emit);

@@ -5,15 +5,19 @@
  * Element codes: an IANA information element id (0..32767, NetFlow v9 field types share those
  * numbers); `id | REVERSE_BIT` for an RFC 5103 reverse element (enterprise 29305);
  * `SKIP_FIELD` for any other enterprise element and for NetFlow v9 scope fields (whose types are
- * scope kinds, not elements). Never: decodes records or touches the store.
+ * scope kinds, not elements).
+ *
+ * A template without variable-length fields also gets a compiled plan (record-plan.ts
+ * `RecordPlan`), built once when it arrives: the byte offset of every field inside the record
+ * and one reader op per field, chosen from (element, length), so the record loop neither walks
+ * lengths, nor re-checks bounds per field, nor dispatches on the length of an integer; fields
+ * no reader uses (scope fields, unknown or enterprise elements, zero length) are left out.
+ * Never: decodes records or touches the store.
  */
+import { REVERSE_BIT, REVERSE_PEN, SKIP_FIELD, VARIABLE_LENGTH } from './elements.ts';
+import { compilePlan, type RecordPlan } from './record-plan.ts';
 
-/** RFC 7011 §7: a field length of 65535 means variable length, encoded in the record. */
-export const VARIABLE_LENGTH = 65535;
-/** RFC 5103 §6.1: the Private Enterprise Number of reverse information elements. */
-export const REVERSE_PEN = 29305;
-export const REVERSE_BIT = 0x10000;
-export const SKIP_FIELD = -1;
+export { REVERSE_BIT, REVERSE_PEN, SKIP_FIELD, VARIABLE_LENGTH } from './elements.ts';
 
 export interface Template {
   readonly id: number;
@@ -31,6 +35,8 @@ export interface Template {
   readonly fixedLength: number;
   /** Smallest possible record (variable-length fields counted as 1 byte). */
   readonly minLength: number;
+  /** The compiled reader of a fixed-length template; null when a field is variable-length. */
+  readonly plan: RecordPlan | null;
 }
 
 /**
@@ -69,7 +75,34 @@ export function compileTemplate(
       min += lengths[i];
     }
   }
-  return { id, options, scopeCount, types, lengths, enterprises, codes, fixedLength: variable ? -1 : fixed, minLength: min };
+  const plan = variable ? null : compilePlan(codes, lengths, fixed);
+  return { id, options, scopeCount, types, lengths, enterprises, codes, fixedLength: variable ? -1 : fixed, minLength: min, plan };
+}
+
+/**
+ * `compileTemplate`, or `current` itself when it already describes this layout (same version
+ * by construction: a domain holds one version). Why: exporters resend their templates every few
+ * datagrams (softflowd: about one in three), and a refresh that changes nothing need not
+ * compile a plan again.
+ */
+export function refreshTemplate(
+  version: 9 | 10,
+  id: number,
+  options: boolean,
+  scopeCount: number,
+  types: Uint16Array,
+  lengths: Uint16Array,
+  enterprises: Uint32Array,
+  current: Template | undefined,
+): Template {
+  if (current !== undefined && current.id === id && current.options === options && current.scopeCount === scopeCount && sameFields(current, types, lengths, enterprises)) return current;
+  return compileTemplate(version, id, options, scopeCount, types, lengths, enterprises);
+}
+
+function sameFields(t: Template, types: Uint16Array, lengths: Uint16Array, enterprises: Uint32Array): boolean {
+  if (t.types.length !== types.length || enterprises.length !== types.length || lengths.length !== types.length) return false;
+  for (let i = 0; i < types.length; i++) if (t.types[i] !== types[i] || t.lengths[i] !== lengths[i] || t.enterprises[i] !== enterprises[i]) return false;
+  return true;
 }
 
 /** True when both templates describe the same record layout. */

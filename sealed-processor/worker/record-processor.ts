@@ -69,6 +69,7 @@ export class RecordProcessor {
   readonly #packets: PacketFlowProducer;
   readonly #export: ExportFlowProducer;
   #rows: AnonFlowRow[] = [];
+  #rowSink: ((row: AnonFlowRow) => void) | null = null;
   #records = 0;
   #skipped = 0;
   #flowsByReason: Record<string, number> = {};
@@ -96,11 +97,23 @@ export class RecordProcessor {
     this.#flowsBySource[flow.recordSource] = (this.#flowsBySource[flow.recordSource] ?? 0) + 1;
     // One try per flow (not per packet): a flow the anonymizer cannot handle is dropped and
     // counted instead of being blamed on whichever packet happened to expire it.
+    let row: AnonFlowRow;
     try {
-      this.#rows.push(this.#anonymizer.anonymizeFlow(flow));
+      row = this.#anonymizer.anonymizeFlow(flow);
     } catch {
       this.#anonymizeErrors++;
+      return;
     }
+    if (this.#rowSink !== null) this.#rowSink(row);
+    else this.#rows.push(row);
+  }
+
+  /**
+   * Where rows go from now on, one by one as they are made (it must not throw: ParquetSink.stage
+   * keeps a failure for its next drain); null: kept until `drainRows`.
+   */
+  setRowSink(sink: ((row: AnonFlowRow) => void) | null): void {
+    this.#rowSink = sink;
   }
 
   /**
@@ -173,7 +186,7 @@ export class RecordProcessor {
     this.#replayed += n;
   }
 
-  /** Anonymized rows produced since the last call. */
+  /** Anonymized rows produced since the last call (while no row sink is set). */
   drainRows(): AnonFlowRow[] {
     const rows = this.#rows;
     this.#rows = [];

@@ -14,6 +14,7 @@ import { CutRequest, FrameDecoder, FrameType, SegmentStart, WorkerConfig, type W
 import { checkpointPath, restoreCheckpoint, writeCheckpoint } from './worker-checkpoint.ts';
 import { RecordProcessor } from './record-processor.ts';
 import { tunnelModeOf } from './flow-producers.ts';
+import type { AnonFlowRow } from '../flows/flow-record.ts';
 import { ParquetSink } from '../sinks/parquet-sink.ts';
 import { createFlowAnonymizer } from '../anonymize/flow-anonymizer.ts';
 import { SCHEMA_VERSION } from '../../schemas/columns.ts';
@@ -72,6 +73,8 @@ async function main(): Promise<number> {
   let indexInSegment = 0;
   let recordsInSegment = 0;
   const fault = faultHookFromEnv();
+  const stageRow = (row: AnonFlowRow): void => sink!.stage(row);
+  const countReplayed = (): void => processor!.countReplayed(1);
 
   for await (const chunk of process.stdin) {
     decoder.push(chunk as Uint8Array, (t, p) => frames.push([t, p]));
@@ -106,6 +109,10 @@ async function main(): Promise<number> {
         case FrameType.Records: {
           if (!processor || !sink || !segment) throw new AppError(ErrorCode.SpoolRecordInvalid, 'records before config/segment');
           const seg = segment;
+          // Rows go to the sink as they are made (a frame holds up to 16 MiB of records: kept
+          // until the frame's end they were hundreds of thousands of live objects); a replayed
+          // committed segment's rows are only counted.
+          processor.setRowSink(seg.seq <= committedThrough ? countReplayed : stageRow);
           try {
             const n = processor.processPlaintext(payload, indexInSegment, skip, fault ? (index, data) => fault(seg.seq, index, data) : undefined);
             indexInSegment += n;
@@ -114,8 +121,7 @@ async function main(): Promise<number> {
             emit({ type: 'poison', seq: seg.seq, index: processor.currentIndex, error: isAppError(e) ? e.code : 'ERR_PARSER_EXCEPTION' });
             return 70;
           }
-          if (seg.seq <= committedThrough) processor.countReplayed(processor.drainRows().length);
-          else for (const row of processor.drainRows()) await sink.append(row);
+          await sink.drain();
           // Acknowledged only once its rows are staged: a later failure is not this record's.
           if (seg.careful) emit({ type: 'ack', seq: seg.seq, index: indexInSegment - 1 });
           break;
@@ -142,8 +148,8 @@ async function main(): Promise<number> {
         case FrameType.Finish: {
           if (!processor || !sink) throw new AppError(ErrorCode.SpoolRecordInvalid, 'finish before config');
           if (segment) emit({ type: 'segment-done', seq: segment.seq, records: recordsInSegment });
+          processor.setRowSink(stageRow);
           processor.finish();
-          for (const row of processor.drainRows()) await sink.append(row);
           const report = await closePart(sink, processor, part);
           emit({ type: 'done', ...report });
           return 0;
