@@ -127,13 +127,14 @@ export async function quarantineSegment(
   return trimQuarantine(dir, limits);
 }
 
-/** Deletes the oldest quarantined segments (by modification time) beyond `limits`; returns how many. */
+/** Deletes the oldest quarantined segments (by modification time) beyond `limits` (bytes on disk); returns how many. */
 async function trimQuarantine(dir: string, limits: { maxSegments: number; maxBytes: number }): Promise<number> {
   const held: Array<{ name: string; size: number; mtimeMs: number }> = [];
   for (const name of await readdir(dir).catch(() => [] as string[])) {
     if (!name.endsWith('.seg')) continue;
     const st = await lstat(join(dir, name)).catch(() => null);
-    if (st) held.push({ name, size: st.size, mtimeMs: st.mtimeMs });
+    // Disk actually used (a sparse file's apparent size is not: a hostile spool makes them).
+    if (st) held.push({ name, size: st.blocks * 512, mtimeMs: st.mtimeMs });
   }
   held.sort((a, b) => a.mtimeMs - b.mtimeMs || (a.name < b.name ? -1 : 1));
   let bytes = held.reduce((n, h) => n + h.size, 0);

@@ -254,7 +254,7 @@ test('the quarantine is bounded: the oldest quarantined segments go first, each 
   const d = await mkdtemp(join(tmpdir(), 'flowseal-spool-quarantine-'));
   try {
     await mkdir(join(d, 'segments'), { recursive: true });
-    const limits = { maxSegments: 3, maxBytes: 10 };
+    const limits = { maxSegments: 3, maxBytes: 1 << 30 };
     const evicted: number[] = [];
     for (let i = 0; i < 6; i++) {
       const name = `r-${String(i).padStart(8, '0')}.seg`;
@@ -264,9 +264,9 @@ test('the quarantine is bounded: the oldest quarantined segments go first, each 
     }
     assert.deepEqual(evicted, [0, 0, 0, 1, 1, 1], 'one out for each one in beyond three');
     assert.deepEqual((await readdir(join(d, 'quarantine'))).sort(), ['r-00000003.seg', 'r-00000003.seg.reason.json', 'r-00000004.seg', 'r-00000004.seg.reason.json', 'r-00000005.seg', 'r-00000005.seg.reason.json']);
-    // The byte bound: 12 bytes do not fit under 10 even alone.
-    await writeFile(join(d, 'segments', 'big-00000000.seg'), 'yyyyyyyyyyyy');
-    assert.equal(await quarantineSegment(d, 'big-00000000.seg', ErrorCode.SpoolAuthFailed, () => 0, limits), 4, 'the byte bound evicts the older ones, then the one over it');
+    // The byte bound counts bytes on disk: 200 KiB do not fit under 150 KiB even alone.
+    await writeFile(join(d, 'segments', 'big-00000000.seg'), new Uint8Array(200 * 1024).fill(1));
+    assert.equal(await quarantineSegment(d, 'big-00000000.seg', ErrorCode.SpoolAuthFailed, () => 0, { maxSegments: 10, maxBytes: 150 * 1024 }), 4, 'the byte bound evicts the older ones, then the one over it');
     assert.deepEqual((await readdir(join(d, 'quarantine'))).sort(), []);
   } finally {
     await rm(d, { recursive: true, force: true });
