@@ -19,7 +19,9 @@
  * The sender is this process (node:dgram, paced in 1 ms ticks); its achieved rate is reported.
  * Environment: BENCH_PACKETS (1 000 000), BENCH_NETFLOW_RECORDS (1 000 000),
  * BENCH_NETFLOW_RATE (20 000), BENCH_NETFLOW_STEP (40 000), BENCH_NETFLOW_RATES
- * (10000,20000,40000,80000). Needs softflowd, nfcapd and nfdump (apt softflowd nfdump).
+ * (10000,20000,40000,80000), BENCH_NETFLOW_PARTS (decoder,end-to-end,loss: a comma-separated
+ * subset runs only those; `loss` alone is the collector-loss ladder). Needs softflowd, nfcapd
+ * and nfdump (apt softflowd nfdump).
  * CLI: `node bin/run-ts.mjs bench/netflow.bench.ts`.
  *
  * Owns: the NetFlow comparison. Never: asserts a speed; sends anywhere but 127.0.0.1.
@@ -46,12 +48,25 @@ export interface NetflowBenchSettings {
   readonly rate: number;
   readonly step: number;
   readonly rates: readonly number[];
+  readonly parts: readonly NetflowBenchPart[];
 }
+
+export const NETFLOW_BENCH_PARTS = ['decoder', 'end-to-end', 'loss'] as const;
+export type NetflowBenchPart = (typeof NETFLOW_BENCH_PARTS)[number];
 
 export function netflowSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): NetflowBenchSettings {
   const n = (k: string, d: number) => (env[k] === undefined || env[k] === '' ? d : Number(env[k]));
   const rates = (env.BENCH_NETFLOW_RATES ?? '10000,20000,40000,80000').split(',').map(Number).filter((x) => x > 0);
-  return { packets: n('BENCH_PACKETS', 1_000_000), records: n('BENCH_NETFLOW_RECORDS', 1_000_000), rate: n('BENCH_NETFLOW_RATE', 20_000), step: n('BENCH_NETFLOW_STEP', 40_000), rates };
+  const parts = (env.BENCH_NETFLOW_PARTS ?? NETFLOW_BENCH_PARTS.join(',')).split(',').map((x) => x.trim()).filter((x) => x !== '');
+  for (const p of parts) if (!(NETFLOW_BENCH_PARTS as readonly string[]).includes(p)) throw new TypeError(`BENCH_NETFLOW_PARTS: unknown part '${p}' (${NETFLOW_BENCH_PARTS.join(', ')})`);
+  return {
+    packets: n('BENCH_PACKETS', 1_000_000),
+    records: n('BENCH_NETFLOW_RECORDS', 1_000_000),
+    rate: n('BENCH_NETFLOW_RATE', 20_000),
+    step: n('BENCH_NETFLOW_STEP', 40_000),
+    rates,
+    parts: parts as NetflowBenchPart[],
+  };
 }
 
 /** A free UDP port on 127.0.0.1 (bound and released). */
@@ -324,7 +339,7 @@ export interface NetflowBenchResult {
   readonly decoders: DecoderResult[];
   readonly endToEnd: { version: Version; datagrams: number; expectedRecords: number; nfcapd: SideRun; flowseal: Awaited<ReturnType<typeof runPipeline>> }[];
   /** CPU ms of a run that received nothing. */
-  readonly idle: { nfcapd: number; flowseal: number };
+  readonly idle: { nfcapd: number; flowseal: number } | null;
   readonly loss: { rate: number; sent: number; achievedRate: number; nfcapd: number; flowseal: number; flowsealKernelDrops: number; flowsealQueueDrops: number }[];
   readonly loadAverage: [number, number];
 }
@@ -333,17 +348,22 @@ export async function runNetflowBench(s: NetflowBenchSettings, log: (line: strin
   const load0 = loadavg()[0]!;
   const cap = await ensureCapture(s.packets);
   const streams = new Map<Version, Buffer[]>();
-  for (const v of VERSIONS) {
+  // The loss ladder sends v5 only.
+  const needed: readonly Version[] = s.parts.some((p) => p !== 'loss') ? VERSIONS : [5];
+  for (const v of needed) {
     streams.set(v, await exportStream(cap.path, s.packets, v));
     log(`${NAME[v]}: ${streams.get(v)!.length} datagrams from softflowd`);
   }
-  const decoders = VERSIONS.map((v) => benchDecoder(v, streams.get(v)!, s.records));
+  const decoders = s.parts.includes('decoder') ? VERSIONS.map((v) => benchDecoder(v, streams.get(v)!, s.records)) : [];
   for (const d of decoders) log(`decoder ${NAME[d.version]}: ${d.records} records in ${d.cpuMs.toFixed(0)} ms CPU → ${(d.recordsPerCpuSecond / 1e6).toFixed(2)} M records/s`);
-  // What the process trees cost with nothing to do (start-up, TypeScript loading, shutdown).
-  const idle = { nfcapd: (await runNfcapd(streams.get(5)!, 0, s.rate)).cpuMs, flowseal: (await runPipeline(streams.get(5)!, 0, s.rate)).cpuMs };
-  log(`idle runs: nfcapd ${idle.nfcapd.toFixed(0)} ms CPU, flowseal pipeline ${idle.flowseal.toFixed(0)} ms CPU`);
   const endToEnd: NetflowBenchResult['endToEnd'] = [];
-  for (const v of VERSIONS) {
+  let idle: NetflowBenchResult['idle'] = null;
+  if (s.parts.includes('end-to-end')) {
+    // What the process trees cost with nothing to do (start-up, TypeScript loading, shutdown).
+    idle = { nfcapd: (await runNfcapd(streams.get(5)!, 0, s.rate)).cpuMs, flowseal: (await runPipeline(streams.get(5)!, 0, s.rate)).cpuMs };
+    log(`idle runs: nfcapd ${idle.nfcapd.toFixed(0)} ms CPU, flowseal pipeline ${idle.flowseal.toFixed(0)} ms CPU`);
+  }
+  for (const v of s.parts.includes('end-to-end') ? VERSIONS : []) {
     const stream = streams.get(v)!;
     const per = recordsPerPass(stream);
     const passes = Math.max(1, Math.ceil(s.records / per));
@@ -356,7 +376,7 @@ export async function runNetflowBench(s: NetflowBenchSettings, log: (line: strin
   const loss: NetflowBenchResult['loss'] = [];
   const v5 = streams.get(5)!;
   const perV5 = v5.map((d) => d.readUInt16BE(2));
-  for (const rate of s.rates) {
+  for (const rate of s.parts.includes('loss') ? s.rates : []) {
     const nf = await runNfcapd(v5, s.step, rate);
     const col = await runCollector(v5, s.step, rate);
     // nfcapd's count is flows: turn it into datagrams with the stream's records per datagram.
@@ -372,15 +392,23 @@ export async function runNetflowBench(s: NetflowBenchSettings, log: (line: strin
 export function netflowMarkdown(r: NetflowBenchResult): string {
   const lines: string[] = [];
   lines.push(`load average ${r.loadAverage[0].toFixed(1)} → ${r.loadAverage[1].toFixed(1)}`, '');
-  lines.push('| decoder (in process) | datagrams per pass | records | CPU ms | M records / CPU-s |', '|---|---|---|---|---|');
-  for (const d of r.decoders) lines.push(`| ${NAME[d.version]} | ${d.datagrams} | ${d.records} | ${d.cpuMs.toFixed(0)} | ${(d.recordsPerCpuSecond / 1e6).toFixed(2)} |`);
-  lines.push('', `idle runs (start-up and shutdown, nothing received): nfcapd ${r.idle.nfcapd.toFixed(0)} ms CPU, flowseal pipeline ${r.idle.flowseal.toFixed(0)} ms CPU`);
-  lines.push('', '| end to end | datagrams (rate) | records sent | nfcapd flows / CPU ms | flowseal flows / CPU ms | CPU flowseal / nfcapd | same, idle run subtracted |', '|---|---|---|---|---|---|---|');
-  for (const e of r.endToEnd) {
-    const net = (e.flowseal.cpuMs - r.idle.flowseal) / Math.max(1, e.nfcapd.cpuMs - r.idle.nfcapd);
-    lines.push(`| ${NAME[e.version]} | ${e.datagrams} (${e.nfcapd.send.rate.toFixed(0)}/s) | ${e.expectedRecords} | ${e.nfcapd.received} / ${e.nfcapd.cpuMs.toFixed(0)} | ${e.flowseal.received} / ${e.flowseal.cpuMs.toFixed(0)} | ${(e.flowseal.cpuMs / e.nfcapd.cpuMs).toFixed(2)}× | ${net.toFixed(2)}× |`);
+  if (r.decoders.length > 0) {
+    lines.push('| decoder (in process) | datagrams per pass | records | CPU ms | M records / CPU-s |', '|---|---|---|---|---|');
+    for (const d of r.decoders) lines.push(`| ${NAME[d.version]} | ${d.datagrams} | ${d.records} | ${d.cpuMs.toFixed(0)} | ${(d.recordsPerCpuSecond / 1e6).toFixed(2)} |`);
+    lines.push('');
   }
-  lines.push('', '| v5 datagrams/s asked (achieved) | sent | nfcapd received | flowseal received (kernel / queue drops) |', '|---|---|---|---|');
+  if (r.idle !== null) {
+    const idle = r.idle;
+    lines.push(`idle runs (start-up and shutdown, nothing received): nfcapd ${idle.nfcapd.toFixed(0)} ms CPU, flowseal pipeline ${idle.flowseal.toFixed(0)} ms CPU`);
+    lines.push('', '| end to end | datagrams (rate) | records sent | nfcapd flows / CPU ms | flowseal flows / CPU ms | CPU flowseal / nfcapd | same, idle run subtracted |', '|---|---|---|---|---|---|---|');
+    for (const e of r.endToEnd) {
+      const net = (e.flowseal.cpuMs - idle.flowseal) / Math.max(1, e.nfcapd.cpuMs - idle.nfcapd);
+      lines.push(`| ${NAME[e.version]} | ${e.datagrams} (${e.nfcapd.send.rate.toFixed(0)}/s) | ${e.expectedRecords} | ${e.nfcapd.received} / ${e.nfcapd.cpuMs.toFixed(0)} | ${e.flowseal.received} / ${e.flowseal.cpuMs.toFixed(0)} | ${(e.flowseal.cpuMs / e.nfcapd.cpuMs).toFixed(2)}× | ${net.toFixed(2)}× |`);
+    }
+    lines.push('');
+  }
+  if (r.loss.length === 0) return lines.join('\n');
+  lines.push('| v5 datagrams/s asked (achieved) | sent | nfcapd received | flowseal received (kernel / queue drops) |', '|---|---|---|---|');
   for (const l of r.loss) lines.push(`| ${l.rate} (${l.achievedRate.toFixed(0)}) | ${l.sent} | ${l.nfcapd} | ${l.flowseal} (${l.flowsealKernelDrops} / ${l.flowsealQueueDrops}) |`);
   const best = (k: 'nfcapd' | 'flowseal') => Math.max(0, ...r.loss.filter((l) => l[k] >= l.sent).map((l) => l.rate));
   lines.push('', `highest rate with nothing lost: nfcapd ${best('nfcapd')}/s, flowseal ${best('flowseal')}/s`);
