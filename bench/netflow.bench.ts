@@ -16,7 +16,8 @@
  *    (BENCH_NETFLOW_STEP datagrams per rate): what each received, and the highest rate each
  *    received everything at.
  *
- * The sender is this process (node:dgram, paced in 1 ms ticks); its achieved rate is reported.
+ * The sender is a Python child (`socket.send`, paced in 1 ms ticks; BENCH_NETFLOW_SENDER=node for
+ * this process's node:dgram, which tops out near 72 k datagrams/s); its achieved rate is reported.
  * Environment: BENCH_PACKETS (1 000 000), BENCH_NETFLOW_RECORDS (1 000 000),
  * BENCH_NETFLOW_RATE (20 000), BENCH_NETFLOW_STEP (40 000), BENCH_NETFLOW_RATES
  * (10000,20000,40000,80000), BENCH_NETFLOW_PARTS (decoder,end-to-end,loss: a comma-separated
@@ -49,6 +50,7 @@ export interface NetflowBenchSettings {
   readonly step: number;
   readonly rates: readonly number[];
   readonly parts: readonly NetflowBenchPart[];
+  readonly sender: SenderKind;
 }
 
 export const NETFLOW_BENCH_PARTS = ['decoder', 'end-to-end', 'loss'] as const;
@@ -57,6 +59,8 @@ export type NetflowBenchPart = (typeof NETFLOW_BENCH_PARTS)[number];
 export function netflowSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): NetflowBenchSettings {
   const n = (k: string, d: number) => (env[k] === undefined || env[k] === '' ? d : Number(env[k]));
   const rates = (env.BENCH_NETFLOW_RATES ?? '10000,20000,40000,80000').split(',').map(Number).filter((x) => x > 0);
+  const sender = env.BENCH_NETFLOW_SENDER ?? 'python';
+  if (sender !== 'python' && sender !== 'node') throw new TypeError(`BENCH_NETFLOW_SENDER: python or node (not '${sender}')`);
   const parts = (env.BENCH_NETFLOW_PARTS ?? NETFLOW_BENCH_PARTS.join(',')).split(',').map((x) => x.trim()).filter((x) => x !== '');
   for (const p of parts) if (!(NETFLOW_BENCH_PARTS as readonly string[]).includes(p)) throw new TypeError(`BENCH_NETFLOW_PARTS: unknown part '${p}' (${NETFLOW_BENCH_PARTS.join(', ')})`);
   return {
@@ -66,6 +70,7 @@ export function netflowSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): Ne
     step: n('BENCH_NETFLOW_STEP', 40_000),
     rates,
     parts: parts as NetflowBenchPart[],
+    sender,
   };
 }
 
@@ -164,8 +169,85 @@ function benchDecoder(v: Version, stream: readonly Buffer[], records: number): D
   return { version: v, datagrams: stream.length, recordsPerPass: per, records: n, cpuMs, recordsPerCpuSecond: n / (cpuMs / 1000) };
 }
 
-/** Sends `count` datagrams cycling through `stream` at `rate`/s (1 ms ticks); returns the achieved rate. */
-async function sendPaced(port: number, stream: readonly Buffer[], count: number, rate: number): Promise<{ sent: number; seconds: number; rate: number }> {
+export interface SendResult {
+  readonly sent: number;
+  readonly seconds: number;
+  readonly rate: number;
+}
+
+/**
+ * The paced sender: `count` datagrams cycling through `stream` at `rate`/s, in 1 ms ticks (each
+ * tick sends what is due, then sleeps), to 127.0.0.1:`port` only. In Python by default: a
+ * plain `socket.send` loop sends ~260 k datagrams/s here, where node:dgram (a callback per
+ * send) tops out near 72 k/s, below the rates at which nfcapd starts to lose.
+ */
+const PY_SENDER = [
+  'import socket, struct, sys, time',
+  'path, port, count, rate = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])',
+  'b = open(path, "rb").read()',
+  'frames = []',
+  'at = 0',
+  'while at + 4 <= len(b):',
+  '    n = struct.unpack_from(">I", b, at)[0]',
+  '    frames.append(b[at + 4:at + 4 + n])',
+  '    at += 4 + n',
+  's = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)',
+  's.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 16 << 20)',
+  's.connect(("127.0.0.1", port))',
+  'send, clock, nf = s.send, time.perf_counter, len(frames)',
+  'sent = i = 0',
+  't0 = clock()',
+  'while sent < count:',
+  '    due = min(count, int((clock() - t0) * rate) + 1)',
+  '    while sent < due:',
+  '        send(frames[i])',
+  '        i += 1',
+  '        if i == nf: i = 0',
+  '        sent += 1',
+  '    if sent < count: time.sleep(0.001)',
+  'print("%d %f" % (sent, clock() - t0))',
+].join('\n');
+
+export type SenderKind = 'python' | 'node';
+
+/** Frames files for the Python sender, one per stream (removed at exit). */
+const framesFiles = new WeakMap<readonly Buffer[], string>();
+let framesDir: string | null = null;
+
+function framesFile(stream: readonly Buffer[]): string {
+  let path = framesFiles.get(stream);
+  if (path === undefined) {
+    if (framesDir === null) {
+      const dir = mkdtempSync(join(tmpdir(), 'flowseal-sender-'));
+      framesDir = dir;
+      process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+    }
+    path = join(framesDir, `stream-${Math.random().toString(36).slice(2)}.bin`);
+    writeFileSync(path, joinFrames([...stream]));
+    framesFiles.set(stream, path);
+  }
+  return path;
+}
+
+/** Sends with the chosen sender; returns the count sent and the achieved rate. */
+async function sendPaced(port: number, stream: readonly Buffer[], count: number, rate: number, sender: SenderKind): Promise<SendResult> {
+  if (count === 0) return { sent: 0, seconds: 0, rate: 0 };
+  if (sender === 'node') return sendPacedNode(port, stream, count, rate);
+  const child = spawn('python3', ['-c', PY_SENDER, framesFile(stream), String(port), String(count), String(rate)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+  child.stderr.on('data', (b: Buffer) => (err += b.toString()));
+  const code = await new Promise<number>((r) => child.on('exit', (c) => r(c ?? 1)));
+  const m = /^(\d+) ([\d.]+)/.exec(out);
+  if (code !== 0 || !m) throw new Error(`python sender failed (${code}): ${err.slice(-800)}`);
+  const sent = Number(m[1]);
+  const seconds = Number(m[2]);
+  return { sent, seconds, rate: sent / seconds };
+}
+
+/** The same in this process (node:dgram, 1 ms ticks): BENCH_NETFLOW_SENDER=node. */
+async function sendPacedNode(port: number, stream: readonly Buffer[], count: number, rate: number): Promise<SendResult> {
   const sock = dgram.createSocket({ type: 'udp4', sendBufferSize: 16 << 20 });
   await new Promise<void>((r) => sock.connect(port, '127.0.0.1', r));
   const t0 = performance.now();
@@ -248,17 +330,17 @@ function nfdumpFlows(dir: string): number {
 interface SideRun {
   readonly received: number;
   readonly cpuMs: number;
-  readonly send: { sent: number; seconds: number; rate: number };
+  readonly send: SendResult;
 }
 
 /** nfcapd receiving `count` datagrams of `stream` at `rate`; received = nfdump's flow count. */
-async function runNfcapd(stream: readonly Buffer[], count: number, rate: number): Promise<SideRun> {
+async function runNfcapd(stream: readonly Buffer[], count: number, rate: number, sender: SenderKind): Promise<SideRun> {
   const dir = mkdtempSync(join(tmpdir(), 'flowseal-nfcapd-bench-'));
   try {
     const port = await freePort();
     const t = startTree('nfcapd', ['-p', String(port), '-b', '127.0.0.1', '-w', dir, '-t', '3600', '-B', String(8 << 20)]);
     await until('nfcapd to start', () => /Startup/.test(t.stderr()));
-    const send = await sendPaced(port, stream, count, rate);
+    const send = await sendPaced(port, stream, count, rate, sender);
     await new Promise((r) => setTimeout(r, 500));
     const { cpuMs } = await t.stop('SIGTERM');
     return { received: nfdumpFlows(dir), cpuMs, send };
@@ -286,14 +368,14 @@ const ndjson = (text: string): Record<string, unknown>[] =>
   });
 
 /** `flowseal ingest netflow` receiving `count` datagrams; received = its done line's datagrams. */
-async function runCollector(stream: readonly Buffer[], count: number, rate: number): Promise<SideRun & { kernelDrops: number; queueDrops: number }> {
+async function runCollector(stream: readonly Buffer[], count: number, rate: number, sender: SenderKind): Promise<SideRun & { kernelDrops: number; queueDrops: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'flowseal-collector-bench-'));
   try {
     const spool = await spoolWithKey(dir);
     const port = await freePort();
     const t = startTree(process.execPath, [FLOWSEAL, 'ingest', 'netflow', '--listen', `127.0.0.1:${port}`, '--spool', spool, '--quiet']);
     await until('the collector to listen', () => ndjson(t.stderr()).some((l) => l.event === 'listening'));
-    const send = await sendPaced(port, stream, count, rate);
+    const send = await sendPaced(port, stream, count, rate, sender);
     await new Promise((r) => setTimeout(r, 500));
     const { cpuMs } = await t.stop('SIGTERM');
     const done = ndjson(t.stderr()).find((l) => l.event === 'done');
@@ -305,14 +387,14 @@ async function runCollector(stream: readonly Buffer[], count: number, rate: numb
 }
 
 /** `flowseal pipeline --netflow-listen` receiving `count` datagrams; received = the manifests' flows. */
-async function runPipeline(stream: readonly Buffer[], count: number, rate: number): Promise<SideRun & { datagrams: number; counts: Record<string, number> }> {
+async function runPipeline(stream: readonly Buffer[], count: number, rate: number, sender: SenderKind): Promise<SideRun & { datagrams: number; counts: Record<string, number> }> {
   const dir = mkdtempSync(join(tmpdir(), 'flowseal-pipeline-nf-bench-'));
   try {
     const port = await freePort();
     const archive = join(dir, 'archive');
     const t = startTree(process.execPath, [FLOWSEAL, 'pipeline', '--netflow-listen', `127.0.0.1:${port}`, '--archive', archive, '--dataset', 'nf']);
     await until('the pipeline collector to listen', () => /listening/.test(t.stderr()), 60_000);
-    const send = await sendPaced(port, stream, count, rate);
+    const send = await sendPaced(port, stream, count, rate, sender);
     await new Promise((r) => setTimeout(r, 500));
     const { code, cpuMs } = await t.stop('SIGINT');
     // A run that received nothing publishes nothing and says so (exit 3): expected for the idle run.
@@ -360,7 +442,7 @@ export async function runNetflowBench(s: NetflowBenchSettings, log: (line: strin
   let idle: NetflowBenchResult['idle'] = null;
   if (s.parts.includes('end-to-end')) {
     // What the process trees cost with nothing to do (start-up, TypeScript loading, shutdown).
-    idle = { nfcapd: (await runNfcapd(streams.get(5)!, 0, s.rate)).cpuMs, flowseal: (await runPipeline(streams.get(5)!, 0, s.rate)).cpuMs };
+    idle = { nfcapd: (await runNfcapd(streams.get(5)!, 0, s.rate, s.sender)).cpuMs, flowseal: (await runPipeline(streams.get(5)!, 0, s.rate, s.sender)).cpuMs };
     log(`idle runs: nfcapd ${idle.nfcapd.toFixed(0)} ms CPU, flowseal pipeline ${idle.flowseal.toFixed(0)} ms CPU`);
   }
   for (const v of s.parts.includes('end-to-end') ? VERSIONS : []) {
@@ -368,8 +450,8 @@ export async function runNetflowBench(s: NetflowBenchSettings, log: (line: strin
     const per = recordsPerPass(stream);
     const passes = Math.max(1, Math.ceil(s.records / per));
     const count = passes * stream.length;
-    const nf = await runNfcapd(stream, count, s.rate);
-    const fs = await runPipeline(stream, count, s.rate);
+    const nf = await runNfcapd(stream, count, s.rate, s.sender);
+    const fs = await runPipeline(stream, count, s.rate, s.sender);
     endToEnd.push({ version: v, datagrams: count, expectedRecords: passes * per, nfcapd: nf, flowseal: fs });
     log(`end to end ${NAME[v]}: ${count} datagrams at ${nf.send.rate.toFixed(0)}/s → nfcapd ${nf.received} flows, ${nf.cpuMs.toFixed(0)} ms CPU; flowseal ${fs.received} flows (${fs.datagrams} datagrams sealed), ${fs.cpuMs.toFixed(0)} ms CPU`);
   }
@@ -377,8 +459,8 @@ export async function runNetflowBench(s: NetflowBenchSettings, log: (line: strin
   const v5 = streams.get(5)!;
   const perV5 = v5.map((d) => d.readUInt16BE(2));
   for (const rate of s.parts.includes('loss') ? s.rates : []) {
-    const nf = await runNfcapd(v5, s.step, rate);
-    const col = await runCollector(v5, s.step, rate);
+    const nf = await runNfcapd(v5, s.step, rate, s.sender);
+    const col = await runCollector(v5, s.step, rate, s.sender);
     // nfcapd's count is flows: turn it into datagrams with the stream's records per datagram.
     let expectFlows = 0;
     for (let i = 0; i < s.step; i++) expectFlows += perV5[i % perV5.length]!;
