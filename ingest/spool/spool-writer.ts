@@ -292,7 +292,9 @@ export class SpoolWriter {
       await this.#write(job, job.sealer.headerBytes);
     }
     const sealer = job.sealer;
-    await this.#write(job, await sealer.seal(plaintext, last));
+    const [length, ciphertext] = await sealer.seal(plaintext, last);
+    await this.#write(job, length);
+    await this.#write(job, ciphertext);
     if (last) await this.#publish(job);
     return sealer.final;
   }
