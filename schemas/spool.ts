@@ -139,17 +139,25 @@ export function encodeSpoolRecord(out: SpoolBuffer, rec: SpoolRecordInput): numb
   if (rec.kind === RecordKind.FlowDatagram && capLen < SPOOL_DATAGRAM_ADDRESS_BYTES) throw new TypeError('spool record: datagram without address');
   if (!(rec.tsNsec >= 0 && rec.tsNsec < 1e9)) throw new TypeError('spool record: tsNsec out of range');
   const at = out.reserve(SPOOL_RECORD_HEADER_BYTES + capLen);
-  const v = out.view;
-  v.setUint8(at, rec.kind);
-  v.setUint8(at + 1, 0);
-  v.setUint16(at + 2, rec.linkType, true);
-  v.setUint32(at + 4, rec.ifIndex, true);
-  v.setUint32(at + 8, rec.tsSec, true);
-  v.setUint32(at + 12, rec.tsNsec, true);
-  v.setUint32(at + 16, rec.origLen, true);
-  v.setUint32(at + 20, capLen, true);
+  writeSpoolRecordHeader(out.view, at, rec.kind, rec.linkType, rec.ifIndex, rec.tsSec, rec.tsNsec, rec.origLen, capLen);
   out.raw.set(rec.data, at + SPOOL_RECORD_HEADER_BYTES);
   return SPOOL_RECORD_HEADER_BYTES + capLen;
+}
+
+/**
+ * Writes a record's 24-byte header at `at` in `v`, for framing in place where a SpoolBuffer
+ * does not fit (the collector frames straight into shared memory); the `capLen` body bytes
+ * follow. Unchecked: callers bound-check as `encodeSpoolRecord` does.
+ */
+export function writeSpoolRecordHeader(v: DataView, at: number, kind: RecordKind, linkType: number, ifIndex: number, tsSec: number, tsNsec: number, origLen: number, capLen: number): void {
+  v.setUint8(at, kind);
+  v.setUint8(at + 1, 0);
+  v.setUint16(at + 2, linkType, true);
+  v.setUint32(at + 4, ifIndex, true);
+  v.setUint32(at + 8, tsSec, true);
+  v.setUint32(at + 12, tsNsec, true);
+  v.setUint32(at + 16, origLen, true);
+  v.setUint32(at + 20, capLen, true);
 }
 
 function recordInvalid(msg: string, offset: number, index: number): AppError {

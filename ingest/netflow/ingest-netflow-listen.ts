@@ -126,7 +126,7 @@ class Collector {
   readonly #log: (obj: object) => void;
   #thread: SocketThread | null = null;
   /** Batches handed over and not yet given to the writer, oldest first (from #head). */
-  #batches: { framed: Uint8Array; records: number }[] = [];
+  #batches: { framed: Uint8Array; records: number; ringBytes: number }[] = [];
   #head = 0;
   #records = 0;
   #kernelDrops: number | null = null;
@@ -149,7 +149,7 @@ class Collector {
       recvBufferBytes: this.#requested,
       queueRecords: this.#opts.queueDatagrams ?? DEFAULT_QUEUE_DATAGRAMS,
       queueBytes: this.#opts.queueBytes ?? DEFAULT_QUEUE_BYTES,
-      onBatch: (framed, records) => this.#onBatch(framed, records),
+      onBatch: (framed, records, ringBytes) => this.#onBatch(framed, records, ringBytes),
       log: this.#log,
       onFailure: (e) => this.#fail(e),
     });
@@ -257,8 +257,8 @@ class Collector {
   }
 
   /** A batch from the socket thread: queued here (it is already counted in the bound). */
-  #onBatch(framed: Uint8Array, records: number): void {
-    this.#batches.push({ framed, records });
+  #onBatch(framed: Uint8Array, records: number, ringBytes: number): void {
+    this.#batches.push({ framed, records, ringBytes });
     this.#draining ??= this.#drain();
   }
 
@@ -273,10 +273,12 @@ class Collector {
           this.#batches = this.#batches.slice(this.#head);
           this.#head = 0;
         }
+        // appendFramed copies the records out of the ring before it returns; the room is given
+        // back only once the writer has sealed what they triggered, so the ring bounds the
+        // writer's backlog too.
         const records = await this.#writer.appendFramed(b.framed);
         this.#records += records;
-        // Only now is its room free: until the writer has sealed what it triggered, it is queued.
-        thread.taken(b.records, b.framed.length);
+        thread.taken(b.records, b.ringBytes);
       }
     } catch (e) {
       this.#fail(e);

@@ -1,8 +1,8 @@
 /**
- * The collector's side of its socket thread (socket-thread.ts): starts the worker_thread,
- * waits for the socket to be bound, hands each batch of framed datagram records to the
- * collector in order, gives back what the writer has taken (the bounded queue's other end),
- * and stops the thread.
+ * The collector's side of its socket thread (socket-thread.ts): allocates the shared ring,
+ * starts the worker_thread, waits for the socket to be bound, hands each batch of framed
+ * datagram records (a range of the ring) to the collector in order, gives back what the writer
+ * has taken (the bounded queue's other end), and stops the thread.
  *
  * Owns: the worker's lifecycle and its failure modes (bind refused → ERR_LISTEN_FAILED naming
  * the errno; the socket failing later, the thread throwing or exiting early → the run fails
@@ -28,9 +28,13 @@ export interface SocketThreadOptions {
   listen: ListenAddress;
   recvBufferBytes: number;
   queueRecords: number;
+  /** The ring's size: the queue's byte bound (at least 256 KiB). */
   queueBytes: number;
-  /** Each batch, in arrival order: framed spool records (owned by the callee). */
-  onBatch: (framed: Uint8Array, records: number) => void;
+  /**
+   * Each batch, in arrival order: `records` framed spool records, a view into the ring, valid
+   * until the batch is given back with `taken` (`ringBytes`: what to give back).
+   */
+  onBatch: (framed: Uint8Array, records: number, ringBytes: number) => void;
   /** Diagnostics from the thread (counts and codes only). */
   log: (obj: object) => void;
   /** The thread or its socket failed after the start; the run must end. */
@@ -43,6 +47,8 @@ export interface SocketThreadStopped {
 }
 
 const BOOT = new URL('./socket-thread-boot.mjs', import.meta.url);
+/** The ring holds a few of the largest datagrams at least, whatever `queueBytes` says. */
+const MIN_RING_BYTES = 256 * 1024;
 const ENTRY = new URL('./socket-thread.ts', import.meta.url).href;
 
 export class SocketThread {
@@ -67,13 +73,15 @@ export class SocketThread {
   /** Starts the thread and binds. @throws AppError ERR_LISTEN_FAILED naming the errno (EADDRINUSE, EADDRNOTAVAIL, EACCES). */
   static async start(opts: SocketThreadOptions): Promise<SocketThread> {
     const shared = new SharedArrayBuffer(SHARED_BYTES);
+    const ringBuffer = new SharedArrayBuffer(Math.max(MIN_RING_BYTES, opts.queueBytes));
+    const ring = new Uint8Array(ringBuffer);
     const init: SocketThreadInit = {
       family: opts.listen.family,
       host: opts.listen.host,
       port: opts.listen.port,
       recvBufferBytes: opts.recvBufferBytes,
       queueRecords: opts.queueRecords,
-      queueBytes: opts.queueBytes,
+      ring: ringBuffer,
       shared,
       entry: ENTRY,
     };
@@ -97,7 +105,7 @@ export class SocketThread {
           opts.log({ event: 'recv-buffer-refused', requested: m.requested, code: m.code });
           break;
         case 'batch':
-          opts.onBatch(m.framed, m.records);
+          opts.onBatch(ring.subarray(m.start, m.end), m.records, m.skip + m.end - m.start);
           break;
         case 'socket-error':
           opts.onFailure(Object.assign(new Error(`the collector's socket failed (${m.code})`), { code: m.code }));
@@ -139,10 +147,10 @@ export class SocketThread {
     return Atomics.load(this.#inFlight, InFlightSlot.Records);
   }
 
-  /** The writer has taken a batch: frees its room in the bounded queue. */
-  taken(records: number, bytes: number): void {
+  /** The writer has taken a batch (`records`, `ringBytes` as `onBatch` gave them): frees its room in the ring. */
+  taken(records: number, ringBytes: number): void {
     Atomics.sub(this.#inFlight, InFlightSlot.Records, records);
-    Atomics.sub(this.#inFlight, InFlightSlot.Bytes, bytes);
+    Atomics.sub(this.#inFlight, InFlightSlot.Bytes, ringBytes);
   }
 
   /**

@@ -3,14 +3,16 @@
  * thread (socket-thread.ts, a worker_thread): the start parameters, the messages each way,
  * and the layout of the small shared memory block both read.
  *
- * Shared block (one SharedArrayBuffer): an Int32Array of 2 — records and framed bytes handed
- * over and not yet taken by the spool writer (the thread adds with Atomics when it posts a
- * batch, the collector subtracts when the writer has taken it: this is the bounded queue) —
- * then a Float64Array of the thread's counters, written by the thread only and read by the
- * collector for progress lines (the exact final values come in the `stopped` message).
+ * Shared memory: the ring (datagram-ring.ts) the thread frames records into, and a small
+ * block: an Int32Array of 2 — records and ring bytes handed over and not yet released by the
+ * spool writer's side (the thread adds with Atomics when it posts a batch, the collector
+ * subtracts once the writer has taken it: with the ring's own positions, this is the bounded
+ * queue) — then a Float64Array of the thread's counters, written by the thread only and read
+ * by the collector for progress lines (the exact final values come in the `stopped` message).
+ * A batch message only names a range of the ring: the bytes are there before it is posted.
  *
- * Owns: these shapes. Pure: no IO. Never: carries payload bytes outside a `batch`, nor an
- * exporter address.
+ * Owns: these shapes. Pure: no IO. Never: carries payload bytes or an exporter address in a
+ * message (they are only in the ring).
  */
 import type { KernelSocketCounts } from './socket-drops.ts';
 
@@ -20,7 +22,8 @@ export interface SocketThreadInit {
   port: number;
   recvBufferBytes: number;
   queueRecords: number;
-  queueBytes: number;
+  /** The ring: its length is the queue's byte bound. */
+  ring: SharedArrayBuffer;
   /** SHARED_BYTES long; see the layout above. */
   shared: SharedArrayBuffer;
   /** The socket thread's module (a file: URL), which the bootstrap imports. */
@@ -71,8 +74,8 @@ export type FromSocketThread =
   /** bind failed; `code` is the errno name (EADDRINUSE, EADDRNOTAVAIL, EACCES). */
   | { type: 'listen-failed'; code: string }
   | { type: 'recv-buffer-refused'; requested: number; code: string }
-  /** Framed spool records (transferred); `records` of them. */
-  | { type: 'batch'; framed: Uint8Array; records: number }
+  /** `records` framed spool records at ring[start, end), after `skip` gap bytes (datagram-ring.ts `RingBatch`). */
+  | { type: 'batch'; start: number; end: number; skip: number; records: number }
   /** The socket failed after bind; the thread stops. */
   | { type: 'socket-error'; code: string }
   /**

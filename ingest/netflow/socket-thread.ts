@@ -1,14 +1,15 @@
 /**
  * The collector's socket thread (a worker_thread started by socket-thread-handle.ts through
  * socket-thread-boot.mjs): binds the UDP socket, takes each datagram's receive time, frames it
- * as a spool record into a batch (datagram-batcher.ts) and posts the batches to the collector,
- * which seals and writes them on its own thread.
+ * as a spool record into the shared ring (datagram-ring.ts) and posts batches (ranges of the
+ * ring) to the collector, which seals and writes them on its own thread.
  *
  * Why a thread: the kernel buffers only a few thousand datagrams (net.core.rmem_max caps the
  * receive buffer; 4 MiB here, ≈ 3 000 v5 datagrams ≈ 0.1 s at 30 k/s). On one event loop,
  * every pause of the sealing side — a chunk sealed, a segment published, a major GC, code
  * being optimized at start — was a pause in reading the socket, and the kernel dropped what
- * did not fit. This thread runs nothing else; its heap holds one batch.
+ * did not fit. This thread runs nothing else, and allocates nothing per datagram but what
+ * node:dgram does.
  *
  * Owns: the socket (receive buffer asked for, size granted reported), receive times (wall
  * clock when Node delivers the datagram, sub-microsecond resolution; Node exposes no kernel
@@ -19,18 +20,18 @@
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { parentPort, workerData } from 'node:worker_threads';
-import { DatagramBatcher } from './datagram-batcher.ts';
+import { DatagramRing } from './datagram-ring.ts';
 import { readKernelSocketCounts, type KernelSocketCounts } from './socket-drops.ts';
 import { CounterSlot, countersView, inFlightView, InFlightSlot, type FromSocketThread, type SocketThreadInit, type ToSocketThread } from './socket-thread-messages.ts';
 
 /**
- * A batch is posted when it reaches BATCH_POST_BYTES, else BATCH_POST_MS after its first
+ * A batch is posted when it reaches BATCH_POST_MAX_BYTES, else BATCH_POST_MS after its first
  * datagram. Posting after every event-loop turn (a few datagrams each at 15 k datagrams/s)
  * spent ~10 % of this thread's time in postMessage, plus the collector's cost per message; a
  * timer keeps it to a few hundred messages per second at any rate. The delay is nothing next
  * to the spool's own (a chunk is sealed per MiB).
  */
-const BATCH_POST_BYTES = 256 * 1024;
+const BATCH_POST_MAX_BYTES = 256 * 1024;
 const BATCH_POST_MS = 4;
 /** At stop, how long to keep reading while the kernel still holds datagrams for us. */
 const STOP_DRAIN_MS = 2000;
@@ -39,13 +40,15 @@ const STOP_POLL_MS = 5;
 const port = parentPort;
 if (port === null) throw new TypeError('socket-thread.ts runs as a worker_thread only');
 const init = workerData as SocketThreadInit;
-const post = (m: FromSocketThread, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
+const post = (m: FromSocketThread) => port.postMessage(m);
 const inFlight = inFlightView(init.shared);
 const counters = countersView(init.shared);
-const batcher = new DatagramBatcher(init.queueRecords, init.queueBytes, {
+const ring = new DatagramRing(new Uint8Array(init.ring), init.queueRecords, {
   records: () => Atomics.load(inFlight, InFlightSlot.Records),
   bytes: () => Atomics.load(inFlight, InFlightSlot.Bytes),
 });
+/** A quarter of the ring at most, so a small ring still hands over before it is full. */
+const batchPostBytes = Math.min(BATCH_POST_MAX_BYTES, init.ring.byteLength >> 2);
 let datagrams = 0;
 let datagramBytes = 0;
 let postTimer: ReturnType<typeof setTimeout> | null = null;
@@ -54,10 +57,10 @@ let stopping = false;
 function publishCounters(): void {
   counters[CounterSlot.Datagrams] = datagrams;
   counters[CounterSlot.DatagramBytes] = datagramBytes;
-  counters[CounterSlot.QueueDrops] = batcher.dropped;
-  counters[CounterSlot.QueueDroppedBytes] = batcher.droppedBytes;
-  counters[CounterSlot.QueueHighWater] = batcher.highWater;
-  counters[CounterSlot.ExporterUnparsed] = batcher.exporterUnparsed;
+  counters[CounterSlot.QueueDrops] = ring.dropped;
+  counters[CounterSlot.QueueDroppedBytes] = ring.droppedBytes;
+  counters[CounterSlot.QueueHighWater] = ring.highWater;
+  counters[CounterSlot.ExporterUnparsed] = ring.exporterUnparsed;
 }
 
 function postBatch(): void {
@@ -65,13 +68,13 @@ function postBatch(): void {
     clearTimeout(postTimer);
     postTimer = null;
   }
-  const b = batcher.take();
   publishCounters();
-  if (b === null) return;
-  // Counted in flight before the collector can see it, so it can only ever subtract what was added.
-  Atomics.add(inFlight, InFlightSlot.Records, b.records);
-  Atomics.add(inFlight, InFlightSlot.Bytes, b.framed.length);
-  post({ type: 'batch', framed: b.framed, records: b.records }, [b.framed.buffer as ArrayBuffer]);
+  for (let b = ring.take(); b !== null; b = ring.take()) {
+    // Counted in flight before the collector can see it, so it can only ever release what was added.
+    Atomics.add(inFlight, InFlightSlot.Records, b.records);
+    Atomics.add(inFlight, InFlightSlot.Bytes, b.skip + b.end - b.start);
+    post({ type: 'batch', start: b.start, end: b.end, skip: b.skip, records: b.records });
+  }
 }
 
 function onMessage(msg: Buffer, address: string, fromPort: number): void {
@@ -80,9 +83,11 @@ function onMessage(msg: Buffer, address: string, fromPort: number): void {
   const nsec = Math.min(999_999_999, Math.floor((ms - sec * 1000) * 1e6));
   datagrams++;
   datagramBytes += msg.length;
-  batcher.push(msg, address, fromPort, sec, nsec);
-  if (batcher.bytes >= BATCH_POST_BYTES) postBatch();
-  else if (postTimer === null && batcher.records > 0) postTimer = setTimeout(postBatch, BATCH_POST_MS);
+  ring.push(msg, address, fromPort, sec, nsec);
+  // Live for progress lines (a few stores), also while everything is dropped and nothing is posted.
+  publishCounters();
+  if (ring.batchBytes >= batchPostBytes) postBatch();
+  else if (postTimer === null && ring.pendingRecords > 0) postTimer = setTimeout(postBatch, BATCH_POST_MS);
 }
 
 async function bind(): Promise<Socket | null> {
@@ -134,7 +139,7 @@ async function stop(socket: Socket, localPort: number): Promise<void> {
   post({
     type: 'stopped',
     kernel,
-    counters: { datagrams, datagramBytes, queueDrops: batcher.dropped, queueDroppedBytes: batcher.droppedBytes, queueHighWater: batcher.highWater, exporterUnparsed: batcher.exporterUnparsed },
+    counters: { datagrams, datagramBytes, queueDrops: ring.dropped, queueDroppedBytes: ring.droppedBytes, queueHighWater: ring.highWater, exporterUnparsed: ring.exporterUnparsed },
   });
 }
 
