@@ -21,8 +21,10 @@
  * Environment: BENCH_PACKETS (1 000 000), BENCH_NETFLOW_RECORDS (1 000 000),
  * BENCH_NETFLOW_RATE (20 000), BENCH_NETFLOW_STEP (40 000), BENCH_NETFLOW_RATES
  * (10000,20000,40000,80000), BENCH_NETFLOW_PARTS (decoder,end-to-end,loss: a comma-separated
- * subset runs only those; `loss` alone is the collector-loss ladder). Needs softflowd, nfcapd
- * and nfdump (apt softflowd nfdump).
+ * subset runs only those; `loss` alone is the collector-loss ladder), BENCH_NETFLOW_SENDER
+ * (python, or node), BENCH_NETFLOW_BASELINE (another checkout's bin/flowseal.mjs: its collector
+ * runs the ladder too, for a before/after in one run). Needs softflowd, nfcapd and nfdump (apt
+ * softflowd nfdump).
  * CLI: `node bin/run-ts.mjs bench/netflow.bench.ts`.
  *
  * Owns: the NetFlow comparison. Never: asserts a speed; sends anywhere but 127.0.0.1.
@@ -51,6 +53,8 @@ export interface NetflowBenchSettings {
   readonly rates: readonly number[];
   readonly parts: readonly NetflowBenchPart[];
   readonly sender: SenderKind;
+  /** Another checkout's bin/flowseal.mjs to run through the loss ladder too (before/after in one run), or null. */
+  readonly baseline: string | null;
 }
 
 export const NETFLOW_BENCH_PARTS = ['decoder', 'end-to-end', 'loss'] as const;
@@ -71,6 +75,7 @@ export function netflowSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): Ne
     rates,
     parts: parts as NetflowBenchPart[],
     sender,
+    baseline: env.BENCH_NETFLOW_BASELINE ? resolve(env.BENCH_NETFLOW_BASELINE) : null,
   };
 }
 
@@ -367,13 +372,15 @@ const ndjson = (text: string): Record<string, unknown>[] =>
     }
   });
 
-/** `flowseal ingest netflow` receiving `count` datagrams; received = its done line's datagrams. */
-async function runCollector(stream: readonly Buffer[], count: number, rate: number, sender: SenderKind): Promise<SideRun & { kernelDrops: number; queueDrops: number }> {
+type CollectorRun = SideRun & { kernelDrops: number; queueDrops: number };
+
+/** `flowseal ingest netflow` (`bin`: this checkout's, or another's) receiving `count` datagrams; received = its done line's datagrams. */
+async function runCollector(stream: readonly Buffer[], count: number, rate: number, sender: SenderKind, bin = FLOWSEAL): Promise<CollectorRun> {
   const dir = mkdtempSync(join(tmpdir(), 'flowseal-collector-bench-'));
   try {
     const spool = await spoolWithKey(dir);
     const port = await freePort();
-    const t = startTree(process.execPath, [FLOWSEAL, 'ingest', 'netflow', '--listen', `127.0.0.1:${port}`, '--spool', spool, '--quiet']);
+    const t = startTree(process.execPath, [bin, 'ingest', 'netflow', '--listen', `127.0.0.1:${port}`, '--spool', spool, '--quiet']);
     await until('the collector to listen', () => ndjson(t.stderr()).some((l) => l.event === 'listening'));
     const send = await sendPaced(port, stream, count, rate, sender);
     await new Promise((r) => setTimeout(r, 500));
@@ -422,7 +429,17 @@ export interface NetflowBenchResult {
   readonly endToEnd: { version: Version; datagrams: number; expectedRecords: number; nfcapd: SideRun; flowseal: Awaited<ReturnType<typeof runPipeline>> }[];
   /** CPU ms of a run that received nothing. */
   readonly idle: { nfcapd: number; flowseal: number } | null;
-  readonly loss: { rate: number; sent: number; achievedRate: number; nfcapd: number; flowseal: number; flowsealKernelDrops: number; flowsealQueueDrops: number }[];
+  readonly loss: {
+    rate: number;
+    sent: number;
+    achievedRate: number;
+    nfcapd: number;
+    flowseal: number;
+    flowsealKernelDrops: number;
+    flowsealQueueDrops: number;
+    /** The same with BENCH_NETFLOW_BASELINE's collector (another checkout), when set. */
+    baseline?: { received: number; kernelDrops: number; queueDrops: number };
+  }[];
   readonly loadAverage: [number, number];
 }
 
@@ -461,12 +478,24 @@ export async function runNetflowBench(s: NetflowBenchSettings, log: (line: strin
   for (const rate of s.parts.includes('loss') ? s.rates : []) {
     const nf = await runNfcapd(v5, s.step, rate, s.sender);
     const col = await runCollector(v5, s.step, rate, s.sender);
+    const base = s.baseline === null ? null : await runCollector(v5, s.step, rate, s.sender, s.baseline);
     // nfcapd's count is flows: turn it into datagrams with the stream's records per datagram.
     let expectFlows = 0;
     for (let i = 0; i < s.step; i++) expectFlows += perV5[i % perV5.length]!;
     const nfDatagrams = Math.round((nf.received / expectFlows) * s.step);
-    loss.push({ rate, sent: s.step, achievedRate: Math.min(nf.send.rate, col.send.rate), nfcapd: nfDatagrams, flowseal: col.received, flowsealKernelDrops: col.kernelDrops, flowsealQueueDrops: col.queueDrops });
-    log(`loss at ${rate}/s (sent at ${nf.send.rate.toFixed(0)} / ${col.send.rate.toFixed(0)}): nfcapd ${nfDatagrams}/${s.step}, flowseal ${col.received}/${s.step} (kernel drops ${col.kernelDrops}, queue drops ${col.queueDrops})`);
+    const achieved = Math.min(nf.send.rate, col.send.rate, base?.send.rate ?? Infinity);
+    loss.push({
+      rate,
+      sent: s.step,
+      achievedRate: achieved,
+      nfcapd: nfDatagrams,
+      flowseal: col.received,
+      flowsealKernelDrops: col.kernelDrops,
+      flowsealQueueDrops: col.queueDrops,
+      ...(base ? { baseline: { received: base.received, kernelDrops: base.kernelDrops, queueDrops: base.queueDrops } } : {}),
+    });
+    const baseText = base ? `, baseline ${base.received}/${s.step} (${base.kernelDrops} / ${base.queueDrops}, sent at ${base.send.rate.toFixed(0)})` : '';
+    log(`loss at ${rate}/s (sent at ${nf.send.rate.toFixed(0)} / ${col.send.rate.toFixed(0)}): nfcapd ${nfDatagrams}/${s.step}, flowseal ${col.received}/${s.step} (kernel drops ${col.kernelDrops}, queue drops ${col.queueDrops})${baseText}`);
   }
   return { settings: s, capture: cap.path, decoders, endToEnd, idle, loss, loadAverage: [load0, loadavg()[0]!] };
 }
@@ -490,10 +519,17 @@ export function netflowMarkdown(r: NetflowBenchResult): string {
     lines.push('');
   }
   if (r.loss.length === 0) return lines.join('\n');
-  lines.push('| v5 datagrams/s asked (achieved) | sent | nfcapd received | flowseal received (kernel / queue drops) |', '|---|---|---|---|');
-  for (const l of r.loss) lines.push(`| ${l.rate} (${l.achievedRate.toFixed(0)}) | ${l.sent} | ${l.nfcapd} | ${l.flowseal} (${l.flowsealKernelDrops} / ${l.flowsealQueueDrops}) |`);
-  const best = (k: 'nfcapd' | 'flowseal') => Math.max(0, ...r.loss.filter((l) => l[k] >= l.sent).map((l) => l.rate));
-  lines.push('', `highest rate with nothing lost: nfcapd ${best('nfcapd')}/s, flowseal ${best('flowseal')}/s`);
+  const withBase = r.loss.some((l) => l.baseline);
+  lines.push(
+    `| v5 datagrams/s asked (achieved) | sent | nfcapd received | flowseal received (kernel / queue drops) |${withBase ? ' baseline flowseal received (kernel / queue drops) |' : ''}`,
+    `|---|---|---|---|${withBase ? '---|' : ''}`,
+  );
+  for (const l of r.loss) {
+    const b = l.baseline ? ` ${l.baseline.received} (${l.baseline.kernelDrops} / ${l.baseline.queueDrops}) |` : '';
+    lines.push(`| ${l.rate} (${l.achievedRate.toFixed(0)}) | ${l.sent} | ${l.nfcapd} | ${l.flowseal} (${l.flowsealKernelDrops} / ${l.flowsealQueueDrops}) |${b}`);
+  }
+  const best = (got: (l: NetflowBenchResult['loss'][number]) => number) => Math.max(0, ...r.loss.filter((l) => got(l) >= l.sent).map((l) => l.rate));
+  lines.push('', `highest rate with nothing lost: nfcapd ${best((l) => l.nfcapd)}/s, flowseal ${best((l) => l.flowseal)}/s${withBase ? `, baseline flowseal ${best((l) => l.baseline?.received ?? 0)}/s` : ''}`);
   return lines.join('\n');
 }
 
