@@ -432,6 +432,35 @@ export function runHeartbeatName(runId: string): string {
   return `${RunId.parse(runId)}.alive`;
 }
 
+// ---------------------------------------------------------------- collector losses
+
+/**
+ * Run collector report `<spool>/segments/<runId>.collector`, written by the NetFlow/IPFIX
+ * collector (`ingest netflow --listen`) while a run is open, whenever its counts change (at
+ * most once a second), and a last time (`final`) before the run's final segment is published:
+ * the datagrams it received and those lost before the spool, by cause. For the processor's
+ * manifest counts (collector_datagrams, collector_queue_drops, collector_kernel_drops,
+ * collector_unread_at_close_bytes), so an archive says what its run never saw.
+ * Unauthenticated, like the quota file: a report. Forging one can only misreport these counts.
+ */
+export const RunCollector = z.strictObject({
+  /** Datagrams the socket delivered. */
+  datagrams: z.number().int().nonnegative(),
+  /** Dropped because the queue between socket and spool writer was full. */
+  queueDrops: z.number().int().nonnegative(),
+  /** Dropped by the kernel for a full receive buffer; null where it cannot be read. */
+  kernelDrops: z.number().int().nonnegative().nullable(),
+  /** Kernel bytes still unread when the socket closed (lost with it); null until the end or where unknown. */
+  unreadAtCloseBytes: z.number().int().nonnegative().nullable(),
+  /** True once the run's socket is closed: the counts are final. */
+  final: z.boolean(),
+});
+export type RunCollector = z.infer<typeof RunCollector>;
+
+export function runCollectorName(runId: string): string {
+  return `${RunId.parse(runId)}.collector`;
+}
+
 // ---------------------------------------------------------------- spool quota
 
 /** What ingest does when the spool reaches its size limit (`--spool-full`). */

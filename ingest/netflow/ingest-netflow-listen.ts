@@ -10,9 +10,10 @@
  * socket from being read. This thread owns the rest: the drain of those batches into the
  * SpoolWriter (the bounded queue between them: records and bytes handed over and not yet
  * taken; when it is full the socket thread drops and counts, never waits), segment rotation
- * by size and by age, the kernel's own drop count for the socket (socket-drops.ts), and a
- * clean end on `signal` (the socket read empty and closed, queue drained, final segment,
- * run-end marker).
+ * by size and by age, the kernel's own drop count for the socket (socket-drops.ts), the run
+ * collector report of those losses for the processor's manifest (run-collector-report.ts), and
+ * a clean end on `signal` (the socket read empty and closed, queue drained, final report, final
+ * segment, run-end marker).
  * Never: inspects or logs payload bytes or exporter addresses (only counts leave here).
  */
 import { ProgressReporter, type ProgressOptions } from '../progress-reporter.ts';
@@ -20,6 +21,7 @@ import { writeRunEndMarker } from '../spool/run-end-marker.ts';
 import { startRunHeartbeat } from '../spool/run-heartbeat.ts';
 import { SpoolWriter } from '../spool/spool-writer.ts';
 import { formatListenAddress, type ListenAddress } from './listen-address.ts';
+import { RunCollectorReport } from './run-collector-report.ts';
 import { readKernelSocketCounts } from './socket-drops.ts';
 import { SocketThread } from './socket-thread-handle.ts';
 
@@ -124,12 +126,14 @@ class Collector {
   readonly #requested: number;
   readonly #progress: ProgressReporter;
   readonly #log: (obj: object) => void;
+  readonly #report: RunCollectorReport;
   #thread: SocketThread | null = null;
   /** Batches handed over and not yet given to the writer, oldest first (from #head). */
   #batches: { framed: Uint8Array; records: number; ringBytes: number }[] = [];
   #head = 0;
   #records = 0;
   #kernelDrops: number | null = null;
+  #reportedFinal = false;
   #draining: Promise<void> | null = null;
   #failure: unknown = null;
   #wake: (() => void) | null = null;
@@ -140,6 +144,7 @@ class Collector {
     this.#requested = opts.recvBufferBytes ?? DEFAULT_RECV_BUFFER_BYTES;
     this.#progress = new ProgressReporter('ingest netflow', 'datagrams', () => this.#counters(), opts.progress);
     this.#log = this.#progress.wrapLog(opts.log);
+    this.#report = new RunCollectorReport(opts.spoolDir, writer.runId);
   }
 
   /** Starts the socket thread and binds. @throws AppError ERR_LISTEN_FAILED. */
@@ -179,6 +184,8 @@ class Collector {
       }
       await this.#drainAll();
       if (this.#failure !== null) throw this.#failure;
+      // Before the final segment: the processor's last manifest must see the final counts.
+      await this.#writeReport(unreadAtCloseBytes, true);
     } catch (e) {
       for (const t of timers) clearInterval(t);
       this.#progress.stop();
@@ -239,6 +246,15 @@ class Collector {
   async #pollKernel(): Promise<void> {
     const c = await readKernelSocketCounts(this.#opts.listen.family, this.#thread!.port);
     if (c !== null) this.#kernelDrops = Math.max(this.#kernelDrops ?? 0, c.drops);
+    await this.#writeReport(null, false).catch((e: unknown) => this.#fail(e));
+  }
+
+  #writeReport(unreadAtCloseBytes: number | null, final: boolean): Promise<void> {
+    // A poll still under way at the end must not follow the final report with a non-final one.
+    if (this.#reportedFinal) return Promise.resolve();
+    this.#reportedFinal = final;
+    const c = this.#thread!.counters();
+    return this.#report.write({ datagrams: c.datagrams, queueDrops: c.queueDrops, kernelDrops: this.#kernelDrops, unreadAtCloseBytes, final });
   }
 
   /** Resolves when the signal aborts or something failed. */
