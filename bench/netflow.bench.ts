@@ -23,8 +23,9 @@
  * (10000,20000,40000,80000), BENCH_NETFLOW_PARTS (decoder,end-to-end,loss: a comma-separated
  * subset runs only those; `loss` alone is the collector-loss ladder), BENCH_NETFLOW_SENDER
  * (python, or node), BENCH_NETFLOW_BASELINE (another checkout's bin/flowseal.mjs: its collector
- * runs the ladder too, for a before/after in one run). Needs softflowd, nfcapd and nfdump (apt
- * softflowd nfdump).
+ * runs the ladder too, for a before/after in one run), BENCH_NETFLOW_BARE=1 (a node:dgram socket
+ * that only counts runs it too: the floor of any collector in Node). Needs softflowd, nfcapd and
+ * nfdump (apt softflowd nfdump).
  * CLI: `node bin/run-ts.mjs bench/netflow.bench.ts`.
  *
  * Owns: the NetFlow comparison. Never: asserts a speed; sends anywhere but 127.0.0.1.
@@ -55,6 +56,8 @@ export interface NetflowBenchSettings {
   readonly sender: SenderKind;
   /** Another checkout's bin/flowseal.mjs to run through the loss ladder too (before/after in one run), or null. */
   readonly baseline: string | null;
+  /** Also run a node:dgram socket that only counts through the ladder (the floor of any Node collector). */
+  readonly bare: boolean;
 }
 
 export const NETFLOW_BENCH_PARTS = ['decoder', 'end-to-end', 'loss'] as const;
@@ -76,6 +79,7 @@ export function netflowSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): Ne
     parts: parts as NetflowBenchPart[],
     sender,
     baseline: env.BENCH_NETFLOW_BASELINE ? resolve(env.BENCH_NETFLOW_BASELINE) : null,
+    bare: env.BENCH_NETFLOW_BARE === '1',
   };
 }
 
@@ -374,7 +378,7 @@ const ndjson = (text: string): Record<string, unknown>[] =>
 
 type CollectorRun = SideRun & { kernelDrops: number; queueDrops: number };
 
-/** `flowseal ingest netflow` (`bin`: this checkout's, or another's) receiving `count` datagrams; received = its done line's datagrams. */
+/** `flowseal ingest netflow` (`bin`: this checkout's, or another's) receiving `count` datagrams; received = its done line's records (datagrams sealed). */
 async function runCollector(stream: readonly Buffer[], count: number, rate: number, sender: SenderKind, bin = FLOWSEAL): Promise<CollectorRun> {
   const dir = mkdtempSync(join(tmpdir(), 'flowseal-collector-bench-'));
   try {
@@ -387,10 +391,36 @@ async function runCollector(stream: readonly Buffer[], count: number, rate: numb
     const { cpuMs } = await t.stop('SIGTERM');
     const done = ndjson(t.stderr()).find((l) => l.event === 'done');
     if (!done) throw new Error(`collector: no done line: ${t.stderr().slice(-800)}`);
-    return { received: Number(done.datagrams), cpuMs, send, kernelDrops: Number(done.kernelDrops ?? 0), queueDrops: Number(done.queueDrops ?? 0) };
+    // Sealed, not merely delivered: a datagram the queue dropped was received and still lost.
+    return { received: Number(done.records), cpuMs, send, kernelDrops: Number(done.kernelDrops ?? 0), queueDrops: Number(done.queueDrops ?? 0) };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * The floor of any Node collector: a node:dgram socket (same 32 MiB receive buffer asked)
+ * whose handler only counts, in a process of its own. What it receives at a rate bounds what a
+ * collector in Node can; the gap to nfcapd at the same rate is node:dgram's own cost.
+ */
+const BARE_RECEIVER = [
+  "const s = require('node:dgram').createSocket({ type: 'udp4', recvBufferSize: 32 << 20 });",
+  'let n = 0;',
+  "s.on('message', () => n++);",
+  "s.bind(Number(process.argv[1]), '127.0.0.1', () => process.stderr.write('listening\\n'));",
+  "process.on('SIGTERM', () => { process.stderr.write(`RECEIVED ${n}\\n`); process.exit(0); });",
+].join('\n');
+
+async function runBareNode(stream: readonly Buffer[], count: number, rate: number, sender: SenderKind): Promise<SideRun> {
+  const port = await freePort();
+  const t = startTree(process.execPath, ['-e', BARE_RECEIVER, String(port)]);
+  await until('the bare receiver to listen', () => t.stderr().includes('listening'));
+  const send = await sendPaced(port, stream, count, rate, sender);
+  await new Promise((r) => setTimeout(r, 500));
+  const { cpuMs } = await t.stop('SIGTERM');
+  const m = /RECEIVED (\d+)/.exec(t.stderr());
+  if (!m) throw new Error(`bare receiver: no count: ${t.stderr().slice(-400)}`);
+  return { received: Number(m[1]), cpuMs, send };
 }
 
 /** `flowseal pipeline --netflow-listen` receiving `count` datagrams; received = the manifests' flows. */
@@ -439,6 +469,8 @@ export interface NetflowBenchResult {
     flowsealQueueDrops: number;
     /** The same with BENCH_NETFLOW_BASELINE's collector (another checkout), when set. */
     baseline?: { received: number; kernelDrops: number; queueDrops: number };
+    /** What a node:dgram socket that only counts received (BENCH_NETFLOW_BARE=1). */
+    bareNode?: number;
   }[];
   readonly loadAverage: [number, number];
 }
@@ -479,11 +511,12 @@ export async function runNetflowBench(s: NetflowBenchSettings, log: (line: strin
     const nf = await runNfcapd(v5, s.step, rate, s.sender);
     const col = await runCollector(v5, s.step, rate, s.sender);
     const base = s.baseline === null ? null : await runCollector(v5, s.step, rate, s.sender, s.baseline);
+    const bare = s.bare ? await runBareNode(v5, s.step, rate, s.sender) : null;
     // nfcapd's count is flows: turn it into datagrams with the stream's records per datagram.
     let expectFlows = 0;
     for (let i = 0; i < s.step; i++) expectFlows += perV5[i % perV5.length]!;
     const nfDatagrams = Math.round((nf.received / expectFlows) * s.step);
-    const achieved = Math.min(nf.send.rate, col.send.rate, base?.send.rate ?? Infinity);
+    const achieved = Math.min(nf.send.rate, col.send.rate, base?.send.rate ?? Infinity, bare?.send.rate ?? Infinity);
     loss.push({
       rate,
       sent: s.step,
@@ -493,9 +526,11 @@ export async function runNetflowBench(s: NetflowBenchSettings, log: (line: strin
       flowsealKernelDrops: col.kernelDrops,
       flowsealQueueDrops: col.queueDrops,
       ...(base ? { baseline: { received: base.received, kernelDrops: base.kernelDrops, queueDrops: base.queueDrops } } : {}),
+      ...(bare ? { bareNode: bare.received } : {}),
     });
     const baseText = base ? `, baseline ${base.received}/${s.step} (${base.kernelDrops} / ${base.queueDrops}, sent at ${base.send.rate.toFixed(0)})` : '';
-    log(`loss at ${rate}/s (sent at ${nf.send.rate.toFixed(0)} / ${col.send.rate.toFixed(0)}): nfcapd ${nfDatagrams}/${s.step}, flowseal ${col.received}/${s.step} (kernel drops ${col.kernelDrops}, queue drops ${col.queueDrops})${baseText}`);
+    const bareText = bare ? `, bare node:dgram ${bare.received}/${s.step} (sent at ${bare.send.rate.toFixed(0)})` : '';
+    log(`loss at ${rate}/s (sent at ${nf.send.rate.toFixed(0)} / ${col.send.rate.toFixed(0)}): nfcapd ${nfDatagrams}/${s.step}, flowseal ${col.received}/${s.step} (kernel drops ${col.kernelDrops}, queue drops ${col.queueDrops})${baseText}${bareText}`);
   }
   return { settings: s, capture: cap.path, decoders, endToEnd, idle, loss, loadAverage: [load0, loadavg()[0]!] };
 }
@@ -520,16 +555,22 @@ export function netflowMarkdown(r: NetflowBenchResult): string {
   }
   if (r.loss.length === 0) return lines.join('\n');
   const withBase = r.loss.some((l) => l.baseline);
+  const withBare = r.loss.some((l) => l.bareNode !== undefined);
   lines.push(
-    `| v5 datagrams/s asked (achieved) | sent | nfcapd received | flowseal received (kernel / queue drops) |${withBase ? ' baseline flowseal received (kernel / queue drops) |' : ''}`,
-    `|---|---|---|---|${withBase ? '---|' : ''}`,
+    `| v5 datagrams/s asked (achieved) | sent | nfcapd received | flowseal sealed (kernel / queue drops) |${withBase ? ' baseline flowseal sealed (kernel / queue drops) |' : ''}${withBare ? ' bare node:dgram received |' : ''}`,
+    `|---|---|---|---|${withBase ? '---|' : ''}${withBare ? '---|' : ''}`,
   );
   for (const l of r.loss) {
     const b = l.baseline ? ` ${l.baseline.received} (${l.baseline.kernelDrops} / ${l.baseline.queueDrops}) |` : '';
-    lines.push(`| ${l.rate} (${l.achievedRate.toFixed(0)}) | ${l.sent} | ${l.nfcapd} | ${l.flowseal} (${l.flowsealKernelDrops} / ${l.flowsealQueueDrops}) |${b}`);
+    const n = withBare ? ` ${l.bareNode ?? ''} |` : '';
+    lines.push(`| ${l.rate} (${l.achievedRate.toFixed(0)}) | ${l.sent} | ${l.nfcapd} | ${l.flowseal} (${l.flowsealKernelDrops} / ${l.flowsealQueueDrops}) |${b}${n}`);
   }
   const best = (got: (l: NetflowBenchResult['loss'][number]) => number) => Math.max(0, ...r.loss.filter((l) => got(l) >= l.sent).map((l) => l.rate));
-  lines.push('', `highest rate with nothing lost: nfcapd ${best((l) => l.nfcapd)}/s, flowseal ${best((l) => l.flowseal)}/s${withBase ? `, baseline flowseal ${best((l) => l.baseline?.received ?? 0)}/s` : ''}`);
+  lines.push(
+    '',
+    `highest rate with nothing lost: nfcapd ${best((l) => l.nfcapd)}/s, flowseal ${best((l) => l.flowseal)}/s` +
+      `${withBase ? `, baseline flowseal ${best((l) => l.baseline?.received ?? 0)}/s` : ''}${withBare ? `, bare node:dgram ${best((l) => l.bareNode ?? 0)}/s` : ''}`,
+  );
   return lines.join('\n');
 }
 
