@@ -139,17 +139,25 @@ export function encodeSpoolRecord(out: SpoolBuffer, rec: SpoolRecordInput): numb
   if (rec.kind === RecordKind.FlowDatagram && capLen < SPOOL_DATAGRAM_ADDRESS_BYTES) throw new TypeError('spool record: datagram without address');
   if (!(rec.tsNsec >= 0 && rec.tsNsec < 1e9)) throw new TypeError('spool record: tsNsec out of range');
   const at = out.reserve(SPOOL_RECORD_HEADER_BYTES + capLen);
-  const v = out.view;
-  v.setUint8(at, rec.kind);
-  v.setUint8(at + 1, 0);
-  v.setUint16(at + 2, rec.linkType, true);
-  v.setUint32(at + 4, rec.ifIndex, true);
-  v.setUint32(at + 8, rec.tsSec, true);
-  v.setUint32(at + 12, rec.tsNsec, true);
-  v.setUint32(at + 16, rec.origLen, true);
-  v.setUint32(at + 20, capLen, true);
+  writeSpoolRecordHeader(out.view, at, rec.kind, rec.linkType, rec.ifIndex, rec.tsSec, rec.tsNsec, rec.origLen, capLen);
   out.raw.set(rec.data, at + SPOOL_RECORD_HEADER_BYTES);
   return SPOOL_RECORD_HEADER_BYTES + capLen;
+}
+
+/**
+ * Writes a record's 24-byte header at `at` in `v`, for framing in place where a SpoolBuffer
+ * does not fit (the collector frames straight into shared memory); the `capLen` body bytes
+ * follow. Unchecked: callers bound-check as `encodeSpoolRecord` does.
+ */
+export function writeSpoolRecordHeader(v: DataView, at: number, kind: RecordKind, linkType: number, ifIndex: number, tsSec: number, tsNsec: number, origLen: number, capLen: number): void {
+  v.setUint8(at, kind);
+  v.setUint8(at + 1, 0);
+  v.setUint16(at + 2, linkType, true);
+  v.setUint32(at + 4, ifIndex, true);
+  v.setUint32(at + 8, tsSec, true);
+  v.setUint32(at + 12, tsNsec, true);
+  v.setUint32(at + 16, origLen, true);
+  v.setUint32(at + 20, capLen, true);
 }
 
 function recordInvalid(msg: string, offset: number, index: number): AppError {
@@ -422,6 +430,35 @@ export const RUN_HEARTBEAT_INTERVAL_MS = 5_000;
 
 export function runHeartbeatName(runId: string): string {
   return `${RunId.parse(runId)}.alive`;
+}
+
+// ---------------------------------------------------------------- collector losses
+
+/**
+ * Run collector report `<spool>/segments/<runId>.collector`, written by the NetFlow/IPFIX
+ * collector (`ingest netflow --listen`) while a run is open, whenever its counts change (at
+ * most once a second), and a last time (`final`) before the run's final segment is published:
+ * the datagrams it received and those lost before the spool, by cause. For the processor's
+ * manifest counts (collector_datagrams, collector_queue_drops, collector_kernel_drops,
+ * collector_unread_at_close_bytes), so an archive says what its run never saw.
+ * Unauthenticated, like the quota file: a report. Forging one can only misreport these counts.
+ */
+export const RunCollector = z.strictObject({
+  /** Datagrams the socket delivered. */
+  datagrams: z.number().int().nonnegative(),
+  /** Dropped because the queue between socket and spool writer was full. */
+  queueDrops: z.number().int().nonnegative(),
+  /** Dropped by the kernel for a full receive buffer; null where it cannot be read. */
+  kernelDrops: z.number().int().nonnegative().nullable(),
+  /** Kernel bytes still unread when the socket closed (lost with it); null until the end or where unknown. */
+  unreadAtCloseBytes: z.number().int().nonnegative().nullable(),
+  /** True once the run's socket is closed: the counts are final. */
+  final: z.boolean(),
+});
+export type RunCollector = z.infer<typeof RunCollector>;
+
+export function runCollectorName(runId: string): string {
+  return `${RunId.parse(runId)}.collector`;
 }
 
 // ---------------------------------------------------------------- spool quota

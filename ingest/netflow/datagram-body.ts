@@ -29,18 +29,27 @@ export class DatagramBody {
    * Returns false if the text is not an address (then the address bytes are zeros).
    */
   setExporterText(text: string): boolean {
-    let bytes = this.#cache.get(text);
-    if (bytes === undefined) {
-      bytes = this.#parse(text);
-      if (this.#cache.size >= CACHE_LIMIT) this.#cache.clear();
-      this.#cache.set(text, bytes);
-    }
+    const bytes = this.exporterAddress(text);
     if (bytes === null) {
       this.#buf.fill(0, 0, SPOOL_DATAGRAM_ADDRESS_BYTES);
       return false;
     }
     this.#buf.set(bytes, 0);
     return true;
+  }
+
+  /**
+   * The 16 address bytes for the socket's text (as `setExporterText` takes it), or null if it is
+   * not an address. Cached: the array is shared, never change it.
+   */
+  exporterAddress(text: string): Uint8Array | null {
+    let bytes = this.#cache.get(text);
+    if (bytes === undefined) {
+      bytes = this.#parse(text);
+      if (this.#cache.size >= CACHE_LIMIT) this.#cache.clear();
+      this.#cache.set(text, bytes);
+    }
+    return bytes;
   }
 
   /** Sets an IPv4 exporter (u32, host order of the number: 0x7f000001 is 127.0.0.1). */

@@ -2,8 +2,9 @@
  * The live collector on real UDP sockets on loopback (IPv4 127.0.0.1 and IPv6 ::1): every
  * datagram sent is in the spool, byte-exact, with the sender's address and port; progress
  * lines parse and their counts match; a burst that overflows the bounded queue is counted
- * (sent = sealed + queue drops + kernel drops), never silently lost; and bad listen
- * addresses are refused with their own codes.
+ * (sent = sealed + queue drops + kernel drops), never silently lost, and the counts reach the
+ * run collector report the processor's manifest reads; and bad listen addresses are refused
+ * with their own codes.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,6 +13,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AppError, ErrorCode } from '../../schemas/errors.ts';
+import { RunCollector, runCollectorName } from '../../schemas/spool.ts';
 import { runIngestNetflowListen, type IngestNetflowListenResult } from './ingest-netflow-listen.ts';
 import { parseListenAddress } from './listen-address.ts';
 import { lineSink, readDatagrams, until, withSpool } from './netflow-test-helpers.test-util.ts';
@@ -81,6 +83,13 @@ async function checkRun(spoolDir: string, keys: ProcessorKeys, runId: string, se
   assert.equal(res.segments, finals.length);
   assert.ok(existsSync(join(spoolDir, 'segments', `${runId}.end`)), 'run-end marker written');
   assert.deepEqual(JSON.parse(await readFile(join(spoolDir, 'segments', `${runId}.end`), 'utf8')), { segments: finals.length });
+  await checkCollectorReport(spoolDir, runId, res);
+}
+
+/** The run collector report (for the processor's manifest) carries the run's final loss counts. */
+async function checkCollectorReport(spoolDir: string, runId: string, res: IngestNetflowListenResult): Promise<void> {
+  const report = RunCollector.parse(JSON.parse(await readFile(join(spoolDir, 'segments', runCollectorName(runId)), 'utf8')));
+  assert.deepEqual(report, { datagrams: res.datagrams, queueDrops: res.queueDrops, kernelDrops: res.kernelDrops, unreadAtCloseBytes: res.unreadAtCloseBytes, final: true });
 }
 
 for (const family of [4, 6] as const) {
@@ -154,6 +163,7 @@ test('a burst that overflows the bounded queue: drops are counted and reported, 
     const dropLines = lines.filter((l) => l.event === 'drops');
     assert.ok(dropLines.length > 0, 'a drops line is written when drops grow');
     assert.equal(lines.filter((l) => l.event === 'progress').at(-1)!.queueDrops, res.queueDrops);
+    await checkCollectorReport(spoolDir, 'burst', res);
     const { datagrams } = await readDatagrams(spoolDir, keys, 'burst');
     assert.equal(datagrams.length, res.records);
     // Sealed datagrams are a subsequence of what was sent, in order, byte-exact.

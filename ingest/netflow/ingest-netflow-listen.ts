@@ -4,25 +4,26 @@
  * flow-export datagram record. It never parses templates or records: decoding is the sealed
  * processor's.
  *
- * Owns: the socket (a large receive buffer, the size granted reported), the bounded queue
- * between socket and disk (datagram-queue.ts: the socket handler never waits, a full queue
- * drops and counts), the drain into the SpoolWriter, segment rotation by size and by age, the
- * kernel's own drop count for the socket (socket-drops.ts), and a clean end on `signal` (socket
- * closed, queue drained, final segment, run-end marker). Receive time is when Node delivers
- * the datagram (Node exposes no kernel timestamp), wall clock, sub-microsecond resolution.
+ * Two threads. The socket thread (socket-thread.ts) only receives: it binds the socket (a
+ * large receive buffer, the size granted reported), timestamps and frames each datagram and
+ * hands batches over, so sealing, disk writes and garbage collection here never stop the
+ * socket from being read. This thread owns the rest: the drain of those batches into the
+ * SpoolWriter (the bounded queue between them: records and bytes handed over and not yet
+ * taken; when it is full the socket thread drops and counts, never waits), segment rotation
+ * by size and by age, the kernel's own drop count for the socket (socket-drops.ts), the run
+ * collector report of those losses for the processor's manifest (run-collector-report.ts), and
+ * a clean end on `signal` (the socket read empty and closed, queue drained, final report, final
+ * segment, run-end marker).
  * Never: inspects or logs payload bytes or exporter addresses (only counts leave here).
  */
-import { createSocket, type Socket } from 'node:dgram';
-import { AppError, ErrorCode } from '../../schemas/errors.ts';
-import { RecordKind, type SpoolRecordInput } from '../../schemas/spool.ts';
 import { ProgressReporter, type ProgressOptions } from '../progress-reporter.ts';
 import { writeRunEndMarker } from '../spool/run-end-marker.ts';
 import { startRunHeartbeat } from '../spool/run-heartbeat.ts';
 import { SpoolWriter } from '../spool/spool-writer.ts';
-import { DatagramBody } from './datagram-body.ts';
-import { DatagramQueue, newQueuedDatagram } from './datagram-queue.ts';
 import { formatListenAddress, type ListenAddress } from './listen-address.ts';
+import { RunCollectorReport } from './run-collector-report.ts';
 import { readKernelSocketCounts } from './socket-drops.ts';
+import { SocketThread } from './socket-thread-handle.ts';
 
 export interface IngestNetflowListenOptions {
   listen: ListenAddress;
@@ -43,7 +44,10 @@ export interface IngestNetflowListenOptions {
   spoolQuota?: { maxBytes: number; policy: 'pause' | 'drop-oldest' } | undefined;
   /** Socket receive buffer to ask for (bytes); default 32 MiB. The kernel may grant less. */
   recvBufferBytes?: number;
-  /** Queue bounds; defaults 65,536 datagrams and 64 MiB of payload. */
+  /**
+   * Bounds of the queue between the socket thread and the writer; defaults 65,536 datagrams
+   * and 64 MiB of framed records (payload + 40 bytes of record header and address each).
+   */
   queueDatagrams?: number;
   queueBytes?: number;
   /** Called once the socket is bound, with the port actually bound (tests bind port 0). */
@@ -66,6 +70,13 @@ export interface IngestNetflowListenResult {
   /** Datagrams the kernel dropped for a full receive buffer (null where it cannot be read). */
   kernelDrops: number | null;
   queueHighWater: number;
+  /**
+   * Bytes the kernel still held for the socket when it was closed at the end (the socket is
+   * read empty first, for up to 2 s: non-zero only if the sender never paused); those
+   * datagrams are lost with the socket. Kernel bookkeeping bytes, not datagrams; null where
+   * it cannot be read.
+   */
+  unreadAtCloseBytes: number | null;
   recvBufferRequested: number;
   recvBufferGranted: number;
   /** Datagrams whose exporter address text did not parse (sealed with a zero address). */
@@ -79,42 +90,6 @@ export const DEFAULT_QUEUE_DATAGRAMS = 65_536;
 export const DEFAULT_QUEUE_BYTES = 64 * 1024 * 1024;
 export const DEFAULT_SEGMENT_MAX_AGE_MS = 60_000;
 const KERNEL_POLL_MS = 1000;
-/**
- * The drain yields to the event loop after this many records. Awaiting an append that sealed
- * nothing resumes as a microtask, so without this a long queue would be drained without the
- * socket being read once, while the kernel buffer fills. (On the shared 2-core bench machine
- * the zero-loss rate was too noisy to show a difference either way; this is about not
- * starving the socket by construction.)
- */
-const DRAIN_YIELD_EVERY = 64;
-const yieldToEventLoop = () => new Promise<void>((r) => setImmediate(r));
-
-/** Binds a UDP socket. @throws AppError ERR_LISTEN_FAILED naming the errno (EADDRINUSE, EADDRNOTAVAIL, EACCES). */
-async function bindSocket(listen: ListenAddress): Promise<Socket> {
-  const socket = createSocket({ type: listen.family === 6 ? 'udp6' : 'udp4' });
-  await new Promise<void>((resolve, reject) => {
-    const onError = (e: NodeJS.ErrnoException) => {
-      socket.close();
-      reject(new AppError(ErrorCode.ListenFailed, `cannot listen on ${formatListenAddress(listen)} (${e.code ?? 'unknown'})`, { cause: e }));
-    };
-    socket.once('error', onError);
-    socket.bind(listen.port, listen.host, () => {
-      socket.off('error', onError);
-      resolve();
-    });
-  });
-  return socket;
-}
-
-/** Asks for `bytes` of receive buffer; returns what the kernel reports (Linux: twice what it granted, its bookkeeping). */
-function growReceiveBuffer(socket: Socket, bytes: number, log: (obj: object) => void): number {
-  try {
-    socket.setRecvBufferSize(bytes);
-  } catch (e) {
-    log({ event: 'recv-buffer-refused', requested: bytes, code: (e as NodeJS.ErrnoException).code ?? 'unknown' });
-  }
-  return socket.getRecvBufferSize();
-}
 
 /**
  * Runs the collector until `signal` aborts, then ends the run cleanly. Throws
@@ -129,14 +104,13 @@ export async function runIngestNetflowListen(opts: IngestNetflowListenOptions): 
     segmentMaxAgeMs: opts.segmentMaxAgeMs ?? DEFAULT_SEGMENT_MAX_AGE_MS,
     ...(opts.spoolQuota ? { quota: { ...opts.spoolQuota, log: (e: Record<string, unknown>) => opts.log(e) } } : {}),
   });
-  let socket: Socket;
+  const collector = new Collector(opts, writer);
   try {
-    socket = await bindSocket(opts.listen);
+    await collector.start();
   } catch (e) {
     await writer.abort();
     throw e;
   }
-  const collector = new Collector(opts, writer, socket);
   const stopHeartbeat = await startRunHeartbeat(opts.spoolDir, writer.runId);
   try {
     return await collector.run();
@@ -145,92 +119,113 @@ export async function runIngestNetflowListen(opts: IngestNetflowListenOptions): 
   }
 }
 
-/** One run of the collector: socket → queue → writer. */
+/** One run of the collector: socket thread → batches → writer. */
 class Collector {
   readonly #opts: IngestNetflowListenOptions;
   readonly #writer: SpoolWriter;
-  readonly #socket: Socket;
-  readonly #queue: DatagramQueue;
-  readonly #body = new DatagramBody();
-  readonly #item = newQueuedDatagram();
-  readonly #rec: SpoolRecordInput = { kind: RecordKind.FlowDatagram, linkType: 0, ifIndex: 0, tsSec: 0, tsNsec: 0, origLen: 0, data: new Uint8Array(0) };
-  readonly #port: number;
-  #datagrams = 0;
-  #datagramBytes = 0;
+  readonly #requested: number;
+  readonly #progress: ProgressReporter;
+  readonly #log: (obj: object) => void;
+  readonly #report: RunCollectorReport;
+  #thread: SocketThread | null = null;
+  /** Batches handed over and not yet given to the writer, oldest first (from #head). */
+  #batches: { framed: Uint8Array; records: number; ringBytes: number }[] = [];
+  #head = 0;
   #records = 0;
-  #exporterUnparsed = 0;
   #kernelDrops: number | null = null;
+  #reportedFinal = false;
   #draining: Promise<void> | null = null;
   #failure: unknown = null;
   #wake: (() => void) | null = null;
 
-  constructor(opts: IngestNetflowListenOptions, writer: SpoolWriter, socket: Socket) {
+  constructor(opts: IngestNetflowListenOptions, writer: SpoolWriter) {
     this.#opts = opts;
     this.#writer = writer;
-    this.#socket = socket;
-    this.#queue = new DatagramQueue(opts.queueDatagrams ?? DEFAULT_QUEUE_DATAGRAMS, opts.queueBytes ?? DEFAULT_QUEUE_BYTES);
-    this.#port = socket.address().port;
+    this.#requested = opts.recvBufferBytes ?? DEFAULT_RECV_BUFFER_BYTES;
+    this.#progress = new ProgressReporter('ingest netflow', 'datagrams', () => this.#counters(), opts.progress);
+    this.#log = this.#progress.wrapLog(opts.log);
+    this.#report = new RunCollectorReport(opts.spoolDir, writer.runId);
+  }
+
+  /** Starts the socket thread and binds. @throws AppError ERR_LISTEN_FAILED. */
+  async start(): Promise<void> {
+    this.#thread = await SocketThread.start({
+      listen: this.#opts.listen,
+      recvBufferBytes: this.#requested,
+      queueRecords: this.#opts.queueDatagrams ?? DEFAULT_QUEUE_DATAGRAMS,
+      queueBytes: this.#opts.queueBytes ?? DEFAULT_QUEUE_BYTES,
+      onBatch: (framed, records, ringBytes) => this.#onBatch(framed, records, ringBytes),
+      log: this.#log,
+      onFailure: (e) => this.#fail(e),
+    });
   }
 
   async run(): Promise<IngestNetflowListenResult> {
     const opts = this.#opts;
-    const requested = opts.recvBufferBytes ?? DEFAULT_RECV_BUFFER_BYTES;
-    const progress = new ProgressReporter('ingest netflow', 'datagrams', () => this.#counters(), opts.progress);
-    const log = progress.wrapLog(opts.log);
-    const granted = growReceiveBuffer(this.#socket, requested, log);
-    this.#socket.on('message', (msg, rinfo) => this.#onMessage(msg, rinfo.address, rinfo.port));
-    this.#socket.on('error', (e) => this.#fail(e));
-    log({ event: 'listening', runId: this.#writer.runId, address: formatListenAddress({ ...opts.listen, port: this.#port }), recvBufferRequested: requested, recvBufferGranted: granted });
+    const thread = this.#thread!;
+    const requested = this.#requested;
+    const granted = thread.recvBufferGranted;
+    const log = this.#log;
+    log({ event: 'listening', runId: this.#writer.runId, address: formatListenAddress({ ...opts.listen, port: thread.port }), recvBufferRequested: requested, recvBufferGranted: granted });
     if (granted < requested) {
       log({ event: 'recv-buffer-capped', requested, granted, hint: 'the kernel capped the receive buffer: raise net.core.rmem_max (sysctl) for bursts' });
     }
-    opts.onListening?.(this.#port);
-    progress.start();
+    opts.onListening?.(thread.port);
+    this.#progress.start();
     const timers = this.#startTimers();
+    let unreadAtCloseBytes: number | null = null;
     try {
       await this.#untilStopped();
-      // The socket's /proc line disappears with it: read the kernel's count first.
-      await this.#pollKernel();
-      await new Promise<void>((r) => this.#socket.close(() => r()));
+      const stopped = await thread.stop();
+      if (stopped.kernel !== null) {
+        this.#kernelDrops = stopped.kernel.drops;
+        unreadAtCloseBytes = stopped.kernel.queuedBytes;
+        if (unreadAtCloseBytes > 0) log({ event: 'unread-at-close', bytes: unreadAtCloseBytes, hint: 'the sender did not pause within 2 s of the stop: what the kernel still held is lost with the socket' });
+      }
       await this.#drainAll();
       if (this.#failure !== null) throw this.#failure;
+      // Before the final segment: the processor's last manifest must see the final counts.
+      await this.#writeReport(unreadAtCloseBytes, true);
     } catch (e) {
       for (const t of timers) clearInterval(t);
-      progress.stop();
-      await this.#closeSocketQuietly();
+      this.#progress.stop();
+      await thread.terminate();
       await this.#writer.abort();
       throw e;
     }
     for (const t of timers) clearInterval(t);
-    progress.stop();
+    const c = thread.counters();
+    this.#progress.stop();
     const res = await this.#writer.close();
     await writeRunEndMarker(opts.spoolDir, this.#writer.runId, res.segments);
     const q = this.#writer.quota;
     return {
       runId: this.#writer.runId,
-      datagrams: this.#datagrams,
-      datagramBytes: this.#datagramBytes,
+      datagrams: c.datagrams,
+      datagramBytes: c.datagramBytes,
       records: res.records,
       segments: res.segments,
       bytes: res.bytes,
-      queueDrops: this.#queue.dropped,
+      queueDrops: c.queueDrops,
       kernelDrops: this.#kernelDrops,
-      queueHighWater: this.#queue.highWater,
+      queueHighWater: c.queueHighWater,
+      unreadAtCloseBytes,
       recvBufferRequested: requested,
       recvBufferGranted: granted,
-      exporterUnparsed: this.#exporterUnparsed,
+      exporterUnparsed: c.exporterUnparsed,
       ...(q ? { quota: { pauses: q.pauses, pausedMs: q.pausedMs, droppedSegments: q.droppedSegments } } : {}),
     };
   }
 
   #counters() {
+    const c = this.#thread!.counters();
     const kernel = this.#kernelDrops ?? 0;
     return {
-      units: this.#datagrams,
+      units: c.datagrams,
       records: this.#records,
-      bytes: this.#datagramBytes,
-      drops: this.#queue.dropped + kernel,
-      extra: { queued: this.#queue.length, queueDrops: this.#queue.dropped, kernelDrops: kernel },
+      bytes: c.datagramBytes,
+      drops: c.queueDrops + kernel,
+      extra: { queued: this.#thread!.queuedRecords, queueDrops: c.queueDrops, kernelDrops: kernel },
     };
   }
 
@@ -249,8 +244,17 @@ class Collector {
   }
 
   async #pollKernel(): Promise<void> {
-    const c = await readKernelSocketCounts(this.#opts.listen.family, this.#port);
-    if (c !== null) this.#kernelDrops = c.drops;
+    const c = await readKernelSocketCounts(this.#opts.listen.family, this.#thread!.port);
+    if (c !== null) this.#kernelDrops = Math.max(this.#kernelDrops ?? 0, c.drops);
+    await this.#writeReport(null, false).catch((e: unknown) => this.#fail(e));
+  }
+
+  #writeReport(unreadAtCloseBytes: number | null, final: boolean): Promise<void> {
+    // A poll still under way at the end must not follow the final report with a non-final one.
+    if (this.#reportedFinal) return Promise.resolve();
+    this.#reportedFinal = final;
+    const c = this.#thread!.counters();
+    return this.#report.write({ datagrams: c.datagrams, queueDrops: c.queueDrops, kernelDrops: this.#kernelDrops, unreadAtCloseBytes, final });
   }
 
   /** Resolves when the signal aborts or something failed. */
@@ -268,36 +272,29 @@ class Collector {
     this.#wake?.();
   }
 
-  /** The socket side: never waits. */
-  #onMessage(msg: Buffer, address: string, port: number): void {
-    const ms = performance.timeOrigin + performance.now();
-    const sec = Math.floor(ms / 1000);
-    const nsec = Math.min(999_999_999, Math.floor((ms - sec * 1000) * 1e6));
-    this.#datagrams++;
-    this.#datagramBytes += msg.length;
-    if (this.#queue.push(msg, address, port, sec, nsec) && this.#draining === null) this.#draining = this.#drain();
+  /** A batch from the socket thread: queued here (it is already counted in the bound). */
+  #onBatch(framed: Uint8Array, records: number, ringBytes: number): void {
+    this.#batches.push({ framed, records, ringBytes });
+    this.#draining ??= this.#drain();
   }
 
-  /** The disk side: one record per datagram, waiting for the writer whenever it seals. */
+  /** The disk side: a batch at a time, waiting for the writer whenever it seals. */
   async #drain(): Promise<void> {
-    const item = this.#item;
-    const rec = this.#rec;
-    let sinceYield = 0;
+    const thread = this.#thread!;
     try {
-      while (this.#failure === null && this.#queue.shift(item)) {
-        if (!this.#body.setExporterText(item.address)) this.#exporterUnparsed++;
-        rec.data = this.#body.withPayload(item.payload);
-        rec.ifIndex = item.port;
-        rec.tsSec = item.tsSec;
-        rec.tsNsec = item.tsNsec;
-        rec.origLen = rec.data.length;
-        const done = this.#writer.append(rec);
-        this.#records++;
-        await done;
-        if (++sinceYield === DRAIN_YIELD_EVERY) {
-          sinceYield = 0;
-          await yieldToEventLoop();
+      while (this.#failure === null && this.#head < this.#batches.length) {
+        const b = this.#batches[this.#head]!;
+        this.#batches[this.#head++] = undefined as never;
+        if (this.#head > 1024 && this.#head * 2 > this.#batches.length) {
+          this.#batches = this.#batches.slice(this.#head);
+          this.#head = 0;
         }
+        // appendFramed copies the records out of the ring before it returns; the room is given
+        // back only once the writer has sealed what they triggered, so the ring bounds the
+        // writer's backlog too.
+        const records = await this.#writer.appendFramed(b.framed);
+        this.#records += records;
+        thread.taken(b.records, b.ringBytes);
       }
     } catch (e) {
       this.#fail(e);
@@ -307,19 +304,9 @@ class Collector {
   }
 
   async #drainAll(): Promise<void> {
-    while (this.#draining !== null || (this.#queue.length > 0 && this.#failure === null)) {
+    while (this.#draining !== null || (this.#head < this.#batches.length && this.#failure === null)) {
       this.#draining ??= this.#drain();
       await this.#draining;
     }
-  }
-
-  async #closeSocketQuietly(): Promise<void> {
-    await new Promise<void>((r) => {
-      try {
-        this.#socket.close(() => r());
-      } catch {
-        r();
-      }
-    });
   }
 }

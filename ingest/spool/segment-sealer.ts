@@ -3,7 +3,7 @@
  * fresh ephemeral key → `enc` in the header; the rest of the header is the `info`), then
  * each chunk sealed in order (§5.2 nonce sequence) with AAD = u32 chunk index ‖ u8 final.
  *
- * Owns: producing the header bytes and the framed chunks (`u32 length ‖ ciphertext`). Pure
+ * Owns: producing the header bytes and the framed chunks (`u32 length ‖ ciphertext`, in two parts). Pure
  * apart from Web Crypto. Never: opens anything — a sender context has no `open`, and once a
  * segment is finished the context is dropped.
  */
@@ -75,17 +75,20 @@ export class SegmentSealer {
 
   /**
    * Seals the next chunk (≤ 1 MiB plaintext); `last` marks the segment's final chunk, after
-   * which the sealer is spent. Returns `u32 LE length ‖ ciphertext`.
+   * which the sealer is spent. Returns the framed chunk in two parts, to be written in order:
+   * `u32 LE length` and the ciphertext (not joined: that would copy every sealed MiB again).
    */
-  async seal(plaintext: Uint8Array, last: boolean): Promise<Uint8Array> {
+  async seal(plaintext: Uint8Array, last: boolean): Promise<[Uint8Array, Uint8Array]> {
     if (!this.#ctx) throw new TypeError('SegmentSealer: segment already finished');
     if (plaintext.length > SPOOL_CHUNK_MAX_PLAINTEXT) throw new TypeError('SegmentSealer: chunk too large');
-    const ct = new Uint8Array(await this.#ctx.seal(plaintext, chunkAad(this.#index, last)));
+    // @hpke/core copies any view into a fresh ArrayBuffer first; a view of a whole buffer can
+    // go in as that buffer (the same bytes), which saves a MiB copy per chunk.
+    const whole = plaintext.byteOffset === 0 && plaintext.byteLength === plaintext.buffer.byteLength && plaintext.buffer instanceof ArrayBuffer;
+    const ct = new Uint8Array(await this.#ctx.seal(whole ? (plaintext.buffer as ArrayBuffer) : plaintext, chunkAad(this.#index, last)));
     this.#index++;
     if (last) this.#ctx = null;
-    const out = new Uint8Array(4 + ct.length);
-    new DataView(out.buffer).setUint32(0, ct.length, true);
-    out.set(ct, 4);
-    return out;
+    const length = new Uint8Array(4);
+    new DataView(length.buffer).setUint32(0, ct.length, true);
+    return [length, ct];
   }
 }

@@ -4,7 +4,7 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AppError, ErrorCode } from '../../schemas/errors.ts';
-import { iterateSpoolRecords, RecordKind, type SpoolRecordInput } from '../../schemas/spool.ts';
+import { encodeSpoolRecord, iterateSpoolRecords, RecordKind, SpoolBuffer, type SpoolRecordInput } from '../../schemas/spool.ts';
 import { generateProcessorKeys, type ProcessorKeys } from '../../sealed-processor/spool/keys.ts';
 import { writePublicKey } from '../../sealed-processor/spool/key-file.ts';
 import { openSegment } from '../../sealed-processor/spool/spool-reader.ts';
@@ -143,5 +143,90 @@ test('append copies its input; a reused run id is refused; abort leaves no temp 
     assert.ok((await readdir(join(dir, 'segments'))).includes('aborted-00000000.seg.tmp'));
     await a.abort();
     assert.deepEqual((await readdir(join(dir, 'segments'))).filter((n) => n.startsWith('aborted')), []);
+  });
+});
+
+test('appendFramed: the same segments as one append per record (size and age rotation, chunks), in any batch split', async () => {
+  await withSpool(async (dir, keys) => {
+    const recs = Array.from({ length: 40 }, (_, i) => rec(i, 30 + ((i * 97) % 400)));
+    // Sizes force rotations inside batches, at batch edges, and a record larger than a segment.
+    recs[17] = rec(17, 1500);
+    const opts = (runId: string, clock: { t: number }) => ({ runId, segmentMaxBytes: 1200, segmentMaxAgeMs: 5000, now: () => clock.t });
+    const one = { t: 0 };
+    const a = await SpoolWriter.open(dir, opts('one', one));
+    for (const [i, r] of recs.entries()) {
+      one.t = i * 600; // ages out every ~9 records, on top of the size limit
+      await a.append(r);
+    }
+    const ra = await a.close();
+    const framed = { t: 0 };
+    const b = await SpoolWriter.open(dir, opts('framed', framed));
+    let taken = 0;
+    for (let i = 0; i < recs.length; ) {
+      const n = 1 + (i % 5); // batches of 1..5 records
+      const buf = new SpoolBuffer();
+      for (const r of recs.slice(i, i + n)) encodeSpoolRecord(buf, r);
+      // A batch shares one clock reading: age rotation happens at batch starts here.
+      framed.t = i * 600;
+      taken += await b.appendFramed(buf.bytes);
+      i += n;
+    }
+    const rb = await b.close();
+    assert.equal(taken, recs.length);
+    assert.deepEqual([rb.records, rb.segments > 4], [ra.records, true]);
+    const segs = await openAll(dir, keys);
+    const of = (run: string) => segs.filter((s) => s.name.startsWith(`${run}-`));
+    const flat = (run: string) => of(run).flatMap((s) => s.tsSecs);
+    assert.deepEqual(flat('framed'), flat('one'), 'every record once, in order');
+    assert.deepEqual(of('framed').map((s) => s.final), of('framed').map((_, i, all) => i === all.length - 1));
+    // Without an age limit, batches are exactly equivalent: the same records in the same segments.
+    const c = await SpoolWriter.open(dir, { runId: 'size-one', segmentMaxBytes: 1200 });
+    for (const r of recs) await c.append(r);
+    await c.close();
+    for (const [run, batch] of [['size-by3', 3], ['size-all', recs.length]] as const) {
+      const d = await SpoolWriter.open(dir, { runId: run, segmentMaxBytes: 1200 });
+      for (let i = 0; i < recs.length; i += batch) {
+        const buf = new SpoolBuffer();
+        for (const r of recs.slice(i, i + batch)) encodeSpoolRecord(buf, r);
+        await d.appendFramed(buf.bytes.slice());
+      }
+      await d.close();
+    }
+    const again = await openAll(dir, keys);
+    const split = (run: string) => again.filter((s) => s.name.startsWith(`${run}-`)).map((s) => [s.final, s.tsSecs]);
+    assert.deepEqual(split('size-by3'), split('size-one'));
+    assert.deepEqual(split('size-all'), split('size-one'));
+  });
+});
+
+test('appendFramed refuses bytes that are not whole framed records, and copies its input', async () => {
+  await withSpool(async (dir, keys) => {
+    const w = await SpoolWriter.open(dir, { runId: 'bad-framing' });
+    const buf = new SpoolBuffer();
+    encodeSpoolRecord(buf, rec(1, 64));
+    const good = buf.bytes.slice();
+    assert.throws(() => w.appendFramed(good.subarray(0, 30)), TypeError, 'a truncated body');
+    assert.throws(() => w.appendFramed(good.subarray(0, 10)), TypeError, 'a truncated header');
+    const badKind = good.slice();
+    badKind[0] = 9;
+    assert.throws(() => w.appendFramed(badKind), TypeError);
+    const p = w.appendFramed(good);
+    good.fill(0xee);
+    assert.equal(await p, 1);
+    await w.close();
+    const [seg] = await openAll(dir, keys);
+    assert.deepEqual(seg!.tsSecs, [1]);
+  });
+});
+
+test('appendFramed seals whole chunks as they fill (a batch over 1 MiB)', async () => {
+  await withSpool(async (dir, keys) => {
+    const w = await SpoolWriter.open(dir, { runId: 'framed-big' });
+    const buf = new SpoolBuffer();
+    for (let i = 0; i < 6; i++) encodeSpoolRecord(buf, rec(i, 250_000));
+    assert.equal(await w.appendFramed(buf.bytes.slice()), 6);
+    await w.close();
+    const segs = await openAll(dir, keys);
+    assert.deepEqual(segs.map((s) => [s.final, s.tsSecs, s.chunks]), [[false, [0, 1, 2, 3, 4, 5], 2], [true, [], 1]]);
   });
 });

@@ -1,7 +1,8 @@
 /**
- * Writes records into the encrypted spool: frames them (schemas/spool.ts), seals 1 MiB
- * chunks as they fill, rotates segments by size or age, and publishes each segment by
- * fsync + atomic rename (`segments/<run>-<seq8>.seg.tmp` → `.seg`).
+ * Writes records into the encrypted spool: frames them (schemas/spool.ts), or takes records
+ * already framed elsewhere (`appendFramed`: the collector's socket thread frames datagrams),
+ * seals 1 MiB chunks as they fill, rotates segments by size or age, and publishes each
+ * segment by fsync + atomic rename (`segments/<run>-<seq8>.seg.tmp` → `.seg`).
  *
  * Owns: segment lifecycle and the run's final-segment flag (the last segment of every run,
  * even a run of zero records, carries it). A segment's final flag is fixed when its HPKE
@@ -20,9 +21,12 @@ import {
   parseSegmentFileName,
   RunId,
   segmentFileName,
+  RecordKind,
   SpoolBuffer,
   spoolRecordBytes,
   SPOOL_CHUNK_MAX_PLAINTEXT,
+  SPOOL_MAX_BODY_BYTES,
+  SPOOL_RECORD_HEADER_BYTES,
   type RunQuota,
   type SpoolRecordInput,
   SEGMENT_MAX_RECORD_BYTES,
@@ -145,6 +149,53 @@ export class SpoolWriter {
     encodeSpoolRecord(this.#pending, rec);
     this.#segBytes += size;
     this.#result.records++;
+    this.#sealFullChunks();
+    return this.#chain;
+  }
+
+  /**
+   * Appends records already framed by `encodeSpoolRecord` (schemas/spool.ts), back to back:
+   * the same as one `append` per record, in order (a segment still ends only between records,
+   * by size or age), without a JS object per record. The bytes are copied before this returns;
+   * settles like `append`. Returns the number of records taken.
+   * @throws TypeError when `framed` is not whole, well-formed records (a programmer error:
+   *   only ingest's own framing reaches here).
+   */
+  appendFramed(framed: Uint8Array): Promise<number> {
+    if (this.#closed) throw new TypeError('SpoolWriter.appendFramed after close');
+    if (this.#failed !== null) return Promise.reject(this.#failed);
+    const view = new DataView(framed.buffer, framed.byteOffset, framed.byteLength);
+    let records = 0;
+    let at = 0;
+    while (at < framed.length) {
+      if (this.#segBytes > 0 && this.#maxAgeMs > 0 && this.#now() - this.#segStartedAt >= this.#maxAgeMs) this.#rotate();
+      // The longest run of whole records from `at` that fits the open segment (at least one).
+      let end = at;
+      let n = 0;
+      while (end < framed.length) {
+        const size = framedRecordBytes(view, end);
+        if ((this.#segBytes > 0 || n > 0) && this.#segBytes + (end - at) + size > this.#maxBytes) break;
+        end += size;
+        n++;
+      }
+      if (n === 0) {
+        this.#rotate();
+        continue;
+      }
+      if (this.#segBytes === 0) this.#segStartedAt = this.#now();
+      const into = this.#pending.reserve(end - at);
+      this.#pending.raw.set(framed.subarray(at, end), into);
+      this.#segBytes += end - at;
+      this.#result.records += n;
+      records += n;
+      at = end;
+      this.#sealFullChunks();
+    }
+    return this.#chain.then(() => records);
+  }
+
+  /** Seals every whole chunk of what is pending (the chain runs them in order). */
+  #sealFullChunks(): void {
     while (this.#pending.length >= SPOOL_CHUNK_MAX_PLAINTEXT) {
       const chunk = this.#pending.bytes.slice(0, SPOOL_CHUNK_MAX_PLAINTEXT);
       this.#pending.discard(SPOOL_CHUNK_MAX_PLAINTEXT);
@@ -153,7 +204,6 @@ export class SpoolWriter {
         await this.#sealChunk(job, chunk, false, false);
       });
     }
-    return this.#chain;
   }
 
   /**
@@ -242,7 +292,9 @@ export class SpoolWriter {
       await this.#write(job, job.sealer.headerBytes);
     }
     const sealer = job.sealer;
-    await this.#write(job, await sealer.seal(plaintext, last));
+    const [length, ciphertext] = await sealer.seal(plaintext, last);
+    await this.#write(job, length);
+    await this.#write(job, ciphertext);
     if (last) await this.#publish(job);
     return sealer.final;
   }
@@ -272,6 +324,22 @@ export class SpoolWriter {
     this.#result.segments++;
     this.#result.bytes += job.bytes;
   }
+}
+
+/**
+ * Bytes of the framed record at `at` (header + body). @throws TypeError if it is not a whole,
+ * plausible record (kind, flags, body length, tsNsec): cheap checks, not the reader's full ones.
+ */
+function framedRecordBytes(view: DataView, at: number): number {
+  if (view.byteLength - at < SPOOL_RECORD_HEADER_BYTES) throw new TypeError('SpoolWriter.appendFramed: a truncated record header');
+  const kind = view.getUint8(at);
+  const capLen = view.getUint32(at + 20, true);
+  if ((kind !== RecordKind.Packet && kind !== RecordKind.FlowDatagram) || view.getUint8(at + 1) !== 0 || capLen > SPOOL_MAX_BODY_BYTES || view.getUint32(at + 12, true) >= 1e9) {
+    throw new TypeError('SpoolWriter.appendFramed: not a framed spool record');
+  }
+  const size = SPOOL_RECORD_HEADER_BYTES + capLen;
+  if (size > view.byteLength - at) throw new TypeError('SpoolWriter.appendFramed: a truncated record');
+  return size;
 }
 
 function defaultRunId(nowMs: number): string {
