@@ -6,14 +6,15 @@
  * across the whole range of a JavaScript Date (negative and extended years, either side of the
  * epoch, past 2^53 µs), UBIGINTs either side of 2^53, and strings with every control
  * character, quotes, backslashes, commas, CR/LF, Unicode spaces at either edge, non-ASCII text
- * and astral characters. Timestamps a JavaScript Date cannot hold fail in both paths.
+ * and astral characters, and the U+0001/U+0002 that mark raw strings. Timestamps a JavaScript
+ * Date cannot hold fail in both paths (RangeError).
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { DuckDBInstance, DuckDBTimestampValue, TIMESTAMP, UBIGINT, UINTEGER, USMALLINT, UTINYINT, VARCHAR } from '@duckdb/node-api';
 import type { DuckDBConnection, DuckDBType } from '@duckdb/node-api';
-import { rowTextSql } from './duckdb-row-text-sql.ts';
+import { rowTextFinisher, rowTextSql } from './duckdb-row-text-sql.ts';
 import type { TextColumn } from './duckdb-row-text-sql.ts';
 import { jsonConverter } from './json-value.ts';
 import { csvEncoder, jsonEncoder, ndjsonEncoder } from '../routes/render/text-formats.ts';
@@ -44,7 +45,7 @@ const awkward = fc.oneof(
   controlText,
   fc.string({ unit: 'grapheme', maxLength: 8 }),
   fc.tuple(edgySpace, fc.string({ maxLength: 4 }), fc.constantFrom('', ' ', '\u3000', 'x')).map(([a, b, c]) => `${a}${b}${c}`),
-  fc.constantFrom('', '"', '""', ',', 'a,b', '\r\n', '\\', '\\u000B', '/', '</script>', 'é', '日本語', '😀', '\u007f', '10.1.2.3', '2001:db8::1', 'null'),
+  fc.constantFrom('', '"', '""', ',', 'a,b', '\r\n', '\\', '\\u000B', '/', '</script>', 'é', '日本語', '😀', '\u007f', '10.1.2.3', '2001:db8::1', 'null', '\u00013\u0002abc', 'x\u0001', '\u0002', '\ufeff\ufeff', '\ufeff"', '😀\u0001😀'),
 );
 const micros = fc.oneof(
   fc.bigInt({ min: MIN_US, max: MAX_US }),
@@ -111,7 +112,8 @@ async function rendered(columns: readonly TextColumn[], layout: RowTextLayout): 
   assert.ok(expr !== null);
   const r = await conn.runAndReadAll(`SELECT ${expr}, ${columns.map((c) => c.name).join(', ')} FROM t ORDER BY __i`);
   const rows = r.getRows();
-  return { texts: rows.map((row) => row[0] as string), raw: rows.map((row) => row.slice(1)) };
+  const finish = rowTextFinisher(layout, columns);
+  return { texts: rows.map((row) => finish(row[0] as string)), raw: rows.map((row) => row.slice(1)) };
 }
 
 const LAYOUTS: RowTextLayout[] = ['json-array', 'json-object', 'csv'];
@@ -147,16 +149,25 @@ test('one column of each type, many values each: the same text in every layout, 
   }
 });
 
-test('timestamps a JavaScript Date cannot hold, and infinities: the cell path throws and the SQL fails', async () => {
+test('timestamps a JavaScript Date cannot hold, and infinities: the cell path and the finishing step both throw a RangeError', async () => {
   const cols: TextColumn[] = [{ name: 'v', type: 'TIMESTAMP' }];
   for (const us of [MIN_US - 1n, MAX_US + 1n, 9_223_372_036_854_775_806n, -9_223_372_036_854_775_806n]) {
     await load(cols, [[new DuckDBTimestampValue(us)]]);
     assert.throws(() => jsonConverter('TIMESTAMP')(new DuckDBTimestampValue(us)), RangeError);
-    for (const layout of LAYOUTS) await assert.rejects(conn.runAndReadAll(`SELECT ${rowTextSql(layout, cols)} FROM t`), /JavaScript Date/, `${us} ${layout}`);
+    for (const layout of LAYOUTS) await assert.rejects(rendered(cols, layout), RangeError, `${us} ${layout}`);
   }
   await conn.run('DROP TABLE IF EXISTS t');
-  await conn.run("CREATE TABLE t AS SELECT 'infinity'::TIMESTAMP AS v UNION ALL SELECT '-infinity'::TIMESTAMP");
-  for (const layout of LAYOUTS) await assert.rejects(conn.runAndReadAll(`SELECT ${rowTextSql(layout, cols)} FROM t`), /JavaScript Date/);
+  await conn.run("CREATE TABLE t AS SELECT 0 AS __i, 'infinity'::TIMESTAMP AS v UNION ALL SELECT 1, '-infinity'::TIMESTAMP");
+  for (const layout of LAYOUTS) await assert.rejects(rendered(cols, layout), RangeError);
+});
+
+test('a malformed mark is a TypeError; a row without one is returned as it is', () => {
+  const csv = rowTextFinisher('csv', [{ name: 'a', type: 'VARCHAR' }]);
+  assert.equal(csv('a,b,c'), 'a,b,c');
+  assert.equal(csv('\u0001s2\u0002"x'), '"""x"');
+  assert.throws(() => csv('\u0001sx'), TypeError);
+  assert.throws(() => csv('\u0001q1\u0002a'), TypeError);
+  assert.throws(() => rowTextFinisher('csv', [{ name: 't', type: 'TIMESTAMP' }])('\u0001t\u0002'), RangeError);
 });
 
 test('types without a text form give null (the engine answers cells); names must be plain identifiers', () => {

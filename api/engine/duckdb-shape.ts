@@ -12,6 +12,7 @@ import type { ResultColumn } from '../../schemas/query.ts';
 import type { Cell, EngineStats, RowBatch } from '../ports.ts';
 import type { PlanSql } from './duckdb-plan-sql.ts';
 import { ROW_TEXT_COLUMN } from './duckdb-plan-sql.ts';
+import { rowTextFinisher } from './duckdb-row-text-sql.ts';
 import { formatNetwork } from '../query/cidr.ts';
 import { jsonConverter, toJsonValue } from './json-value.ts';
 import { readStateCell } from './duckdb-sketch-sql.ts';
@@ -175,6 +176,7 @@ function textShaper(q: PlanSql, at: (name: string) => number): RowShaper {
   if (q.kind !== 'records' || types === null || types.length !== q.outputs.length) throw new TypeError('rendered rows need a record listing with its output types');
   const columns: ResultColumn[] = q.outputs.map((o, i) => ({ name: o.name, type: types[i]! }));
   const textAt = at(ROW_TEXT_COLUMN);
+  const finish = rowTextFinisher(layout, columns);
   const sortAt = q.sortKeyColumns.map(at);
   let emitted = 0;
   let truncated = false;
@@ -186,7 +188,8 @@ function textShaper(q: PlanSql, at: (name: string) => number): RowShaper {
       if (take < batch.rowCount) truncated = true;
       if (take === 0) return { layout, texts: [] };
       const all = batch.column(textAt) as readonly string[];
-      const texts = take === all.length ? all : all.slice(0, take);
+      const texts: string[] = new Array<string>(take);
+      for (let r = 0; r < take; r++) texts[r] = finish(all[r]!);
       emitted += take;
       if (sortAt.length > 0) lastKey = sortAt.map((i) => toJsonValue(batch.value(i, take - 1)) as Cell);
       return { layout, texts };
