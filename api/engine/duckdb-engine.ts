@@ -188,7 +188,9 @@ export async function createDuckDbEngine(options: DuckDbEngineOptions): Promise<
   });
   try {
     const boot = await instance.connect();
-    await boot.run('SET parquet_metadata_cache = true');
+    // GLOBAL: a plain SET is this (bootstrap) connection's only, and the query connections
+    // would parse every file's footer again on every query.
+    await boot.run('SET GLOBAL parquet_metadata_cache = true');
     // Before the lockdown: DuckDB adds the temp directory to allowed_directories.
     await boot.run(`SET temp_directory = ${sqlString(spillDir ?? '')}`);
     await boot.run(`SET allowed_directories = [${sqlString(`${root}/`)}]`);
