@@ -10,18 +10,22 @@
  * 55–67 KB — 3–6× the CPU for 5–13 % less; on a 1 000-record listing quality 4 cost more than a
  * third of the query itself. Bun and Deno provide node:zlib too and can pass the same factory.
  *
- * Owns: the Node Brotli adapter. Never: buffers a whole body.
+ * `whole` compresses a body the response already holds in memory in one call (the compress
+ * middleware uses it for bodies with a known length up to 1 MiB).
+ *
+ * Owns: the Node Brotli adapter. Never: buffers a body that is not already in memory.
  */
 import { Duplex } from 'node:stream';
-import { constants, createBrotliCompress } from 'node:zlib';
+import { brotliCompressSync, constants, createBrotliCompress } from 'node:zlib';
 import type { CompressorFactory } from '../middleware/compress.ts';
 
 /** A factory of Brotli compressors at `quality` (0–11, default 1). */
 export function nodeBrotliCompressor(options: { quality?: number } = {}): CompressorFactory {
   const quality = options.quality ?? 1;
   if (!Number.isInteger(quality) || quality < 0 || quality > 11) throw new TypeError('nodeBrotliCompressor: quality must be an integer 0-11');
-  return () => {
-    const zlib = createBrotliCompress({ params: { [constants.BROTLI_PARAM_QUALITY]: quality } });
-    return Duplex.toWeb(zlib) as unknown as TransformStream<Uint8Array, Uint8Array>;
-  };
+  const params = { [constants.BROTLI_PARAM_QUALITY]: quality };
+  const stream = (): TransformStream<Uint8Array, Uint8Array> => Duplex.toWeb(createBrotliCompress({ params })) as unknown as TransformStream<Uint8Array, Uint8Array>;
+  // A body already in memory in one call: half the CPU of the stream for a few hundred KB
+  // (no chunked round trips through the thread pool), at the cost of blocking for that call.
+  return Object.assign(stream, { whole: (body: Uint8Array) => new Uint8Array(brotliCompressSync(body, { params })) });
 }
