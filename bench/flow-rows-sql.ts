@@ -124,6 +124,8 @@ export function rowSelect(o: RowOptions, from: string): string {
     next_hop_addr: 'NULL', next_hop_addr_hi: 'NULL', next_hop_addr_lo: 'NULL',
     bgp_next_hop_addr: 'NULL', bgp_next_hop_addr_hi: 'NULL', bgp_next_hop_addr_lo: 'NULL',
     src_as: 'NULL', dst_as: 'NULL', tos: 'NULL', sampling_interval: 'NULL',
+    tunnel_type: 'NULL', tunnel_src_addr: 'NULL', tunnel_src_addr_hi: 'NULL', tunnel_src_addr_lo: 'NULL',
+    tunnel_dst_addr: 'NULL', tunnel_dst_addr_hi: 'NULL', tunnel_dst_addr_lo: 'NULL',
   };
   const final = FLOW_COLUMNS.map((c) => `CAST(${cols[c.name]} AS ${c.duckdbType}) AS ${c.name}`).join(', ');
   return `SELECT ${final} FROM (SELECT ${level3} FROM (SELECT ${level2} FROM (SELECT ${level1} FROM ${from})))`;

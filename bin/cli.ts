@@ -2,7 +2,8 @@
  * The `flowseal` command line: parses arguments and dispatches to the components.
  *
  * Owns: the command table (each command's options with their defaults, and examples, from
- * which `--help` is generated), exit codes (0 ok, 2 usage/config, 3 corrupt input, 1 other),
+ * which `--help` is generated), exit codes (0 ok, 2 usage/config, 3 corrupt input or data lost,
+ * 4 `pipeline --strict` with more than 1 % of the packets not turned into flows, 1 other),
  * "did you mean" for unknown commands and options, and turning AppErrors into one clear line on
  * stderr. Never: prints raw traffic data or a token it was given; every component module is
  * imported lazily so `--help` is instant.
@@ -107,9 +108,11 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
       'signing-key': { type: 'string', value: '<source>', default: 'a key generated for this run only', description: `Manifest signing key: ${SIGNING_KEY_SOURCES}` },
       'publish-every': PUBLISH_EVERY_OPTION,
       ...SPOOL_QUOTA_OPTIONS,
+      strict: { type: 'boolean', default: 'off', description: 'Exit 4 when more than 1 % of the captured packets were not turned into flows (the summary on stderr says why, by link type and reason)' },
     },
     examples: [
       'flowseal pipeline capture.pcapng --archive /srv/archive --dataset campus',
+      'flowseal pipeline --strict mirror-port.pcap --archive /srv/archive',
       'tcpdump -i eth0 -U -w - | flowseal pipeline - --archive /srv/archive --policy policy.yaml',
       'flowseal pipeline --netflow-listen 0.0.0.0:2055 --archive /srv/archive --dataset routers --publish-every 1m',
       'flowseal pipeline --netflow-pcap export.pcap --netflow-port 2055 --archive /srv/archive',
@@ -130,6 +133,7 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
         signingKey: str(v['signing-key']),
         ...(str(v['publish-every']) ? { publishEveryMs: parseDuration(str(v['publish-every'])!, 'publish-every') } : {}),
         spoolQuota: spoolQuota(v),
+        strict: v.strict === true,
       });
     },
   },

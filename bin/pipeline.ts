@@ -20,6 +20,7 @@ import { AppError, ErrorCode } from '../schemas/errors.ts';
 import { runManifests } from '../sealed-processor/sinks/committed-parts.ts';
 import { checkCaptureInput } from '../ingest/capture-input.ts';
 import { parseSigningKeyArg } from '../sealed-processor/sinks/manifest-signer.ts';
+import { coverageSummary, EXIT_INCOMPLETE } from './coverage-summary.ts';
 
 const FLOWSEAL = fileURLToPath(new URL('./flowseal.mjs', import.meta.url));
 
@@ -45,6 +46,8 @@ export interface PipelineOptions {
   spoolQuota?: { maxBytes: number; policy: 'pause' | 'drop-oldest' } | undefined;
   /** Where child diagnostics go (NDJSON lines). Default: inherit stderr. */
   stdio?: 'inherit' | 'pipe';
+  /** Exit with EXIT_INCOMPLETE (4) when more than 1 % of the captured packets were not turned into flows (`--strict`). */
+  strict?: boolean | undefined;
 }
 
 /** Exit code, or 128 + signal number for a child killed by a signal (as a shell reports it). */
@@ -200,8 +203,8 @@ export async function runPipeline(opts: PipelineOptions): Promise<number> {
     if (aborted) return 130;
     if (code === 0) {
       const status = await checkPublished(resolve(opts.archiveDir), opts.dataset, runIds);
-      await summarizePublished(resolve(opts.archiveDir), opts.dataset, runIds);
-      return status;
+      const incomplete = await summarizePublished(resolve(opts.archiveDir), opts.dataset, runIds);
+      return status === 0 && incomplete && opts.strict ? EXIT_INCOMPLETE : status;
     }
     // Ingest finished but the processor died before publishing everything: its key died with
     // it, so what it had not published is unreadable now. Say which runs that is.
@@ -226,9 +229,12 @@ const SUMMARY_COUNTS = ['records', 'packets_decoded', 'export_datagrams', 'expor
 /**
  * One line per published run on stderr: its flows (all its parts') and the record counts of its
  * last part (the run's totals), so the user sees what the archive got (e.g. flow-export
- * datagrams not yet decoded).
+ * datagrams not yet decoded); then, for a run where more than 1 % of the packets were not
+ * turned into flows, what happened to them by link type and reason (coverage-summary.ts).
+ * @returns true when some run was incomplete in that sense.
  */
-export async function summarizePublished(archiveDir: string, dataset: string, runIds: readonly string[]): Promise<void> {
+export async function summarizePublished(archiveDir: string, dataset: string, runIds: readonly string[]): Promise<boolean> {
+  let incomplete = false;
   for (const run of runIds) {
     const manifests = await runManifests(archiveDir, dataset, run);
     const last = manifests.at(-1)?.manifest;
@@ -237,7 +243,11 @@ export async function summarizePublished(archiveDir: string, dataset: string, ru
     const counts = SUMMARY_COUNTS.filter((k) => (last.counts[k] ?? 0) > 0).map((k) => `${last.counts[k]} ${k}`);
     const parts = manifests.length > 1 ? ` in ${manifests.length} parts` : '';
     process.stderr.write(`flowseal pipeline: run ${run} published${parts}: ${flows} flows${counts.length ? ` (${counts.join(', ')})` : ''}\n`);
+    const coverage = coverageSummary(run, last.counts);
+    for (const line of coverage.lines) process.stderr.write(`${line}\n`);
+    if (coverage.incomplete) incomplete = true;
   }
+  return incomplete;
 }
 
 /**

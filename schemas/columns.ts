@@ -126,6 +126,14 @@ export const FLOW_COLUMNS = [
   col('dst_as', 'u32', AnonClass.Plain, 'Destination BGP AS number (IPFIX bgpDestinationAsNumber 17).', { nullable: true }),
   col('tos', 'u8', AnonClass.Plain, 'IP ToS / traffic class byte as exported (IPFIX ipClassOfService 5).', { nullable: true }),
   col('sampling_interval', 'u32', AnonClass.Plain, 'Exporter packet sampling, 1 in N (1 unsampled); packets and bytes are already multiplied by it. A fractional PSAMP rate is rounded here.', { nullable: true }),
+  // Since schema version 3: the outermost tunnel a packet flow came through (policy `tunnels: inner`).
+  col('tunnel_type', 'string', AnonClass.Plain, 'Outermost tunnel the flow\'s packets came through: ipip, 6in4, gre, erspan, vxlan, geneve; NULL when none (or when the policy counts tunnelled packets as their outer flow).', { nullable: true }),
+  col('tunnel_src_addr', 'string', AnonClass.Address, 'Tunnel endpoint on the initiator\'s side (outer source of its first tunnelled packet; anonymized like src_addr/dst_addr).', { nullable: true }),
+  col('tunnel_src_addr_hi', 'u64', AnonClass.AddressPart, 'High 64 bits of the anonymized initiator-side tunnel endpoint.', { derivedFrom: 'tunnel_src_addr', queryable: false, nullable: true }),
+  col('tunnel_src_addr_lo', 'u64', AnonClass.AddressPart, 'Low 64 bits of the anonymized initiator-side tunnel endpoint.', { derivedFrom: 'tunnel_src_addr', queryable: false, nullable: true }),
+  col('tunnel_dst_addr', 'string', AnonClass.Address, 'Tunnel endpoint on the responder\'s side (anonymized like src_addr/dst_addr).', { nullable: true }),
+  col('tunnel_dst_addr_hi', 'u64', AnonClass.AddressPart, 'High 64 bits of the anonymized responder-side tunnel endpoint.', { derivedFrom: 'tunnel_dst_addr', queryable: false, nullable: true }),
+  col('tunnel_dst_addr_lo', 'u64', AnonClass.AddressPart, 'Low 64 bits of the anonymized responder-side tunnel endpoint.', { derivedFrom: 'tunnel_dst_addr', queryable: false, nullable: true }),
 ] as const satisfies readonly ColumnDef[];
 
 export type FlowColumnName = (typeof FLOW_COLUMNS)[number]['name'];
@@ -138,15 +146,16 @@ export const columnByName: ReadonlyMap<string, ColumnDef> = new Map(FLOW_COLUMNS
 export const PARTITION_COLUMNS = ['date', 'hour'] as const;
 
 /** Bumped whenever FLOW_COLUMNS changes; recorded in every Parquet file and manifest. */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 /**
  * Schema versions, newest last. 1: the packet columns. 2: record_source and the export columns
  * (exporter_addr[_hi/_lo], observation_domain, input_interface, output_interface,
  * next_hop_addr[_hi/_lo], bgp_next_hop_addr[_hi/_lo], src_as, dst_as, tos, sampling_interval);
- * end_reason nullable. Files of older versions read the columns they lack as NULL.
+ * end_reason nullable. 3: tunnel_type, tunnel_src_addr[_hi/_lo], tunnel_dst_addr[_hi/_lo].
+ * Files of older versions read the columns they lack as NULL.
  */
-export const SCHEMA_VERSIONS = [1, 2] as const;
+export const SCHEMA_VERSIONS = [1, 2, 3] as const;
 
 /** End reasons (`end_reason`). */
 export const EndReason = { Idle: 'idle', Active: 'active', Fin: 'fin', Rst: 'rst', Eof: 'eof' } as const;
@@ -155,6 +164,13 @@ export type EndReason = (typeof EndReason)[keyof typeof EndReason];
 /** Record sources (`record_source`). */
 export const RecordSource = { Packets: 'packets', Netflow5: 'netflow5', Netflow9: 'netflow9', Ipfix: 'ipfix' } as const;
 export type RecordSource = (typeof RecordSource)[keyof typeof RecordSource];
+
+/**
+ * Tunnel types (`tunnel_type`), indexed by the decoder's `TunnelType` value (index 0: none).
+ * Protocol 4 is `ipip` and protocol 41 `6in4` whatever the outer IP version.
+ */
+export const TUNNEL_TYPES = [null, 'ipip', '6in4', 'gre', 'erspan', 'vxlan', 'geneve'] as const;
+export type TunnelTypeName = Exclude<(typeof TUNNEL_TYPES)[number], null>;
 
 /** The JSON value of a column kind as API clients see it (UBIGINT as number when safe). */
 function outType(c: ColumnDef): z.ZodType {

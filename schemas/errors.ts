@@ -55,6 +55,8 @@ export const ErrorCode = {
   ProcessorSegmentPoisoned: 'ERR_PROCESSOR_SEGMENT_POISONED',
   /** A segment in which fresh workers keep dying at one record, even fed it alone, with no evidence against it: quarantined, the rest of its run published. */
   ProcessorSegmentUnprocessable: 'ERR_PROCESSOR_SEGMENT_UNPROCESSABLE',
+  /** A worker checkpoint could not be read back (missing, damaged, not sealed with this run's key, inconsistent): the run continues without it, what it held counted as lost. */
+  ProcessorCheckpointInvalid: 'ERR_PROCESSOR_CHECKPOINT_INVALID',
   ArchiveWriteFailed: 'ERR_ARCHIVE_WRITE_FAILED',
   /** A run's manifest or files failed a read-side check: the run is left out of the archive (logged, counted in rejectedRuns). */
   ArchiveRunRejected: 'ERR_ARCHIVE_RUN_REJECTED',
@@ -120,6 +122,7 @@ export const errorStatus: Record<ErrorCode, number> = {
   ERR_PROCESSOR_WORKER_FAILED: 500,
   ERR_PROCESSOR_SEGMENT_POISONED: 500,
   ERR_PROCESSOR_SEGMENT_UNPROCESSABLE: 500,
+  ERR_PROCESSOR_CHECKPOINT_INVALID: 500,
   ERR_ARCHIVE_WRITE_FAILED: 500,
   ERR_ARCHIVE_RUN_REJECTED: 500,
   ERR_ARCHIVE_CHANGED: 503,

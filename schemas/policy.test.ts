@@ -99,3 +99,12 @@ test('the published policy hash does not depend on internal prefixes or the key 
   assert.equal(policyHash(k1), policyHash(k2));
   assert.doesNotMatch(JSON.stringify(publishablePolicy(a)), /10\.137/);
 });
+
+test('tunnels: inner (default, absent) or outer; anything else is refused; the choice is in the hash', () => {
+  assert.equal(DEFAULT_POLICY.tunnels, undefined);
+  const outer = Policy.parse({ ...DEFAULT_POLICY, tunnels: 'outer' });
+  assert.equal(outer.tunnels, 'outer');
+  assert.notEqual(policyHash(outer), policyHash(DEFAULT_POLICY));
+  assert.throws(() => parsePolicy(JSON.stringify({ ...DEFAULT_POLICY, tunnels: 'both' })), (e: unknown) => e instanceof AppError && e.code === ErrorCode.PolicyInvalid);
+  for (const c of ['tunnel_type', 'tunnel_src_addr', 'tunnel_dst_addr'] as const) assert.ok(DEFAULT_POLICY.columns[c], `default policy lists ${c}`);
+});

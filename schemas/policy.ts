@@ -146,6 +146,12 @@ export const Policy = z
     /** Pool for IPv6 internal networks without an explicit target (default fec0::/10, see internal-networks.ts). */
     internalTargetV6: ipv6Prefix.optional(),
     keySource: KeySourceSpec.optional(),
+    /**
+     * What a tunnelled packet (GRE, ERSPAN, IP-in-IP, 6in4, VXLAN, Geneve) counts as: `inner`
+     * (default) its inner flow, the outermost tunnel kept in tunnel_type / tunnel_src_addr /
+     * tunnel_dst_addr; `outer` its outer flow (tunnels not opened, tunnel columns NULL).
+     */
+    tunnels: z.enum(['inner', 'outer']).optional(),
   })
   .superRefine((p, ctx) => {
     const cols = p.columns as Record<string, { method: string } | undefined>;
@@ -321,6 +327,10 @@ export const DEFAULT_POLICY: Policy = Policy.parse({
     dst_as: 'keep',
     tos: 'keep',
     sampling_interval: 'keep',
+    // Tunnel endpoints are addresses: the same prefix-preserving map as src/dst.
+    tunnel_type: 'keep',
+    tunnel_src_addr: 'ipcrypt-pfx',
+    tunnel_dst_addr: 'ipcrypt-pfx',
   },
   specialRanges: { multicast: 'keep', broadcast: 'keep' },
   keySource: { type: 'random' },

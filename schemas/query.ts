@@ -7,7 +7,7 @@
  * parameters). Never: accepts free-form column names or expressions.
  */
 import { z } from 'zod';
-import { FLOW_COLUMNS, EndReason } from './columns.ts';
+import { FLOW_COLUMNS, EndReason, RecordSource } from './columns.ts';
 import { DatasetId } from './claims.ts';
 
 function nonEmpty(names: string[]): [string, ...string[]] {
@@ -57,6 +57,7 @@ export const Metric = z.enum(nonEmpty(Object.keys(METRICS)), { error: 'unknown m
 
 const U8 = z.number().int().min(0).max(255);
 const U16 = z.number().int().min(0).max(65_535);
+const U32 = z.number().int().min(0).max(0xffff_ffff);
 const Count = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 
 /** IP protocol names accepted wherever a protocol number is (IANA protocol numbers). */
@@ -82,6 +83,12 @@ const Range = z.strictObject({ min: Count.optional(), max: Count.optional() });
 /** An IPv4 or IPv6 CIDR (or a bare address = host route). Parsed strictly by api/query/cidr.ts. */
 export const Cidr = z.string().min(2).max(64).regex(/^[0-9a-fA-F:.]+(\/\d{1,3})?$/, 'expected an IPv4 or IPv6 CIDR');
 const NetMatcher = z.union([Cidr, z.array(Cidr).min(1).max(256)]);
+
+const RECORD_SOURCES = Object.values(RecordSource);
+/** One record source or a list (any of); the error names the allowed values. */
+const RecordSourceMatcher = z.union([z.enum(RECORD_SOURCES), z.array(z.enum(RECORD_SOURCES)).min(1).max(256)], {
+  error: `expected a record source (${RECORD_SOURCES.join(', ')}) or a list of them`,
+});
 
 /**
  * TCP flag bits as in the archive's `tcp_flags_fwd`/`tcp_flags_rev` columns, keyed by the letter
@@ -121,46 +128,57 @@ export const MAX_FILTER_DEPTH = 16;
  * Structured filter. Keys of one object are ANDed; `and`/`or`/`not` combine sub-filters.
  * Address filters apply to the anonymized addresses (prefix-preserving, so CIDRs keep meaning
  * within the anonymized space). `bytes`/`packets` are totals over both directions.
- * The nfdump-style text form (api/query/nfdump-filter.ts) parses into this structure.
+ * The nfdump-style text form (api/query/nfdump-filter.ts) parses into this structure; each key's
+ * description (shown in the OpenAPI document) names its nfdump form.
+ *
+ * Router export (schema version 2: `recordSource` to `observationDomain`): a row without the
+ * value — a packet row (export columns), an export row whose exporter did not send it, any row
+ * of a file older than version 2 (record_source included) — matches none of these keys (so it
+ * matches a `not` of them).
  */
 export const QueryFilter = z.strictObject({
-  /** Number or name (`tcp`, `udp`, `icmp`, `icmp6`, ...), a list of them, or a numeric range. */
-  protocol: z.union([ProtocolValue, z.array(ProtocolValue).min(1).max(256), z.strictObject({ min: U8, max: U8 })]).optional(),
-  ipVersion: z.union([z.literal(4), z.literal(6)]).optional(),
-  srcPort: intMatcher(U16).optional(),
-  dstPort: intMatcher(U16).optional(),
-  /** Either side's port. */
-  port: intMatcher(U16).optional(),
-  srcNet: NetMatcher.optional(),
-  dstNet: NetMatcher.optional(),
-  /** Either side's address. */
-  net: NetMatcher.optional(),
-  vlanId: intMatcher(U16).optional(),
-  bytes: Range.optional(),
-  packets: Range.optional(),
-  endReason: z.union([z.enum(Object.values(EndReason)), z.array(z.enum(Object.values(EndReason))).min(1)]).optional(),
-  /**
-   * TCP flags, nfdump's `flags`: the flow is TCP (protocol 6) and the union of its flags in both
-   * directions (`tcp_flags_fwd | tcp_flags_rev`) has every flag of `all` and at least one of
-   * `any`. A bare mask is `{ all: mask }`.
-   */
-  tcpFlags: z.union([TcpFlagMask, z.strictObject({ all: TcpFlagMask.optional(), any: TcpFlagMask.optional() })]).optional(),
-  /** `time_end - time_start` in milliseconds (microsecond resolution, so not always whole). */
-  duration: RealComparison.optional(),
-  /** Bits per second over both directions: `8 * bytes / duration`; 0 when the duration is 0 (as nfdump). */
-  bps: RealComparison.optional(),
-  /** Packets per second over both directions: `packets / duration`; 0 when the duration is 0 (as nfdump). */
-  pps: RealComparison.optional(),
-  /** Bytes per packet over both directions: `bytes / packets`; 0 when there are no packets (as nfdump). */
-  bpp: RealComparison.optional(),
+  protocol: z.union([ProtocolValue, z.array(ProtocolValue).min(1).max(256), z.strictObject({ min: U8, max: U8 })]).optional()
+    .meta({ description: 'IP protocol: a number or name (`tcp`, `udp`, `icmp`, `icmp6`, ...), a list of them, or an inclusive range. nfdump: `proto tcp`.' }),
+  ipVersion: z.union([z.literal(4), z.literal(6)]).optional().meta({ description: 'IP version. nfdump: `ipv4`, `ipv6`.' }),
+  srcPort: intMatcher(U16).optional().meta({ description: 'Initiator port: a value, a list (any of) or an inclusive range. nfdump: `src port 443`, `src port in [ 80 443 ]`.' }),
+  dstPort: intMatcher(U16).optional().meta({ description: 'Responder port. nfdump: `dst port > 1023`.' }),
+  port: intMatcher(U16).optional().meta({ description: "Either side's port. nfdump: `port 53`." }),
+  srcNet: NetMatcher.optional().meta({ description: 'Initiator address (anonymized): an address or CIDR, or a list (any of). nfdump: `src host 10.0.0.1`, `src net 10.0.0.0/8`, `src ip in [ ... ]`.' }),
+  dstNet: NetMatcher.optional().meta({ description: 'Responder address (anonymized). nfdump: `dst net 2001:db8::/32`.' }),
+  net: NetMatcher.optional().meta({ description: "Either side's address (anonymized). nfdump: `net 10.0.0.0/8`, `host 10.0.0.1`." }),
+  vlanId: intMatcher(U16).optional().meta({ description: 'Outer VLAN id. nfdump: `vlan 10`.' }),
+  bytes: Range.optional().meta({ description: 'IP-layer bytes, both directions: inclusive `min`/`max`. nfdump: `bytes > 1k`.' }),
+  packets: Range.optional().meta({ description: 'Packets, both directions: inclusive `min`/`max`. nfdump: `packets >= 10`.' }),
+  endReason: z.union([z.enum(Object.values(EndReason)), z.array(z.enum(Object.values(EndReason))).min(1)]).optional()
+    .meta({ description: 'Why the flow record ended, or a list. flowseal: `endreason fin`, `endreason in [ fin rst ]`.' }),
+  tcpFlags: z.union([TcpFlagMask, z.strictObject({ all: TcpFlagMask.optional(), any: TcpFlagMask.optional() })]).optional()
+    .meta({ description: 'TCP flags, nfdump\'s `flags SA`: the flow is TCP and the union of its flags in both directions (`tcp_flags_fwd | tcp_flags_rev`) has every flag of `all` and at least one of `any`; a bare mask (number or letters FSRPAUEC) is `{ all: mask }`.' }),
+  duration: RealComparison.optional().meta({ description: '`time_end - time_start` in milliseconds (microsecond resolution). nfdump: `duration > 1000`.' }),
+  bps: RealComparison.optional().meta({ description: 'Bits per second over both directions, `8 * bytes / duration`; 0 when the duration is 0 (as nfdump). nfdump: `bps > 1m`.' }),
+  pps: RealComparison.optional().meta({ description: 'Packets per second over both directions; 0 when the duration is 0 (as nfdump). nfdump: `pps > 100`.' }),
+  bpp: RealComparison.optional().meta({ description: 'Bytes per packet over both directions; 0 when there are no packets (as nfdump). nfdump: `bpp < 100`.' }),
+  recordSource: RecordSourceMatcher.optional()
+    .meta({ description: 'Where the row came from (`record_source`): `packets`, `netflow5`, `netflow9` or `ipfix`, or a list. flowseal: `recordsource ipfix`, `recordsource in [ netflow9 ipfix ]`; nfdump: `nfversion 9` (5, 9, 10 = IPFIX; packet rows count as above 10).' }),
+  exporterNet: NetMatcher.optional().meta({ description: 'Exporter (router) address of an exported record, anonymized like `srcNet`: an address or CIDR, or a list. nfdump: `router ip 192.0.2.1`; flowseal also `router net <cidr>`, `router ip in [ ... ]`.' }),
+  nextHopNet: NetMatcher.optional().meta({ description: 'IP next hop (`next_hop_addr`), anonymized. nfdump: `next ip 192.0.2.1`, `next ip in [ ... ]`; flowseal also `next net <cidr>`.' }),
+  bgpNextHopNet: NetMatcher.optional().meta({ description: 'BGP next hop (`bgp_next_hop_addr`), anonymized. nfdump: `bgpnext ip 192.0.2.1`; flowseal also `bgpnext net <cidr>`, `bgpnext ip in [ ... ]`.' }),
+  srcAs: intMatcher(U32).optional().meta({ description: 'Source BGP AS number 0-4294967295: a value, a list (any of) or an inclusive range. nfdump: `src as 64512`, `src as in [ ... ]`, `src as > 64511`.' }),
+  dstAs: intMatcher(U32).optional().meta({ description: 'Destination BGP AS number. nfdump: `dst as 13335`.' }),
+  as: intMatcher(U32).optional().meta({ description: "Either side's AS number. nfdump: `as 13335`, `as in [ 13335 15169 ]`." }),
+  inputInterface: intMatcher(U32).optional().meta({ description: 'Input interface index (SNMP ifIndex, IPFIX ingressInterface), 0-4294967295. nfdump: `in if 3`; flowseal also `in if > 3`.' }),
+  outputInterface: intMatcher(U32).optional().meta({ description: 'Output interface index (IPFIX egressInterface). nfdump: `out if 4`.' }),
+  interface: intMatcher(U32).optional().meta({ description: 'Either interface. nfdump: `if 3`.' }),
+  tos: intMatcher(U8).optional().meta({ description: 'The ToS / traffic class byte as exported (IPFIX ipClassOfService), 0-255. nfdump: `tos 184`, `src tos > 0` (nfdump\'s `dst tos`, the post-ToS, is not kept).' }),
+  observationDomain: intMatcher(U32).optional()
+    .meta({ description: 'Observation domain: the IPFIX observation domain id, the NetFlow v9 source id, or NetFlow v5 engine type << 8 | engine id (from the export header). nfdump: `observation domain id 7` (nfdump reads the record\'s observationDomainId, IPFIX 149, instead: the same when an exporter sends both); flowseal also comparators.' }),
   get and(): z.ZodOptional<z.ZodArray<typeof QueryFilter>> {
-    return z.array(QueryFilter).min(1).max(32).optional();
+    return z.array(QueryFilter).min(1).max(32).optional().meta({ description: 'Every one of these sub-filters (nfdump: `and`).' });
   },
   get or(): z.ZodOptional<z.ZodArray<typeof QueryFilter>> {
-    return z.array(QueryFilter).min(1).max(32).optional();
+    return z.array(QueryFilter).min(1).max(32).optional().meta({ description: 'At least one of these sub-filters (nfdump: `or`).' });
   },
   get not(): z.ZodOptional<typeof QueryFilter> {
-    return QueryFilter.optional();
+    return QueryFilter.optional().meta({ description: 'Flows this sub-filter does not match, rows lacking a value it tests included (nfdump: `not`).' });
   },
 });
 export type QueryFilter = z.infer<typeof QueryFilter>;

@@ -19,8 +19,8 @@ import { FLOWSEAL_BIN } from './support/run-flowseal.ts';
 
 const RUN_ID = 'custody';
 
-/** Polls `cond` every 25 ms; throws naming `what` if it does not hold within `ms`. */
-async function waitFor(what: string, cond: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
+/** Polls `cond` every 25 ms; throws naming `what` if it does not hold within `ms` (generous: a loaded machine starts Node slowly). */
+async function waitFor(what: string, cond: () => boolean | Promise<boolean>, ms = 60_000): Promise<void> {
   const end = Date.now() + ms;
   while (!(await cond())) {
     if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);

@@ -37,6 +37,7 @@ test('filter terms count every comparison: listed values, CIDRs per side, combin
   assert.equal(filterTerms({ protocol: 6, dstPort: [80, 443, 8080] }), 4);
   assert.equal(filterTerms({ port: [80, 443] }), 4, 'either side: twice');
   assert.equal(filterTerms({ net: ['10.0.0.0/8', '192.168.0.0/16'], srcNet: '10.1.0.0/16' }), 5);
+  assert.equal(filterTerms({ as: [1, 2, 3], interface: 4, srcAs: 5, tos: [1, 2], recordSource: ['netflow9', 'ipfix'], nextHopNet: ['10.0.0.0/8', '::1'], exporterNet: '10.0.0.1' }), 6 + 2 + 1 + 2 + 2 + 2 + 1, 'router-export keys: either keys twice');
   const cidrs = Array.from({ length: 256 }, (_, i) => `10.${i}.0.0/16`);
   assert.equal(filterTerms({ or: [{ net: cidrs }, { net: cidrs }], not: { bytes: { min: 1 } } }), 1 + 2 * 512 + 1 + 1);
 });

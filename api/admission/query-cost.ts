@@ -75,17 +75,26 @@ function matcherTerms(m: unknown): number {
   return Array.isArray(m) ? m.length : 1;
 }
 
+/** Filter keys comparing one column with each listed value. */
+const ONE_COLUMN_KEYS = [
+  'protocol', 'ipVersion', 'srcPort', 'dstPort', 'vlanId', 'srcNet', 'dstNet', 'endReason', 'recordSource', 'exporterNet', 'nextHopNet', 'bgpNextHopNet',
+  'srcAs', 'dstAs', 'inputInterface', 'outputInterface', 'tos', 'observationDomain',
+] as const satisfies readonly (keyof QueryFilter)[];
+/** Filter keys comparing either of two columns (`port`: src or dst port, ...). */
+const EITHER_COLUMN_KEYS = ['port', 'net', 'as', 'interface'] as const satisfies readonly (keyof QueryFilter)[];
+
 /** Comparisons one row may need, counted iteratively (the tree is at most 16 levels deep). */
 export function filterTerms(filter: QueryFilter | null | undefined): number {
   let terms = 0;
   const stack: QueryFilter[] = filter === undefined || filter === null ? [] : [filter];
   while (stack.length > 0) {
     const f = stack.pop() as QueryFilter;
-    for (const key of ['protocol', 'ipVersion', 'srcPort', 'dstPort', 'vlanId', 'srcNet', 'dstNet', 'endReason'] as const) {
+    for (const key of ONE_COLUMN_KEYS) {
       if (f[key] !== undefined) terms += matcherTerms(f[key]);
     }
-    if (f.port !== undefined) terms += 2 * matcherTerms(f.port);
-    if (f.net !== undefined) terms += 2 * matcherTerms(f.net);
+    for (const key of EITHER_COLUMN_KEYS) {
+      if (f[key] !== undefined) terms += 2 * matcherTerms(f[key]);
+    }
     for (const key of ['bytes', 'packets', 'duration', 'bps', 'pps', 'bpp', 'tcpFlags'] as const) {
       if (f[key] !== undefined) terms += 1;
     }

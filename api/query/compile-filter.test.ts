@@ -51,3 +51,39 @@ test('schema: flag masks as numbers or letters, real bounds non-negative and fin
   assert.equal(QueryFilter.safeParse({ bytes: { gt: 1 } }).success, false, 'byte ranges keep their inclusive form');
   assert.equal(QueryFilter.safeParse({ dstPort: { min: 1 } }).success, false, 'port ranges keep both bounds');
 });
+
+test('router-export keys: one column each (or either of two), every value bound, one budget term each', () => {
+  const f: QueryFilterInput = {
+    recordSource: ['netflow9', 'ipfix'], srcAs: 64_512, dstAs: [4_200_000_000, 13_335], as: { min: 65_000, max: 65_100 },
+    inputInterface: 3, outputInterface: [70_000], interface: { min: 7, max: 9 }, tos: 184, observationDomain: 4_000_000_000,
+    exporterNet: '192.0.2.0/24', nextHopNet: ['2001:db8::/32', '198.51.100.7'], bgpNextHopNet: '2001:db8:1::1',
+  };
+  const { sql, params } = compile(f);
+  for (const v of ['64512', '4200000000', '13335', '65000', '70000', '184', '4000000000', 'netflow9', 'ipfix']) assert.ok(!sql.includes(v), `${v} is not in the SQL text`);
+  for (const v of [64_512, 4_200_000_000, 13_335, 65_000, 65_100, 3, 70_000, 7, 9, 184, 4_000_000_000, 'netflow9', 'ipfix']) assert.ok(params.includes(v), `${v} is bound`);
+  assert.match(sql, /record_source IN \(\$\d+, \$\d+\)/);
+  assert.match(sql, /\(src_as BETWEEN \$\d+ AND \$\d+ OR dst_as BETWEEN \$\d+ AND \$\d+\)/);
+  assert.match(sql, /\(input_interface BETWEEN \$\d+ AND \$\d+ OR output_interface BETWEEN \$\d+ AND \$\d+\)/);
+  for (const c of ['src_as = ', 'dst_as IN', 'input_interface = ', 'output_interface IN', 'tos = ', 'observation_domain = ']) assert.ok(sql.includes(c), c);
+  assert.match(sql, /exporter_addr_hi = \$\d+ AND exporter_addr_lo BETWEEN/);
+  assert.match(sql, /bgp_next_hop_addr_hi = \$\d+ AND bgp_next_hop_addr_lo BETWEEN/);
+  // IPv6 on a router-export column: the address's own family (not the flow's ip_version) rules out IPv4-mapped values.
+  assert.match(sql, /NOT \(next_hop_addr_hi = \$\d+ AND next_hop_addr_lo BETWEEN \$\d+ AND \$\d+\) AND next_hop_addr_hi BETWEEN/);
+  assert.ok(!/ip_version/.test(sql), 'the flow family plays no part');
+  assert.ok(params.includes(0xffff_0000_0000n) && params.includes(0xffff_ffff_ffffn));
+  assert.doesNotThrow(() => compile(f, 12));
+  assert.throws(() => compile(f, 11), invalid);
+});
+
+test('router-export keys: the schema takes u32 / u8 values, ranges and lists, and names the field and the allowed values otherwise', () => {
+  assert.equal(QueryFilter.safeParse({ srcAs: 0xffff_ffff, interface: [0, 1], tos: { min: 0, max: 255 }, observationDomain: 0 }).success, true);
+  for (const [key, bad] of [['srcAs', 2 ** 32], ['as', -1], ['inputInterface', 1.5], ['tos', 256], ['observationDomain', { min: 1 }], ['dstAs', []], ['exporterNet', 'router-1'], ['nextHopNet', []]] as const) {
+    const r = QueryFilter.safeParse({ [key]: bad });
+    assert.equal(r.success, false, `${key}: ${JSON.stringify(bad)}`);
+    assert.equal(r.error!.issues[0]!.path[0], key);
+  }
+  const r = QueryFilter.safeParse({ recordSource: 'sflow' });
+  assert.equal(r.success, false);
+  assert.deepEqual(r.error!.issues.map((i) => [i.path.join('.'), i.message]), [['recordSource', 'expected a record source (packets, netflow5, netflow9, ipfix) or a list of them']]);
+  assert.equal(QueryFilter.safeParse({ recordSource: ['packets', 'ipfix'] }).success, true);
+});

@@ -3,8 +3,12 @@
  * expression with `$n` placeholders.
  *
  * Owns: the mapping filter key → fixed SQL fragment, CIDR → integer range predicates over
- * the `*_addr_hi`/`*_addr_lo` halves, the derived quantities (duration, bps, pps, bpp: safe from
- * division by zero, 0 when the divisor is 0 as in nfdump) and the filter size limit. Never: puts
+ * the `*_addr_hi`/`*_addr_lo` halves (the flow's sides, the exporter and the next hops), the
+ * derived quantities (duration, bps, pps, bpp: safe from division by zero, 0 when the divisor
+ * is 0 as in nfdump) and the filter size limit. Absent values: a key over a NULL column (a
+ * packet row's export columns, any column an older file lacks — the engine reads those as
+ * NULL) is false, and a `not` of it true, so such a filter never errs and never matches a row
+ * that lacks the value. Never: puts
  * a user value into SQL text — column names and expressions come from constants in this file,
  * every value goes through `ParamList.add`. Pure: no IO, no clock.
  */
@@ -12,7 +16,7 @@ import type { QueryFilter, RealComparison } from '../../schemas/query.ts';
 import { MAX_FILTER_DEPTH, PROTOCOL_NUMBERS } from '../../schemas/query.ts';
 import { AppError, ErrorCode } from '../../schemas/errors.ts';
 import type { QueryParam } from '../ports.ts';
-import { parseCidr } from './cidr.ts';
+import { V4_MAPPED_LO, parseCidr } from './cidr.ts';
 
 /** Collects bound values; `add` returns the placeholder to splice into SQL. */
 export class ParamList {
@@ -24,7 +28,6 @@ export class ParamList {
 }
 
 type IntMatcher = number | number[] | { min: number; max: number };
-type Side = 'src' | 'dst';
 
 function intPredicate(column: string, m: IntMatcher, p: ParamList): string {
   if (typeof m === 'number') return `${column} = ${p.add(m)}`;
@@ -84,26 +87,52 @@ function tcpFlagsPredicate(f: TcpFlags, p: ParamList): string {
   return `(${parts.join(' AND ')})`;
 }
 
-/** One CIDR against one side: integer ranges on the halves (prunable by row-group stats). */
-function cidrPredicate(side: Side, text: string, p: ParamList): string {
+/**
+ * The address columns a CIDR can test: the flow's two sides (both of the flow's family, so the
+ * family test is `ip_version`, which row-group statistics prune) and the router-export ones
+ * (exporter, next hops), whose family is the address's own: an IPv6 range that reaches
+ * `::ffff:0:0/96` must not take the IPv4-mapped values stored for IPv4 addresses.
+ */
+type AddressColumn = 'src_addr' | 'dst_addr' | 'exporter_addr' | 'next_hop_addr' | 'bgp_next_hop_addr';
+const FLOW_SIDES: ReadonlySet<AddressColumn> = new Set(['src_addr', 'dst_addr']);
+
+/** One CIDR against one address column: integer ranges on its halves (prunable by row-group stats). */
+function cidrPredicate(column: AddressColumn, text: string, p: ParamList): string {
   const range = parseCidr(text);
   if (!range) throw new AppError(ErrorCode.QueryFilterInvalid, 'malformed CIDR in address filter');
-  const hi = `${side}_addr_hi`;
-  const lo = `${side}_addr_lo`;
+  const hi = `${column}_hi`;
+  const lo = `${column}_lo`;
   if (range.version === 4) {
     return `(${hi} = ${p.add(0n)} AND ${lo} BETWEEN ${p.add(range.loMin)} AND ${p.add(range.loMax)})`;
   }
+  // The same text for every IPv6 range (SQL text depends on the filter's shape, not its values).
+  const v6 = FLOW_SIDES.has(column)
+    ? 'ip_version = 6'
+    : `NOT (${hi} = ${p.add(0n)} AND ${lo} BETWEEN ${p.add(V4_MAPPED_LO)} AND ${p.add(V4_MAPPED_LO | 0xffff_ffffn)})`;
   if (range.prefix <= 64) {
-    return `(ip_version = 6 AND ${hi} BETWEEN ${p.add(range.hiMin)} AND ${p.add(range.hiMax)})`;
+    return `(${v6} AND ${hi} BETWEEN ${p.add(range.hiMin)} AND ${p.add(range.hiMax)})`;
   }
-  return `(ip_version = 6 AND ${hi} = ${p.add(range.hiMin)} AND ${lo} BETWEEN ${p.add(range.loMin)} AND ${p.add(range.loMax)})`;
+  return `(${v6} AND ${hi} = ${p.add(range.hiMin)} AND ${lo} BETWEEN ${p.add(range.loMin)} AND ${p.add(range.loMax)})`;
 }
 
-function netPredicate(sides: readonly Side[], m: string | string[], p: ParamList): string {
+function netPredicate(columns: readonly AddressColumn[], m: string | string[], p: ParamList): string {
   const cidrs = Array.isArray(m) ? m : [m];
-  const terms = sides.flatMap((side) => cidrs.map((c) => cidrPredicate(side, c, p)));
+  const terms = columns.flatMap((column) => cidrs.map((c) => cidrPredicate(column, c, p)));
   return terms.length === 1 ? terms[0] : `(${terms.join(' OR ')})`;
 }
+
+/** `m` against each of `columns`, ORed (either side's port, either AS, either interface). */
+function eitherPredicate(columns: readonly string[], m: IntMatcher, p: ParamList): string {
+  return columns.length === 1 ? intPredicate(columns[0]!, m, p) : `(${columns.map((c) => intPredicate(c, m, p)).join(' OR ')})`;
+}
+
+/** The router-export keys (schema version 2) over integer columns. */
+const EXPORT_INT_COLUMNS = {
+  srcAs: ['src_as'], dstAs: ['dst_as'], as: ['src_as', 'dst_as'], inputInterface: ['input_interface'], outputInterface: ['output_interface'],
+  interface: ['input_interface', 'output_interface'], tos: ['tos'], observationDomain: ['observation_domain'],
+} as const satisfies Partial<Record<keyof QueryFilter, readonly string[]>>;
+/** The router-export keys over address columns. */
+const EXPORT_NET_COLUMNS = { exporterNet: 'exporter_addr', nextHopNet: 'next_hop_addr', bgpNextHopNet: 'bgp_next_hop_addr' } as const satisfies Partial<Record<keyof QueryFilter, AddressColumn>>;
 
 interface Budget {
   nodes: number;
@@ -129,10 +158,10 @@ function compileNode(f: QueryFilter, p: ParamList, b: Budget): string {
   if (f.ipVersion !== undefined) leaf(`ip_version = ${p.add(f.ipVersion)}`);
   if (f.srcPort !== undefined) leaf(intPredicate('src_port', f.srcPort, p));
   if (f.dstPort !== undefined) leaf(intPredicate('dst_port', f.dstPort, p));
-  if (f.port !== undefined) leaf(`(${intPredicate('src_port', f.port, p)} OR ${intPredicate('dst_port', f.port, p)})`);
-  if (f.srcNet !== undefined) leaf(netPredicate(['src'], f.srcNet, p));
-  if (f.dstNet !== undefined) leaf(netPredicate(['dst'], f.dstNet, p));
-  if (f.net !== undefined) leaf(netPredicate(['src', 'dst'], f.net, p));
+  if (f.port !== undefined) leaf(eitherPredicate(['src_port', 'dst_port'], f.port, p));
+  if (f.srcNet !== undefined) leaf(netPredicate(['src_addr'], f.srcNet, p));
+  if (f.dstNet !== undefined) leaf(netPredicate(['dst_addr'], f.dstNet, p));
+  if (f.net !== undefined) leaf(netPredicate(['src_addr', 'dst_addr'], f.net, p));
   if (f.vlanId !== undefined) leaf(intPredicate('vlan_id', f.vlanId, p));
   if (f.bytes !== undefined) leaf(rangePredicate('(bytes_fwd + bytes_rev)', 'bytes', f.bytes, p));
   if (f.packets !== undefined) leaf(rangePredicate('(packets_fwd + packets_rev)', 'packets', f.packets, p));
@@ -145,6 +174,18 @@ function compileNode(f: QueryFilter, p: ParamList, b: Budget): string {
     const c = f[key];
     if (c !== undefined) leaf(realPredicate(key, c, p));
   }
+  if (f.recordSource !== undefined) {
+    const sources = Array.isArray(f.recordSource) ? f.recordSource : [f.recordSource];
+    leaf(`record_source IN (${sources.map((s) => p.add(s)).join(', ')})`);
+  }
+  for (const [key, column] of Object.entries(EXPORT_NET_COLUMNS) as [keyof typeof EXPORT_NET_COLUMNS, AddressColumn][]) {
+    const m = f[key];
+    if (m !== undefined) leaf(netPredicate([column], m, p));
+  }
+  for (const [key, columns] of Object.entries(EXPORT_INT_COLUMNS) as [keyof typeof EXPORT_INT_COLUMNS, readonly string[]][]) {
+    const m = f[key];
+    if (m !== undefined) leaf(eitherPredicate(columns, m, p));
+  }
   b.depth += 1;
   if (f.and !== undefined) {
     spend(b);
@@ -156,7 +197,7 @@ function compileNode(f: QueryFilter, p: ParamList, b: Budget): string {
   }
   if (f.not !== undefined) {
     spend(b);
-    // coalesce: NOT over a nullable column (vlan_id) must keep rows where the value is absent.
+    // coalesce: NOT over a nullable column (vlan_id, the export columns) keeps rows lacking the value.
     terms.push(`(NOT coalesce(${compileNode(f.not, p, b)}, FALSE))`);
   }
   b.depth -= 1;

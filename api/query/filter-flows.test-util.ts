@@ -1,6 +1,8 @@
 /**
  * Test helpers for the filter language (not a test file itself): a small flow set as plain JS
- * objects, the same flows as a real Parquet archive, an independent reference evaluator of the
+ * objects (packet rows, exported records with the router-export columns — some of them NULL —
+ * and rows as an older file reads, every export column NULL), the same flows as a real Parquet
+ * archive, an independent reference evaluator of the
  * structured filter over the JS objects, and a runner that compiles a filter with
  * api/query/compile-filter.ts and asks DuckDB which flows match.
  *
@@ -38,7 +40,27 @@ export interface Flow {
   readonly fr: number;
   readonly durMs: number;
   readonly reason: 'idle' | 'active' | 'fin' | 'rst' | 'eof';
+  /** Router export (schema version 2); absent: a packet row (source `packets`, the rest null). `source: null` is a row of an older file. */
+  readonly export?: ExportFields;
 }
+
+/** The router-export columns of a flow; null = the row lacks the value. */
+export interface ExportFields {
+  readonly source: 'packets' | 'netflow5' | 'netflow9' | 'ipfix' | null;
+  readonly exporter: string | null;
+  readonly nextHop: string | null;
+  readonly bgpNextHop: string | null;
+  readonly srcAs: number | null;
+  readonly dstAs: number | null;
+  readonly inIf: number | null;
+  readonly outIf: number | null;
+  readonly tos: number | null;
+  readonly domain: number | null;
+}
+
+const PACKET_ROW: ExportFields = { source: 'packets', exporter: null, nextHop: null, bgpNextHop: null, srcAs: null, dstAs: null, inIf: null, outIf: null, tos: null, domain: null };
+/** A flow's export columns (a packet row's when it has none). */
+export const exportOf = (f: Flow): ExportFields => f.export ?? PACKET_ROW;
 
 const V4 = ['10.0.0.1', '10.0.0.2', '10.1.2.3', '10.255.255.255', '192.168.1.10', '192.168.1.200', '172.16.5.4', '8.8.8.8', '1.2.3.4'];
 const V6 = ['2001:db8::1', '2001:db8::2', '2001:db8:1::5', '2001:db8:ffff::1', 'fe80::1', '::1', '2606:4700::1111', '2001:db8::ff00:1'];
@@ -85,7 +107,48 @@ function buildFlows(): Flow[] {
       ff: proto === 6 ? pick(FLAGS) : 0, fr: proto === 6 ? pick(FLAGS) : 0, durMs: pick(DURATIONS), reason: pick(REASONS),
     });
   }
-  return flows;
+  // Rows of a file older than schema version 2: every export column (record_source too) NULL.
+  const old = { source: null, exporter: null, nextHop: null, bgpNextHop: null, srcAs: null, dstAs: null, inIf: null, outIf: null, tos: null, domain: null } as const;
+  flows.push({ ...base, id: 'old1', v: 4, proto: 6, src: '10.0.0.1', dst: '8.8.8.8', sport: 40003, dport: 443, pf: 3, bf: 180, ff: 18, durMs: 10, export: old });
+  flows.push({ ...base, id: 'old2', v: 6, proto: 17, src: '2001:db8::1', dst: '2001:db8::2', sport: 53, dport: 53, pf: 1, bf: 80, durMs: 0, export: old });
+  return [...flows, ...exportFlows()];
+}
+
+const ROUTERS = ['192.0.2.1', '192.0.2.2', '198.51.100.254', '2001:db8:e::1'];
+const HOPS = ['10.0.0.1', '10.1.2.3', '192.168.1.200', '0.0.0.0', '2001:db8::1', '2001:db8:ffff::1', 'fe80::1', '::', null];
+const AS_NUMBERS = [0, 1, 13_335, 64_512, 65_001, 4_200_000_000, 0xffff_ffff, null];
+const INTERFACES = [0, 1, 2, 3, 9, 70_000, 0xffff_ffff, null];
+const TOS = [0, 32, 40, 184, 255, null];
+const DOMAINS = [0, 7, 258, 4_000_000_000, null];
+
+/** Exported records (own seed, so the packet flows above stay as they were). */
+function exportFlows(): Flow[] {
+  let seed = 0x1f2e3d4c;
+  const rnd = (n: number): number => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    return (seed >>> 8) % n;
+  };
+  const pick = <T>(xs: readonly T[]): T => xs[rnd(xs.length)]!;
+  const out: Flow[] = [];
+  for (let i = 0; i < 36; i += 1) {
+    const source = pick(['netflow5', 'netflow9', 'ipfix'] as const);
+    // NetFlow v5 is IPv4 only, with 16-bit AS numbers and interfaces.
+    const v = source === 'netflow5' || rnd(3) > 0 ? 4 : 6;
+    const proto = pick(v === 4 ? [6, 6, 17, 1] : [6, 17, 58]);
+    const ported = proto === 6 || proto === 17;
+    const small = <T extends number | null>(x: T): T => (source === 'netflow5' && x !== null && x > 0xffff ? (0xffff as T) : x);
+    out.push({
+      id: `x${i}`, v, proto, src: pick(v === 4 ? V4 : V6), dst: pick(v === 4 ? V4 : V6),
+      sport: ported ? pick(PORTS) : 0, dport: ported ? pick(PORTS) : 0, vlan: null,
+      pf: pick(PACKETS), bf: pick(BYTES), pr: 0, br: 0, ff: proto === 6 ? pick(FLAGS) : 0, fr: 0, durMs: pick(DURATIONS), reason: 'idle',
+      export: {
+        source, exporter: pick(ROUTERS), nextHop: pick(HOPS), bgpNextHop: source === 'netflow5' ? null : pick(HOPS),
+        srcAs: small(pick(AS_NUMBERS)), dstAs: small(pick(AS_NUMBERS)), inIf: small(pick(INTERFACES)), outIf: small(pick(INTERFACES)),
+        tos: pick(TOS), domain: source === 'netflow5' ? pick([0, 258]) : pick(DOMAINS),
+      },
+    });
+  }
+  return out;
 }
 
 export const FLOWS: readonly Flow[] = buildFlows();
@@ -131,6 +194,18 @@ function bounds(v: number, c: { min?: number; max?: number; gt?: number; lt?: nu
 }
 const nets = (m: string | readonly string[]): readonly string[] => (typeof m === 'string' ? [m] : m);
 
+const anyNet = (a: string | null, m: string | readonly string[] | undefined): boolean => m === undefined || (a !== null && nets(m).some((c) => inCidr(a, c)));
+const anyInt = (vs: readonly (number | null)[], m: Int | undefined): boolean => m === undefined || vs.some((v) => intMatch(v, m));
+
+/** The router-export keys (a NULL value never matches). */
+function matchesExport(f: QueryFilter, x: ExportFields): boolean {
+  if (f.recordSource !== undefined && (x.source === null || !(typeof f.recordSource === 'string' ? [f.recordSource] : f.recordSource).includes(x.source))) return false;
+  return anyNet(x.exporter, f.exporterNet) && anyNet(x.nextHop, f.nextHopNet) && anyNet(x.bgpNextHop, f.bgpNextHopNet)
+    && anyInt([x.srcAs], f.srcAs) && anyInt([x.dstAs], f.dstAs) && anyInt([x.srcAs, x.dstAs], f.as)
+    && anyInt([x.inIf], f.inputInterface) && anyInt([x.outIf], f.outputInterface) && anyInt([x.inIf, x.outIf], f.interface)
+    && anyInt([x.tos], f.tos) && anyInt([x.domain], f.observationDomain);
+}
+
 /** Whether `flow` matches a validated structured filter: the reference semantics, key by key. */
 export function matches(f: QueryFilter, flow: Flow): boolean {
   if (f.protocol !== undefined && !intMatch(flow.proto, f.protocol as Int)) return false;
@@ -155,6 +230,7 @@ export function matches(f: QueryFilter, flow: Flow): boolean {
   if (f.bps !== undefined && !bounds(bpsOf(flow), f.bps)) return false;
   if (f.pps !== undefined && !bounds(ppsOf(flow), f.pps)) return false;
   if (f.bpp !== undefined && !bounds(bppOf(flow), f.bpp)) return false;
+  if (!matchesExport(f, exportOf(flow))) return false;
   if (f.and !== undefined && !f.and.every((x) => matches(x, flow))) return false;
   if (f.or !== undefined && !f.or.some((x) => matches(x, flow))) return false;
   if (f.not !== undefined && matches(f.not, flow)) return false;
@@ -175,7 +251,14 @@ function row(f: Flow, i: number): FlowRowInput {
     time_start: new Date(startMs).toISOString(), time_end: new Date(startMs + f.durMs).toISOString(),
     protocol: f.proto, src_addr: f.src, dst_addr: f.dst, src_port: f.sport, dst_port: f.dport, vlan_id: f.vlan,
     packets_fwd: f.pf, bytes_fwd: f.bf, packets_rev: f.pr, bytes_rev: f.br, tcp_flags_fwd: f.ff, tcp_flags_rev: f.fr,
-    end_reason: f.reason, tls_sni: f.id,
+    end_reason: f.reason, tls_sni: f.id, ...exportRow(exportOf(f)),
+  };
+}
+
+function exportRow(x: ExportFields): Partial<FlowRowInput> {
+  return {
+    record_source: x.source, exporter_addr: x.exporter, next_hop_addr: x.nextHop, bgp_next_hop_addr: x.bgpNextHop, src_as: x.srcAs, dst_as: x.dstAs,
+    input_interface: x.inIf, output_interface: x.outIf, tos: x.tos, observation_domain: x.domain,
   };
 }
 

@@ -12,7 +12,7 @@ import { QueryFilter } from '../../schemas/query.ts';
 import { skipUnlessTools } from '../../test/support/required-tools.ts';
 import { parseFilterExpression } from './nfdump-filter.ts';
 import {
-  ALL_IDS, FLOWS, bpsOf, bppOf, bytesOf, durationOf, flagsOf, inCidr, openFlowArchive, packetsOf, ppsOf, referenceIds,
+  ALL_IDS, FLOWS, bpsOf, bppOf, bytesOf, durationOf, exportOf, flagsOf, inCidr, openFlowArchive, packetsOf, ppsOf, referenceIds,
   type Flow, type FlowArchive,
 } from './filter-flows.test-util.ts';
 
@@ -23,6 +23,8 @@ const anyOf = (f: Flow, m: number) => tcp(f) && (flagsOf(f) & m) !== 0;
 const host = (f: Flow, a: string) => f.src === a || f.dst === a;
 const net = (f: Flow, c: string) => inCidr(f.src, c) || inCidr(f.dst, c);
 const port = (f: Flow, p: number) => f.sport === p || f.dport === p;
+const x = exportOf;
+const inNet = (a: string | null, c: string) => a !== null && inCidr(a, c);
 
 /** [expression, predicate, 'ext' when it uses flowseal's extensions (nfdump rejects it), 'trivial' when it may match all or none]. */
 export const TABLE: readonly (readonly [string, Pred, ...('ext' | 'trivial')[]])[] = [
@@ -111,6 +113,39 @@ export const TABLE: readonly (readonly [string, Pred, ...('ext' | 'trivial')[]])
   ['# a comment line\nproto tcp # and a trailing one\n and dst port 443', (f) => tcp(f) && f.dport === 443],
   ['Proto TCP AND Dst Port 443', (f) => tcp(f) && f.dport === 443],
   ['(((((host 8.8.8.8)))))', (f) => host(f, '8.8.8.8')],
+  // Router export: a row without the value (packet rows, older files) matches none of them.
+  ['src as 65001', (f) => x(f).srcAs === 65_001],
+  ['as 13335', (f) => x(f).srcAs === 13_335 || x(f).dstAs === 13_335],
+  ['dst as > 65535', (f) => (x(f).dstAs ?? -1) > 65_535],
+  ['src and dst as 64512', (f) => x(f).srcAs === 64_512 && x(f).dstAs === 64_512],
+  ['as in [ 64512, 65001 ]', (f) => [64_512, 65_001].some((a) => x(f).srcAs === a || x(f).dstAs === a)],
+  ['not as 0', (f) => x(f).srcAs !== 0 && x(f).dstAs !== 0],
+  ['in if 3', (f) => x(f).inIf === 3],
+  ['out if 70000', (f) => x(f).outIf === 70_000],
+  ['if 0', (f) => x(f).inIf === 0 || x(f).outIf === 0],
+  ['in if > 2', (f) => (x(f).inIf ?? -1) > 2, 'ext'],
+  ['tos 184', (f) => x(f).tos === 184],
+  ['src tos >= 40', (f) => (x(f).tos ?? -1) >= 40],
+  ['next ip 10.0.0.1', (f) => x(f).nextHop === '10.0.0.1'],
+  ['next host 2001:db8::1', (f) => x(f).nextHop === '2001:db8::1'],
+  ['next ip in [ 10.0.0.0/8 2001:db8::/32 ]', (f) => inNet(x(f).nextHop, '10.0.0.0/8') || inNet(x(f).nextHop, '2001:db8::/32')],
+  ['next net 0.0.0.0/0', (f) => inNet(x(f).nextHop, '0.0.0.0/0'), 'ext'],
+  // An IPv6 range never takes an IPv4 next hop, whatever the flow's own family.
+  ['next net ::/0', (f) => x(f).nextHop?.includes(':') === true, 'ext'],
+  ['bgpnext ip 192.168.1.200', (f) => x(f).bgpNextHop === '192.168.1.200'],
+  ['bgpnext ip in [ fe80::/10 ]', (f) => inNet(x(f).bgpNextHop, 'fe80::/10'), 'ext'],
+  ['router ip 192.0.2.1', (f) => x(f).exporter === '192.0.2.1'],
+  ['router ip 2001:db8:e::1', (f) => x(f).exporter === '2001:db8:e::1'],
+  ['router net 192.0.2.0/24', (f) => inNet(x(f).exporter, '192.0.2.0/24'), 'ext'],
+  ['observation domain id 258', (f) => x(f).domain === 258],
+  ['observation domain id > 7', (f) => (x(f).domain ?? -1) > 7, 'ext'],
+  ['nfversion 5', (f) => x(f).source === 'netflow5'],
+  ['nfversion > 5', (f) => ['netflow9', 'ipfix', 'packets'].includes(x(f).source ?? '')],
+  ['nfversion > 10', (f) => x(f).source === 'packets'],
+  ['recordsource packets', (f) => x(f).source === 'packets', 'ext'],
+  ['recordsource in [ netflow9 ipfix ]', (f) => x(f).source === 'netflow9' || x(f).source === 'ipfix', 'ext'],
+  ['not recordsource packets', (f) => x(f).source !== 'packets', 'ext'],
+  ['proto tcp and as 13335 and in if 3 or router ip 192.0.2.2', (f) => (tcp(f) && (x(f).srcAs === 13_335 || x(f).dstAs === 13_335) && x(f).inIf === 3) || x(f).exporter === '192.0.2.2'],
 ];
 
 let archive: FlowArchive;

@@ -4,13 +4,24 @@
 // returns for flowseal's parse of the same text (compiled by compile-filter.ts), and those the
 // reference evaluator selects. Left out by design: VLANs (nfdump records an untagged flow as
 // VLAN 0, flowseal as no VLAN, NULL) and IPv6 prefixes shorter than 3 bits (see NET below).
+//
+// The router-export primitives the same way over exported records (IPFIX, NetFlow v9 and v5
+// sent to a real nfcapd from four loopback exporters: nfdump-export-oracle.test-util.ts):
+// router ip, next ip (either family, also on flows of the other family), bgpnext ip, in/out if,
+// tos, observation domain id, nfversion. Not checkable here: AS numbers — nfdump 1.7.1 refuses
+// to evaluate any AS filter without a geo location DB (`-G`), which needs MaxMind data — so
+// `as` is checked by `nfdump -Z` syntax and the reference evaluator only; and what an exporter
+// did not send (nfdump reads it as 0, flowseal as NULL: `if 0` differs there, so every record
+// here carries every field but v5's BGP next hop, which no expression names as 0.0.0.0).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import fc from 'fast-check';
 import { skipUnlessTools } from '../../test/support/required-tools.ts';
 import { parseFilterExpression } from './nfdump-filter.ts';
-import { openFlowArchive, referenceIds, type FlowArchive } from './filter-flows.test-util.ts';
+import { openFlowArchive, referenceIds, type Flow, type FlowArchive } from './filter-flows.test-util.ts';
 import { openNfdumpOracle, type NfdumpOracle } from './nfdump-oracle.test-util.ts';
+import { EXPORTERS, HOPS4, HOPS6, INTERFACES, TOS_VALUES, openNfdumpExportOracle, type NfdumpExportOracle } from './nfdump-export-oracle.test-util.ts';
 
 const skip = skipUnlessTools('nfdump');
 
@@ -23,6 +34,8 @@ const FIXED = [
   'packets 1', 'packets > 3', 'duration > 100', 'duration 0', 'duration <= 10', 'bps > 1m', 'bps 0', 'bps < 100k', 'pps > 1k', 'pps < 10',
   'bpp > 500', 'bpp 128', 'proto udp or proto tcp and dst port 22', '(proto udp or proto tcp) and dst port 22', 'not proto tcp and ipv4',
   '! proto tcp || dst port 53 && ipv6', 'proto tcp and (dst port 80 or dst port 443) and not src net 10.0.0.0/8',
+  // nfpcapd's records carry a NetFlow version above 10, as flowseal's packet rows count.
+  'nfversion > 10 and proto udp', 'nfversion 9 or proto udp', 'not nfversion <= 10 and ipv6',
 ];
 
 const V4 = ['10.0.0.1', '10.0.0.2', '10.1.2.3', '192.168.1.10', '172.16.5.4', '8.8.8.8', '1.2.3.4'];
@@ -57,25 +70,68 @@ const { expr: EXPR } = fc.letrec<{ expr: string; not: string; and: string; or: s
   group: tie('expr').map((e) => `(${e})`),
 }));
 
+// ---- router export (nfdump syntax only) ----
+const ROUTERS = [...Object.values(EXPORTERS), '127.0.0.9'];
+const HOPS = [...HOPS4, ...HOPS6, '172.16.0.1'];
+const HOP_NET = fc.oneof(
+  fc.tuple(fc.constantFrom(...HOPS4), fc.integer({ min: 0, max: 32 })).map(([a, n]) => `${a}/${n}`),
+  fc.tuple(fc.constantFrom(...HOPS6), fc.integer({ min: 3, max: 128 })).map(([a, n]) => `${a}/${n}`),
+  fc.constantFrom(...HOPS),
+);
+const EXPORT_FIXED = [
+  'router ip 127.0.0.2', 'router ip 127.0.0.5', 'router host 127.0.0.3', 'not router ip 127.0.0.4', 'nfversion 5', 'nfversion 9', 'nfversion 10',
+  'nfversion > 5', 'nfversion < 10', 'nfversion >= 9', 'observation domain id 7', 'observation domain id 4000000000', 'observation domain id 0',
+  'in if 3', 'out if 70000', 'if 0', 'if 4294967295', 'in if 9 and out if 9', 'tos 184', 'tos > 40', 'src tos <= 32', 'tos 0',
+  'next ip 10.0.0.1', 'next host 2001:db8::1', 'next ip in [ 10.0.0.0/8 fd00::/8 ]', 'next ip in [ 192.0.2.1, 198.51.100.7 ]', 'bgpnext ip 10.1.2.3',
+  'bgpnext ip fd00::7', 'not bgpnext ip 192.0.2.1', 'ipv6 and next ip 10.1.2.3', 'ipv4 and next ip in [ 2001:db8::/32 ]',
+  'proto tcp and in if 3 or router ip 127.0.0.3 and tos 0',
+];
+const EXPORT_PRIMITIVE = fc.oneof(
+  fc.constantFrom('any', 'ipv4', 'ipv6', 'proto tcp', 'proto udp', 'port 53', 'dst port 443', 'host 8.8.8.8', 'src net 10.0.0.0/8'),
+  fc.tuple(fc.constantFrom('ip', 'host'), fc.constantFrom(...ROUTERS)).map(([w, a]) => `router ${w} ${a}`),
+  fc.tuple(CMP, fc.integer({ min: 0, max: 10 })).map(([c, n]) => `nfversion ${c}${n}`),
+  fc.constantFrom(0, 1, 7, 4_000_000_000).map((n) => `observation domain id ${n}`),
+  fc.tuple(fc.constantFrom('in if', 'out if', 'if'), fc.constantFrom(...INTERFACES, 5)).map(([k, n]) => `${k} ${n}`),
+  fc.tuple(fc.constantFrom('tos', 'src tos'), CMP, fc.constantFrom(...TOS_VALUES, 100)).map(([k, c, n]) => `${k} ${c}${n}`),
+  fc.tuple(fc.constantFrom('next ip', 'next host', 'bgpnext ip'), fc.constantFrom(...HOPS)).map(([k, a]) => `${k} ${a}`),
+  // nfdump 1.7's list grammar drops a network that follows an address: networks first.
+  fc.tuple(HOP_NET, fc.array(fc.constantFrom(...HOPS), { maxLength: 2 })).map(([n, as]) => `next ip in [ ${[n, ...as].join(' ')} ]`),
+);
+const { expr: EXPORT_EXPR } = fc.letrec<{ expr: string; not: string; and: string; or: string; group: string }>((tie) => ({
+  expr: fc.oneof({ maxDepth: 4, depthSize: 'small' }, EXPORT_PRIMITIVE, tie('not'), tie('and'), tie('or'), tie('group')),
+  not: tie('expr').map((e) => `not ${e}`),
+  and: fc.tuple(tie('expr'), tie('expr')).map(([a, b]) => `${a} and ${b}`),
+  or: fc.tuple(tie('expr'), tie('expr')).map(([a, b]) => `${a} or ${b}`),
+  group: tie('expr').map((e) => `(${e})`),
+}));
+
 let oracle: NfdumpOracle | undefined;
 let archive: FlowArchive | undefined;
+let exportOracle: NfdumpExportOracle | undefined;
+let exportArchive: FlowArchive | undefined;
 before(async () => {
   if (skip) return;
   oracle = openNfdumpOracle();
   archive = await openFlowArchive(oracle.flows);
+  exportOracle = await openNfdumpExportOracle();
+  exportArchive = await openFlowArchive(exportOracle.flows);
 });
 after(() => {
   archive?.close();
   oracle?.close();
+  exportArchive?.close();
+  exportOracle?.close();
 });
 
-async function agree(expr: string): Promise<void> {
-  const expected = oracle!.ids(expr);
+async function agreeOn(o: { ids(expr: string): string[] | null; readonly flows: readonly Flow[] }, a: FlowArchive, expr: string): Promise<void> {
+  const expected = o.ids(expr);
   assert.ok(expected !== null, `nfdump accepts ${JSON.stringify(expr)}`);
   const filter = parseFilterExpression(expr);
-  assert.deepEqual(await archive!.ids(filter), expected, `${JSON.stringify(expr)} → ${JSON.stringify(filter)}`);
-  assert.deepEqual(referenceIds(filter, oracle!.flows), expected, JSON.stringify(expr));
+  assert.deepEqual(await a.ids(filter), expected, `${JSON.stringify(expr)} → ${JSON.stringify(filter)}`);
+  assert.deepEqual(referenceIds(filter, o.flows), expected, JSON.stringify(expr));
 }
+const agree = (expr: string) => agreeOn(oracle!, archive!, expr);
+const agreeExport = (expr: string) => agreeOn(exportOracle!, exportArchive!, expr);
 
 test('the oracle flow set: nfdump sees every packet train as one flow, and the expressions tell them apart', { skip }, () => {
   assert.equal(oracle!.flows.length, 64);
@@ -91,4 +147,29 @@ test('fixed expressions: nfdump and flowseal select the same flows', { skip }, a
 
 test('random nfdump expressions: nfdump and flowseal select the same flows', { skip }, async () => {
   await fc.assert(fc.asyncProperty(EXPR, agree), { numRuns: 200 });
+});
+
+test('the export oracle: nfdump read every record with every field as sent, and the expressions tell them apart', { skip }, () => {
+  const byId = (fs: readonly Flow[]) => [...fs].sort((a, b) => a.id.localeCompare(b.id));
+  assert.deepEqual(byId(exportOracle!.flows), byId(exportOracle!.sent));
+  const n = exportOracle!.flows.length;
+  for (const expr of EXPORT_FIXED) {
+    const k = exportOracle!.ids(expr)?.length ?? -1;
+    assert.ok(k > 0 && k < n, `${expr}: nfdump selects ${k} of ${n}`);
+  }
+});
+
+test('fixed router-export expressions: nfdump and flowseal select the same records', { skip }, async () => {
+  for (const expr of EXPORT_FIXED) await agreeExport(expr);
+});
+
+test('random router-export expressions: nfdump and flowseal select the same records', { skip }, async () => {
+  await fc.assert(fc.asyncProperty(EXPORT_EXPR, agreeExport), { numRuns: 200 });
+});
+
+test('nfdump 1.7.1 takes AS filters as syntax but will not evaluate them without a geo DB (why AS is not in the oracle)', { skip }, () => {
+  for (const expr of ['as 0', 'src as 65001', 'dst as in [ 1 2 ]']) {
+    assert.equal(spawnSync('nfdump', ['-Z', expr], { encoding: 'utf8' }).status, 0, expr);
+    assert.equal(exportOracle!.ids(expr), null, `${expr}: nfdump now evaluates AS filters; add them to the export oracle`);
+  }
 });

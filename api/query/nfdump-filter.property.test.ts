@@ -22,6 +22,10 @@ const CIDR = fc.oneof(
   fc.constantFrom(...V4.slice(0, -1), ...V6.slice(0, -1)),
 );
 const COUNT = fc.constantFrom(0, 1, 3, 60, 999, 1000, 1001, 1500, 1_000_000, 1_000_000_001);
+const U32 = fc.oneof(fc.constantFrom(0, 1, 2, 3, 9, 13_335, 64_512, 65_001, 65_535, 70_000, 4_200_000_000, 0xffff_ffff), fc.nat({ max: 0xffff_ffff }));
+const TOS = fc.constantFrom(0, 32, 40, 184, 255);
+const SOURCES = ['packets', 'netflow5', 'netflow9', 'ipfix'] as const;
+const NETS = fc.oneof(CIDR, fc.array(CIDR, { minLength: 1, maxLength: 3 }));
 const REAL = fc.constantFrom(0, 0.5, 1, 2, 60, 99.5, 100, 999, 1000, 1234.5, 1e6, 2.5e6, 8e6, 1e9);
 
 function range(values: fc.Arbitrary<number>): fc.Arbitrary<{ min: number; max: number }> {
@@ -53,6 +57,10 @@ const LEAF: fc.Arbitrary<QueryFilterInput> = fc.oneof(
     fc.record({ all: fc.constantFrom(2, 18, 16), any: fc.constantFrom(4, 1, 192, 5) }, { requiredKeys: [] }),
   ).map((tcpFlags) => ({ tcpFlags })),
   ...(['duration', 'bps', 'pps', 'bpp'] as const).map((key) => bounds(REAL, ['min', 'max', 'gt', 'lt']).map((c) => ({ [key]: c }) as QueryFilterInput)),
+  fc.oneof(fc.constantFrom(...SOURCES), fc.array(fc.constantFrom(...SOURCES), { minLength: 1, maxLength: 3 })).map((recordSource) => ({ recordSource }) as QueryFilterInput),
+  ...(['exporterNet', 'nextHopNet', 'bgpNextHopNet'] as const).map((key) => NETS.map((m) => ({ [key]: m }) as QueryFilterInput)),
+  ...(['srcAs', 'dstAs', 'as', 'inputInterface', 'outputInterface', 'interface', 'observationDomain'] as const).map((key) => intMatcher(U32).map((m) => ({ [key]: m }) as QueryFilterInput)),
+  intMatcher(TOS).map((tos) => ({ tos })),
 );
 
 const { filter: FILTER } = fc.letrec<{ filter: QueryFilterInput; object: QueryFilterInput; and: QueryFilterInput; or: QueryFilterInput; not: QueryFilterInput }>((tie) => ({
@@ -81,6 +89,16 @@ const PRIMITIVE = fc.oneof(
   fc.tuple(fc.constantFrom('duration', 'bps', 'pps', 'bpp'), CMP, fc.constantFrom('0', '1', '1.5', '60', '100', '999', '1k', '2.5k', '1m', '8m')).map(([k, c, v]) => `${k} ${c}${v}`),
   fc.tuple(CMP, fc.constantFrom('0', '10', '20', '4095')).map(([c, v]) => `vlan ${c}${v}`),
   fc.oneof(fc.constantFrom('fin', 'rst', 'eof').map((r) => `endreason ${r}`), fc.constantFrom('endreason in [ fin rst ]', 'endreason in [idle]')),
+  fc.tuple(DIR, CMP, U32).map(([d, c, n]) => `${d}as ${c}${n}`),
+  fc.tuple(DIR, fc.array(U32, { minLength: 1, maxLength: 4 }), fc.constantFrom(' ', ', ')).map(([d, ns, sep]) => `${d}as in [ ${ns.join(sep)} ]`),
+  fc.tuple(fc.constantFrom('in if', 'out if', 'if', 'IN IF'), CMP, U32).map(([k, c, n]) => `${k} ${c}${n}`),
+  fc.tuple(fc.constantFrom('tos', 'src tos'), CMP, TOS).map(([k, c, n]) => `${k} ${c}${n}`),
+  fc.tuple(CMP, U32).map(([c, n]) => `observation domain id ${c}${n}`),
+  fc.tuple(fc.constantFrom('next', 'bgpnext', 'router'), fc.constantFrom('ip', 'host'), fc.constantFrom(...V4.slice(0, -1), ...V6.slice(0, -1))).map(([k, w, a]) => `${k} ${w} ${a}`),
+  fc.tuple(fc.constantFrom('next', 'bgpnext', 'router'), fc.array(CIDR, { minLength: 1, maxLength: 3 })).map(([k, cs]) => `${k} ip in [ ${cs.join(' ')} ]`),
+  fc.tuple(fc.constantFrom('next', 'bgpnext', 'router'), CIDR.filter((c) => c.includes('/'))).map(([k, c]) => `${k} net ${c}`),
+  fc.tuple(CMP, fc.integer({ min: 0, max: 10 })).map(([c, n]) => `nfversion ${c}${n}`),
+  fc.oneof(fc.constantFrom(...SOURCES).map((r) => `recordsource ${r}`), fc.subarray([...SOURCES], { minLength: 1 }).map((rs) => `recordsource in [ ${rs.join(', ')} ]`)),
 );
 const { expr: EXPR } = fc.letrec<{ expr: string; not: string; and: string; or: string; group: string }>((tie) => ({
   expr: fc.oneof({ maxDepth: 5, depthSize: 'small' }, PRIMITIVE, tie('not'), tie('and'), tie('or'), tie('group')),
@@ -128,6 +146,7 @@ test('text → structured → text → structured is stable (the normal form is 
 const SOUP = fc.array(
   fc.oneof(
     fc.constantFrom('(', ')', '[', ']', ',', '/', '!', '&&', '||', '=', '>=', '<', 'and', 'or', 'not', 'src', 'dst', 'in', 'any', 'proto', 'port', 'host', 'net', 'flags', 'bytes', 'bps', 'vlan', 'endreason', 'X', 'SA', 'tcp', '#', '\n', '$', '"'),
+    fc.constantFrom('as', 'out', 'if', 'tos', 'next', 'bgpnext', 'router', 'ip', 'observation', 'domain', 'id', 'nfversion', 'recordsource', 'ipfix', 'packets', '4294967295', '4294967296'),
     PRIMITIVE,
     fc.constantFrom('10.0.0.1', '2001:db8::1', '255.255.0.0', '24', '0x1f', '1k', '1.5', '99999999999999999999', '-1', 'constructor', '__proto__'),
   ),

@@ -13,7 +13,9 @@ const OPERAND = ['a filter primitive (any, proto, host, net, port, flags, bytes,
 const AFTER_OPERAND = ["'and'", "'or'", 'end of input'];
 const PROTOCOLS = ['a protocol number 0-255', `a protocol name (${Object.keys(PROTOCOL_NUMBERS).join(', ')})`];
 const PORT = 'a port number 0-65535';
-const DIRECTED = ["'host'", "'ip'", "'net'", "'port'"];
+const DIRECTED = ["'host'", "'ip'", "'net'", "'port'", "'as'"];
+const AS = 'an AS number 0-4294967295';
+const IFACE = 'an interface index 0-4294967295';
 
 /** [input, position, expected, nfdump's verdict on the same text]. */
 const SYNTAX_ERRORS: readonly (readonly [string, number, readonly string[], 'rejects' | 'accepts'])[] = [
@@ -46,13 +48,38 @@ const SYNTAX_ERRORS: readonly (readonly [string, number, readonly string[], 'rej
   ['bytes > -1', 8, ['a whole number 0-9007199254740991'], 'rejects'],
   ['bytes 1.5', 6, ['a whole number 0-9007199254740991', A_COMPARATOR], 'rejects'],
   ['bps > 1x', 6, ['a number 0-100000000000000000000'], 'rejects'],
-  ['src vlan 5', 4, [...DIRECTED, "'or dst'", "'and dst'"], 'accepts'],
-  ['src or port 80', 4, [...DIRECTED, "'or dst'", "'and dst'"], 'rejects'],
+  ['src vlan 5', 4, [...DIRECTED, "'tos'", "'or dst'", "'and dst'"], 'accepts'],
+  ['src or port 80', 4, [...DIRECTED, "'tos'", "'or dst'", "'and dst'"], 'rejects'],
   ['proto tcp $ port 80', 10, ['a filter expression'], 'rejects'],
   ['vlan 70000', 5, ['a VLAN id 0-65535', A_COMPARATOR], 'rejects'],
   ['port constructor', 5, [PORT, A_COMPARATOR, "'in'"], 'rejects'],
   ['proto __proto__', 6, PROTOCOLS, 'rejects'],
   ['endreason toString', 10, ['an end reason (idle, active, fin, rst, eof)'], 'rejects'],
+  // Router export.
+  ['as', 2, [AS, A_COMPARATOR, "'in'"], 'rejects'],
+  ['as 4294967296', 3, [AS, A_COMPARATOR, "'in'"], 'rejects'],
+  ['as in [ ]', 8, [AS], 'rejects'],
+  ['as in [ 1, ]', 11, [AS], 'rejects'],
+  ['src if 3', 4, [...DIRECTED, "'tos'", "'or dst'", "'and dst'"], 'rejects'],
+  // nfdump's dst tos is the post-ToS (IPFIX 55), which flowseal does not keep.
+  ['dst tos 5', 4, [...DIRECTED, "'or src'", "'and src'"], 'accepts'],
+  ['src and dst tos 0', 12, DIRECTED, 'accepts'],
+  ['tos 256', 4, ['a ToS value 0-255', A_COMPARATOR], 'rejects'],
+  ['in if', 5, [IFACE, A_COMPARATOR], 'rejects'],
+  ['in foo 3', 3, ["'if'"], 'rejects'],
+  ['in if 1.5', 6, [IFACE, A_COMPARATOR], 'rejects'],
+  ['if 4294967296', 3, [IFACE, A_COMPARATOR], 'rejects'],
+  ['router 1.2.3.4', 7, ["'ip'", "'host'", "'net'"], 'rejects'],
+  ['router ip', 9, ['an IPv4 or IPv6 address'], 'rejects'],
+  ['next ip 10.0.0.300', 8, ['an IPv4 or IPv6 address'], 'rejects'],
+  ['next ip 10.0.0.0/8', 16, AFTER_OPERAND, 'rejects'],
+  // nfdump's next/prev adjacent AS and observation point: columns flowseal does not have.
+  ['next as 5', 5, ["'ip'", "'host'", "'net'"], 'accepts'],
+  ['prev as 5', 0, OPERAND, 'accepts'],
+  ['observation point id 1', 12, ["'domain'"], 'accepts'],
+  ['observation domain 5', 19, ["'id'"], 'rejects'],
+  ['nfversion 11', 10, ['a NetFlow version 0-10', A_COMPARATOR], 'rejects'],
+  ['recordsource sflow', 13, ['a record source (packets, netflow5, netflow9, ipfix)'], 'rejects'],
 ];
 
 const syntax = (input: string, position: number, expected: readonly string[]) => (e: unknown) => {
@@ -228,4 +255,80 @@ test('format: every key and value form prints as text that parses back', () => {
   }
   assert.throws(() => formatFilterExpression({ srcNet: '10.0.0.0/40' }), (e: unknown) => e instanceof AppError && e.code === 'ERR_QUERY_FILTER_INVALID');
   assert.throws(() => formatFilterExpression({ bytes: { min: 5, max: 1 } }), /min > max/);
+});
+
+test('router-export primitives: nfdump syntax (and flowseal extensions) into the structured filter', () => {
+  const cases: [string, QueryFilterInput][] = [
+    ['src as 65001', { srcAs: 65_001 }],
+    ['DST AS > 4199999999', { dstAs: { min: 4_200_000_000, max: 0xffff_ffff } }],
+    ['as 13335', { as: 13_335 }],
+    ['src and dst as 0x10', { srcAs: 16, dstAs: 16 }],
+    ['src or dst as in [ 1, 2 3 ]', { as: [1, 2, 3] }],
+    ['dst as in [64512] or dst as 64513', { dstAs: [64_512, 64_513] }],
+    ['src as >= 10 and src as <= 20', { srcAs: { min: 10, max: 20 } }],
+    ['as < 0', { not: {} }],
+    ['in if 3', { inputInterface: 3 }],
+    ['out if 70000', { outputInterface: 70_000 }],
+    ['if 9', { interface: 9 }],
+    ['in if 1 or in if 2', { inputInterface: [1, 2] }],
+    ['out if > 5 and out if < 10', { outputInterface: { min: 6, max: 9 } }],
+    ['tos 184', { tos: 184 }],
+    ['src tos >= 32', { tos: { min: 32, max: 255 } }],
+    ['next ip 192.0.2.1', { nextHopNet: '192.0.2.1' }],
+    ['next host 2001:db8::1', { nextHopNet: '2001:db8::1' }],
+    ['next ip in [ 192.0.2.0/24 2001:db8::/32 ]', { nextHopNet: ['192.0.2.0/24', '2001:db8::/32'] }],
+    ['next net 10.0.0.0 255.0.0.0', { nextHopNet: '10.0.0.0/8' }],
+    ['bgpnext ip 198.51.100.7', { bgpNextHopNet: '198.51.100.7' }],
+    ['bgpnext ip in [ 198.51.100.0/24 ]', { bgpNextHopNet: ['198.51.100.0/24'] }],
+    ['router ip 127.0.0.3', { exporterNet: '127.0.0.3' }],
+    ['router net 127.0.0.0/8 or router ip ::1', { exporterNet: ['127.0.0.0/8', '::1'] }],
+    ['observation domain id 7', { observationDomain: 7 }],
+    ['observation domain id >= 256 and observation domain id < 512', { observationDomain: { min: 256, max: 511 } }],
+    ['nfversion 9', { recordSource: 'netflow9' }],
+    ['nfversion > 5', { recordSource: ['packets', 'netflow9', 'ipfix'] }],
+    ['nfversion <= 10', { recordSource: ['netflow5', 'netflow9', 'ipfix'] }],
+    ['nfversion > 10', { recordSource: 'packets' }],
+    ['nfversion 1', { not: {} }],
+    ['recordsource packets', { recordSource: 'packets' }],
+    ['RecordSource in [ netflow5, IPFIX ]', { recordSource: ['netflow5', 'ipfix'] }],
+    ['recordsource netflow9 or recordsource ipfix', { recordSource: ['netflow9', 'ipfix'] }],
+    ['proto tcp and not recordsource packets and as 3', { protocol: 6, not: { recordSource: 'packets' }, as: 3 }],
+  ];
+  for (const [text, want] of cases) {
+    const got = parseFilterExpression(text);
+    assert.deepEqual(got, want, text);
+    assert.equal(QueryFilter.safeParse(got).success, true, text);
+    assert.deepStrictEqual(parseFilterExpression(formatFilterExpression(got)), got, `${text} → ${formatFilterExpression(got)}`);
+  }
+});
+
+test('format: router-export keys print in nfdump syntax where nfdump has it, flowseal extensions otherwise', () => {
+  const cases: [QueryFilterInput, string][] = [
+    [{ srcAs: 1, dstAs: [2, 3], as: { min: 10, max: 20 } }, 'src as 1 and dst as in [ 2 3 ] and (src as >= 10 and src as <= 20 or dst as >= 10 and dst as <= 20)'],
+    [{ as: { min: 0, max: 5 } }, 'as <= 5'],
+    [{ inputInterface: [1, 2], outputInterface: 0, interface: { min: 3, max: 4294967295 } }, '(in if 1 or in if 2) and out if 0 and if >= 3'],
+    [{ interface: { min: 3, max: 9 } }, 'in if >= 3 and in if <= 9 or out if >= 3 and out if <= 9'],
+    [{ tos: [0, 184], observationDomain: { min: 256, max: 511 } }, '(tos 0 or tos 184) and observation domain id >= 256 and observation domain id <= 511'],
+    [{ exporterNet: '192.0.2.1', nextHopNet: '10.0.0.0/8', bgpNextHopNet: ['2001:db8::1', '198.51.100.0/24'] }, 'router ip 192.0.2.1 and next net 10.0.0.0/8 and bgpnext ip in [ 2001:db8::1 198.51.100.0/24 ]'],
+    [{ recordSource: 'ipfix' }, 'recordsource ipfix'],
+    [{ not: { recordSource: ['netflow5', 'netflow9'] } }, 'not recordsource in [ netflow5 netflow9 ]'],
+  ];
+  for (const [filter, text] of cases) {
+    assert.equal(formatFilterExpression(filter), text);
+    assert.doesNotThrow(() => parseFilterExpression(text), text);
+  }
+  assert.throws(() => formatFilterExpression({ nextHopNet: '10.0.0.0/40' }), (e: unknown) => e instanceof AppError && e.code === 'ERR_QUERY_FILTER_INVALID' && /nextHopNet/.test(e.message));
+  assert.throws(() => formatFilterExpression({ exporterNet: 'not-an-address' }), (e: unknown) => e instanceof AppError && /exporterNet/.test(e.message));
+});
+
+test('router-export errors never echo an address', () => {
+  for (const input of ['router ip 10.9.8.300', 'next ip 10.9.8.7/33', 'bgpnext host secret-router', 'next ip in [ 10.9.8.7 zz9 ]']) {
+    try {
+      parseFilterExpression(input);
+      assert.fail(`${input} parsed`);
+    } catch (e) {
+      assert.ok(e instanceof AppError && e.code === 'ERR_QUERY_FILTER_SYNTAX', String(e));
+      for (const raw of ['10.9.8', 'secret-router', 'zz9']) assert.ok(!e.message.includes(raw) && !JSON.stringify(e.details).includes(raw), e.message);
+    }
+  }
 });

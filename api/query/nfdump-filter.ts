@@ -6,7 +6,8 @@
  * api/query/compile-filter.ts like any structured filter. `formatFilterExpression` prints any
  * structured filter back as text (api/query/nfdump-format.ts).
  *
- * Grammar: primitives (api/query/nfdump-primitives.ts) combined with `not`/`!`, `and`/`&&`,
+ * Grammar: primitives (api/query/nfdump-primitives.ts, and for the router-export columns
+ * api/query/nfdump-export-primitives.ts) combined with `not`/`!`, `and`/`&&`,
  * `or`/`||` and parentheses; `not` binds tighter than `and`, `and` tighter than `or` (nfdump's
  * precedence); keywords are case-insensitive; `#` comments run to the end of the line; an empty
  * expression matches every flow (nfdump's empty filter).
@@ -22,7 +23,8 @@ import { MAX_FILTER_DEPTH } from '../../schemas/query.ts';
 import { AppError, ErrorCode } from '../../schemas/errors.ts';
 import { assertFilterDepth, filterTooDeep } from './filter-depth.ts';
 import { describeToken, syntaxError, tokenize, type Token } from './nfdump-lexer.ts';
-import { Cursor, parsePrimitive, type Ast } from './nfdump-primitives.ts';
+import { parsePrimitive } from './nfdump-primitives.ts';
+import { Cursor, type Ast } from './nfdump-syntax.ts';
 import { normalize } from './nfdump-normalize.ts';
 
 export { formatFilterExpression } from './nfdump-format.ts';

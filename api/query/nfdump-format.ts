@@ -8,7 +8,9 @@
  * reads a negated `flags SA` as "none of S, A", so under an odd number of `not`s an all-of mask
  * prints one flag at a time (`flags S and flags A`) and an any-of mask as letters; elsewhere the
  * other way round. Parentheses only where precedence needs them. What nfdump itself lacks is
- * printed in flowseal's extensions: comparators on `proto` and `vlan`, `endreason`, flags E and C.
+ * printed in flowseal's extensions: comparators on `proto`, `vlan`, `if` and `observation
+ * domain id`, `endreason`, `recordsource`, flags E and C, `router`/`bgpnext` address lists and
+ * `next`/`bgpnext`/`router net`.
  * Never: prints a CIDR it cannot parse (the error says which key, not the value). Pure.
  */
 import type { QueryFilterInput } from '../../schemas/query.ts';
@@ -71,23 +73,27 @@ function protocolPiece(m: NonNullable<QueryFilterInput['protocol']>): Piece {
 }
 
 /**
- * Either side's port. A one-sided range is nfdump's `port >= a` (either side at least a); a
- * range bounded on both sides needs `(src in range) or (dst in range)`, since `port >= a and
- * port <= b` could take its bounds from different sides.
+ * Either of two columns (`port`, `as`, `if`). A one-sided range is nfdump's `port >= a` (either
+ * side at least a); a range bounded on both sides needs `(src in range) or (dst in range)`,
+ * since `port >= a and port <= b` could take its bounds from different sides.
  */
-function eitherPortPiece(m: IntMatcher): Piece {
-  if (typeof m === 'number' || Array.isArray(m)) return intMatcher('port', m, 65_535, true);
+function eitherPiece(names: readonly [either: string, first: string, second: string], m: IntMatcher, hi: number, listSyntax: boolean): Piece {
+  const [name, first, second] = names;
+  if (typeof m === 'number' || Array.isArray(m)) return intMatcher(name, m, hi, listSyntax);
   const r = m as { min: number; max: number };
-  if (r.min === r.max || r.min === 0 || r.max === 65_535) return intRange('port', r, 0, 65_535);
-  return chain([intRange('src port', r, 0, 65_535), intRange('dst port', r, 0, 65_535)], OR);
+  if (r.min === r.max || r.min === 0 || r.max === hi) return intRange(name, r, 0, hi);
+  return chain([intRange(first, r, 0, hi), intRange(second, r, 0, hi)], OR);
 }
 
-function netPiece(side: string, m: string | readonly string[], key: string): Piece {
+/** `<side>host|net <cidr>` or `<side>ip in [ ... ]`; `hostWord` names a single address (`host`, or `ip` as nfdump writes `next ip`). */
+function netPiece(side: string, m: string | readonly string[], key: string, hostWord = 'host'): Piece {
   const cidrs = typeof m === 'string' ? [m] : m;
   for (const c of cidrs) if (parseCidr(c) === null) throw invalid(`malformed CIDR in ${key}`);
-  if (typeof m === 'string') return atom(`${side}${m.includes('/') ? 'net' : 'host'} ${m}`);
+  if (typeof m === 'string') return atom(`${side}${m.includes('/') ? 'net' : hostWord} ${m}`);
   return atom(`${side}ip in [ ${m.join(' ')} ]`);
 }
+
+const U32_MAX = 0xffff_ffff;
 
 function boundsPiece(name: string, c: { min?: number; max?: number; gt?: number; lt?: number }): Piece {
   if (c.min !== undefined && c.max !== undefined && c.min > c.max) throw invalid(`range for ${name} has min > max`);
@@ -132,7 +138,7 @@ function pieces(f: QueryFilterInput, odd: boolean): Piece[] {
   if (f.net !== undefined) out.push(netPiece('', f.net, 'net'));
   if (f.srcPort !== undefined) out.push(intMatcher('src port', f.srcPort as IntMatcher, 65_535, true));
   if (f.dstPort !== undefined) out.push(intMatcher('dst port', f.dstPort as IntMatcher, 65_535, true));
-  if (f.port !== undefined) out.push(eitherPortPiece(f.port as IntMatcher));
+  if (f.port !== undefined) out.push(eitherPiece(['port', 'src port', 'dst port'], f.port as IntMatcher, 65_535, true));
   if (f.vlanId !== undefined) out.push(intMatcher('vlan', f.vlanId as IntMatcher, 65_535, false));
   if (f.tcpFlags !== undefined) out.push(tcpFlagsPiece(f.tcpFlags, odd));
   for (const key of ['bytes', 'packets', 'duration', 'bps', 'pps', 'bpp'] as const) {
@@ -140,6 +146,18 @@ function pieces(f: QueryFilterInput, odd: boolean): Piece[] {
     if (c !== undefined) out.push(boundsPiece(key, c));
   }
   if (f.endReason !== undefined) out.push(atom(typeof f.endReason === 'string' ? `endreason ${f.endReason}` : `endreason in [ ${f.endReason.join(' ')} ]`));
+  if (f.recordSource !== undefined) out.push(atom(typeof f.recordSource === 'string' ? `recordsource ${f.recordSource}` : `recordsource in [ ${f.recordSource.join(' ')} ]`));
+  if (f.exporterNet !== undefined) out.push(netPiece('router ', f.exporterNet, 'exporterNet', 'ip'));
+  if (f.nextHopNet !== undefined) out.push(netPiece('next ', f.nextHopNet, 'nextHopNet', 'ip'));
+  if (f.bgpNextHopNet !== undefined) out.push(netPiece('bgpnext ', f.bgpNextHopNet, 'bgpNextHopNet', 'ip'));
+  if (f.srcAs !== undefined) out.push(intMatcher('src as', f.srcAs as IntMatcher, U32_MAX, true));
+  if (f.dstAs !== undefined) out.push(intMatcher('dst as', f.dstAs as IntMatcher, U32_MAX, true));
+  if (f.as !== undefined) out.push(eitherPiece(['as', 'src as', 'dst as'], f.as as IntMatcher, U32_MAX, true));
+  if (f.inputInterface !== undefined) out.push(intMatcher('in if', f.inputInterface as IntMatcher, U32_MAX, false));
+  if (f.outputInterface !== undefined) out.push(intMatcher('out if', f.outputInterface as IntMatcher, U32_MAX, false));
+  if (f.interface !== undefined) out.push(eitherPiece(['if', 'in if', 'out if'], f.interface as IntMatcher, U32_MAX, false));
+  if (f.tos !== undefined) out.push(intMatcher('tos', f.tos as IntMatcher, 255, false));
+  if (f.observationDomain !== undefined) out.push(intMatcher('observation domain id', f.observationDomain as IntMatcher, U32_MAX, false));
   if (f.and !== undefined) out.push(chain(f.and.map((x) => piece(x, odd)), AND));
   if (f.or !== undefined) out.push(chain(f.or.map((x) => piece(x, odd)), OR));
   if (f.not !== undefined) out.push(atom(`not ${wrap(piece(f.not, !odd), ATOM)}`));

@@ -26,6 +26,7 @@ export interface Token {
 export const KEYWORDS = new Set([
   'and', 'or', 'not', 'any', 'ipv4', 'inet', 'ipv6', 'inet6', 'proto', 'src', 'dst', 'host', 'ip', 'net', 'port', 'in',
   'flags', 'bytes', 'packets', 'duration', 'bps', 'pps', 'bpp', 'vlan', 'endreason', 'eq', 'gt', 'lt', 'ge', 'le',
+  'as', 'tos', 'out', 'if', 'next', 'bgpnext', 'router', 'observation', 'domain', 'id', 'nfversion', 'recordsource',
 ]);
 
 const WORD_CHAR = /[A-Za-z0-9_:.\-]/;

@@ -16,7 +16,7 @@
  * (the tree is at most `2 * MAX_FILTER_DEPTH + 4` levels deep). Pure.
  */
 import type { QueryFilter } from '../../schemas/query.ts';
-import type { Ast } from './nfdump-primitives.ts';
+import type { Ast } from './nfdump-syntax.ts';
 
 type Mutable = Record<string, unknown>;
 
@@ -30,10 +30,14 @@ function isRange(v: unknown): v is { min: number; max: number } {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-const INT_RANGE_KEYS = new Set(['protocol', 'srcPort', 'dstPort', 'vlanId']);
+/** One-column integer keys: two ranges on one intersect (not `port`, `as`, `interface`: either of two columns). */
+const INT_RANGE_KEYS = new Set(['protocol', 'srcPort', 'dstPort', 'vlanId', 'srcAs', 'dstAs', 'inputInterface', 'outputInterface', 'tos', 'observationDomain']);
 const BOUND_KEYS = new Set(['bytes', 'packets', 'duration', 'bps', 'pps', 'bpp']);
 /** Keys whose value may be a list meaning "any of". */
-export const LIST_KEYS = new Set(['protocol', 'srcPort', 'dstPort', 'port', 'vlanId', 'srcNet', 'dstNet', 'net', 'endReason']);
+export const LIST_KEYS = new Set([
+  'protocol', 'srcPort', 'dstPort', 'port', 'vlanId', 'srcNet', 'dstNet', 'net', 'endReason',
+  'recordSource', 'exporterNet', 'nextHopNet', 'bgpNextHopNet', 'srcAs', 'dstAs', 'as', 'inputInterface', 'outputInterface', 'interface', 'tos', 'observationDomain',
+]);
 
 /** `a AND b` on one key as one value, or undefined when no single value says it exactly. */
 function mergeValue(key: string, a: unknown, b: unknown): unknown {

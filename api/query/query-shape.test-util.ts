@@ -13,7 +13,7 @@
  */
 import fc from 'fast-check';
 import { Hono } from 'hono';
-import { FLOW_COLUMNS, FLOW_COLUMN_NAMES, PARTITION_COLUMNS, EndReason } from '../../schemas/columns.ts';
+import { FLOW_COLUMNS, FLOW_COLUMN_NAMES, PARTITION_COLUMNS, EndReason, RecordSource } from '../../schemas/columns.ts';
 
 /** The DuckDB types of the flow columns (cursor positions are cast to them). */
 const FLOW_COLUMNS_TYPES = FLOW_COLUMNS.map((c) => c.duckdbType);
@@ -79,13 +79,20 @@ type IntShape = 'one' | 'range' | number;
 type CidrClass = 'v4' | 'v6short' | 'v6long';
 interface NetShape { readonly list: boolean; readonly classes: readonly CidrClass[] }
 interface RangeShape { readonly min: boolean; readonly max: boolean }
-const INT_KEYS = ['protocol', 'srcPort', 'dstPort', 'port', 'vlanId'] as const;
-const NET_KEYS = ['srcNet', 'dstNet', 'net'] as const;
+const INT_KEYS = ['protocol', 'srcPort', 'dstPort', 'port', 'vlanId', 'srcAs', 'dstAs', 'as', 'inputInterface', 'outputInterface', 'interface', 'tos', 'observationDomain'] as const;
+const NET_KEYS = ['srcNet', 'dstNet', 'net', 'exporterNet', 'nextHopNet', 'bgpNextHopNet'] as const;
+/** The values each integer key takes. */
+const INT_RANGE: Record<(typeof INT_KEYS)[number], { min: number; max: number }> = {
+  protocol: { min: 0, max: 255 }, srcPort: { min: 0, max: 65_535 }, dstPort: { min: 0, max: 65_535 }, port: { min: 0, max: 65_535 }, vlanId: { min: 0, max: 65_535 },
+  srcAs: { min: 0, max: 0xffff_ffff }, dstAs: { min: 0, max: 0xffff_ffff }, as: { min: 0, max: 0xffff_ffff }, inputInterface: { min: 0, max: 0xffff_ffff },
+  outputInterface: { min: 0, max: 0xffff_ffff }, interface: { min: 0, max: 0xffff_ffff }, tos: { min: 0, max: 255 }, observationDomain: { min: 0, max: 0xffff_ffff },
+};
 export type FilterShape = Partial<Record<(typeof INT_KEYS)[number], IntShape> & Record<(typeof NET_KEYS)[number], NetShape>> & {
   readonly ipVersion?: true;
   readonly bytes?: RangeShape;
   readonly packets?: RangeShape;
   readonly endReason?: 'one' | number;
+  readonly recordSource?: 'one' | number;
   readonly and?: readonly FilterShape[];
   readonly or?: readonly FilterShape[];
   readonly not?: FilterShape;
@@ -116,6 +123,7 @@ const LEAF_SHAPES: Record<string, fc.Arbitrary<unknown>> = {
   bytes: rangeShape,
   packets: rangeShape,
   endReason: fc.oneof(fc.constant('one' as const), fc.integer({ min: 1, max: 3 })),
+  recordSource: fc.oneof(fc.constant('one' as const), fc.integer({ min: 1, max: 3 })),
 };
 
 /** Filter shapes of up to four leaf keys per object, nested at most `depth` combinator levels. */
@@ -158,8 +166,6 @@ export const queryShape: fc.Arbitrary<QueryShape> = fc.oneof(
 );
 
 // ---- values ----
-const U8 = { min: 0, max: 255 };
-const U16 = { min: 0, max: 65_535 };
 const COUNT = fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER });
 const word = fc.nat({ max: 0xffff_ffff });
 
@@ -223,7 +229,7 @@ export function filterValue(s: FilterShape): fc.Arbitrary<Record<string, unknown
   const model: Record<string, fc.Arbitrary<unknown>> = {};
   for (const k of INT_KEYS) {
     const v = s[k];
-    if (v !== undefined) model[k] = intValue(v, k === 'protocol' ? U8 : U16);
+    if (v !== undefined) model[k] = intValue(v, INT_RANGE[k]);
   }
   for (const k of NET_KEYS) {
     const v = s[k];
@@ -234,6 +240,8 @@ export function filterValue(s: FilterShape): fc.Arbitrary<Record<string, unknown
   if (s.packets) model.packets = rangeValue(s.packets);
   const reason = fc.constantFrom(...Object.values(EndReason));
   if (s.endReason !== undefined) model.endReason = s.endReason === 'one' ? reason : fc.array(reason, { minLength: s.endReason, maxLength: s.endReason });
+  const source = fc.constantFrom(...Object.values(RecordSource));
+  if (s.recordSource !== undefined) model.recordSource = s.recordSource === 'one' ? source : fc.array(source, { minLength: s.recordSource, maxLength: s.recordSource });
   if (s.and) model.and = fc.tuple(...s.and.map(filterValue));
   if (s.or) model.or = fc.tuple(...s.or.map(filterValue));
   if (s.not) model.not = filterValue(s.not);
@@ -318,6 +326,8 @@ const WORDS = new Set([
   ...FLOW_COLUMNS_TYPES,
   ...FLOW_COLUMN_NAMES, ...PARTITION_COLUMNS, ...METRIC_NAMES,
 ]);
+/** Whether `text` is a word of the compiler's fixed vocabulary (a bound value such as the record source `packets` may also be one). */
+export const isFixedWord = (text: string): boolean => WORDS.has(text);
 const STRINGS = new Set(["'date'", "'DATE'", "'hour'", "'INTEGER'", "'microsecond'", "'1970-01-01'"]);
 const NUMBERS = new Set(['0', '1', '4', '6', '8', '0.5', '0.95', '0.99', '1000.0', '1000000.0']);
 const TOKEN = /\s+|\$(\d+)|'[^']*'|[A-Za-z_][A-Za-z0-9_]*|\d+(?:\.\d+)?|>=|<=|[(),=<>&*.+/{}:]/y;

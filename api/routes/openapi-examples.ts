@@ -1,6 +1,6 @@
 /**
- * Request examples for the OpenAPI document: a top-N, a time series and a record listing with
- * an nfdump filter. Each is checked against `QueryRequest` when the document is built; one the
+ * Request examples for the OpenAPI document: a top-N, a time series, a record listing with an
+ * nfdump filter and a top-N over router export. Each is checked against `QueryRequest` when the document is built; one the
  * schema rejects falls back step by step to a plainer equivalent — ISO times for relative ones,
  * the structured filter for nfdump text, then without the keys the schema does not know — so
  * the document never shows an example the server would refuse, and shows the richer form as
@@ -47,6 +47,19 @@ const EXAMPLES: Record<string, Example> = {
       limit: 100,
     },
     structuredFilter: { protocol: 'tcp', dstPort: 443, not: { net: '10.0.0.0/8' } },
+  },
+  exportTopAs: {
+    summary: 'Top destination AS numbers by bytes in what routers exported through interface 3',
+    value: {
+      dataset: 'routers',
+      timeRange: RELATIVE,
+      filter: 'recordsource in [ netflow9 ipfix ] and in if 3',
+      groupBy: ['dst_as'],
+      metrics: ['bytes', 'flows'],
+      orderBy: [{ by: 'bytes', dir: 'desc' }],
+      limit: 10,
+    },
+    structuredFilter: { recordSource: ['netflow9', 'ipfix'], inputInterface: 3 },
   },
   sourceSubnets: {
     summary: 'Flows and distinct destinations per source /24 (IPv6 /48)',

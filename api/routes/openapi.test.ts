@@ -189,6 +189,19 @@ test('request examples: a top-N, a time series and a record listing with a filte
   assert.ok(values.some((v) => v.groupBy === undefined && v.filter !== undefined), 'record listing with a filter');
 });
 
+test('the QueryFilter component: every key of the schema, each described with its nfdump form; the router-export keys among them', () => {
+  const props = doc.components.schemas.QueryFilter.properties as Record<string, Doc>;
+  assert.deepEqual(Object.keys(props).sort(), Object.keys(QueryFilter.shape).sort());
+  for (const [key, p] of Object.entries(props)) assert.match(String(p.description), /nfdump|flowseal: `/, key);
+  for (const key of ['recordSource', 'exporterNet', 'nextHopNet', 'bgpNextHopNet', 'srcAs', 'dstAs', 'as', 'inputInterface', 'outputInterface', 'interface', 'tos', 'observationDomain']) {
+    assert.ok(props[key], key);
+  }
+  assert.deepEqual(props.recordSource!.anyOf[0].enum, ['packets', 'netflow5', 'netflow9', 'ipfix']);
+  assert.equal(props.srcAs!.anyOf[0].maximum, 4294967295);
+  const examples = doc.paths['/v1/query'].post.requestBody.content['application/json'].examples as Record<string, { value: Doc }>;
+  assert.equal(examples.exportTopAs!.value.filter, 'recordsource in [ netflow9 ipfix ] and in if 3', 'the router-export example shows its nfdump text');
+});
+
 test('GET /openapi.json serves this document without a token', async () => {
   const app = createApp({
     engine: { listDatasets: async () => [], execute: async () => assert.fail('no query') },

@@ -10,7 +10,7 @@
  * Owns: the RawFlow field → column correspondence. Never: transforms values (the anonymizer
  * does), holds state, or does IO.
  */
-import { AnonClass, FLOW_COLUMNS, type ClassOfColumn, type FlowColumnName } from '../../schemas/columns.ts';
+import { AnonClass, FLOW_COLUMNS, TUNNEL_TYPES, type ClassOfColumn, type FlowColumnName } from '../../schemas/columns.ts';
 import type { RawFlow } from '../flows/flow-record.ts';
 
 type Get<T> = (r: RawFlow) => T;
@@ -105,6 +105,14 @@ export const COLUMN_SOURCES: { readonly [K in FlowColumnName]: ColumnSource<K> }
   tos: plain((r) => r.tos),
   // The column is an integer rate; packets and bytes carry the exact (possibly fractional) one.
   sampling_interval: plain((r) => (r.samplingInterval < 0 ? -1 : Math.max(1, Math.round(r.samplingInterval)))),
+  tunnel_type: plain((r) => TUNNEL_TYPES[r.tunnelType] ?? null),
+  // Tunnel endpoints are addresses of the same network: the same map as src/dst (one domain).
+  tunnel_src_addr: addr({ version: (r) => r.tunnelVersion, v4: (r) => r.tunnelSrcV4, v6: (r) => r.tunnelSrc6 }),
+  tunnel_src_addr_hi: part('tunnel_src_addr', 'hi'),
+  tunnel_src_addr_lo: part('tunnel_src_addr', 'lo'),
+  tunnel_dst_addr: addr({ version: (r) => r.tunnelVersion, v4: (r) => r.tunnelDstV4, v6: (r) => r.tunnelDst6 }),
+  tunnel_dst_addr_hi: part('tunnel_dst_addr', 'hi'),
+  tunnel_dst_addr_lo: part('tunnel_dst_addr', 'lo'),
 };
 
 /**

@@ -13,8 +13,15 @@ export interface DecodeCounters {
   decoded: number;
   /** Drops per reason; index = -DropReason value (index 0 unused). */
   byReason: Float64Array;
-  /** Packets and drops per pcap link type value. */
-  byLinkType: Map<number, { packets: number; dropped: number }>;
+  /** Packets and drops per pcap link type value, drops also per reason (index = -DropReason). */
+  byLinkType: Map<number, LinkTypeCounters>;
+}
+
+/** One link type's counters. */
+export interface LinkTypeCounters {
+  packets: number;
+  dropped: number;
+  byReason: Float64Array;
 }
 
 export function newDecodeCounters(): DecodeCounters {
@@ -29,7 +36,7 @@ export function countDecode(c: DecodeCounters, linkType: number, status: number)
   c.packets++;
   let perLink = c.byLinkType.get(linkType);
   if (perLink === undefined) {
-    perLink = { packets: 0, dropped: 0 };
+    perLink = { packets: 0, dropped: 0, byReason: new Float64Array(DROP_REASON_COUNT + 1) };
     c.byLinkType.set(linkType, perLink);
   }
   perLink.packets++;
@@ -39,22 +46,34 @@ export function countDecode(c: DecodeCounters, linkType: number, status: number)
   }
   perLink.dropped++;
   const index = -status;
-  if (index > 0 && index <= DROP_REASON_COUNT) c.byReason[index]++;
+  if (index > 0 && index <= DROP_REASON_COUNT) {
+    c.byReason[index]++;
+    perLink.byReason[index]++;
+  }
 }
 
 const reasonNames = new Map<number, string>(Object.entries(DropReason).map(([name, value]) => [-value, name]));
 const linkNames = new Map<number, string>(Object.entries(LinkType).map(([name, value]) => [value, name]));
 
-/** Plain-object view of the counters, keyed by reason and link-type names. */
+function reasonsOf(byReason: Float64Array): Record<string, number> {
+  const dropped: Record<string, number> = {};
+  for (let i = 1; i <= DROP_REASON_COUNT; i++) if (byReason[i] > 0) dropped[reasonNames.get(i) ?? `reason${i}`] = byReason[i];
+  return dropped;
+}
+
+/** Name of a pcap link type value as counters show it (`linktype<N>` for unknown ones). */
+export function linkTypeName(type: number): string {
+  return linkNames.get(type) ?? `linktype${type}`;
+}
+
+/** Plain-object view of the counters, keyed by reason and link-type names (non-zero drops only). */
 export function decodeCountersSnapshot(c: DecodeCounters): {
   packets: number;
   decoded: number;
   dropped: Record<string, number>;
-  byLinkType: Record<string, { packets: number; dropped: number }>;
+  byLinkType: Record<string, { packets: number; dropped: number; byReason: Record<string, number> }>;
 } {
-  const dropped: Record<string, number> = {};
-  for (let i = 1; i <= DROP_REASON_COUNT; i++) if (c.byReason[i] > 0) dropped[reasonNames.get(i) ?? `reason${i}`] = c.byReason[i];
-  const byLinkType: Record<string, { packets: number; dropped: number }> = {};
-  for (const [type, v] of c.byLinkType) byLinkType[linkNames.get(type) ?? `linktype${type}`] = { ...v };
-  return { packets: c.packets, decoded: c.decoded, dropped, byLinkType };
+  const byLinkType: Record<string, { packets: number; dropped: number; byReason: Record<string, number> }> = {};
+  for (const [type, v] of c.byLinkType) byLinkType[linkTypeName(type)] = { packets: v.packets, dropped: v.dropped, byReason: reasonsOf(v.byReason) };
+  return { packets: c.packets, decoded: c.decoded, dropped: reasonsOf(c.byReason), byLinkType };
 }

@@ -21,7 +21,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { classifyAppPayload, extractAppName, AppNameKind } from './app-name.ts';
 import { decodePacket } from './decode-packet.ts';
-import { DROP_REASON_COUNT, FragmentKind, LinkType, newDecodedPacket, type DecodedPacket } from './decoded-packet.ts';
+import { DROP_REASON_COUNT, FragmentKind, LinkType, newDecodedPacket, TunnelMode, TunnelType, type DecodedPacket } from './decoded-packet.ts';
 import { extractDnsQname, readDnsName } from './dns-name.ts';
 import { extractHttpHost } from './http-host.ts';
 import { extractTlsSni } from './tls-sni.ts';
@@ -42,6 +42,7 @@ import {
   tlsClientHello,
   udp,
 } from './testing/packet-builders.ts';
+import { LINK_SEEDS } from './testing/link-seeds.ts';
 
 /** True for a property key that a typed array treats as an element index (in range or not). */
 function isIndexKey(prop: string | symbol): prop is string {
@@ -157,11 +158,11 @@ function checkDecoded(status: number, out: DecodedPacket, lo: number, hi: number
 }
 
 /** Decodes `frame` from an exact-length copy; fails on a throw or any read outside it. */
-function decodeExact(frame: Uint8Array, link: number, origLen: number, out: DecodedPacket): number {
+function decodeExact(frame: Uint8Array, link: number, origLen: number, out: DecodedPacket, tunnels: TunnelMode = TunnelMode.Inner): number {
   const c = exactCopy(frame);
   let status = 0;
   assert.doesNotThrow(() => {
-    status = decodePacket(c.view, c.bytes, 0, frame.length, link, origLen, out);
+    status = decodePacket(c.view, c.bytes, 0, frame.length, link, origLen, out, tunnels);
     checkDecoded(status, out, 0, frame.length);
   });
   assert.deepEqual(c.bad, [], 'read outside the packet');
@@ -186,7 +187,7 @@ interface Seed {
   link: number;
   frame: Uint8Array;
   /** What a full decode must find: proves the seed reaches the layer it is meant to exercise. */
-  expect: { protocol: number; ipVersion: 4 | 6; dstPort?: number; fragment?: number; icmpType?: number; vlanId?: number; name?: string };
+  expect: { protocol: number; ipVersion: 4 | 6; dstPort?: number; fragment?: number; icmpType?: number; vlanId?: number; name?: string; tunnelType?: number };
 }
 
 /** Valid packets of every kind the decoder supports. */
@@ -263,9 +264,11 @@ const SEEDS: Seed[] = [
   { what: 'IPv4/DCCP port pair', link: LinkType.Ipv4,
     frame: ipv4({ ...A4, protocol: 33 }, Uint8Array.of(0, 5, 0, 6, 0, 0, 0, 0, 0, 0, 0, 0)),
     expect: { protocol: 33, ipVersion: 4, dstPort: 6 } },
+  // Link types and encapsulations of issue 9 (PPP, HDLC, Frame Relay, NFLOG, IPoIB, PPI, PPPoE, MPLS, tunnels).
+  ...LINK_SEEDS,
 ];
 
-const LINK_TYPES = [LinkType.Null, LinkType.Ethernet, LinkType.Raw, LinkType.Loop, LinkType.LinuxSll, LinkType.Ipv4, LinkType.Ipv6, LinkType.LinuxSll2, 7];
+const LINK_TYPES = [...Object.values(LinkType), 7];
 
 test('the guards catch what they must (so a clean run means something)', () => {
   const c = exactCopy(Uint8Array.of(1, 2, 3, 4));
@@ -301,6 +304,7 @@ test('every seed decodes completely (so its truncations and mutations exercise d
     if (s.expect.dstPort !== undefined) assert.equal(out.dstPort, s.expect.dstPort, s.what);
     if (s.expect.icmpType !== undefined) assert.equal(out.icmpType, s.expect.icmpType, s.what);
     if (s.expect.vlanId !== undefined) assert.equal(out.vlanId, s.expect.vlanId, s.what);
+    assert.equal(out.tunnelType, s.expect.tunnelType ?? TunnelType.None, s.what);
     const kind = classifyAppPayload(out);
     assert.equal(kind === AppNameKind.None ? null : extractAppName(out, kind), s.expect.name ?? null, s.what);
   }
@@ -370,6 +374,17 @@ test('fuzz: decodePacket from an exact-length copy never throws and never reads 
       decodeExact(frame, link, origLen, out);
     }),
     { numRuns: 4000 },
+  );
+});
+
+test('fuzz: with tunnels not opened (TunnelMode.Outer), decodePacket never throws or reads beyond the packet', () => {
+  const out = newDecodedPacket();
+  fc.assert(
+    fc.property(fc.oneof(mutated, random), fc.integer({ min: -1, max: 70000 }), ({ link, frame }, origLen) => {
+      decodeExact(frame, link, origLen, out, TunnelMode.Outer);
+      assert.equal(out.tunnelType, TunnelType.None);
+    }),
+    { numRuns: 1500 },
   );
 });
 

@@ -278,11 +278,18 @@ test('decode counters by reason and link type', () => {
   countDecode(c, 1, DropReason.NotIp);
   countDecode(c, 113, DropReason.LinkTruncated);
   countDecode(c, 113, 0);
+  countDecode(c, 192, DropReason.UnsupportedEncapsulation);
+  countDecode(c, 77, DropReason.UnsupportedLinkType);
   const snap = decodeCountersSnapshot(c);
   assert.deepEqual(snap, {
-    packets: 4,
+    packets: 6,
     decoded: 2,
-    dropped: { NotIp: 1, LinkTruncated: 1 },
-    byLinkType: { Ethernet: { packets: 2, dropped: 1 }, LinuxSll: { packets: 2, dropped: 1 } },
+    dropped: { NotIp: 1, LinkTruncated: 1, UnsupportedLinkType: 1, UnsupportedEncapsulation: 1 },
+    byLinkType: {
+      Ethernet: { packets: 2, dropped: 1, byReason: { NotIp: 1 } },
+      LinuxSll: { packets: 2, dropped: 1, byReason: { LinkTruncated: 1 } },
+      Ppi: { packets: 1, dropped: 1, byReason: { UnsupportedEncapsulation: 1 } },
+      linktype77: { packets: 1, dropped: 1, byReason: { UnsupportedLinkType: 1 } },
+    },
   });
 });

@@ -11,11 +11,18 @@
 export const LinkType = {
   Null: 0,
   Ethernet: 1,
+  Ppp: 9,
+  PppHdlc: 50,
   Raw: 101,
+  CiscoHdlc: 104,
+  FrameRelay: 107,
   Loop: 108,
   LinuxSll: 113,
+  Ppi: 192,
   Ipv4: 228,
   Ipv6: 229,
+  Nflog: 239,
+  Ipoib: 242,
   LinuxSll2: 276,
 } as const;
 export type LinkType = (typeof LinkType)[keyof typeof LinkType];
@@ -45,11 +52,35 @@ export const DropReason = {
   TransportTruncated: -9,
   /** TCP data offset < 5 or the TCP header runs past the IP packet. */
   BadTcpHeader: -10,
+  /**
+   * A header this decoder recognises but does not open: 802.11 inside PPI, an MPLS payload
+   * whose first nibble is neither 4, 6 nor 0 (control word + Ethernet), a PPPoE code other
+   * than session data.
+   */
+  UnsupportedEncapsulation: -11,
+  /** A PPP/HDLC/Frame Relay/NFLOG/PPI/PPPoE/MPLS/GRE/ERSPAN/VXLAN/Geneve header cut short or malformed. */
+  BadEncapsulation: -12,
+  /** More nested encapsulations (labels, tags, tunnels) than `MAX_ENCAPSULATIONS`. */
+  TooManyEncapsulations: -13,
 } as const;
 export type DropReason = (typeof DropReason)[keyof typeof DropReason];
 
 /** Number of distinct drop reasons (`-DropReason.X` indexes 1..DROP_REASON_COUNT). */
-export const DROP_REASON_COUNT = 10;
+export const DROP_REASON_COUNT = 13;
+
+/**
+ * The tunnel a packet came through (`DecodedPacket.tunnelType`; column `tunnel_type` names
+ * them, see schemas/columns.ts TUNNEL_TYPES, index = value).
+ */
+export const TunnelType = { None: 0, Ipip: 1, SixInFour: 2, Gre: 3, Erspan: 4, Vxlan: 5, Geneve: 6 } as const;
+export type TunnelType = (typeof TunnelType)[keyof typeof TunnelType];
+
+/**
+ * What a tunnelled packet counts as (policy `tunnels`): its inner flow, with the outermost
+ * tunnel's endpoints kept in the `tunnel*` fields (default), or its outer flow (nothing opened).
+ */
+export const TunnelMode = { Inner: 0, Outer: 1 } as const;
+export type TunnelMode = (typeof TunnelMode)[keyof typeof TunnelMode];
 
 /** Position of an IP packet within a fragmented datagram. */
 export const FragmentKind = {
@@ -139,6 +170,15 @@ export interface DecodedPacket {
   /** Transport payload start and captured length (0 when none was captured). */
   payloadOffset: number;
   payloadLength: number;
+  /** The outermost tunnel opened (`TunnelType`, 0 = none) and its outer IP endpoints. */
+  tunnelType: number;
+  /** 4 or 6 when a tunnel was opened, else 0. */
+  tunnelVersion: number;
+  tunnelSrcV4: number;
+  tunnelDstV4: number;
+  /** IPv6 outer endpoints as four big-endian u32 words (reused arrays). */
+  tunnelSrc6: Uint32Array;
+  tunnelDst6: Uint32Array;
 }
 
 /** Creates a record with stable field types. Allocate one per decoding loop, not per packet. */
@@ -177,6 +217,12 @@ export function newDecodedPacket(): DecodedPacket {
     icmpId: -1,
     payloadOffset: 0,
     payloadLength: 0,
+    tunnelType: TunnelType.None,
+    tunnelVersion: 0,
+    tunnelSrcV4: 0,
+    tunnelDstV4: 0,
+    tunnelSrc6: new Uint32Array(4),
+    tunnelDst6: new Uint32Array(4),
   };
 }
 
@@ -198,6 +244,29 @@ export function resetDecodedPacket(out: DecodedPacket): void {
   out.fragmentId = 0;
   out.l3Offset = 0;
   out.l4Offset = 0;
+  out.srcPort = 0;
+  out.dstPort = 0;
+  out.tcpFlags = 0;
+  out.tcpSeq = 0;
+  out.tcpAck = 0;
+  out.icmpType = -1;
+  out.icmpCode = -1;
+  out.icmpId = -1;
+  out.payloadOffset = 0;
+  out.payloadLength = 0;
+  out.tunnelType = TunnelType.None;
+  out.tunnelVersion = 0;
+  out.tunnelSrcV4 = 0;
+  out.tunnelDstV4 = 0;
+}
+
+/**
+ * Clears what an outer IP header and its transport left behind before the inner packet of a
+ * tunnel is decoded (addresses are overwritten by the inner IP decoder).
+ */
+export function resetForInnerPacket(out: DecodedPacket): void {
+  out.fragment = FragmentKind.None;
+  out.fragmentId = 0;
   out.srcPort = 0;
   out.dstPort = 0;
   out.tcpFlags = 0;

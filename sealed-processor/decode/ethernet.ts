@@ -17,6 +17,13 @@ export const EtherType = {
   Vlan: 0x8100,
   QinQ: 0x88a8,
   QinQOld: 0x9100,
+  /** PPPoE session stage (RFC 2516 §4). */
+  PppoeSession: 0x8864,
+  /** MPLS unicast / multicast (RFC 3032 §5). */
+  Mpls: 0x8847,
+  MplsMulticast: 0x8848,
+  /** Transparent Ethernet bridging: an Ethernet frame follows (GRE, Geneve, bridged Frame Relay). */
+  TransparentEthernet: 0x6558,
 } as const;
 
 /** Tags walked before giving up (QinQ uses 2; more is abuse). */

@@ -301,6 +301,31 @@ export class TemplateStore {
     this.count(d, 'pending_held');
   }
 
+  /** The held sets, oldest first (worker checkpoint). */
+  heldSets(): readonly PendingSet[] {
+    return this.#pending;
+  }
+
+  /**
+   * Holds sets taken from a checkpoint (already counted `pending_held` when first held), oldest
+   * first; a set over the budgets is counted `pending_overflow`, as `hold` would.
+   */
+  restoreHeld(sets: readonly PendingSet[]): void {
+    for (const p of sets) {
+      if (this.#pending.length >= this.limits.maxPendingSets || this.#pendingBytes + p.body.length > this.limits.maxPendingBytes) {
+        this.count(p.domain, 'pending_overflow');
+        continue;
+      }
+      this.#pending.push(p);
+      this.#pendingBytes += p.body.length;
+    }
+  }
+
+  /** The domain with this identity, if the store holds it (never creates one). */
+  lookup(address: Uint8Array, port: number, version: 5 | 9 | 10, domain: number): ExporterDomain | undefined {
+    return this.#domains.get(domainKey(address, port, version, domain));
+  }
+
   /** Removes and returns the held sets of one template, oldest first. */
   takePending(d: ExporterDomain, templateId: number): PendingSet[] {
     if (this.#pending.length === 0) return [];

@@ -64,7 +64,22 @@ export function exportFlow(store: FlowStore, id: number, reason: EndReason, r: R
   r.timeStartUs = store.times[id * 2];
   r.timeEndUs = store.times[id * 2 + 1];
   r.endReason = reason;
+  exportTunnel(store, id, r);
   r.dnsQname = store.dnsQname[id];
   r.tlsSni = store.tlsSni[id];
   r.httpHost = store.httpHost[id];
+}
+
+function exportTunnel(store: FlowStore, id: number, r: RawFlow): void {
+  const version = store.tunnelVersion[id];
+  r.tunnelType = store.tunnelType[id];
+  r.tunnelVersion = version === 4 || version === 6 ? version : 0;
+  const t = id * 8;
+  const a = store.tunnelAddrs;
+  r.tunnelSrcV4 = version === 4 ? a[t + 3] : 0;
+  r.tunnelDstV4 = version === 4 ? a[t + 7] : 0;
+  for (let i = 0; i < 4; i++) {
+    r.tunnelSrc6[i] = version === 6 ? a[t + i] : 0;
+    r.tunnelDst6[i] = version === 6 ? a[t + 4 + i] : 0;
+  }
 }

@@ -31,7 +31,7 @@ const TWO_32 = 4294967296;
 export class FlowKeyBuilder {
   /** The key of the last `build` call. */
   readonly key = new Uint32Array(KEY_WORDS);
-  private readonly fragments: FragmentMap;
+  readonly fragments: FragmentMap;
 
   constructor(fragmentMapSize: number) {
     this.fragments = new FragmentMap(fragmentMapSize);

@@ -79,6 +79,16 @@ export interface RawFlow {
   tos: number;
   /** 1-in-N rate (may be fractional); -1 for packet flows. */
   samplingInterval: number;
+  /**
+   * The outermost tunnel a packet flow came through (`TunnelType` of decode/decoded-packet.ts,
+   * 0 = none) and its endpoints: `tunnelSrc*` on the initiator's side. Version 0 when absent.
+   */
+  tunnelType: number;
+  tunnelVersion: 0 | 4 | 6;
+  tunnelSrcV4: number;
+  tunnelDstV4: number;
+  tunnelSrc6: Uint32Array;
+  tunnelDst6: Uint32Array;
 }
 
 /** Column values ready for the archive. Timestamps are microseconds since epoch; u64 as bigint. */
@@ -131,5 +141,11 @@ export function newRawFlow(): RawFlow {
     dstAs: -1,
     tos: -1,
     samplingInterval: -1,
+    tunnelType: 0,
+    tunnelVersion: 0,
+    tunnelSrcV4: 0,
+    tunnelDstV4: 0,
+    tunnelSrc6: new Uint32Array(4),
+    tunnelDst6: new Uint32Array(4),
   };
 }

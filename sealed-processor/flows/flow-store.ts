@@ -67,6 +67,12 @@ export class FlowStore {
   baseSeq: Float64Array;
   /** Payload packets examined for an application name (255 = done). */
   appTries: Uint8Array;
+  /** Outermost tunnel of the flow's first tunnelled packet (`TunnelType`, 0 = none). */
+  tunnelType: Uint8Array;
+  /** IP version of the tunnel endpoints (0 none, 4, 6). */
+  tunnelVersion: Uint8Array;
+  /** Stride 8: initiator-side tunnel endpoint (4 words), responder-side (4 words); IPv4 in words 3 / 7. */
+  tunnelAddrs: Uint32Array;
   dnsQname: (string | null)[] = [];
   tlsSni: (string | null)[] = [];
   httpHost: (string | null)[] = [];
@@ -91,6 +97,9 @@ export class FlowStore {
     this.tcpState = new Uint8Array(0);
     this.baseSeq = new Float64Array(0);
     this.appTries = new Uint8Array(0);
+    this.tunnelType = new Uint8Array(0);
+    this.tunnelVersion = new Uint8Array(0);
+    this.tunnelAddrs = new Uint32Array(0);
     this.prev = new Int32Array(0);
     this.next = new Int32Array(0);
     this.listOf = new Uint8Array(0);
@@ -113,6 +122,9 @@ export class FlowStore {
     this.tcpState = growU8(this.tcpState, capacity);
     this.baseSeq = growF64(this.baseSeq, capacity * 2);
     this.appTries = growU8(this.appTries, capacity);
+    this.tunnelType = growU8(this.tunnelType, capacity);
+    this.tunnelVersion = growU8(this.tunnelVersion, capacity);
+    this.tunnelAddrs = growU32(this.tunnelAddrs, capacity * 8);
     this.prev = growI32(this.prev, capacity);
     this.next = growI32(this.next, capacity);
     this.listOf = growU8(this.listOf, capacity);

@@ -21,6 +21,10 @@
  *   record ('active') and restarts counting under the same key; learnt names carry over.
  * - Full table: the oldest closing flow, else the least recently seen flow, is evicted
  *   (reason 'idle', or its close reason) and counted in `counters.evicted`.
+ * - Tunnels: a tunnelled packet counts as its inner flow (decode-packet.ts); the flow keeps the
+ *   outermost tunnel of its first tunnelled packet (type and endpoints, initiator side first).
+ *   The tunnel is not part of the key: the same inner conversation through two tunnels is one
+ *   flow, as tshark's conversation tables count it.
  * - Names (DNS qname, TLS SNI, HTTP Host): the first of up to 4 payload-carrying TCP/UDP
  *   packets of a flow that yields one; each flow creates at most one name string.
  * - Expiry lists are ordered by last-seen arrival; slightly out-of-order timestamps only delay
@@ -31,13 +35,32 @@
  */
 import type { EndReason } from '../../schemas/columns.ts';
 import { AppNameKind, classifyAppPayload, extractAppName } from '../decode/app-name.ts';
-import { IpProto, TcpFlag, type DecodedPacket } from '../decode/decoded-packet.ts';
+import { IpProto, TcpFlag, TunnelType, type DecodedPacket } from '../decode/decoded-packet.ts';
 import { exportFlow } from './flow-export.ts';
 import { FlowIndex } from './flow-index.ts';
 import { FlowKeyBuilder, KeyResult } from './flow-key.ts';
 import { newRawFlow, type RawFlow } from './flow-record.ts';
 import { FlowList, FlowStore, KEY_WORDS } from './flow-store.ts';
 import { closeReason, isNewConnection, trackTcp } from './tcp-state.ts';
+import { StateError, type StateReader, type StateWriter } from '../worker/state-bytes.ts';
+
+/** Largest `TunnelType` value a checkpoint may carry. */
+const MAX_TUNNEL_TYPE = Math.max(...Object.values(TunnelType));
+/** Longest application name a checkpoint may carry (extracted names are at most 253 bytes). */
+const MAX_STATE_NAME_BYTES = 255;
+/** Packet times are whole µs of a u32 seconds timestamp. */
+const MAX_STATE_TIME_US = 2 ** 32 * 1e6;
+
+/** A restored number that must be a whole number in [min, max] (what the table itself produces). */
+function whole(x: number, min: number, max: number, what: string): number {
+  if (!(Number.isInteger(x) && x >= min && x <= max)) throw new StateError(`flow table: bad ${what}`);
+  return x;
+}
+
+/** A MAC half (24 bits) or -1 (absent), as decoders produce them. */
+function macHalf(x: number): number {
+  return whole(x, -1, 0xffffff, 'MAC');
+}
 
 /** Options for `FlowTable`; all times in microseconds. */
 export interface FlowTableOptions {
@@ -189,6 +212,110 @@ export class FlowTable {
     }
   }
 
+  /**
+   * The live flows and the fragment map as a checkpoint (worker-checkpoint.ts): the expiry
+   * clock, then each expiry list head to tail with every field of each flow (slot ids and the
+   * index are not written: `readState` rebuilds them under the new table's own hash salt), then
+   * the fragment map. Counters are not written (the worker checkpoint carries its counts).
+   */
+  writeState(w: StateWriter): void {
+    const s = this.store;
+    w.f64(this.nextExpireUs);
+    for (let list = 0; list < 3; list++) {
+      let n = 0;
+      for (let id = s.head[list]; id !== -1; id = s.next[id]) n++;
+      w.u32(n);
+      for (let id = s.head[list]; id !== -1; id = s.next[id]) {
+        for (let k = 0; k < KEY_WORDS; k++) w.u32(s.keys[id * KEY_WORDS + k]);
+        w.u8(s.initIsA[id]);
+        for (let k = 0; k < 4; k++) w.i32(s.macs[id * 4 + k]);
+        w.i16(s.icmp[id * 2]);
+        w.i16(s.icmp[id * 2 + 1]);
+        for (let k = 0; k < 4; k++) w.f64(s.counts[id * 4 + k]);
+        w.f64(s.times[id * 2]);
+        w.f64(s.times[id * 2 + 1]);
+        w.u8(s.flags[id * 2]);
+        w.u8(s.flags[id * 2 + 1]);
+        w.u8(s.tcpState[id]);
+        w.f64(s.baseSeq[id * 2]);
+        w.f64(s.baseSeq[id * 2 + 1]);
+        w.u8(s.appTries[id]);
+        w.u8(s.tunnelType[id]);
+        w.u8(s.tunnelVersion[id]);
+        for (let k = 0; k < 8; k++) w.u32(s.tunnelAddrs[id * 8 + k]);
+        w.optString(s.dnsQname[id]);
+        w.optString(s.tlsSni[id]);
+        w.optString(s.httpHost[id]);
+      }
+    }
+    this.keys.fragments.writeState(w);
+  }
+
+  /**
+   * Loads a checkpoint written by `writeState` into this table, which must be empty. Every
+   * value is checked (counts, times, flag bytes, name lengths, duplicate keys, the table's own
+   * `maxFlows`); on any problem it throws StateError and the table must be discarded.
+   */
+  readState(r: StateReader): void {
+    const s = this.store;
+    if (s.size !== 0) throw new TypeError('FlowTable.readState: table not empty');
+    const clock = r.f64();
+    if (clock !== -Infinity && !(Number.isInteger(clock) && Math.abs(clock) <= 2 * MAX_STATE_TIME_US)) throw new StateError('flow table: bad clock');
+    this.nextExpireUs = clock;
+    const key = new Uint32Array(KEY_WORDS);
+    for (let list = 0 as FlowList; list < 3; list = (list + 1) as FlowList) {
+      const n = r.count(this.maxFlows - s.size, 'flow table: flows');
+      for (let i = 0; i < n; i++) {
+        for (let k = 0; k < KEY_WORDS; k++) key[k] = r.u32();
+        // Meta word: protocol (0-7), IPv6 (8), echo (9), VLAN + 1 (16-28, ≤ 4096); IPv4 keys
+        // have nothing above their address word.
+        const meta = key[9];
+        if ((meta & 0xe000fc00) !== 0 || meta >>> 16 > 4096) throw new StateError('flow table: bad key');
+        if ((meta & 0x100) === 0 && (key[0] | key[1] | key[2] | key[4] | key[5] | key[6]) !== 0) throw new StateError('flow table: bad key');
+        const hash = this.index.hashKey(key);
+        if (this.index.find(key, hash, s.keys, s.hash) !== -1) throw new StateError('flow table: duplicate key');
+        if (s.size >= s.capacity) this.growStore();
+        const id = s.alloc(list);
+        s.keys.set(key, id * KEY_WORDS);
+        s.hash[id] = hash;
+        this.index.insert(id, hash);
+        const initIsA = r.u8();
+        if (initIsA > 1) throw new StateError('flow table: bad initiator');
+        s.initIsA[id] = initIsA;
+        for (let k = 0; k < 4; k++) s.macs[id * 4 + k] = macHalf(r.i32());
+        s.icmp[id * 2] = whole(r.i16(), -1, 255, 'ICMP type');
+        s.icmp[id * 2 + 1] = whole(r.i16(), -1, 255, 'ICMP code');
+        for (let k = 0; k < 4; k++) s.counts[id * 4 + k] = whole(r.f64(), 0, Number.MAX_SAFE_INTEGER, 'count');
+        s.times[id * 2] = whole(r.f64(), 0, MAX_STATE_TIME_US, 'time');
+        s.times[id * 2 + 1] = whole(r.f64(), 0, MAX_STATE_TIME_US, 'time');
+        if (s.times[id * 2 + 1] < s.times[id * 2]) throw new StateError('flow table: last before first');
+        s.flags[id * 2] = r.u8();
+        s.flags[id * 2 + 1] = r.u8();
+        s.tcpState[id] = r.u8();
+        s.baseSeq[id * 2] = whole(r.f64(), 0, 0xffffffff, 'sequence');
+        s.baseSeq[id * 2 + 1] = whole(r.f64(), 0, 0xffffffff, 'sequence');
+        const tries = r.u8();
+        if (tries > MAX_NAME_TRIES && tries !== NAME_DONE) throw new StateError('flow table: bad name tries');
+        s.appTries[id] = tries;
+        const tunnelType = r.u8();
+        const tunnelVersion = r.u8();
+        if (tunnelType > MAX_TUNNEL_TYPE || (tunnelType === 0) !== (tunnelVersion === 0) || (tunnelVersion !== 0 && tunnelVersion !== 4 && tunnelVersion !== 6)) {
+          throw new StateError('flow table: bad tunnel');
+        }
+        s.tunnelType[id] = tunnelType;
+        s.tunnelVersion[id] = tunnelVersion;
+        for (let k = 0; k < 8; k++) s.tunnelAddrs[id * 8 + k] = r.u32();
+        if (tunnelVersion !== 6 && (s.tunnelAddrs[id * 8] | s.tunnelAddrs[id * 8 + 1] | s.tunnelAddrs[id * 8 + 2] | s.tunnelAddrs[id * 8 + 4] | s.tunnelAddrs[id * 8 + 5] | s.tunnelAddrs[id * 8 + 6]) !== 0) {
+          throw new StateError('flow table: bad tunnel');
+        }
+        s.dnsQname[id] = r.optString(MAX_STATE_NAME_BYTES, 'flow table: name');
+        s.tlsSni[id] = r.optString(MAX_STATE_NAME_BYTES, 'flow table: name');
+        s.httpHost[id] = r.optString(MAX_STATE_NAME_BYTES, 'flow table: name');
+      }
+    }
+    this.keys.fragments.readState(r);
+  }
+
   private create(hash: number, pkt: DecodedPacket, srcIsA: boolean, tsUs: number): number {
     const store = this.store;
     if (store.size >= this.maxFlows) this.evictOne();
@@ -210,6 +337,9 @@ export class FlowTable {
     store.icmp[id * 2 + 1] = pkt.icmpCode;
     store.tcpState[id] = 0;
     store.appTries[id] = tcp || pkt.protocol === IpProto.Udp ? 0 : NAME_DONE;
+    store.tunnelType[id] = 0;
+    store.tunnelVersion[id] = 0;
+    if (pkt.tunnelType !== 0) recordTunnel(store, id, pkt, srcIsInit);
     this.restart(id, tsUs);
     this.counters.flowsCreated++;
     return id;
@@ -244,6 +374,7 @@ export class FlowTable {
       s.macs[other] = pkt.dstMacHi;
       s.macs[other + 1] = pkt.dstMacLo;
     }
+    if (s.tunnelType[id] === 0 && pkt.tunnelType !== 0) recordTunnel(s, id, pkt, fwd);
     let list: FlowList = s.listOf[id] as FlowList;
     if (pkt.protocol === IpProto.Tcp) list = trackTcp(s, id, pkt, fwd);
     s.touch(id, list);
@@ -306,6 +437,27 @@ export class FlowTable {
     this.emit(id, reason);
     this.index.remove(id, this.store.hash[id], this.store.hash);
     this.store.release(id);
+  }
+}
+
+/** Keeps the packet's outermost tunnel and endpoints, initiator side first (`senderIsInit`). */
+function recordTunnel(s: FlowStore, id: number, pkt: DecodedPacket, senderIsInit: boolean): void {
+  s.tunnelType[id] = pkt.tunnelType;
+  s.tunnelVersion[id] = pkt.tunnelVersion;
+  const t = id * 8;
+  const init = senderIsInit ? t : t + 4;
+  const resp = senderIsInit ? t + 4 : t;
+  const a = s.tunnelAddrs;
+  if (pkt.tunnelVersion === 6) {
+    for (let i = 0; i < 4; i++) {
+      a[init + i] = pkt.tunnelSrc6[i];
+      a[resp + i] = pkt.tunnelDst6[i];
+    }
+  } else {
+    a[init] = a[init + 1] = a[init + 2] = 0;
+    a[resp] = a[resp + 1] = a[resp + 2] = 0;
+    a[init + 3] = pkt.tunnelSrcV4;
+    a[resp + 3] = pkt.tunnelDstV4;
   }
 }
 

@@ -10,6 +10,7 @@
  * Never: allocates per packet, grows, or holds anything but numbers.
  */
 import type { DecodedPacket } from '../decode/decoded-packet.ts';
+import { StateError, type StateReader, type StateWriter } from '../worker/state-bytes.ts';
 
 /** Entries live this long after their first fragment (RFC 8200 §4.5 reassembly timeout is 60 s). */
 export const FRAGMENT_TTL_US = 30_000_000;
@@ -75,5 +76,31 @@ export class FragmentMap {
     const s = this.slot(pkt);
     if (tsUs - this.times[s] > FRAGMENT_TTL_US || tsUs < this.times[s] - FRAGMENT_TTL_US) return -1;
     return this.fill(pkt, s * WORDS, false) ? this.ports[s] : -1;
+  }
+
+  /** The map's entries (worker checkpoint): size, then every entry's words, value and time. */
+  writeState(w: StateWriter): void {
+    const n = this.mask + 1;
+    w.u32(n);
+    for (let i = 0; i < n * WORDS; i++) w.u32(this.ids[i]);
+    for (let i = 0; i < n; i++) w.f64(this.ports[i]);
+    for (let i = 0; i < n; i++) w.f64(this.times[i]);
+  }
+
+  /** Replaces the entries with a checkpoint's (same size only). @throws StateError */
+  readState(r: StateReader): void {
+    const n = this.mask + 1;
+    if (r.u32() !== n) throw new StateError('fragment map: size differs');
+    for (let i = 0; i < n * WORDS; i++) this.ids[i] = r.u32();
+    for (let i = 0; i < n; i++) {
+      const p = r.f64();
+      if (!(Number.isInteger(p) && p >= 0 && p < 2 ** 53)) throw new StateError('fragment map: bad value');
+      this.ports[i] = p;
+    }
+    for (let i = 0; i < n; i++) {
+      const t = r.f64();
+      if (t !== -Infinity && !(Number.isInteger(t) && t >= 0 && t <= 2 ** 32 * 1e6)) throw new StateError('fragment map: bad time');
+      this.times[i] = t;
+    }
   }
 }

@@ -14,7 +14,7 @@
  * file.
  */
 import { constants } from 'node:fs';
-import { mkdir, open, readdir, rename, unlink, writeFile, type FileHandle } from 'node:fs/promises';
+import { lstat, mkdir, open, readdir, rename, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AppError, ErrorCode } from '../../schemas/errors.ts';
 import { decodeSegmentHeader, parseSegmentFileName, RunEndMarker, runEndMarkerName, SEGMENT_HEADER_MAX_BYTES, SEGMENT_MAX_FILE_BYTES } from '../../schemas/spool.ts';
@@ -97,11 +97,26 @@ async function readUntrustedFile(path: string, maxBytes: number, headBytes: numb
 }
 
 /**
- * Moves `<spool>/segments/<name>` to `<spool>/quarantine/<name>` and writes a small
- * `<name>.reason.json` ({ code, segment, runId, seq, quarantinedAt }). Throws TypeError for a
- * name that is not a segment file name (no path tricks).
+ * How much the quarantine keeps: it sits beside the spool but outside ingest's `--spool-max`
+ * (the capture side never frees it), and whoever writes the spool can fill it with rejected
+ * segments — so the oldest quarantined segments are deleted beyond these bounds (each still
+ * sealed: unreadable after a restart anyway).
  */
-export async function quarantineSegment(spoolDir: string, name: string, code: ErrorCode, now: () => number = Date.now): Promise<void> {
+export const QUARANTINE_LIMITS = { maxSegments: 256, maxBytes: 512 * 1024 * 1024 } as const;
+
+/**
+ * Moves `<spool>/segments/<name>` to `<spool>/quarantine/<name>` and writes a small
+ * `<name>.reason.json` ({ code, segment, runId, seq, quarantinedAt }), then deletes the oldest
+ * quarantined segments (and their reasons) beyond `limits`. Throws TypeError for a name that
+ * is not a segment file name (no path tricks). @returns the segments deleted to make room.
+ */
+export async function quarantineSegment(
+  spoolDir: string,
+  name: string,
+  code: ErrorCode,
+  now: () => number = Date.now,
+  limits: { maxSegments: number; maxBytes: number } = QUARANTINE_LIMITS,
+): Promise<number> {
   const parsed = parseSegmentFileName(name);
   if (!parsed) throw new TypeError('quarantineSegment: not a segment file name');
   const dir = join(spoolDir, 'quarantine');
@@ -109,6 +124,28 @@ export async function quarantineSegment(spoolDir: string, name: string, code: Er
   const reason = { code, segment: name, runId: parsed.runId, seq: parsed.seq, quarantinedAt: new Date(now()).toISOString() };
   await writeFile(join(dir, `${name}.reason.json`), `${JSON.stringify(reason)}\n`);
   await rename(join(spoolDir, 'segments', name), join(dir, name));
+  return trimQuarantine(dir, limits);
+}
+
+/** Deletes the oldest quarantined segments (by modification time) beyond `limits`; returns how many. */
+async function trimQuarantine(dir: string, limits: { maxSegments: number; maxBytes: number }): Promise<number> {
+  const held: Array<{ name: string; size: number; mtimeMs: number }> = [];
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    if (!name.endsWith('.seg')) continue;
+    const st = await lstat(join(dir, name)).catch(() => null);
+    if (st) held.push({ name, size: st.size, mtimeMs: st.mtimeMs });
+  }
+  held.sort((a, b) => a.mtimeMs - b.mtimeMs || (a.name < b.name ? -1 : 1));
+  let bytes = held.reduce((n, h) => n + h.size, 0);
+  let evicted = 0;
+  while (held.length > 0 && (held.length > limits.maxSegments || bytes > limits.maxBytes)) {
+    const old = held.shift()!;
+    bytes -= old.size;
+    await unlink(join(dir, old.name)).catch(() => undefined);
+    await unlink(join(dir, `${old.name}.reason.json`)).catch(() => undefined);
+    evicted++;
+  }
+  return evicted;
 }
 
 /** Reads a run's end marker (see schemas/spool.ts `RunEndMarker`), or null if absent/invalid. */

@@ -5,7 +5,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readFile, rm, writeFile, readdir } from 'node:fs/promises';
+import { utimes, mkdir, mkdtemp, readFile, rm, writeFile, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AppError, ErrorCode } from '../../schemas/errors.ts';
@@ -245,6 +245,29 @@ test('listSegments sorts by run then seq and ignores temp files; quarantine move
     assert.deepEqual(reason, { code: 'ERR_SPOOL_AUTH_FAILED', segment: 'b-00000002.seg', runId: 'b', seq: 2, quarantinedAt: '1970-01-01T00:00:00.000Z' });
     assert.deepEqual((await listSegments(d)).map((s) => s.name), ['a-00000001.seg', 'b-00000010.seg']);
     await assert.rejects(quarantineSegment(d, '../processor-key.json', ErrorCode.SpoolAuthFailed), TypeError);
+  } finally {
+    await rm(d, { recursive: true, force: true });
+  }
+});
+
+test('the quarantine is bounded: the oldest quarantined segments go first, each with its reason, and are counted', async () => {
+  const d = await mkdtemp(join(tmpdir(), 'flowseal-spool-quarantine-'));
+  try {
+    await mkdir(join(d, 'segments'), { recursive: true });
+    const limits = { maxSegments: 3, maxBytes: 10 };
+    const evicted: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      const name = `r-${String(i).padStart(8, '0')}.seg`;
+      await writeFile(join(d, 'segments', name), 'xx');
+      evicted.push(await quarantineSegment(d, name, ErrorCode.SpoolAuthFailed, () => i * 1000, limits));
+      await utimes(join(d, 'quarantine', name), new Date(1_000_000 + i * 1000), new Date(1_000_000 + i * 1000));
+    }
+    assert.deepEqual(evicted, [0, 0, 0, 1, 1, 1], 'one out for each one in beyond three');
+    assert.deepEqual((await readdir(join(d, 'quarantine'))).sort(), ['r-00000003.seg', 'r-00000003.seg.reason.json', 'r-00000004.seg', 'r-00000004.seg.reason.json', 'r-00000005.seg', 'r-00000005.seg.reason.json']);
+    // The byte bound: 12 bytes do not fit under 10 even alone.
+    await writeFile(join(d, 'segments', 'big-00000000.seg'), 'yyyyyyyyyyyy');
+    assert.equal(await quarantineSegment(d, 'big-00000000.seg', ErrorCode.SpoolAuthFailed, () => 0, limits), 4, 'the byte bound evicts the older ones, then the one over it');
+    assert.deepEqual((await readdir(join(d, 'quarantine'))).sort(), []);
   } finally {
     await rm(d, { recursive: true, force: true });
   }

@@ -59,8 +59,9 @@ export async function rejectSegment(ctx: Pick<FeedContext, 'spoolDir' | 'runId' 
     await unlink(join(ctx.spoolDir, 'segments', seg.name)).catch(() => undefined);
     ctx.count('segments_shredded');
   } else {
-    await quarantineSegment(ctx.spoolDir, seg.name, code as ErrorCode).catch(() => undefined);
+    const evicted = await quarantineSegment(ctx.spoolDir, seg.name, code as ErrorCode).catch(() => 0);
     ctx.count('segments_quarantined');
+    if (evicted > 0) ctx.count('quarantine_evicted', evicted);
   }
   ctx.log({ event: 'segment-rejected', run: ctx.runId, seq: seg.seq, code });
 }

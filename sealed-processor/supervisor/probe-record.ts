@@ -38,7 +38,8 @@ export async function probeRecord(ctx: ProbeContext, seg: SegmentRef, index: num
   ctx.log({ event: 'record-isolation', run: ctx.runId, seq: seg.seq, index, pid: worker.pid });
   try {
     const ok =
-      (await worker.send(encodeJsonFrame(FrameType.Config, { ...ctx.config, stagingDir }))) &&
+      // Alone: no checkpoint restored (the probe tests the record on its own, in its own staging dir).
+      (await worker.send(encodeJsonFrame(FrameType.Config, { ...ctx.config, stagingDir, restoreThrough: null }))) &&
       (await worker.send(encodeJsonFrame(FrameType.Segment, { seq: seg.seq, careful: true, skip: [], firstIndex: index }))) &&
       (await worker.sendRecord(seg.seq, index, encodeFrame(FrameType.Records, record))) &&
       (await worker.send(encodeFrame(FrameType.Finish, new Uint8Array(0))));

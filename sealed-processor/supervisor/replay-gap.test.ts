@@ -20,6 +20,8 @@ import { runManifests } from '../sinks/committed-parts.ts';
 import { startTestSupervisor, type TestSupervisor } from './testing.test-util.ts';
 
 const T = 1_700_000_000;
+/** Checkpoint writes fail (worker/test-faults.ts): committed segments stay and a death replays them. */
+const NO_CHECKPOINTS = { NODE_ENV: 'test', FLOWSEAL_FAULT_CHECKPOINT: 'write' };
 
 function packet(port: number): Uint8Array {
   return ethernet({ dst: '02:00:00:00:00:01', src: '02:00:00:00:00:02', etherType: 0x0800 }, ipv4({ src: '192.0.2.1', dst: '198.51.100.1', protocol: 17 }, udp({ sport: port, dport: 9999 }, text('attack'))));
@@ -107,7 +109,7 @@ describe('replay gaps: a committed segment the replay cannot re-read', () => {
     // Without the fix the replay reads segment 0, rejects segment 1, and A is still open when
     // segment 2 (Z@200) is fed: A ends during segment 2 > throughSegment, so it is published
     // again in part 2 (and X, open at the cut, is lost without a count).
-    const sup = await startTestSupervisor(join(root, 'tamper'), ['tm'], { publishEveryMs: 100, restartBackoffMs: 20 });
+    const sup = await startTestSupervisor(join(root, 'tamper'), ['tm'], { publishEveryMs: 100, restartBackoffMs: 20, workerEnv: NO_CHECKPOINTS });
     await scenario(sup, 'tm', async (spool) => {
       // One byte in the sealed body of the committed segment 1.
       const seg1 = await segmentPath(spool, 'tm', 1);
@@ -132,7 +134,7 @@ describe('replay gaps: a committed segment the replay cannot re-read', () => {
   });
 
   test('a committed segment deleted from the spool, then a worker death: no flow twice, the loss counted', { timeout: 90_000 }, async () => {
-    const sup = await startTestSupervisor(join(root, 'delete'), ['dl'], { publishEveryMs: 100, restartBackoffMs: 20 });
+    const sup = await startTestSupervisor(join(root, 'delete'), ['dl'], { publishEveryMs: 100, restartBackoffMs: 20, workerEnv: NO_CHECKPOINTS });
     await scenario(sup, 'dl', async (spool) => unlink(await segmentPath(spool, 'dl', 1)));
     assert.equal(await sup.done, 0, JSON.stringify(sup.logs));
     assert.deepEqual(await committedPorts(sup.archive), [2000, 5000]);
@@ -144,7 +146,7 @@ describe('replay gaps: a committed segment the replay cannot re-read', () => {
     // run (here: a second writer for run 'rp' in a scratch spool holding the same processor
     // key) whose only packet (Y=4000@10) does not end A. Replayed as is, A would end in
     // segment 2 and be published again.
-    const sup = await startTestSupervisor(join(root, 'replace'), ['rp'], { publishEveryMs: 100, restartBackoffMs: 20 });
+    const sup = await startTestSupervisor(join(root, 'replace'), ['rp'], { publishEveryMs: 100, restartBackoffMs: 20, workerEnv: NO_CHECKPOINTS });
     await scenario(sup, 'rp', async (spool) => {
       const scratch = await mkdtemp(join(root, 'forge-'));
       await copyFile(join(spool, 'processor-key.json'), join(scratch, 'processor-key.json'));
@@ -164,7 +166,7 @@ describe('replay gaps: a committed segment the replay cannot re-read', () => {
   });
 
   test('nothing follows the gap: the run still ends with a final part whose manifest counts the loss', { timeout: 90_000 }, async () => {
-    const sup = await startTestSupervisor(join(root, 'end'), ['en'], { publishEveryMs: 100, restartBackoffMs: 20 });
+    const sup = await startTestSupervisor(join(root, 'end'), ['en'], { publishEveryMs: 100, restartBackoffMs: 20, workerEnv: NO_CHECKPOINTS });
     await scenario(sup, 'en', async (spool) => unlink(await segmentPath(spool, 'en', 1)), false);
     assert.equal(await sup.done, 0, JSON.stringify(sup.logs));
     assert.deepEqual(await committedPorts(sup.archive), [2000]);
@@ -175,7 +177,7 @@ describe('replay gaps: a committed segment the replay cannot re-read', () => {
   });
 
   test('a plain worker death with the committed segments intact is an exact replay: nothing lost, nothing twice', { timeout: 90_000 }, async () => {
-    const sup = await startTestSupervisor(join(root, 'intact'), ['ok'], { publishEveryMs: 100, restartBackoffMs: 20 });
+    const sup = await startTestSupervisor(join(root, 'intact'), ['ok'], { publishEveryMs: 100, restartBackoffMs: 20, workerEnv: NO_CHECKPOINTS });
     await scenario(sup, 'ok', async () => undefined);
     assert.equal(await sup.done, 0, JSON.stringify(sup.logs));
     assert.deepEqual(await committedPorts(sup.archive), [2000, 3000, 5000]);

@@ -2,8 +2,11 @@
  * Rolling publication (supervisor/run.ts, worker/worker-main.ts): a live run fed over time
  * publishes committed parts while it continues, visible to the API's catalog; a flow open at a
  * part boundary continues and appears exactly once, in the part during which it was emitted;
- * a worker killed after a part was committed, and a processor killed and restarted mid-run,
- * lose no committed part and publish no flow twice.
+ * a worker killed after a part was committed — continuing from the worker checkpoint taken at
+ * the cut, from a replay of the whole run when no checkpoint could be written, or with the
+ * checkpoint's flows counted lost when it was damaged — and a processor killed and restarted
+ * mid-run, lose no committed part and publish no flow twice. A checkpoint releases the
+ * segments it covers while the run goes on.
  *
  * The writer seals segments on demand (a fake clock and `rotateIfOld`), so every boundary is
  * where the test puts it; the tests wait for conditions (manifests, log events), never for
@@ -13,7 +16,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, realpath, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, realpath, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
@@ -25,6 +28,8 @@ import { runManifests } from '../sinks/committed-parts.ts';
 import { startTestSupervisor } from './testing.test-util.ts';
 
 const T = 1_700_000_000;
+/** Checkpoint writes fail (worker/test-faults.ts): a worker death replays the run from its first segment. */
+const NO_CHECKPOINTS = { NODE_ENV: 'test', FLOWSEAL_FAULT_CHECKPOINT: 'write' };
 const FLOWSEAL_BIN = new URL('../../bin/flowseal.mjs', import.meta.url).pathname;
 
 function packet(port: number): Uint8Array {
@@ -85,6 +90,8 @@ async function committedFlows(archive: string): Promise<Array<[number, number]>>
   return rows;
 }
 
+const spoolSegments = async (spool: string) => (await readdir(join(spool, 'segments')).catch(() => [] as string[])).filter((n) => n.endsWith('.seg'));
+const checkpointFiles = async (archive: string) => (await readdir(join(archive, '.staging')).catch(() => [] as string[])).filter((n) => n.includes('.checkpoint-')).sort();
 const partsOf = async (archive: string, run: string) => (await runManifests(archive, 'd', run)).map((s) => s.manifest);
 const manifestNames = async (archive: string) => (await readdir(join(archive, 'd', 'manifests')).catch(() => [] as string[])).sort();
 
@@ -121,9 +128,69 @@ describe('a live run publishes rolling parts', () => {
     assert.deepEqual(await readdir(join(sup.spool, 'segments')).then((n) => n.filter((x) => x.endsWith('.seg'))), [], 'segments removed once the run is finished');
   });
 
-  test('a worker killed after a part was committed replays without publishing that part again', { timeout: 120_000 }, async () => {
+  test('a worker killed after a part was committed continues from the checkpoint; the covered segment left the spool', { timeout: 120_000 }, async () => {
+    const dir = join(root, 'worker-kill-checkpoint');
+    const sup = await startTestSupervisor(dir, ['ck'], { publishEveryMs: 100, restartBackoffMs: 20 });
+    const w = await openWriter(sup.spool, 'ck');
+    await w.segment(0);
+    await waitFor('part 1', async () => (await manifestNames(sup.archive)).includes('ck.p000001.json'));
+    // Segment 0 is released while the run is still live (before: kept until the run ended).
+    await waitFor('segment 0 released', async () => (await spoolSegments(sup.spool)).length === 0);
+    const started = sup.logs.filter((e) => e.event === 'worker-started');
+    assert.equal(started.length, 1);
+    process.kill(started[0]!.pid as number, 'SIGKILL');
+    await waitFor('a new worker', () => sup.logs.filter((e) => e.event === 'worker-started').length === 2);
+    assert.equal(sup.logs.filter((e) => e.event === 'worker-started')[1]!.from_checkpoint, 0, 'the new worker starts from the checkpoint after segment 0');
+    await w.segment(1);
+    await waitFor('part 2', async () => (await manifestNames(sup.archive)).includes('ck.p000002.json'));
+    await w.segment(2, true);
+    assert.equal(await sup.done, 0, JSON.stringify(sup.logs));
+    assert.deepEqual(await committedFlows(sup.archive), [[1000, 2], [2000, 1], [3000, 1], [4000, 1], [5000, 1]], 'every flow once, L whole across the restore');
+    const parts = await partsOf(sup.archive, 'ck');
+    assert.deepEqual(parts.map((m) => m.part?.number), [1, 2, 3]);
+    const counts = parts.at(-1)!.counts;
+    assert.equal(counts.worker_restarts, 1);
+    assert.equal(counts.flows_replayed_committed, 0, 'nothing was replayed');
+    assert.equal(counts.records, 6, 'the checkpoint carried the counts of segment 0');
+    assert.equal(counts.flows_source_packets, 5);
+    assert.ok((counts.checkpoints ?? 0) >= 2, JSON.stringify(counts));
+    assert.equal(counts.checkpoints_lost ?? 0, 0);
+    assert.deepEqual(await checkpointFiles(sup.archive), [], 'checkpoints removed with the run');
+  });
+
+  test('a damaged checkpoint: the run continues without it, its open flows counted lost, nothing published twice', { timeout: 120_000 }, async () => {
+    const dir = join(root, 'checkpoint-damaged');
+    const sup = await startTestSupervisor(dir, ['cd'], { publishEveryMs: 100, restartBackoffMs: 20 });
+    const w = await openWriter(sup.spool, 'cd');
+    await w.segment(0);
+    await waitFor('part 1', async () => (await manifestNames(sup.archive)).includes('cd.p000001.json'));
+    await waitFor('the checkpoint', async () => (await checkpointFiles(sup.archive)).length === 1);
+    // The staging area is the processor's own, but a checkpoint is checked like untrusted input.
+    const [file] = await checkpointFiles(sup.archive);
+    const path = join(sup.archive, '.staging', file!);
+    const bytes = await readFile(path);
+    bytes[bytes.length - 40] ^= 0xff;
+    await writeFile(path, bytes);
+    const started = sup.logs.filter((e) => e.event === 'worker-started');
+    process.kill(started[0]!.pid as number, 'SIGKILL');
+    await waitFor('the checkpoint refused', () => sup.logs.some((e) => e.event === 'checkpoint-lost'));
+    await w.segment(1);
+    await w.segment(2, true);
+    assert.equal(await sup.done, 0, JSON.stringify(sup.logs));
+    const flows = await committedFlows(sup.archive);
+    const ports = flows.map(([p]) => p);
+    assert.deepEqual(ports, [...new Set(ports)], 'no flow twice');
+    // L (first packet) and X were held by the lost checkpoint; L's second packet starts anew.
+    assert.deepEqual(flows, [[1000, 1], [2000, 1], [4000, 1], [5000, 1]], JSON.stringify(sup.logs));
+    const counts = (await partsOf(sup.archive, 'cd')).at(-1)!.counts;
+    assert.equal(counts.checkpoints_lost, 1);
+    assert.equal(counts.flows_lost_checkpoint, 2, 'L and X were open at the cut');
+    assert.equal(counts.records, 6, 'segment 0 still counted');
+  });
+
+  test('without checkpoints (every write fails), a worker killed after a part was committed replays without publishing that part again', { timeout: 120_000 }, async () => {
     const dir = join(root, 'worker-kill');
-    const sup = await startTestSupervisor(dir, ['wk'], { publishEveryMs: 100, restartBackoffMs: 20 });
+    const sup = await startTestSupervisor(dir, ['wk'], { publishEveryMs: 100, restartBackoffMs: 20, workerEnv: NO_CHECKPOINTS });
     const w = await openWriter(sup.spool, 'wk');
     await w.segment(0);
     await waitFor('part 1', async () => (await manifestNames(sup.archive)).includes('wk.p000001.json'));

@@ -30,7 +30,7 @@ const EXIT_GRACE_MS = 5_000;
 export interface RecoveryHost {
   runId: string;
   env: RunEnvironment;
-  count: (key: string) => void;
+  count: (key: string, n?: number) => void;
   config: () => WorkerConfig;
   /** The run's segments, in order. */
   fed: () => readonly SegmentRef[];
@@ -131,8 +131,9 @@ export class RunRecovery {
     const ref = this.#host.fed().find((f) => f.seq === l.seq);
     this.#host.dropFed(l.seq);
     this.ledger.dropSegment(l.seq);
-    if (ref) await quarantineSegment(env.spoolDir, ref.name, code).catch(() => undefined);
+    const evicted = ref ? await quarantineSegment(env.spoolDir, ref.name, code).catch(() => 0) : 0;
     this.#host.count('segments_quarantined');
+    if (evicted > 0) this.#host.count('quarantine_evicted', evicted);
     this.#host.count(`segments_quarantined_${l.reason}`);
     env.log({ event: 'segment-rejected', run: runId, seq: l.seq, code });
   }

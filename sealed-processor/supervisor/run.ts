@@ -3,23 +3,37 @@
  * and across worker restarts.
  *
  * Owns: the run's progress (segments consumed, next expected sequence number), the worker of the
- * current attempt, and the decision that the run is complete (final segment, or the run-end
+ * current attempt, the adopted worker checkpoint, and the decision that the run is complete (final segment, or the run-end
  * marker after a rejected final segment, or an idle timeout). What a worker death teaches —
  * poison records to skip, segments to feed carefully, records to try alone, hostile segments to
  * quarantine, when to try again — is run-recovery.ts's and crash-ledger.ts's. Every attempt
- * replays the run from its first segment into a fresh staging directory, so a crash loses only
- * records shown to be poison and duplicates nothing. A run is never given up as a whole:
+ * starts from the last adopted checkpoint (else the run's first segment) into a fresh staging
+ * directory, so a crash loses only records shown to be poison and duplicates nothing. A run is never given up as a whole:
  * however often its worker dies — killed from outside, out of memory, hung, crashed — it is
  * retried and published with everything not shown to be poison; an unexpected error or a
  * failed publication is retried later too. `advance()` feeds whatever is available and
  * returns; runs never block each other.
  *
  * Rolling publication: every `publishEveryMs` of wall-clock time (and only between segments)
- * the worker is told to CUT; the part it closed is published at once (sinks/publish.ts), and
- * from then on a replay drops the rows emitted while processing segments up to that one
- * (exact only if it re-reads them as the first pass did: see "Replay gaps" below). The
- * segments stay in the spool until the run is finished, because a replay rebuilds the flows
- * still open from the run's first segment. A run
+ * the worker is told to CUT; the part it closed is published at once (sinks/publish.ts).
+ *
+ * Checkpoints: at each CUT the worker also seals its whole state after the cut (open flows,
+ * fragment map, template store with held sets, counts) to a per-run key that lives only in
+ * this process and the worker (worker/worker-checkpoint.ts). Once the part is committed (or
+ * was empty) the supervisor adopts that checkpoint and deletes every segment up to the cut
+ * from the run and the spool: a live run keeps only what came after its last part, and the
+ * spool quota (ingest/spool/spool-quota.ts) sees that room freed. Every later attempt restores
+ * the checkpoint and is fed only later segments — nothing is replayed, nothing published
+ * twice, the flows open at the cut continue whole. A checkpoint that cannot be read back
+ * (ERR_PROCESSOR_CHECKPOINT_INVALID: damaged, missing) is dropped: the run continues after it
+ * with an empty state, and what it held is counted (checkpoints_lost, flows_lost_checkpoint,
+ * export_sets_lost_checkpoint) with the counts it carried kept. A processor restart loses the
+ * key, so checkpoints are crypto-shredded with the unprocessed spool.
+ *
+ * Without a checkpoint (none written: the worker's write failed), a replay starts from the
+ * run's first segment and drops the rows emitted while processing segments up to the last
+ * committed one (exact only if it re-reads them as the first pass did: see "Replay gaps"
+ * below); those segments then stay in the spool until the run is finished. A run
  * resumed by a restarted processor (`resume`, read from the archive) continues with the next
  * part number and never feeds segments its committed parts cover; flows that were open when
  * the old processor died are crypto-shredded with its key. A run that read no record at all
@@ -44,7 +58,8 @@
  * split and merged differently (a missing packet ends a flow early, a flow absorbs another's
  * packets), so no identity matches them up soundly, and the supervisor would have to hold the
  * identities of every committed flow.
- * Counts (manifest): worker_restarts and worker_restarts_<cause>, poison_records[_<cause>],
+ * Counts (manifest): checkpoints, segments_released_checkpoint, checkpoints_lost,
+ * flows_lost_checkpoint, export_sets_lost_checkpoint, worker_restarts and worker_restarts_<cause>, poison_records[_<cause>],
  * isolation_probes[_<outcome>], crash_suspects_cleared, segments_quarantined[_poisoned],
  * transient_failures, run_errors, publish_retries, parts_published, segments_already_committed,
  * replay_gaps, flows_lost_replay_gap, export_sets_lost_replay_gap, and from ingest's spool
@@ -53,6 +68,8 @@
  * part. Segments the quota dropped are skipped at once (no gap timeout).
  * Never: holds plaintext beyond one segment, or logs anything but counts, positions and codes.
  */
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { readdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import { RunQuota, runProgressName, runQuotaName } from '../../schemas/spool.ts';
 import { join } from 'node:path';
@@ -60,7 +77,8 @@ import { AppError, ErrorCode } from '../../schemas/errors.ts';
 import type { Policy } from '../../schemas/policy.ts';
 import type { ProcessorKeys } from '../spool/keys.ts';
 import { readRunEndMarker, removeRunEndMarker, type SegmentEntry } from '../spool/spool-files.ts';
-import { encodeFrame, encodeJsonFrame, FrameType, type WorkerConfig } from '../worker/protocol.ts';
+import { encodeFrame, encodeJsonFrame, FrameType, type CutRequest, type WorkerConfig } from '../worker/protocol.ts';
+import { checkpointPath, checkpointThrough } from '../worker/worker-checkpoint.ts';
 import { completeJournal, journalExists, partStagingDir, publishPart } from '../sinks/publish.ts';
 import { NOTHING_COMMITTED, type CommittedRun } from '../sinks/committed-parts.ts';
 import { feedSegment, type SegmentRef } from './feed-segment.ts';
@@ -148,6 +166,17 @@ export class Run {
   #lastCutAt: number;
   /** Segments fed to the current worker since its last CUT (or its start). */
   #fedSinceCut = false;
+  /** A segment of this run was fed (it had something readable), in this processor. */
+  #readAny = false;
+  /** Seals this run's worker checkpoints; in memory only (a processor restart shreds them). */
+  readonly #checkpointKey = randomBytes(32);
+  /**
+   * The adopted checkpoint: the worker state after segment `through` (every segment up to it is
+   * gone from the run and the spool), what it holds (`open`) and the worker counts it carries.
+   */
+  #checkpoint: { through: number; digest: string; open: { flows: number; exportSets: number }; counts: Record<string, number> } | null = null;
+  /** Workers that died restoring the adopted checkpoint, in a row (two: it is dropped). */
+  #restoreDeaths = 0;
 
   constructor(runId: string, env: RunEnvironment, resume: CommittedRun = NOTHING_COMMITTED) {
     this.runId = runId;
@@ -189,10 +218,16 @@ export class Run {
       policy: this.#env.policy,
       masterKeyHex: Buffer.from(this.#env.masterKey).toString('hex'),
       processorVersion: this.#env.processorVersion,
+      checkpointKeyHex: this.#checkpointKey.toString('hex'),
+      restoreThrough: this.#checkpoint?.through ?? null,
+      ...(this.#checkpoint ? { restoreDigest: this.#checkpoint.digest } : {}),
     };
   }
 
-  /** Removes what earlier attempts staged for parts not committed (and any pre-part staging dir). */
+  /**
+   * Removes what earlier attempts staged for parts not committed (and any pre-part staging
+   * dir), and every checkpoint file but the adopted one.
+   */
   async #clearStaging(): Promise<void> {
     await rm(this.#stagingDir, { recursive: true, force: true });
     const root = join(this.#env.archiveDir, '.staging');
@@ -201,19 +236,43 @@ export class Run {
       const n = name.startsWith(prefix) ? Number(name.slice(prefix.length)) : NaN;
       if (Number.isInteger(n) && n >= this.#nextPart) await rm(join(root, name), { recursive: true, force: true });
     }
+    await this.#removeCheckpoints(this.#checkpoint?.through ?? null);
+  }
+
+  /** Removes this run's checkpoint files (and their temporaries), but the one after `keep`. */
+  async #removeCheckpoints(keep: number | null): Promise<void> {
+    const root = join(this.#env.archiveDir, '.staging');
+    for (const name of await readdir(root).catch(() => [] as string[])) {
+      const through = checkpointThrough(this.runId, name.endsWith('.tmp') ? name.slice(0, -4) : name);
+      if (through === null || (through === keep && !name.endsWith('.tmp'))) continue;
+      await rm(join(root, name), { force: true });
+    }
   }
 
   async #startWorker(): Promise<WorkerHandle | null> {
     await this.#clearStaging();
     this.#fedSinceCut = false;
     const worker = new WorkerHandle({ env: this.#env.workerEnv, stallMs: this.#env.stallMs });
-    this.#env.log({ event: 'worker-started', run: this.runId, attempt: ++this.#attempts, pid: worker.pid });
+    this.#env.log({ event: 'worker-started', run: this.runId, attempt: ++this.#attempts, pid: worker.pid, ...(this.#checkpoint ? { from_checkpoint: this.#checkpoint.through } : {}) });
     this.#sent = [];
     this.#cursor = 0;
     this.#finishing = false;
     if (!(await worker.send(encodeJsonFrame(FrameType.Config, this.#config())))) {
       await this.#crashed(worker);
       return null;
+    }
+    if (this.#checkpoint) {
+      if (await worker.waitReady()) this.#restoreDeaths = 0;
+      else if (worker.failedCode === ErrorCode.ProcessorCheckpointInvalid || ++this.#restoreDeaths >= 2) {
+        // The checkpoint could not be read back, or kills (OOM, hang, crash) every worker that
+        // restores it: continue without it (what it held is counted lost).
+        this.#count(worker.failedCode === ErrorCode.ProcessorCheckpointInvalid ? 'checkpoints_invalid' : 'checkpoints_fatal');
+        await this.#checkpointLost(worker);
+        return null;
+      } else {
+        await this.#crashed(worker);
+        return null;
+      }
     }
     return worker;
   }
@@ -250,7 +309,7 @@ export class Run {
         }
       }
       if (!this.#worker) {
-        if (this.#fed.length === 0 && !available.some((s) => s.seq >= this.#nextSeq)) {
+        if (this.#fed.length === 0 && this.#checkpoint === null && !available.some((s) => s.seq >= this.#nextSeq)) {
           if (!(await this.#completeWithoutFinal(available))) return 'pending';
           if (!this.#gapUnpublished) return this.#discard();
           // Nothing left to feed after a replay gap: a final part carries its counts.
@@ -271,7 +330,7 @@ export class Run {
         if (complete) return this.#finish(worker);
         if (this.#cutDue() && !(await this.#cut(worker))) continue;
         // Nothing readable yet (e.g. only segments shredded after a restart): hold no worker.
-        if (this.#fed.length === 0) await this.stop();
+        if (this.#fed.length === 0 && this.#checkpoint === null) await this.stop();
         return 'pending';
       }
       this.#gapSince = null;
@@ -315,6 +374,7 @@ export class Run {
         continue;
       }
       if (!replaying) {
+        this.#readAny = true;
         this.#fed.push(next);
         await this.#writeProgress(next.seq);
       }
@@ -357,6 +417,12 @@ export class Run {
     const worker = this.#worker;
     this.#worker = null;
     await worker?.kill();
+    // A checkpoint before the committed segments would be followed by a hole: drop it too (its
+    // state is part of what the committing worker held, counted below).
+    if (this.#checkpoint) {
+      this.#checkpoint = null;
+      await this.#removeCheckpoints(null);
+    }
     const dropped = this.#fed.filter((f) => f.seq <= through);
     this.#fed = this.#fed.filter((f) => f.seq > through);
     for (const f of dropped) {
@@ -388,7 +454,7 @@ export class Run {
    */
   async #cut(worker: WorkerHandle): Promise<boolean> {
     const through = this.#fed.at(-1)?.seq ?? null;
-    if (!(await worker.send(encodeFrame(FrameType.Cut, new Uint8Array(0))))) {
+    if (!(await worker.send(encodeJsonFrame(FrameType.Cut, { through } satisfies CutRequest)))) {
       await this.#crashed(worker);
       return false;
     }
@@ -399,10 +465,69 @@ export class Run {
     }
     this.#lastCutAt = this.#env.now();
     this.#fedSinceCut = false;
-    if (part.files.length === 0) return true;
-    const ok = await this.#publish(part, false, through);
-    if (!ok) await this.stop();
-    return ok;
+    if (part.files.length > 0 && !(await this.#publish(part, false, through))) {
+      await this.stop();
+      return false;
+    }
+    // Everything emitted up to the cut is committed (or nothing was): the state after it may
+    // replace the segments it came from.
+    if (part.checkpoint && through !== null) await this.#adoptCheckpoint(through, part);
+    return true;
+  }
+
+  /**
+   * Makes the worker state after segment `through` the run's starting point: a later attempt
+   * restores it and is fed only later segments, so every segment up to `through` leaves the run
+   * and the spool now (a live run no longer keeps its whole history until it ends). The counts
+   * of the worker that wrote it travel inside it (record-processor.ts).
+   */
+  async #adoptCheckpoint(through: number, part: WorkerPart): Promise<void> {
+    // Bound to the file as written now: a later worker (which holds the key) cannot replace it.
+    const digest = await sha256File(checkpointPath(this.#stagingDir, through));
+    if (digest === null) return;
+    this.#checkpoint = { through, digest, open: { ...part.open }, counts: { ...part.counts } };
+    this.#restoreDeaths = 0;
+    const covered = this.#fed.filter((f) => f.seq <= through);
+    this.#fed = this.#fed.filter((f) => f.seq > through);
+    this.#cursor = this.#fed.length;
+    this.#sent = this.#sent.filter((f) => f.seq > through);
+    for (const f of covered) {
+      this.#recovery.ledger.dropSegment(f.seq);
+      this.#fedAs.delete(f.seq);
+      await unlink(join(this.#env.spoolDir, 'segments', f.name)).catch(() => undefined);
+    }
+    this.#count('checkpoints');
+    this.#count('segments_released_checkpoint', covered.length);
+    await this.#removeCheckpoints(through);
+  }
+
+  /**
+   * The adopted checkpoint cannot be restored (damaged, unreadable): the run continues after it
+   * with an empty state, and what it held is counted as lost, with the counts it carried.
+   */
+  async #checkpointLost(worker: WorkerHandle): Promise<void> {
+    const lost = this.#checkpoint;
+    this.#worker = null;
+    await worker.kill();
+    if (!lost) return;
+    this.#checkpoint = null;
+    await this.#removeCheckpoints(null);
+    this.#count('checkpoints_lost');
+    if (this.#committedThrough !== null && this.#committedThrough > lost.through) {
+      // Parts were committed after it (without a checkpoint of their own): the segments they
+      // cover cannot be replayed without the state before them — a replay gap, which counts
+      // what the committing worker held (this checkpoint's state is part of it).
+      this.#gapPending = true;
+      return;
+    }
+    this.#count('flows_lost_checkpoint', lost.open.flows);
+    this.#count('export_sets_lost_checkpoint', lost.open.exportSets);
+    for (const [k, v] of Object.entries(lost.counts)) this.#workerBase[k] = (this.#workerBase[k] ?? 0) + v;
+    // A worker that continued from it and committed later parts carried these counts: only
+    // what this checkpoint alone carries is added (the committed worker's counts restart).
+    this.#committedWorkerCounts = {};
+    this.#gapUnpublished = true;
+    this.#env.log({ event: 'checkpoint-lost', run: this.runId, through: lost.through, flows_lost: lost.open.flows, export_sets_lost: lost.open.exportSets });
   }
 
   /** No next segment: decide whether the run is nonetheless complete (or skip a gap). */
@@ -436,7 +561,7 @@ export class Run {
     }
     const idleFor = now - this.#lastProgress;
     // With nothing readable there is nothing to wait for once the capture side is gone.
-    const limit = this.#fed.length === 0 ? Math.min(this.#env.idleTimeoutMs, this.#env.gapTimeoutMs) : this.#env.idleTimeoutMs;
+    const limit = !this.#readAny ? Math.min(this.#env.idleTimeoutMs, this.#env.gapTimeoutMs) : this.#env.idleTimeoutMs;
     if (idleFor >= limit && !(await this.#env.ingestAlive(this.runId))) {
       // The capture side went away without ending the run (its heartbeat stopped): publish what
       // arrived. A quiet but live capture keeps its heartbeat fresh and is never cut short.
@@ -448,7 +573,7 @@ export class Run {
   }
 
   async #finish(worker: WorkerHandle): Promise<RunStatus> {
-    if (this.#fed.length === 0 && !this.#gapUnpublished) return this.#discard();
+    if (this.#fed.length === 0 && this.#checkpoint === null && !this.#gapUnpublished) return this.#discard();
     this.#finishing = true;
     if (!(await worker.send(encodeFrame(FrameType.Finish, new Uint8Array(0))))) {
       await this.#crashed(worker);
@@ -461,7 +586,8 @@ export class Run {
     }
     this.#worker = null;
     const done = worker.done;
-    if (this.#nextPart === 1 && (this.#base.records ?? 0) + (done.counts.records ?? 0) === 0) return this.#empty();
+    const records = (this.#base.records ?? 0) + (this.#workerBase.records ?? 0) + (done.counts.records ?? 0);
+    if (this.#nextPart === 1 && records === 0 && !this.#gapUnpublished) return this.#empty();
     if (!(await this.#publish(done, true, null))) return 'pending';
     return this.#published();
   }
@@ -500,9 +626,11 @@ export class Run {
     await rename(`${path}.tmp`, path);
   }
 
-  /** Removes the run's progress and quota files once it is finished. */
+  /** Removes the run's progress and quota files, and its checkpoints, once it is finished. */
   async #removeRunFiles(): Promise<void> {
     for (const name of [runProgressName(this.runId), runQuotaName(this.runId)]) await unlink(join(this.#env.spoolDir, 'segments', name)).catch(() => undefined);
+    this.#checkpoint = null;
+    await this.#removeCheckpoints(null);
   }
 
   /**
@@ -561,6 +689,8 @@ export class Run {
   async #discard(): Promise<RunStatus> {
     await this.stop();
     await rm(this.#stagingDir, { recursive: true, force: true });
+    this.#checkpoint = null;
+    await this.#removeCheckpoints(null);
     await removeRunEndMarker(this.#env.spoolDir, this.runId);
     this.#env.log({ event: 'run-discarded', run: this.runId, counts: this.#counts });
     return 'discarded';
@@ -627,3 +757,13 @@ export class Run {
   }
 }
 
+/** SHA-256 (hex) of a file, read as a stream; null when it cannot be read. */
+async function sha256File(path: string): Promise<string | null> {
+  const hash = createHash('sha256');
+  try {
+    for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  } catch {
+    return null;
+  }
+  return hash.digest('hex');
+}

@@ -66,6 +66,7 @@ export class WorkerHandle {
   #watchdog: NodeJS.Timeout | null = null;
   #ackWaiter: { seq: number; index: number; resolve: (ok: boolean) => void } | null = null;
   #part: WorkerPart | null = null;
+  #readyWaiter: ((ok: boolean) => void) | null = null;
   #partWaiter: ((p: WorkerPart | null) => void) | null = null;
 
   constructor(opts: WorkerHandleOptions) {
@@ -84,6 +85,8 @@ export class WorkerHandle {
         this.#ackWaiter = null;
         this.#partWaiter?.(null);
         this.#partWaiter = null;
+        this.#readyWaiter?.(false);
+        this.#readyWaiter = null;
         res(code ?? (sig ? 128 : 1));
       }),
     );
@@ -106,6 +109,8 @@ export class WorkerHandle {
     this.#lastSign = Date.now();
     if (ev.type === 'ready') {
       this.ready = true;
+      this.#readyWaiter?.(true);
+      this.#readyWaiter = null;
       // From now on the (shorter) stall limit applies to a wait already under way.
       if (this.#waiting > 0) {
         this.#disarm();
@@ -182,6 +187,13 @@ export class WorkerHandle {
     if (!(await this.#watched(acked))) return false;
     this.inFlight = null;
     return true;
+  }
+
+  /** Waits, under the watchdog, until the worker reported ready (config taken, checkpoint restored); false if it died first. */
+  waitReady(): Promise<boolean> {
+    if (this.ready) return Promise.resolve(true);
+    if (!this.alive) return Promise.resolve(false);
+    return this.#watched(new Promise((res) => (this.#readyWaiter = res)));
   }
 
   /** Waits, under the watchdog, for the answer to a CUT: the part the worker closed, or null if it died first. */

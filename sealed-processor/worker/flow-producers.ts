@@ -8,12 +8,14 @@
  *   with the worker's template store; every exported data record becomes one `RawFlow` at once
  *   (one record = one archive row, never re-assembled).
  *
- * Template store persistence: the store lives in the worker's memory only and is never written
- * anywhere. It survives across segments because one worker processes a run's segments in order;
- * across worker restarts and replays it is rebuilt, because the supervisor replays every
- * attempt from the run's first segment (supervisor/run.ts) and a template is always in an
- * earlier datagram than the data records it describes, so the rebuilt store holds exactly what
- * the first attempt's held at every record (poison records are skipped in both).
+ * State persistence: the flow table and the template store live in the worker's memory and
+ * survive across segments because one worker processes a run's segments in order. Across
+ * worker restarts they travel in the worker checkpoint taken at each CUT (writeState /
+ * readState; worker-checkpoint.ts, sealed to a key only the processor holds), and a restarted
+ * worker continues from it. Without a checkpoint the supervisor replays the run from its first
+ * segment (supervisor/run.ts): a template is always in an earlier datagram than the data
+ * records it describes, so the rebuilt store holds exactly what the first attempt's held at
+ * every record (poison records are skipped in both).
  *
  * Owns: record-kind dispatch targets and their counters. Raw flows exist only inside `onFlow`.
  * Never: logs or returns anything derived from record content but counts (per-exporter counters
@@ -22,7 +24,8 @@
 import { RecordKind, SPOOL_DATAGRAM_ADDRESS_BYTES, type SpoolRecordView } from '../../schemas/spool.ts';
 import { RecordSource } from '../../schemas/columns.ts';
 import { decodePacket } from '../decode/decode-packet.ts';
-import { newDecodedPacket } from '../decode/decoded-packet.ts';
+import { newDecodedPacket, TunnelMode } from '../decode/decoded-packet.ts';
+import type { Policy } from '../../schemas/policy.ts';
 import { countDecode, decodeCountersSnapshot, newDecodeCounters } from '../decode/decode-counters.ts';
 import { FlowTable, type FlowTableOptions } from '../flows/flow-table.ts';
 import { newRawFlow, type RawFlow } from '../flows/flow-record.ts';
@@ -30,6 +33,8 @@ import { decodeExportDatagram } from '../flow-export/export-datagram.ts';
 import { EXPORT_DROPS, EXPORT_EVENTS, type ExportCounters } from '../flow-export/export-counters.ts';
 import { SHARED_RAW_FLOW_FIELDS, type ExportedFlow, type ExporterAddress, ExportSource } from '../flow-export/exported-flow.ts';
 import { TemplateStore, type TemplateStoreLimits } from '../flow-export/template-store.ts';
+import { readTemplateStoreState, writeTemplateStoreState } from '../flow-export/template-store-state.ts';
+import type { StateReader, StateWriter } from './state-bytes.ts';
 
 export type OnRawFlow = (flow: RawFlow) => void;
 
@@ -37,21 +42,28 @@ export type OnRawFlow = (flow: RawFlow) => void;
 const _sources: readonly RecordSource[] = Object.values(ExportSource) satisfies readonly RecordSource[];
 void _sources;
 
+/** The decoder's tunnel mode a policy asks for (`tunnels`, default inner). */
+export function tunnelModeOf(policy: Policy): TunnelMode {
+  return policy.tunnels === 'outer' ? TunnelMode.Outer : TunnelMode.Inner;
+}
+
 /** Packets → decoder → flow table. */
 export class PacketFlowProducer {
   readonly #table: FlowTable;
   readonly #packet = newDecodedPacket();
   readonly #decode = newDecodeCounters();
+  readonly #tunnels: TunnelMode;
 
-  constructor(onFlow: OnRawFlow, options: FlowTableOptions = {}) {
+  constructor(onFlow: OnRawFlow, options: FlowTableOptions = {}, tunnels: TunnelMode = TunnelMode.Inner) {
     this.#table = new FlowTable(options, onFlow);
+    this.#tunnels = tunnels;
   }
 
   /** One packet record; `view` spans `plaintext`, `base` is plaintext's byteOffset. */
   observe(view: DataView, plaintext: Uint8Array, base: number, rec: SpoolRecordView): void {
     const off = rec.data.byteOffset - base;
     const pkt = this.#packet;
-    const status = decodePacket(view, plaintext, off, off + rec.capLen, rec.linkType, rec.origLen, pkt);
+    const status = decodePacket(view, plaintext, off, off + rec.capLen, rec.linkType, rec.origLen, pkt, this.#tunnels);
     countDecode(this.#decode, rec.linkType, status);
     if (status !== 0) return;
     this.#table.observe(pkt, rec.tsSec * 1e6 + Math.floor(rec.tsNsec / 1000));
@@ -67,11 +79,24 @@ export class PacketFlowProducer {
     return this.#table.size;
   }
 
+  /** The flow table's state (worker checkpoint); counters travel with the worker's counts. */
+  writeState(w: StateWriter): void {
+    this.#table.writeState(w);
+  }
+
+  /** Loads `writeState`'s output into this (fresh) producer. @throws StateError */
+  readState(r: StateReader): void {
+    this.#table.readState(r);
+  }
+
   counts(out: Record<string, number>): void {
     const d = decodeCountersSnapshot(this.#decode);
     out.packets_decoded = d.decoded;
     for (const [k, v] of Object.entries(d.dropped)) out[`drop_${k}`] = v;
-    for (const [k, v] of Object.entries(d.byLinkType)) out[`linktype_${k}`] = v.packets;
+    for (const [k, v] of Object.entries(d.byLinkType)) {
+      out[`linktype_${k}`] = v.packets;
+      for (const [reason, n] of Object.entries(v.byReason)) out[`linktype_${k}_drop_${reason}`] = n;
+    }
     for (const [k, v] of Object.entries(this.#table.counters)) if (typeof v === 'number') out[`flowtable_${k}`] = v;
   }
 }
@@ -107,6 +132,16 @@ export class ExportFlowProducer {
     this.#exporter.port = rec.ifIndex;
     const receiveUs = rec.tsSec * 1e6 + Math.floor(rec.tsNsec / 1000);
     decodeExportDatagram(body.subarray(SPOOL_DATAGRAM_ADDRESS_BYTES), this.#exporter, receiveUs, this.store, this.#emit);
+  }
+
+  /** The template store's state (worker checkpoint). */
+  writeState(w: StateWriter): void {
+    writeTemplateStoreState(this.store, w);
+  }
+
+  /** Loads `writeState`'s output into this (fresh) producer. @throws StateError */
+  readState(r: StateReader): void {
+    readTemplateStoreState(this.store, r);
   }
 
   /** End of input: sets still waiting for their template are counted `pending_expired`. */

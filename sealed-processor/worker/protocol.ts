@@ -41,6 +41,15 @@ export const WorkerConfig = z.strictObject({
   /** Anonymization master key, hex. Lives in worker memory only. */
   masterKeyHex: z.string().regex(/^[0-9a-f]{64}$/),
   processorVersion: z.string(),
+  /**
+   * Key of this run's worker checkpoints (AES-256-GCM, worker-checkpoint.ts), hex: made by the
+   * supervisor per run, in memory only, so a processor restart crypto-shreds them.
+   */
+  checkpointKeyHex: z.string().regex(/^[0-9a-f]{64}$/).optional(),
+  /** Start from the checkpoint taken after this segment (fed only later segments). */
+  restoreThrough: z.number().int().nonnegative().nullable().optional(),
+  /** SHA-256 (hex) of that checkpoint file as the supervisor adopted it: any other file is refused. */
+  restoreDigest: z.string().regex(/^[0-9a-f]{64}$/).optional(),
   flushRows: z.number().int().positive().optional(),
 });
 export type WorkerConfig = z.infer<typeof WorkerConfig>;
@@ -59,6 +68,10 @@ export const SegmentStart = z.strictObject({
 });
 export type SegmentStart = z.infer<typeof SegmentStart>;
 
+/** A CUT's payload: the last segment fed, after which the worker checkpoints. */
+export const CutRequest = z.strictObject({ through: z.number().int().nonnegative().nullable() });
+export type CutRequest = z.infer<typeof CutRequest>;
+
 export type WorkerEvent =
   | { type: 'ready' }
   | { type: 'ack'; seq: number; index: number }
@@ -68,9 +81,11 @@ export type WorkerEvent =
   /**
    * A CUT's answer: the part closed (`flows` 0 and no files: nothing to publish, the next part
    * keeps the number), and `open`: what the worker still holds at the cut (open flows, export
-   * data sets waiting for a template), counts only.
+   * data sets waiting for a template), counts only. `checkpoint`: the worker's state after the
+   * cut is in the checkpoint file for `through` (worker-checkpoint.ts), so a later worker can
+   * continue from it; false when none was written (no key, no segment yet, or a write failed).
    */
-  | { type: 'part'; part: number; flows: number; files: unknown[]; counts: Record<string, number>; releaseNotes: unknown; timeStart: string | null; timeEnd: string | null; open: { flows: number; exportSets: number } }
+  | { type: 'part'; part: number; flows: number; files: unknown[]; counts: Record<string, number>; releaseNotes: unknown; timeStart: string | null; timeEnd: string | null; open: { flows: number; exportSets: number }; checkpoint: boolean }
   | { type: 'failed'; code: string };
 
 /** Encodes one frame. */

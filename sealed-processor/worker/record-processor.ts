@@ -16,6 +16,50 @@ import type { FlowAnonymizer } from '../anonymize/flow-anonymizer.ts';
 import { exportCountersSnapshot } from '../flow-export/export-counters.ts';
 import { ExportFlowProducer, PacketFlowProducer, setExporterAddress } from './flow-producers.ts';
 import { newRawFlow } from '../flows/flow-record.ts';
+import { StateError, type StateReader, type StateWriter } from './state-bytes.ts';
+import { TunnelMode } from '../decode/decoded-packet.ts';
+
+/** Counter entries a checkpoint may carry (a worker's counts are a few hundred names). */
+const MAX_STATE_COUNTS = 65_536;
+
+/** Derived-identifier counts as `group.name` → number (they are two levels deep: derivedCounts()). */
+function flattenCounts(x: unknown): Record<string, number> {
+  const out: Record<string, number> = {};
+  if (x === null || typeof x !== 'object') return out;
+  for (const [k, v] of Object.entries(x as Record<string, unknown>)) {
+    if (typeof v === 'number') out[k] = v;
+    else if (v !== null && typeof v === 'object') for (const [k2, v2] of Object.entries(v as Record<string, unknown>)) if (typeof v2 === 'number') out[`${k}.${k2}`] = v2;
+  }
+  return out;
+}
+
+/** The inverse of `flattenCounts` (at most two levels, numbers only). */
+function unflattenCounts(flat: Record<string, number>): Record<string, unknown> {
+  const out: Record<string, Record<string, number> | number> = {};
+  for (const [k, v] of Object.entries(flat)) {
+    const [a, b, ...rest] = k.split('.');
+    const bad = (n: string | undefined) => n !== undefined && (!/^[A-Za-z][A-Za-z0-9_]*$/.test(n) || n in Object.prototype);
+    if (rest.length > 0 || !a || bad(a) || bad(b)) throw new StateError('derived counts: bad name');
+    if (b === undefined) {
+      if (a in out) throw new StateError('derived counts: bad name');
+      out[a] = v;
+      continue;
+    }
+    const group = (out[a] ??= {});
+    if (typeof group === 'number') throw new StateError('derived counts: bad name');
+    group[b] = v;
+  }
+  return out;
+}
+
+/** `base + now`, recursively over plain objects whose leaves are numbers (other leaves: `now`'s). */
+export function addNumbers(base: unknown, now: unknown): unknown {
+  if (typeof base === 'number' && typeof now === 'number') return base + now;
+  if (base === null || now === null || typeof base !== 'object' || typeof now !== 'object' || Array.isArray(base) || Array.isArray(now)) return now;
+  const out: Record<string, unknown> = { ...(now as Record<string, unknown>) };
+  for (const [k, v] of Object.entries(base as Record<string, unknown>)) out[k] = k in out ? addNumbers(v, out[k]) : v;
+  return out;
+}
 
 /** Exporter domains listed in the release notes (the rest are counted in `exportersOmitted`). */
 const MAX_EXPORTERS_NOTED = 256;
@@ -30,13 +74,20 @@ export class RecordProcessor {
   #flowsByReason: Record<string, number> = {};
   #flowsBySource: Record<string, number> = {};
   #anonymizeErrors = 0;
+  /** Rows dropped because a committed part already holds them (a replay, see worker-main.ts). */
+  #replayed = 0;
+  /** Counts of the workers before a restored checkpoint (added to `counts()`). */
+  #countsBase: Record<string, number> = {};
+  /** Their derived-identifier counts (added to the release notes'). */
+  #derivedBase: unknown = null;
   /** Index (within the current segment) of the record being processed: names a poison record. */
   currentIndex = 0;
 
-  constructor(anonymizer: FlowAnonymizer, flowOptions: FlowTableOptions = {}) {
+  /** @param tunnels what tunnelled packets count as (policy `tunnels`, flow-producers.ts tunnelModeOf). */
+  constructor(anonymizer: FlowAnonymizer, flowOptions: FlowTableOptions = {}, tunnels: TunnelMode = TunnelMode.Inner) {
     this.#anonymizer = anonymizer;
     const onFlow = (flow: RawFlow): void => this.#onFlow(flow);
-    this.#packets = new PacketFlowProducer(onFlow, flowOptions);
+    this.#packets = new PacketFlowProducer(onFlow, flowOptions, tunnels);
     this.#export = new ExportFlowProducer(onFlow);
   }
 
@@ -93,6 +144,35 @@ export class RecordProcessor {
     return { flows: this.#packets.openFlows, exportSets: this.#export.store.pendingSize().sets };
   }
 
+  /**
+   * This processor's state for a worker checkpoint (worker-checkpoint.ts), taken at a CUT (no
+   * rows pending): the counts so far, the derived-identifier counts of the release notes (two
+   * levels, flattened to `group.name` counts),
+   * the packet producer's flow table, the export producer's template store.
+   */
+  writeState(w: StateWriter): void {
+    if (this.#rows.length > 0) throw new TypeError('RecordProcessor.writeState: rows not drained');
+    w.counts(this.counts());
+    const notes = this.#anonymizer.releaseNotes() as { derivedIdentifiers?: unknown };
+    w.counts(flattenCounts(addNumbers(this.#derivedBase, notes.derivedIdentifiers ?? null)));
+    this.#packets.writeState(w);
+    this.#export.writeState(w);
+  }
+
+  /** Loads `writeState`'s output into this fresh processor. @throws StateError */
+  readState(r: StateReader): void {
+    this.#countsBase = r.counts(MAX_STATE_COUNTS, 'counts');
+    const derived = r.counts(256, 'derived counts');
+    this.#derivedBase = Object.keys(derived).length === 0 ? null : unflattenCounts(derived);
+    this.#packets.readState(r);
+    this.#export.readState(r);
+  }
+
+  /** `n` rows drained and dropped: a committed part already holds them. */
+  countReplayed(n: number): void {
+    this.#replayed += n;
+  }
+
   /** Anonymized rows produced since the last call. */
   drainRows(): AnonFlowRow[] {
     const rows = this.#rows;
@@ -105,11 +185,13 @@ export class RecordProcessor {
       records: this.#records,
       records_skipped_poison: this.#skipped,
       flows_dropped_anonymize_error: this.#anonymizeErrors,
+      flows_replayed_committed: this.#replayed,
     };
     this.#packets.counts(out);
     this.#export.counts(out);
     for (const [k, v] of Object.entries(this.#flowsByReason)) out[`flows_${k}`] = v;
     for (const [k, v] of Object.entries(this.#flowsBySource)) out[`flows_source_${k}`] = v;
+    for (const [k, v] of Object.entries(this.#countsBase)) out[k] = (out[k] ?? 0) + v;
     return out;
   }
 
@@ -119,7 +201,8 @@ export class RecordProcessor {
    * it), the protocol version, the observation domain, and its counters.
    */
   releaseNotes(): Record<string, unknown> {
-    const notes = this.#anonymizer.releaseNotes();
+    const own = this.#anonymizer.releaseNotes();
+    const notes = this.#derivedBase === null ? own : { ...own, derivedIdentifiers: addNumbers(this.#derivedBase, own.derivedIdentifiers) };
     const domains = this.#export.exporterCounters();
     if (domains.length === 0) return notes;
     const scratch = newRawFlow();

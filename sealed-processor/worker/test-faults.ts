@@ -11,6 +11,9 @@
  * (SIGABRT, like a native crash), `hang` (blocks forever without burning CPU), `oom` (fills
  * the V8 heap until V8 aborts; run the worker with a small `--max-old-space-size`), `kill`
  * (SIGKILL to itself: what the kernel OOM killer does to a worker that a record makes huge).
+ * `FLOWSEAL_FAULT_CHECKPOINT=write` (also only with NODE_ENV=test) makes every checkpoint write
+ * fail, as a full disk would: the supervisor then keeps a run's segments and replays it from its
+ * first segment (supervisor/run.ts), the path the replay-gap tests exercise.
  * Never: does anything unless both variables are set; reads or reports record content.
  */
 
@@ -41,6 +44,11 @@ export function faultHookFromEnv(env: NodeJS.ProcessEnv = process.env): FaultHoo
   return (s, i) => {
     if ((seq < 0 || seq === s) && (index < 0 || index === i)) fail(mode);
   };
+}
+
+/** Whether checkpoint writes are to fail (test only, see the file comment). */
+export function checkpointWriteFails(env: NodeJS.ProcessEnv = process.env): boolean {
+  return env.NODE_ENV === 'test' && env.FLOWSEAL_FAULT_CHECKPOINT === 'write';
 }
 
 function fail(mode: FaultMode): void {

@@ -10,14 +10,16 @@
  * fault injection lives in test-faults.ts (inert unless NODE_ENV=test and FLOWSEAL_FAULT).
  */
 import { AppError, ErrorCode, isAppError } from '../../schemas/errors.ts';
-import { FrameDecoder, FrameType, SegmentStart, WorkerConfig, type WorkerEvent } from './protocol.ts';
+import { CutRequest, FrameDecoder, FrameType, SegmentStart, WorkerConfig, type WorkerEvent } from './protocol.ts';
+import { checkpointPath, restoreCheckpoint, writeCheckpoint } from './worker-checkpoint.ts';
 import { RecordProcessor } from './record-processor.ts';
+import { tunnelModeOf } from './flow-producers.ts';
 import { ParquetSink } from '../sinks/parquet-sink.ts';
 import { createFlowAnonymizer } from '../anonymize/flow-anonymizer.ts';
 import { SCHEMA_VERSION } from '../../schemas/columns.ts';
 import { ArchiveKv, partSuffix } from '../../schemas/archive.ts';
 import { policyHash } from '../../schemas/policy.ts';
-import { faultHookFromEnv } from './test-faults.ts';
+import { checkpointWriteFails, faultHookFromEnv } from './test-faults.ts';
 
 /** Opens the sink of part `part`: its files go to `<stagingDir><partSuffix(part)>`. */
 function openPartSink(config: WorkerConfig, keyId: string, part: number): Promise<ParquetSink> {
@@ -64,8 +66,7 @@ async function main(): Promise<number> {
   let keyId = '';
   let part = 1;
   let committedThrough = -1;
-  /** Rows dropped because a committed part already holds them (replay). */
-  let replayedRows = 0;
+  let checkpointKey: Uint8Array | null = null;
   let segment: SegmentStart | null = null;
   let skip = new Set<number>();
   let indexInSegment = 0;
@@ -84,8 +85,13 @@ async function main(): Promise<number> {
           keyId = anonymizer.keyId;
           part = config.firstPart ?? 1;
           committedThrough = config.committedThroughSegment ?? -1;
+          processor = new RecordProcessor(anonymizer, {}, tunnelModeOf(config.policy));
+          checkpointKey = config.checkpointKeyHex ? Uint8Array.from(Buffer.from(config.checkpointKeyHex, 'hex')) : null;
+          if (config.restoreThrough !== undefined && config.restoreThrough !== null) {
+            if (!checkpointKey) throw new AppError(ErrorCode.ProcessorCheckpointInvalid, 'restore without a checkpoint key');
+            await restoreCheckpoint(processor, checkpointPath(config.stagingDir, config.restoreThrough), checkpointKey, config.runId, config.restoreThrough, config.restoreDigest ?? null);
+          }
           sink = await openPartSink(config, keyId, part);
-          processor = new RecordProcessor(anonymizer);
           emit({ type: 'ready' });
           break;
         }
@@ -108,7 +114,7 @@ async function main(): Promise<number> {
             emit({ type: 'poison', seq: seg.seq, index: processor.currentIndex, error: isAppError(e) ? e.code : 'ERR_PARSER_EXCEPTION' });
             return 70;
           }
-          if (seg.seq <= committedThrough) replayedRows += processor.drainRows().length;
+          if (seg.seq <= committedThrough) processor.countReplayed(processor.drainRows().length);
           else for (const row of processor.drainRows()) await sink.append(row);
           // Acknowledged only once its rows are staged: a later failure is not this record's.
           if (seg.careful) emit({ type: 'ack', seq: seg.seq, index: indexInSegment - 1 });
@@ -116,9 +122,18 @@ async function main(): Promise<number> {
         }
         case FrameType.Cut: {
           if (!processor || !sink || !config) throw new AppError(ErrorCode.SpoolRecordInvalid, 'cut before config');
+          const cut = CutRequest.parse(JSON.parse(new TextDecoder().decode(payload)));
           const report = await closePart(sink, processor, part);
-          report.counts.flows_replayed_committed = replayedRows;
-          emit({ type: 'part', ...report, open: processor.openState() });
+          // The state after the cut, for a later worker to continue from (the supervisor adopts
+          // it once the part is committed). A failed write only costs the replay it would save.
+          let checkpoint = false;
+          if (checkpointKey && cut.through !== null && !checkpointWriteFails()) {
+            checkpoint = await writeCheckpoint(processor, checkpointPath(config.stagingDir, cut.through), checkpointKey, config.runId, cut.through).then(
+              () => true,
+              () => false,
+            );
+          }
+          emit({ type: 'part', ...report, open: processor.openState(), checkpoint });
           // An empty part is not published: the next one keeps its number.
           if (report.files.length > 0) part++;
           sink = await openPartSink(config, keyId, part);
@@ -130,7 +145,6 @@ async function main(): Promise<number> {
           processor.finish();
           for (const row of processor.drainRows()) await sink.append(row);
           const report = await closePart(sink, processor, part);
-          report.counts.flows_replayed_committed = replayedRows;
           emit({ type: 'done', ...report });
           return 0;
         }

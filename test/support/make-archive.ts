@@ -56,6 +56,9 @@ export interface FlowRowInput {
   dst_as?: number | null;
   tos?: number | null;
   sampling_interval?: number | null;
+  tunnel_type?: string | null;
+  tunnel_src_addr?: string | null;
+  tunnel_dst_addr?: string | null;
 }
 
 export interface MakeArchiveOptions {
@@ -98,6 +101,8 @@ function row(r: FlowRowInput): unknown[] {
   const exporter = opt(r.exporter_addr);
   const nextHop = opt(r.next_hop_addr);
   const bgpNextHop = opt(r.bgp_next_hop_addr);
+  const tunnelSrc = opt(r.tunnel_src_addr);
+  const tunnelDst = opt(r.tunnel_dst_addr);
   const values: Record<FlowColumnName, unknown> = {
     time_start: us(r.time_start),
     time_end: us(r.time_end ?? r.time_start),
@@ -143,6 +148,13 @@ function row(r: FlowRowInput): unknown[] {
     dst_as: r.dst_as ?? null,
     tos: r.tos ?? null,
     sampling_interval: r.sampling_interval ?? null,
+    tunnel_type: r.tunnel_type ?? null,
+    tunnel_src_addr: tunnelSrc.text,
+    tunnel_src_addr_hi: tunnelSrc.hi,
+    tunnel_src_addr_lo: tunnelSrc.lo,
+    tunnel_dst_addr: tunnelDst.text,
+    tunnel_dst_addr_hi: tunnelDst.hi,
+    tunnel_dst_addr_lo: tunnelDst.lo,
   };
   return FLOW_COLUMNS.map((c) => values[c.name]);
 }

@@ -92,6 +92,13 @@ function columnSql(sourceCardinality: number): Record<FlowColumnName, string> {
     dst_as: 'NULL::UINTEGER',
     tos: 'NULL::UTINYINT',
     sampling_interval: 'NULL::UINTEGER',
+    tunnel_type: 'NULL::VARCHAR',
+    tunnel_src_addr: 'NULL::VARCHAR',
+    tunnel_src_addr_hi: 'NULL::UBIGINT',
+    tunnel_src_addr_lo: 'NULL::UBIGINT',
+    tunnel_dst_addr: 'NULL::VARCHAR',
+    tunnel_dst_addr_hi: 'NULL::UBIGINT',
+    tunnel_dst_addr_lo: 'NULL::UBIGINT',
   };
 }
 
