@@ -20,6 +20,7 @@ import type { QueryPlan } from './query/plan.ts';
 import { mergePartialAnswers } from './query/partial-answer.ts';
 import { METRIC_STATES } from './query/metric-states.ts';
 import { METRICS } from '../schemas/query.ts';
+import { batchCells } from './ports.ts';
 import type { Cell } from './ports.ts';
 
 function lcg(seed: number): () => number {
@@ -76,7 +77,7 @@ function plan(dataset: string, mode: 'final' | 'partial', groupBy: QueryPlan['gr
 async function answer(p: QueryPlan): Promise<{ columns: { name: string; type: string }[]; rows: Cell[][]; suppressed: number | undefined }> {
   const s = await engine.execute(p, { timeoutMs: 30_000 });
   const rows: Cell[][] = [];
-  for await (const b of s.batches) for (const r of b) rows.push([...r]);
+  for await (const b of s.batches) for (const r of batchCells(b)) rows.push([...r]);
   return { columns: [...s.columns], rows, suppressed: s.stats().suppressedGroups };
 }
 

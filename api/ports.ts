@@ -34,6 +34,47 @@ export interface EngineRunOptions {
   readonly timeoutMs: number;
   /** Aborting it stops the query early (the client went away): ERR_BAD_REQUEST "request aborted". */
   readonly signal?: AbortSignal;
+  /**
+   * The text layout the answer will be written in, if it is a text format: an engine may then
+   * hand back each row already rendered (`TextRows`) instead of cells. Only a hint — an engine
+   * may always answer cells.
+   */
+  readonly rowText?: RowTextLayout;
+}
+
+/**
+ * Row layouts of the text formats (api/routes/render/text-formats.ts owns their bytes):
+ * `json-array` a JSON row as an array, `json-object` as an object keyed by column name (JSON
+ * with shape objects, and NDJSON lines), `csv` one CSV record without its line end.
+ */
+export type RowTextLayout = 'json-array' | 'json-object' | 'csv';
+
+/**
+ * Rows an engine rendered itself, one text per row in `layout`: byte for byte what the text
+ * encoders make of the same rows as cells.
+ */
+export interface TextRows {
+  readonly layout: RowTextLayout;
+  readonly texts: readonly string[];
+}
+
+/** One batch of answer rows: cells, or (when asked for with `rowText`) rendered rows. */
+export type RowBatch = readonly (readonly Cell[])[] | TextRows;
+
+/** The number of rows in a batch. */
+export function batchRowCount(batch: RowBatch): number {
+  return isTextRows(batch) ? batch.texts.length : batch.length;
+}
+
+/** A batch's cells; a TypeError for rendered rows (a consumer that needs cells never asks for text). */
+export function batchCells(batch: RowBatch): readonly (readonly Cell[])[] {
+  if (isTextRows(batch)) throw new TypeError('rendered rows where cells were expected');
+  return batch;
+}
+
+/** Whether a batch holds rendered rows rather than cells. */
+export function isTextRows(batch: RowBatch): batch is TextRows {
+  return !Array.isArray(batch);
 }
 
 /** What the engine tells about an answer once its rows are read. */
@@ -53,7 +94,7 @@ export interface EngineStats {
  */
 export interface EngineStream {
   readonly columns: readonly ResultColumn[];
-  readonly batches: AsyncIterable<readonly (readonly Cell[])[]>;
+  readonly batches: AsyncIterable<RowBatch>;
   stats(): EngineStats;
   close(): Promise<void>;
 }
@@ -73,7 +114,7 @@ export type Cell = null | boolean | number | string;
  */
 export interface ResultStream {
   readonly columns: readonly ResultColumn[];
-  readonly batches: AsyncIterable<readonly (readonly Cell[])[]>;
+  readonly batches: AsyncIterable<RowBatch>;
   /**
    * The answer's stats (rows, truncated, suppression, budget, next cursor, request id) once the
    * batches are exhausted; rejects if the query failed part-way. Call after the loop ends.

@@ -2,7 +2,7 @@
  * Benchmark archive: writes a signed, committed flow archive of N flows (default 20 million)
  * in the archive layout the sealed processor publishes (schemas/archive.ts), fast, entirely
  * inside DuckDB (`COPY (SELECT <generated columns> FROM range(a, b)) TO ...`), and caches it
- * under `.bench-cache/flow-archive-<key>/` (key = hash of the options and GENERATOR_VERSION).
+ * under `.bench-cache/flow-archive-<key>/` (key = hash of the options, GENERATOR_VERSION and SCHEMA_VERSION).
  *
  * Matches the real writer (sealed-processor/sinks/parquet-sink.ts): columns exactly
  * FLOW_COLUMNS in order and type, zstd, ROW_GROUP_SIZE 122880, rows sorted by time_start,
@@ -119,9 +119,14 @@ export function resolveOptions(o: FlowArchiveOptions = {}): Resolved {
   return r;
 }
 
-/** Cache key of an option set: changes with any option and with GENERATOR_VERSION. */
+/**
+ * Cache key of an option set: changes with any option, with GENERATOR_VERSION and with the
+ * flow record's SCHEMA_VERSION — an archive of an older schema is read by the API in its
+ * compatibility mode (files unified by column name), which a comparison with DuckDB reading
+ * the same files directly would then measure instead of the current layout.
+ */
 export function cacheKey(o: Resolved): string {
-  return createHash('sha256').update(JSON.stringify({ v: GENERATOR_VERSION, ...o })).digest('hex').slice(0, 12);
+  return createHash('sha256').update(JSON.stringify({ v: GENERATOR_VERSION, schema: SCHEMA_VERSION, ...o })).digest('hex').slice(0, 12);
 }
 
 /** Flows per hour: diurnal weights (peak 15:00 UTC), summing exactly to `flows`. */

@@ -15,7 +15,8 @@
  *   flows, packets_fwd, bytes_fwd (nfpcapd's flows are one direction, initiator → responder,
  *   which is flowseal's `_fwd`; so the three numbers must be equal).
  * - a capped listing: `nfdump -R dir -c 1000 -o csv 'proto tcp and dst port 443'` vs a record
- *   listing of 1000 rows (the API caps listings; an uncapped `nfdump` listing has no API twin).
+ *   listing of 1000 rows (the API caps listings; an uncapped `nfdump` listing has no API twin),
+ *   once as fetch asks (Brotli or gzip) and once uncompressed, as curl asks.
  * - grand total: `nfdump -R dir -N -o null` (a full read of every record) vs `groupBy: []`.
  * - summary from metadata: `nfdump -R dir -I` (file headers only) vs `GET /v1/datasets/<id>`.
  * Answers are compared and every difference is reported (nfpcapd makes one flow per direction,
@@ -174,8 +175,8 @@ export async function runNfdumpBench(s: NfdumpBenchSettings = nfdumpSettingsFrom
       if (!info.verified) throw new Error('the API did not verify the pipeline manifest under the pinned bench key');
       const hour = 3_600_000;
       const timeRange = { from: new Date(Math.floor(Date.parse(info.timeRange.from) / hour) * hour).toISOString(), to: new Date(Math.ceil((Date.parse(info.timeRange.to) + 1) / hour) * hour).toISOString() };
-      const post = async (body: unknown) => {
-        const r = await fetch(`${url}/v1/query`, { method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+      const post = async (body: unknown, headers: Record<string, string> = {}) => {
+        const r = await fetch(`${url}/v1/query`, { method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json', ...headers }, body: JSON.stringify(body) });
         const text = await r.text();
         if (r.status !== 200) throw new Error(`API ${r.status}: ${text.slice(0, 300)}`);
         return JSON.parse(text) as { rows: unknown[][] };
@@ -216,6 +217,18 @@ export async function runNfdumpBench(s: NfdumpBenchSettings = nfdumpSettingsFrom
             const apiRows = (ans as { rows: unknown[] }).rows.length;
             if (nfRows !== 1000 || apiRows !== 1000) throw new Error(`listing sizes: nfdump ${nfRows}, API ${apiRows}`);
             return 'both 1000 rows (nfdump: first matches in file order; API: ordered by time_start)';
+          },
+        },
+        {
+          // fetch asks for br/gzip; curl (the README's one-liners) asks for no content coding.
+          name: `listing, 1000 records of '${FILTER}', uncompressed (as curl asks)`,
+          args: ['-R', nfDir, '-c', '1000', '-q', '-o', 'csv', FILTER],
+          api: () => post({ ...base, filter: { protocol: 'tcp', dstPort: 443 }, limit: 1000 }, { 'Accept-Encoding': 'identity' }),
+          agree: (out, ans) => {
+            const nfRows = out.split('\n').filter((l) => /^\d{4}-\d{2}-\d{2} /.test(l)).length;
+            const apiRows = (ans as { rows: unknown[] }).rows.length;
+            if (nfRows !== 1000 || apiRows !== 1000) throw new Error(`listing sizes: nfdump ${nfRows}, API ${apiRows}`);
+            return 'both 1000 rows; the API answer without content coding';
           },
         },
         {

@@ -135,7 +135,8 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): BenchSett
 export async function openDirect(threads: number): Promise<{ conn: DuckDBConnection; close(): void; instance: DuckDBInstance }> {
   const instance = await DuckDBInstance.create(':memory:', { threads: String(threads), memory_limit: '1GB' });
   const conn = await instance.connect();
-  await conn.run('SET parquet_metadata_cache = true');
+  // GLOBAL, as the engine sets it: the concurrent clients' own connections get the cache too.
+  await conn.run('SET GLOBAL parquet_metadata_cache = true');
   return { conn, instance, close: () => (conn.closeSync(), instance.closeSync()) };
 }
 

@@ -10,7 +10,7 @@
  * engine is done with it.
  */
 import { AppError, ErrorCode } from '../../schemas/errors.ts';
-import type { EngineStream, QueryEngine } from '../ports.ts';
+import type { EngineStream, QueryEngine, RowTextLayout } from '../ports.ts';
 import type { QueryPlan } from '../query/plan.ts';
 import type { AdmissionTicket } from './admission-controller.ts';
 
@@ -24,6 +24,8 @@ export interface DeadlineRun {
   readonly now: () => number;
   readonly ticket: AdmissionTicket;
   readonly signal?: AbortSignal;
+  /** Passed on to the engine (api/ports.ts `EngineRunOptions.rowText`). */
+  readonly rowText?: RowTextLayout;
 }
 
 /**
@@ -79,7 +81,7 @@ function releasing(s: EngineStream, release: () => void, stopAfterMs: number): E
  */
 export function openWithinDeadline(run: DeadlineRun): Promise<EngineStream> {
   const remaining = run.deadlineAt - run.now();
-  const options = { timeoutMs: remaining, ...(run.signal ? { signal: run.signal } : {}) };
+  const options = { timeoutMs: remaining, ...(run.signal ? { signal: run.signal } : {}), ...(run.rowText ? { rowText: run.rowText } : {}) };
   const release = (): void => run.ticket.release();
   const work = Promise.resolve().then(() => run.engine.execute(run.plan, options));
   let abandoned = false;

@@ -107,6 +107,13 @@ async function spillDirectory(e: DuckDbEngine): Promise<string> {
   return String(r.rows[0][0]);
 }
 
+test('every query connection has the Parquet metadata cache on (set globally before the lockdown)', async () => {
+  for (let i = 0; i < 3; i++) {
+    const r = await runQ(engine, { sql: "SELECT current_setting('parquet_metadata_cache')", params: [] }, opts);
+    assert.equal(r.rows[0][0], true);
+  }
+});
+
 test('sandbox: allowed_directories is the archive plus a private, empty spill directory removed on close', async () => {
   // DuckDB's default temp directory is <cwd>/.tmp, which it would add to allowed_directories.
   const cwdTmp = join(process.cwd(), '.tmp');

@@ -17,6 +17,10 @@
  * fail with ERR_QUERY_TOO_LARGE instead). Users never name paths: the only paths reaching SQL
  * are `datasetFiles(id)`, the committed files of a dataset.
  *
+ * Record listings asked for with `rowText` (api/ports.ts) over files of the current schema
+ * version come back as rows DuckDB rendered itself (engine/duckdb-row-text-sql.ts): one string
+ * per row crosses the binding instead of one value per cell.
+ *
  * What is readable is decided by engine/manifest-catalog.ts: only files listed in manifests
  * that verify (and match their size and hash); the catalog is rebuilt in the background once
  * it is older than `datasetCacheMs`, so new runs appear without a restart, and every query's
@@ -35,7 +39,8 @@ import { AppError, ErrorCode } from '../../schemas/errors.ts';
 import { DatasetId } from '../../schemas/claims.ts';
 import { fileHourStartMs } from '../../schemas/archive.ts';
 import { SCHEMA_VERSION } from '../../schemas/columns.ts';
-import type { Cell, DatasetInfo, EngineRunOptions, EngineStream, QueryEngine, QueryParam } from '../ports.ts';
+import { batchCells, batchRowCount } from '../ports.ts';
+import type { Cell, DatasetInfo, EngineRunOptions, EngineStream, QueryEngine, QueryParam, RowBatch } from '../ports.ts';
 import type { QueryPlan } from '../query/plan.ts';
 import { compilePlan } from './duckdb-plan-sql.ts';
 import { toJsonValue } from './json-value.ts';
@@ -183,7 +188,9 @@ export async function createDuckDbEngine(options: DuckDbEngineOptions): Promise<
   });
   try {
     const boot = await instance.connect();
-    await boot.run('SET parquet_metadata_cache = true');
+    // GLOBAL: a plain SET is this (bootstrap) connection's only, and the query connections
+    // would parse every file's footer again on every query.
+    await boot.run('SET GLOBAL parquet_metadata_cache = true');
     // Before the lockdown: DuckDB adds the temp directory to allowed_directories.
     await boot.run(`SET temp_directory = ${sqlString(spillDir ?? '')}`);
     await boot.run(`SET allowed_directories = [${sqlString(`${root}/`)}]`);
@@ -267,7 +274,7 @@ export async function createDuckDbEngine(options: DuckDbEngineOptions): Promise<
     let rowsOut = 0;
     let cut = false;
     let finished = false;
-    async function* batches(): AsyncGenerator<readonly (readonly Cell[])[]> {
+    async function* batches(): AsyncGenerator<RowBatch> {
       try {
         for (;;) {
           let chunk;
@@ -293,8 +300,9 @@ export async function createDuckDbEngine(options: DuckDbEngineOptions): Promise<
             continue;
           }
           const out = shaper.push(chunkBatch(chunk));
-          rowsOut += out.length;
-          if (out.length > 0) yield out;
+          const n = batchRowCount(out);
+          rowsOut += n;
+          if (n > 0) yield out;
         }
         await afterRead();
         finished = true;
@@ -344,7 +352,7 @@ export async function createDuckDbEngine(options: DuckDbEngineOptions): Promise<
         stats: () => ({ truncated }),
       };
     }, async () => undefined);
-    for await (const b of stream.batches) for (const r of b) rows.push([...r]);
+    for await (const b of stream.batches) for (const r of batchCells(b)) rows.push([...r]);
     return { columns: cols, rows, truncated: stream.stats().truncated };
   }
 
@@ -411,7 +419,8 @@ export async function createDuckDbEngine(options: DuckDbEngineOptions): Promise<
       const versions = snapshot.datasets.get(plan.dataset)?.schemaVersions;
       const currentSchema = versions !== undefined && files.every((f) => versions.get(f) === SCHEMA_VERSION);
       const hours = timeOrderedHours(plan, files);
-      const compiled = compilePlan(plan, hours?.[0] ?? files, { currentSchema });
+      const compileOptions = { currentSchema, ...(opts.rowText !== undefined ? { rowText: opts.rowText } : {}) };
+      const compiled = compilePlan(plan, hours?.[0] ?? files, compileOptions);
       const read: string[] = [];
       let k = 0;
       const next = (emitted: number): Statement | null => {
@@ -423,7 +432,7 @@ export async function createDuckDbEngine(options: DuckDbEngineOptions): Promise<
         if (k >= hours.length) return null;
         const group = hours[k]!;
         read.push(...group);
-        return k++ === 0 ? compiled : compilePlan({ ...plan, limit: plan.limit - emitted }, group, { currentSchema });
+        return k++ === 0 ? compiled : compilePlan({ ...plan, limit: plan.limit - emitted }, group, compileOptions);
       };
       return openStream(next, opts, (columns) => createShaper(compiled, columns), async () => {
         // The files read must still be the versions the catalog checked (a swap between the

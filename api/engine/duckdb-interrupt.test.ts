@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { createDuckDbEngine } from './duckdb-engine.ts';
 import type { DuckDbEngine } from './duckdb-engine.ts';
 import { planQuery } from '../query/plan.ts';
+import { batchRowCount } from '../ports.ts';
 import type { EngineRunOptions } from '../ports.ts';
 import { QueryRequest } from '../../schemas/query.ts';
 import { AppError } from '../../schemas/errors.ts';
@@ -43,7 +44,7 @@ const expensive = () =>
 async function drain(plan: ReturnType<typeof expensive>, o: EngineRunOptions): Promise<number> {
   const s = await engine.execute(plan, o);
   let n = 0;
-  for await (const b of s.batches) n += b.length;
+  for await (const b of s.batches) n += batchRowCount(b);
   return n;
 }
 

@@ -20,7 +20,7 @@ import { fileHourStartMs } from '../../schemas/archive.ts';
 import { AppError, ErrorCode } from '../../schemas/errors.ts';
 import { TIME_BUCKET_MS, VALUE_METRICS, VALUE_STATS } from '../../schemas/query.ts';
 import type { GroupBy, ValueName, ValueStat } from '../../schemas/query.ts';
-import type { QueryParam } from '../ports.ts';
+import type { QueryParam, RowTextLayout } from '../ports.ts';
 import type { QueryPlan } from '../query/plan.ts';
 import { groupKeyName } from '../query/plan.ts';
 import { ParamList, compileFilter } from '../query/compile-filter.ts';
@@ -31,6 +31,7 @@ import { metricState } from '../query/metric-states.ts';
 import type { StateInput } from '../query/metric-states.ts';
 import { FLOW_RATE_INPUTS, FLOW_VALUE_SQL, distinctInput, partialAggregateSql } from './duckdb-sketch-sql.ts';
 import type { StateMetricSql } from './duckdb-sketch-sql.ts';
+import { rowTextSql } from './duckdb-row-text-sql.ts';
 
 /** How the shaper turns engine columns into response columns. */
 export type OutputColumn =
@@ -54,7 +55,18 @@ export interface PlanSql {
   readonly flowsColumn: string;
   /** Partial answers: the state kind of each metric output (cells become state JSON). */
   readonly stateKinds: Readonly<Record<string, StateKind>> | null;
+  /**
+   * Records asked for with `CompileOptions.rowText`: each row comes rendered in this layout in
+   * the engine column `__row` (engine/duckdb-row-text-sql.ts), the outputs' own columns are not
+   * selected, and `outputTypes` gives their DuckDB types. Null: the outputs come as columns.
+   */
+  readonly rowText: RowTextLayout | null;
+  /** With `rowText`: the DuckDB type of each output (from schemas/columns.ts). */
+  readonly outputTypes: readonly string[] | null;
 }
+
+/** The engine column holding a rendered row (PlanSql `rowText`). */
+export const ROW_TEXT_COLUMN = '__row';
 
 /** Filter terms a plan may compile (the request's own cap was applied before planning). */
 const MAX_FILTER_NODES = 100_000;
@@ -297,8 +309,26 @@ function compileRecords(plan: QueryPlan, files: readonly string[], o: CompileOpt
   const sortCols = sort.map((_, i) => `__s${i}`);
   const selects = [...cols, ...sort.map((s, i) => `${s.expr} AS ${sortCols[i]}`)];
   const order = sort.map((s, i) => `${sortCols[i]} ${s.dir === 'asc' ? 'ASC' : 'DESC'} NULLS LAST`).join(', ');
-  const sql = `SELECT ${selects.join(', ')} FROM ${from} WHERE ${where.join(' AND ')} ORDER BY ${order} LIMIT ${p.add(plan.limit + 1)}`;
-  return { sql, params: p.values, kind: 'records', limit: plan.limit, outputs: cols.map((name) => ({ kind: 'column', name })), otherColumn: null, sortKeyColumns: sortCols, minGroupSize: plan.minGroupSize, flowsColumn: '__flows', stateKinds: null };
+  let sql = `SELECT ${selects.join(', ')} FROM ${from} WHERE ${where.join(' AND ')} ORDER BY ${order} LIMIT ${p.add(plan.limit + 1)}`;
+  // Rendered rows (only over files of the current schema, whose column types are the table's):
+  // rendered outside the top-N, so only the rows kept are, in the same order.
+  const types = cols.map((c) => COLUMN_TYPE.get(c)!);
+  const text = o.rowText !== undefined && o.currentSchema === true ? rowTextSql(o.rowText, cols.map((name, i) => ({ name, type: types[i]! }))) : null;
+  if (text !== null) sql = `SELECT ${text} AS ${ROW_TEXT_COLUMN}, ${sortCols.join(', ')} FROM (${sql}) ORDER BY ${order}`;
+  return {
+    sql,
+    params: p.values,
+    kind: 'records',
+    limit: plan.limit,
+    outputs: cols.map((name) => ({ kind: 'column', name })),
+    otherColumn: null,
+    sortKeyColumns: sortCols,
+    minGroupSize: plan.minGroupSize,
+    flowsColumn: '__flows',
+    stateKinds: null,
+    rowText: text === null ? null : o.rowText!,
+    outputTypes: text === null ? null : types,
+  };
 }
 
 function rangeSql(expr: string, r: { min?: number | undefined; max?: number | undefined }, p: ParamList): string[] {
@@ -390,7 +420,7 @@ function compileAggregate(plan: QueryPlan, files: readonly string[], o: CompileO
   } else {
     sql = `WITH ${ctes.join(', ')} SELECT top.*, s.__suppressed FROM s LEFT JOIN top ON TRUE ORDER BY ${order}`;
   }
-  return { sql, params: p.values, kind: 'aggregate', limit, outputs, otherColumn: plan.other ? '__other' : null, sortKeyColumns: [], minGroupSize: plan.minGroupSize, flowsColumn: '__flows', stateKinds: null };
+  return { sql, params: p.values, kind: 'aggregate', limit, outputs, otherColumn: plan.other ? '__other' : null, sortKeyColumns: [], minGroupSize: plan.minGroupSize, flowsColumn: '__flows', stateKinds: null, rowText: null, outputTypes: null };
 }
 
 /**
@@ -413,6 +443,11 @@ export interface CompileOptions {
    * files are unified by column name, a column a file lacks reading as NULL.
    */
   readonly currentSchema?: boolean;
+  /**
+   * Record listings: render each row as text in this layout inside DuckDB (PlanSql `rowText`).
+   * Applied only with `currentSchema` (and only when every selected column has a text form).
+   */
+  readonly rowText?: RowTextLayout;
 }
 
 /** Per-flow inputs of metric states, by the names api/query/metric-states.ts uses. */
@@ -479,5 +514,5 @@ function compilePartial(plan: QueryPlan, files: readonly string[], o: CompileOpt
     ...metrics.map((name): OutputColumn => ({ kind: 'column', name })),
   ];
   const stateKinds = Object.fromEntries(metrics.map((m, i) => [m, spec.kinds[i]!]));
-  return { sql, params: p.values, kind: 'aggregate', limit: plan.limit, outputs, otherColumn: null, sortKeyColumns: [], minGroupSize: plan.minGroupSize, flowsColumn: 'zz_flows', stateKinds };
+  return { sql, params: p.values, kind: 'aggregate', limit: plan.limit, outputs, otherColumn: null, sortKeyColumns: [], minGroupSize: plan.minGroupSize, flowsColumn: 'zz_flows', stateKinds, rowText: null, outputTypes: null };
 }

@@ -3,12 +3,16 @@
  * rows: drops internal `__` columns, renders prefix group keys as network text, reads the
  * suppressed-group count, withholds an `other` row under the minimum group size, applies the
  * row limit (marking truncation), and keeps the last returned row's sort key for the cursor.
+ * A listing compiled with rendered rows (PlanSql `rowText`) yields `TextRows`: the row texts
+ * DuckDB made, kept or cut exactly as cell rows would be.
  *
  * Owns: the answer's row layout. Never: touches DuckDB or does IO. Pure apart from its own state.
  */
 import type { ResultColumn } from '../../schemas/query.ts';
-import type { Cell, EngineStats } from '../ports.ts';
+import type { Cell, EngineStats, RowBatch } from '../ports.ts';
 import type { PlanSql } from './duckdb-plan-sql.ts';
+import { ROW_TEXT_COLUMN } from './duckdb-plan-sql.ts';
+import { rowTextFinisher } from './duckdb-row-text-sql.ts';
 import { formatNetwork } from '../query/cidr.ts';
 import { jsonConverter, toJsonValue } from './json-value.ts';
 import { readStateCell } from './duckdb-sketch-sql.ts';
@@ -44,7 +48,7 @@ export function rowsBatch(rows: readonly (readonly unknown[])[]): ColumnBatch {
 export interface RowShaper {
   readonly columns: readonly ResultColumn[];
   /** Shapes one batch of engine rows (raw DuckDB values); returns the rows to send. */
-  push(batch: ColumnBatch): Cell[][];
+  push(batch: ColumnBatch): RowBatch;
   /** True once more rows than the limit were seen: later batches (or statements) add nothing. */
   readonly full: boolean;
   stats(): EngineStats;
@@ -64,6 +68,7 @@ export function createShaper(q: PlanSql, engineColumns: readonly { name: string;
     if (i === undefined) throw new TypeError(`engine result lacks column ${name}`);
     return i;
   };
+  if (q.rowText !== null) return textShaper(q, at);
   const states = q.stateKinds;
   const columns: ResultColumn[] = q.outputs.map((o) =>
     o.kind === 'net' ? { name: o.name, type: 'CIDR' } : states?.[o.name] !== undefined ? { name: o.name, type: `STATE:${states[o.name]}` } : { name: o.name, type: engineColumns[at(o.name)].type },
@@ -160,6 +165,40 @@ export function createShaper(q: PlanSql, engineColumns: readonly { name: string;
         ...(suppressed !== undefined ? { suppressedGroups: suppressed >= q.minGroupSize ? suppressed : 0 } : {}),
         ...(truncated && lastKey !== undefined ? { lastSortKey: lastKey } : {}),
       };
+    },
+  };
+}
+
+/** The shaper of a listing whose rows DuckDB rendered (PlanSql `rowText`): limit, truncation and cursor key as above. */
+function textShaper(q: PlanSql, at: (name: string) => number): RowShaper {
+  const layout = q.rowText!;
+  const types = q.outputTypes;
+  if (q.kind !== 'records' || types === null || types.length !== q.outputs.length) throw new TypeError('rendered rows need a record listing with its output types');
+  const columns: ResultColumn[] = q.outputs.map((o, i) => ({ name: o.name, type: types[i]! }));
+  const textAt = at(ROW_TEXT_COLUMN);
+  const finish = rowTextFinisher(layout, columns);
+  const sortAt = q.sortKeyColumns.map(at);
+  let emitted = 0;
+  let truncated = false;
+  let lastKey: Cell[] | undefined;
+  return {
+    columns,
+    push(batch) {
+      const take = Math.max(0, Math.min(batch.rowCount, q.limit - emitted));
+      if (take < batch.rowCount) truncated = true;
+      if (take === 0) return { layout, texts: [] };
+      const all = batch.column(textAt) as readonly string[];
+      const texts: string[] = new Array<string>(take);
+      for (let r = 0; r < take; r++) texts[r] = finish(all[r]!);
+      emitted += take;
+      if (sortAt.length > 0) lastKey = sortAt.map((i) => toJsonValue(batch.value(i, take - 1)) as Cell);
+      return { layout, texts };
+    },
+    get full() {
+      return truncated;
+    },
+    stats() {
+      return { truncated, ...(truncated && lastKey !== undefined ? { lastSortKey: lastKey } : {}) };
     },
   };
 }

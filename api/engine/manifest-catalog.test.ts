@@ -10,6 +10,7 @@ import { CompactSign, importJWK } from 'jose';
 import { PLAN_VERSION } from '../query/plan.ts';
 import type { QueryPlan } from '../query/plan.ts';
 import { AppError } from '../../schemas/errors.ts';
+import { batchCells } from '../ports.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeArchive, type FlowRowInput } from '../../test/support/make-archive.ts';
@@ -48,7 +49,7 @@ async function setup(options: { pinned?: boolean; hashBudgetBytes?: number } = {
     };
     const s = await engine.execute(plan, { timeoutMs: 10_000 });
     const rows: unknown[][] = [];
-    for await (const b of s.batches) rows.push(...b.map((r) => [...r]));
+    for await (const b of s.batches) rows.push(...batchCells(b).map((r) => [...r]));
     return Number(rows[0]![0]);
   };
   /** Lets the listing go stale and waits for the rebuild it triggers. */

@@ -18,6 +18,7 @@ import { parseFilterExpression } from '../query/nfdump-filter.ts';
 import { QueryFilter, QueryRequest } from '../../schemas/query.ts';
 import type { QueryFilterInput } from '../../schemas/query.ts';
 import { SCHEMA_VERSION } from '../../schemas/columns.ts';
+import { batchCells } from '../ports.ts';
 
 /** The columns schema version 2 added. */
 const V2_COLUMNS = [
@@ -64,7 +65,7 @@ async function flows(dataset: string, filter: QueryFilterInput): Promise<number>
   const { plan } = planQuery(req, { now: Date.parse('2026-04-01T00:00:00Z'), limits: { maxRecordRows: 100, maxGroupRows: 100, minGroupSize: 1, maxTimeRangeDays: 31 }, filter: QueryFilter.parse(filter) });
   const s = await engine.execute(plan, { timeoutMs: 10_000 });
   const rows: unknown[][] = [];
-  for await (const b of s.batches) rows.push(...b.map((r) => [...r]));
+  for await (const b of s.batches) rows.push(...batchCells(b).map((r) => [...r]));
   return Number(rows[0]?.[0] ?? 0);
 }
 

@@ -16,6 +16,7 @@ import { makeArchive } from '../../test/support/make-archive.ts';
 import { planQuery, type QueryPlan } from '../query/plan.ts';
 import { QueryRequest } from '../../schemas/query.ts';
 import { SCHEMA_VERSION } from '../../schemas/columns.ts';
+import { batchCells } from '../ports.ts';
 import type { Cell } from '../ports.ts';
 
 let root: string;
@@ -47,7 +48,7 @@ function plan(dataset: string, extra: Record<string, unknown>): QueryPlan {
 async function rows(p: QueryPlan): Promise<Cell[][]> {
   const s = await engine.execute(p, { timeoutMs: 10_000 });
   const out: Cell[][] = [];
-  for await (const b of s.batches) out.push(...b.map((r) => [...r]));
+  for await (const b of s.batches) out.push(...batchCells(b).map((r) => [...r]));
   return out;
 }
 

@@ -17,6 +17,7 @@ import { makeArchive } from '../../test/support/make-archive.ts';
 import type { FlowRowInput } from '../../test/support/make-archive.ts';
 import { planQuery, type QueryPlan } from '../query/plan.ts';
 import { QueryRequest } from '../../schemas/query.ts';
+import { batchCells } from '../ports.ts';
 import type { Cell } from '../ports.ts';
 
 let root: string;
@@ -55,7 +56,7 @@ function plan(limit: number, extra: Record<string, unknown> = {}, after?: Cell[]
 async function list(p: QueryPlan): Promise<{ bytes: number[]; truncated: boolean; last: readonly Cell[] | undefined }> {
   const stream = await engine.execute(p, { timeoutMs: 10_000 });
   const bytes: number[] = [];
-  for await (const batch of stream.batches) for (const r of batch) bytes.push(r[1] as number);
+  for await (const batch of stream.batches) for (const r of batchCells(batch)) bytes.push(r[1] as number);
   const st = stream.stats();
   return { bytes, truncated: st.truncated, last: st.lastSortKey };
 }

@@ -84,6 +84,30 @@ test('br with the Node adapter: decompresses to the same bytes, smaller than the
   assert.throws(() => nodeBrotliCompressor({ quality: 12 }), TypeError);
 });
 
+test('br on a body of known length up to wholeMaxBytes: compressed in one call, with its new Content-Length; larger or streamed bodies through the stream', async () => {
+  const calls = { whole: 0, stream: 0 };
+  const node = nodeBrotliCompressor();
+  const counted = Object.assign(() => (calls.stream++, node()), { whole: (b: Uint8Array) => (calls.whole++, node.whole!(b)) });
+  const a = app({ brotli: counted });
+  const r = await a.request('/big', { headers: { 'Accept-Encoding': 'br' } });
+  const raw = bytes(await r.arrayBuffer());
+  assert.equal(r.headers.get('Content-Encoding'), 'br');
+  assert.equal(r.headers.get('Content-Length'), String(raw.byteLength));
+  assert.equal(r.headers.get('ETag'), 'W/"v1"');
+  assert.equal(brotliDecompressSync(raw).toString(), big);
+  assert.deepEqual(calls, { whole: 1, stream: 0 });
+  const s = await a.request('/stream', { headers: { 'Accept-Encoding': 'br' } });
+  assert.equal(s.headers.get('Content-Length'), null);
+  await s.arrayBuffer();
+  assert.deepEqual(calls, { whole: 1, stream: 1 }, 'a streamed body (no length) goes through the stream');
+  const small = app({ brotli: counted, wholeMaxBytes: 1000 });
+  const l = await small.request('/big', { headers: { 'Accept-Encoding': 'br' } });
+  assert.equal(l.headers.get('Content-Length'), null);
+  assert.equal(brotliDecompressSync(bytes(await l.arrayBuffer())).toString(), big);
+  assert.deepEqual(calls, { whole: 1, stream: 2 }, 'over wholeMaxBytes: through the stream');
+  assert.throws(() => compress({ wholeMaxBytes: -1 }), TypeError);
+});
+
 test('identity, no header, small, pre-encoded, Parquet and no-transform bodies pass through unchanged', async () => {
   const a = app({ brotli: nodeBrotliCompressor() });
   for (const headers of [{}, { 'Accept-Encoding': 'identity' }, { 'Accept-Encoding': 'gzip;q=0, br;q=0' }] as Record<string, string>[]) {

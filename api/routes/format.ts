@@ -31,7 +31,7 @@ import { arrowStreamEncoder } from './render/arrow-ipc.ts';
 import { parquetCollector } from './render/parquet-file.ts';
 import { DEFAULT_MAX_PARQUET_ROWS, headerJson } from './render/render-stream.ts';
 
-export { renderStream, DEFAULT_MAX_BUFFER_BYTES, DEFAULT_MAX_PARQUET_ROWS } from './render/render-stream.ts';
+export { renderStream, rowTextFor, DEFAULT_MAX_BUFFER_BYTES, DEFAULT_MAX_PARQUET_ROWS } from './render/render-stream.ts';
 export type { RenderOptions, RenderOutcome, RenderedBody } from './render/render-stream.ts';
 
 export const RESPONSE_FORMATS = {

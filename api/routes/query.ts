@@ -23,8 +23,8 @@ import type { ExecuteDeps } from './execute-query.ts';
 import { createCursorCodec } from '../query/cursor.ts';
 import { parseRecordsParams, parseTimeseriesParams, parseTopParams } from './get-params.ts';
 import { createAdmissionController } from '../admission/admission-controller.ts';
-import { negotiateFormat, renderStream } from './format.ts';
-import type { ResultStream } from '../ports.ts';
+import { negotiateFormat, renderStream, rowTextFor } from './format.ts';
+import type { ResultStream, RowTextLayout } from '../ports.ts';
 
 
 /** `?shape=arrays` (default) or `objects`: JSON rows as arrays aligned with `columns`, or objects keyed by column name. */
@@ -50,11 +50,11 @@ export function queryRoutes(deps: Omit<ExecuteDeps, 'admission' | 'cursors'> & {
   };
   const app = new Hono<AppEnv>();
   /** Renders a started answer in the negotiated format; the audit learns how it ended. */
-  const answer = async (c: Context<AppEnv>, format: ReturnType<typeof negotiateFormat>, start: () => Promise<ResultStream>): Promise<Response> => {
+  const answer = async (c: Context<AppEnv>, format: ReturnType<typeof negotiateFormat>, start: (rowText: RowTextLayout | undefined) => Promise<ResultStream>): Promise<Response> => {
     // A HEAD would start a query whose body nobody reads (holding its slot): refused up front.
     if (c.req.method === 'HEAD') throw new AppError(ErrorCode.BadRequest, 'HEAD is not supported on query routes; use GET');
     const shape = shapeParam(c);
-    const stream = await start();
+    const stream = await start(rowTextFor(format, shape));
     const facts = c.get('audit');
     let ended!: (o: { rows: number; error?: unknown }) => void;
     facts.streamEnd = new Promise((resolve) => (ended = resolve));
@@ -79,7 +79,7 @@ export function queryRoutes(deps: Omit<ExecuteDeps, 'admission' | 'cursors'> & {
     const format = negotiateFormat(c.req.query('format'), c.req.header('Accept'));
     const req = parseQueryRequest(body, full.config.limits);
     const deadlineAt = c.get('deadlineAt') ?? full.now() + full.config.limits.queryTimeoutMs;
-    return answer(c, format, () => executeQuery(full, principalOf(c), req, { requestId: c.get('requestId'), facts: c.get('audit'), deadlineAt, signal: c.req.raw.signal }));
+    return answer(c, format, (rowText) => executeQuery(full, principalOf(c), req, { requestId: c.get('requestId'), facts: c.get('audit'), deadlineAt, signal: c.req.raw.signal, ...(rowText ? { rowText } : {}) }));
   };
   app.post('/query', async (c) => run(c, await readJsonBody(c)));
   // A plan from the edge gateway (api/adapters/worker.ts): `{ plan, cursor? }`, re-based on
@@ -88,7 +88,7 @@ export function queryRoutes(deps: Omit<ExecuteDeps, 'admission' | 'cursors'> & {
     const format = negotiateFormat(c.req.query('format'), c.req.header('Accept'));
     const body = await readJsonBody(c);
     const deadlineAt = c.get('deadlineAt') ?? full.now() + full.config.limits.queryTimeoutMs;
-    return answer(c, format, () => executeForwardedPlan(full, principalOf(c), body, { requestId: c.get('requestId'), facts: c.get('audit'), deadlineAt, signal: c.req.raw.signal }));
+    return answer(c, format, (rowText) => executeForwardedPlan(full, principalOf(c), body, { requestId: c.get('requestId'), facts: c.get('audit'), deadlineAt, signal: c.req.raw.signal, ...(rowText ? { rowText } : {}) }));
   });
   // The one-line GETs: parameters decoded and checked by schemas/http-params.ts, errors naming
   // the parameter (api/routes/get-params.ts), then the same path as POST /v1/query.

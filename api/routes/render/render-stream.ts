@@ -24,10 +24,11 @@
  * Owns: buffering, streaming, stats placement and failure signalling. Never: reads ahead of
  * the client by more than the buffer, or sends a body that looks complete when it is not.
  */
-import type { Cell, ResultStream } from '../../ports.ts';
+import { batchCells, batchRowCount } from '../../ports.ts';
+import type { ResultStream, RowBatch, RowTextLayout } from '../../ports.ts';
 import { arrowStreamEncoder } from './arrow-ipc.ts';
 import { parquetCollector } from './parquet-file.ts';
-import { csvEncoder, jsonEncoder, ndjsonEncoder, statsWithoutRequestId } from './text-formats.ts';
+import { csvEncoder, jsonEncoder, ndjsonEncoder, rowTextLayout, statsWithoutRequestId } from './text-formats.ts';
 
 export const STREAM_FORMATS = ['json', 'ndjson', 'csv', 'arrow', 'parquet'] as const;
 export type StreamFormat = (typeof STREAM_FORMATS)[number];
@@ -78,16 +79,24 @@ export function headerJson(value: unknown): string {
   return JSON.stringify(value).replace(/[^\x20-\x7e]/g, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
+/**
+ * The row layout in which the engine may hand back rows of `format` already rendered
+ * (api/ports.ts `EngineRunOptions.rowText`); undefined for Arrow and Parquet, which need cells.
+ */
+export function rowTextFor(format: StreamFormat, shape: 'arrays' | 'objects'): RowTextLayout | undefined {
+  return format === 'json' || format === 'ndjson' || format === 'csv' ? rowTextLayout(format, shape) : undefined;
+}
+
 interface ChunkEncoder {
   start(): Uint8Array;
-  batch(rows: readonly (readonly Cell[])[]): Uint8Array;
+  batch(rows: RowBatch): Uint8Array;
   end(stats: Readonly<Record<string, unknown>>): Uint8Array;
 }
 
 function encoderFor(stream: ResultStream, format: Exclude<StreamFormat, 'parquet'>, options: RenderOptions): ChunkEncoder {
   if (format === 'arrow') {
     const a = arrowStreamEncoder(stream.columns, options.requestId);
-    return { start: () => a.start(), batch: (rows) => a.batch(rows), end: () => a.end() };
+    return { start: () => a.start(), batch: (rows) => a.batch(batchCells(rows)), end: () => a.end() };
   }
   const text = format === 'json' ? jsonEncoder(stream.columns, options.shape, options.requestId) : format === 'ndjson' ? ndjsonEncoder(stream.columns) : csvEncoder(stream.columns);
   const bytes = new TextEncoder();
@@ -98,7 +107,7 @@ function encoderFor(stream: ResultStream, format: Exclude<StreamFormat, 'parquet
 async function* chunks(stream: ResultStream, enc: ChunkEncoder, state: { rows: number; stats?: Readonly<Record<string, unknown>> }): AsyncGenerator<Uint8Array, void, undefined> {
   yield enc.start();
   for await (const batch of stream.batches) {
-    state.rows += batch.length;
+    state.rows += batchRowCount(batch);
     yield enc.batch(batch);
   }
   const stats = await stream.finish();
@@ -135,7 +144,7 @@ async function renderParquet(stream: ResultStream, options: RenderOptions, end: 
   const collector = parquetCollector(stream.columns, options.maxParquetRows ?? DEFAULT_MAX_PARQUET_ROWS);
   try {
     // Throwing inside the loop (too many rows, a bad cell) returns the iterator: the query ends.
-    for await (const batch of stream.batches) collector.add(batch);
+    for await (const batch of stream.batches) collector.add(batchCells(batch));
     const stats = { ...statsWithoutRequestId(await stream.finish()), requestId: options.requestId };
     const bytes = collector.finish(stats);
     end({ rows: collector.rows, stats });
