@@ -63,6 +63,9 @@ test('pipeline --netflow-listen: collects until SIGINT, then publishes a run cou
       const m = JSON.parse(await readFile(join(archive, 'nf', 'manifests', name!), 'utf8')).manifest;
       assert.equal(m.counts.records, n);
       assert.equal(m.counts.export_datagrams, n, 'the processor decodes every datagram');
+      // The collector's own report reaches the manifest, and leaves the spool with the run.
+      assert.deepEqual([m.counts.collector_datagrams, m.counts.collector_queue_drops, m.counts.collector_report_not_final], [n, 0, undefined]);
+      assert.deepEqual((await readdir(join(dir, 'spool', 'segments'))).filter((f) => f.endsWith('.collector')), []);
       assert.equal(m.counts.export_flows, 0);
       assert.ok(m.counts.export_drops >= n, 'every one is bad, counted by reason (a datagram, a set or a record each)');
       assert.match(stderr, new RegExp(`run ${m.runId} published: 0 flows \\(${n} records, ${n} export_datagrams, \\d+ export_drops\\)`));

@@ -17,7 +17,7 @@ import { constants } from 'node:fs';
 import { lstat, mkdir, open, readdir, rename, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AppError, ErrorCode } from '../../schemas/errors.ts';
-import { decodeSegmentHeader, parseSegmentFileName, RunEndMarker, runEndMarkerName, SEGMENT_HEADER_MAX_BYTES, SEGMENT_MAX_FILE_BYTES } from '../../schemas/spool.ts';
+import { decodeSegmentHeader, parseSegmentFileName, RunCollector, runCollectorName, RunEndMarker, runEndMarkerName, SEGMENT_HEADER_MAX_BYTES, SEGMENT_MAX_FILE_BYTES } from '../../schemas/spool.ts';
 
 export interface SegmentEntry {
   /** File name inside `<spool>/segments/`. */
@@ -147,6 +147,20 @@ async function trimQuarantine(dir: string, limits: { maxSegments: number; maxByt
     evicted++;
   }
   return evicted;
+}
+
+/**
+ * Reads a run's collector report (schemas/spool.ts `RunCollector`: what `ingest netflow
+ * --listen` received and dropped), or null if absent or invalid. Hardened like the end marker
+ * (no FIFO, no symlink, bounded size): the capture side writes it.
+ */
+export async function readRunCollector(spoolDir: string, runId: string): Promise<RunCollector | null> {
+  try {
+    const bytes = await readUntrustedFile(join(spoolDir, 'segments', runCollectorName(runId)), MAX_MARKER_BYTES, 0, () => undefined);
+    return RunCollector.parse(JSON.parse(new TextDecoder().decode(bytes)));
+  } catch {
+    return null;
+  }
 }
 
 /** Reads a run's end marker (see schemas/spool.ts `RunEndMarker`), or null if absent/invalid. */

@@ -64,19 +64,22 @@
  * transient_failures, run_errors, publish_retries, parts_published, segments_already_committed,
  * replay_gaps, flows_lost_replay_gap, export_sets_lost_replay_gap, and from ingest's spool
  * quota (ingest/spool/spool-quota.ts) spool_quota_pauses, spool_quota_paused_ms,
- * spool_quota_dropped_segments. Each part's manifest carries the run's totals through that
+ * spool_quota_dropped_segments, and from the collector's report (ingest/netflow)
+ * collector_datagrams, collector_queue_drops, collector_kernel_drops,
+ * collector_unread_at_close_bytes (collector_report_not_final: a part published while the
+ * socket was still open). Each part's manifest carries the run's totals through that
  * part. Segments the quota dropped are skipped at once (no gap timeout).
  * Never: holds plaintext beyond one segment, or logs anything but counts, positions and codes.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
-import { RunQuota, runProgressName, runQuotaName } from '../../schemas/spool.ts';
+import { runCollectorName, RunQuota, runProgressName, runQuotaName } from '../../schemas/spool.ts';
 import { join } from 'node:path';
 import { AppError, ErrorCode } from '../../schemas/errors.ts';
 import type { Policy } from '../../schemas/policy.ts';
 import type { ProcessorKeys } from '../spool/keys.ts';
-import { readRunEndMarker, removeRunEndMarker, type SegmentEntry } from '../spool/spool-files.ts';
+import { readRunCollector, readRunEndMarker, removeRunEndMarker, type SegmentEntry } from '../spool/spool-files.ts';
 import { encodeFrame, encodeJsonFrame, FrameType, type CutRequest, type WorkerConfig } from '../worker/protocol.ts';
 import { checkpointPath, checkpointThrough } from '../worker/worker-checkpoint.ts';
 import { completeJournal, journalExists, partStagingDir, publishPart } from '../sinks/publish.ts';
@@ -605,6 +608,15 @@ export class Run {
       out.spool_quota_dropped_segments = quota.droppedSegments;
       out[`spool_quota_policy_${quota.policy.replace('-', '_')}`] = 1;
     }
+    // The collector's own report (ingest netflow --listen): what its socket received and lost.
+    const collector = await readRunCollector(this.#env.spoolDir, this.runId);
+    if (collector) {
+      out.collector_datagrams = collector.datagrams;
+      out.collector_queue_drops = collector.queueDrops;
+      if (collector.kernelDrops !== null) out.collector_kernel_drops = collector.kernelDrops;
+      if (collector.unreadAtCloseBytes !== null) out.collector_unread_at_close_bytes = collector.unreadAtCloseBytes;
+      if (!collector.final) out.collector_report_not_final = 1;
+    }
     return out;
   }
 
@@ -628,7 +640,7 @@ export class Run {
 
   /** Removes the run's progress and quota files, and its checkpoints, once it is finished. */
   async #removeRunFiles(): Promise<void> {
-    for (const name of [runProgressName(this.runId), runQuotaName(this.runId)]) await unlink(join(this.#env.spoolDir, 'segments', name)).catch(() => undefined);
+    for (const name of [runProgressName(this.runId), runQuotaName(this.runId), runCollectorName(this.runId)]) await unlink(join(this.#env.spoolDir, 'segments', name)).catch(() => undefined);
     this.#checkpoint = null;
     await this.#removeCheckpoints(null);
   }
