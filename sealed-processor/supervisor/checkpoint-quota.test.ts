@@ -11,35 +11,16 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, realpath, rm, unlink } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DuckDBInstance } from '@duckdb/node-api';
-import { createManifestCatalog } from '../../api/engine/manifest-catalog.ts';
 import { SpoolWriter } from '../../ingest/spool/spool-writer.ts';
 import { RecordKind, parseSegmentFileName } from '../../schemas/spool.ts';
-import { ethernet, ipv4, text, udp } from '../decode/testing/packet-builders.ts';
-import { startTestSupervisor } from './testing.test-util.ts';
+import { committedPorts, startTestSupervisor, udpPacket } from './testing.test-util.ts';
 
 const T = 1_700_000_000;
 
-function packet(port: number): Uint8Array {
-  return ethernet({ dst: '02:00:00:00:00:01', src: '02:00:00:00:00:02', etherType: 0x0800 }, ipv4({ src: '192.0.2.1', dst: '198.51.100.1', protocol: 17 }, udp({ sport: port, dport: 9999 }, text('quota'))));
-}
-
-/** Source ports of every committed flow row of dataset `d`, sorted (a port twice: a duplicate). */
-async function committedPorts(archive: string): Promise<number[]> {
-  const catalog = await createManifestCatalog({ root: await realpath(archive), pinnedKeys: null }).build();
-  const files = catalog.datasets.get('d')?.files ?? [];
-  if (files.length === 0) return [];
-  const db = await DuckDBInstance.create(':memory:');
-  const c = await db.connect();
-  const r = await c.runAndReadAll(`SELECT src_port::INTEGER FROM read_parquet([${files.map((f) => `'${f}'`).join(', ')}]) ORDER BY 1`);
-  const rows = (r.getRows() as Array<[number]>).map(([p]) => p);
-  c.closeSync();
-  db.closeSync();
-  return rows;
-}
+const packet = (port: number): Uint8Array => udpPacket(port, 'quota');
 
 describe('a live rolling run under a spool quota', () => {
   let root: string;

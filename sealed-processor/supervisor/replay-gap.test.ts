@@ -8,48 +8,22 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFile, mkdtemp, open as openFile, readdir, realpath, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, open as openFile, readdir, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DuckDBInstance } from '@duckdb/node-api';
-import { createManifestCatalog } from '../../api/engine/manifest-catalog.ts';
 import { SpoolWriter } from '../../ingest/spool/spool-writer.ts';
 import { RecordKind, parseSegmentFileName, runEndMarkerName } from '../../schemas/spool.ts';
-import { ethernet, ipv4, text, udp } from '../decode/testing/packet-builders.ts';
 import { runManifests } from '../sinks/committed-parts.ts';
-import { startTestSupervisor, type TestSupervisor } from './testing.test-util.ts';
+import { committedPorts, manifestNames, startTestSupervisor, type TestSupervisor, udpPacket, waitFor as waitUntil } from './testing.test-util.ts';
 
 const T = 1_700_000_000;
 /** Checkpoint writes fail (worker/test-faults.ts): committed segments stay and a death replays them. */
 const NO_CHECKPOINTS = { NODE_ENV: 'test', FLOWSEAL_FAULT_CHECKPOINT: 'write' };
 
-function packet(port: number): Uint8Array {
-  return ethernet({ dst: '02:00:00:00:00:01', src: '02:00:00:00:00:02', etherType: 0x0800 }, ipv4({ src: '192.0.2.1', dst: '198.51.100.1', protocol: 17 }, udp({ sport: port, dport: 9999 }, text('attack'))));
-}
+const packet = (port: number): Uint8Array => udpPacket(port, 'attack');
 
-async function waitFor(what: string, cond: () => boolean | Promise<boolean>, ms = 30_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const waitFor = (what: string, cond: () => boolean | Promise<boolean>, ms = 30_000): Promise<void> => waitUntil(what, cond, ms);
 
-/** Source ports of every committed flow row of dataset `d`, sorted (a port twice: a duplicate). */
-async function committedPorts(archive: string): Promise<number[]> {
-  const catalog = await createManifestCatalog({ root: await realpath(archive), pinnedKeys: null }).build();
-  const files = catalog.datasets.get('d')?.files ?? [];
-  if (files.length === 0) return [];
-  const db = await DuckDBInstance.create(':memory:');
-  const c = await db.connect();
-  const r = await c.runAndReadAll(`SELECT src_port::INTEGER FROM read_parquet([${files.map((f) => `'${f}'`).join(', ')}]) ORDER BY 1`);
-  const rows = (r.getRows() as Array<[number]>).map(([p]) => p);
-  c.closeSync();
-  db.closeSync();
-  return rows;
-}
-
-const manifestNames = async (archive: string) => (await readdir(join(archive, 'd', 'manifests')).catch(() => [] as string[])).sort();
 
 async function segmentPath(spool: string, runId: string, seq: number): Promise<string> {
   const name = (await readdir(join(spool, 'segments'))).find((n) => parseSegmentFileName(n)?.runId === runId && parseSegmentFileName(n)?.seq === seq);

@@ -23,18 +23,15 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { RecordKind } from '../../schemas/spool.ts';
 import { SpoolWriter } from '../../ingest/spool/spool-writer.ts';
 import { createManifestCatalog } from '../../api/engine/manifest-catalog.ts';
-import { ethernet, ipv4, text, udp } from '../decode/testing/packet-builders.ts';
 import { runManifests } from '../sinks/committed-parts.ts';
-import { startTestSupervisor } from './testing.test-util.ts';
+import { manifestNames, spoolSegments, startTestSupervisor, udpPacket, waitFor as waitUntil } from './testing.test-util.ts';
 
 const T = 1_700_000_000;
 /** Checkpoint writes fail (worker/test-faults.ts): a worker death replays the run from its first segment. */
 const NO_CHECKPOINTS = { NODE_ENV: 'test', FLOWSEAL_FAULT_CHECKPOINT: 'write' };
 const FLOWSEAL_BIN = new URL('../../bin/flowseal.mjs', import.meta.url).pathname;
 
-function packet(port: number): Uint8Array {
-  return ethernet({ dst: '02:00:00:00:00:01', src: '02:00:00:00:00:02', etherType: 0x0800 }, ipv4({ src: '192.0.2.1', dst: '198.51.100.1', protocol: 17 }, udp({ sport: port, dport: 9999 }, text('rolling'))));
-}
+const packet = (port: number): Uint8Array => udpPacket(port, 'rolling');
 
 /**
  * Three segments (UDP idle timeout 60 s, times in seconds after T, flows by source port):
@@ -67,13 +64,7 @@ async function openWriter(spool: string, runId: string) {
   };
 }
 
-async function waitFor(what: string, cond: () => boolean | Promise<boolean>, ms = 60_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const waitFor = (what: string, cond: () => boolean | Promise<boolean>, ms = 60_000): Promise<void> => waitUntil(what, cond, ms);
 
 /** Source port → packets of every flow row committed for the dataset (a port twice: a duplicate). */
 async function committedFlows(archive: string): Promise<Array<[number, number]>> {
@@ -90,10 +81,8 @@ async function committedFlows(archive: string): Promise<Array<[number, number]>>
   return rows;
 }
 
-const spoolSegments = async (spool: string) => (await readdir(join(spool, 'segments')).catch(() => [] as string[])).filter((n) => n.endsWith('.seg'));
 const checkpointFiles = async (archive: string) => (await readdir(join(archive, '.staging')).catch(() => [] as string[])).filter((n) => n.includes('.checkpoint-')).sort();
 const partsOf = async (archive: string, run: string) => (await runManifests(archive, 'd', run)).map((s) => s.manifest);
-const manifestNames = async (archive: string) => (await readdir(join(archive, 'd', 'manifests')).catch(() => [] as string[])).sort();
 
 describe('a live run publishes rolling parts', () => {
   let root: string;

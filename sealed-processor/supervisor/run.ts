@@ -71,8 +71,7 @@
  * part. Segments the quota dropped are skipped at once (no gap timeout).
  * Never: holds plaintext beyond one segment, or logs anything but counts, positions and codes.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { readdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import { runCollectorName, RunQuota, runProgressName, runQuotaName } from '../../schemas/spool.ts';
 import { join } from 'node:path';
@@ -81,7 +80,7 @@ import type { Policy } from '../../schemas/policy.ts';
 import type { ProcessorKeys } from '../spool/keys.ts';
 import { readRunCollector, readRunEndMarker, removeRunEndMarker, type SegmentEntry } from '../spool/spool-files.ts';
 import { encodeFrame, encodeJsonFrame, FrameType, type CutRequest, type WorkerConfig } from '../worker/protocol.ts';
-import { checkpointPath, checkpointThrough } from '../worker/worker-checkpoint.ts';
+import { checkpointThrough } from '../worker/worker-checkpoint.ts';
 import { completeJournal, journalExists, partStagingDir, publishPart } from '../sinks/publish.ts';
 import { NOTHING_COMMITTED, type CommittedRun } from '../sinks/committed-parts.ts';
 import { feedSegment, type SegmentRef } from './feed-segment.ts';
@@ -474,7 +473,7 @@ export class Run {
     }
     // Everything emitted up to the cut is committed (or nothing was): the state after it may
     // replace the segments it came from.
-    if (part.checkpoint && through !== null) await this.#adoptCheckpoint(through, part);
+    if (part.checkpoint !== null && through !== null) await this.#adoptCheckpoint(through, part.checkpoint, part);
     return true;
   }
 
@@ -484,10 +483,9 @@ export class Run {
    * and the spool now (a live run no longer keeps its whole history until it ends). The counts
    * of the worker that wrote it travel inside it (record-processor.ts).
    */
-  async #adoptCheckpoint(through: number, part: WorkerPart): Promise<void> {
-    // Bound to the file as written now: a later worker (which holds the key) cannot replace it.
-    const digest = await sha256File(checkpointPath(this.#stagingDir, through));
-    if (digest === null) return;
+  async #adoptCheckpoint(through: number, digest: string, part: WorkerPart): Promise<void> {
+    // Bound to the file as its writer reported it: a later worker (which holds the key too)
+    // cannot replace it.
     this.#checkpoint = { through, digest, open: { ...part.open }, counts: { ...part.counts } };
     this.#restoreDeaths = 0;
     const covered = this.#fed.filter((f) => f.seq <= through);
@@ -767,15 +765,4 @@ export class Run {
     await worker?.kill();
     await this.#recovery.stopProbe();
   }
-}
-
-/** SHA-256 (hex) of a file, read as a stream; null when it cannot be read. */
-async function sha256File(path: string): Promise<string | null> {
-  const hash = createHash('sha256');
-  try {
-    for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  } catch {
-    return null;
-  }
-  return hash.digest('hex');
 }

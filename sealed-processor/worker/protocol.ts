@@ -81,11 +81,12 @@ export type WorkerEvent =
   /**
    * A CUT's answer: the part closed (`flows` 0 and no files: nothing to publish, the next part
    * keeps the number), and `open`: what the worker still holds at the cut (open flows, export
-   * data sets waiting for a template), counts only. `checkpoint`: the worker's state after the
-   * cut is in the checkpoint file for `through` (worker-checkpoint.ts), so a later worker can
-   * continue from it; false when none was written (no key, no segment yet, or a write failed).
+   * data sets waiting for a template), counts only. `checkpoint`: the SHA-256 (hex) of the
+   * checkpoint file for `through` as written (worker-checkpoint.ts): the worker's state after
+   * the cut, for a later worker to continue from; null when none was written (no key, no
+   * segment yet, or a write failed).
    */
-  | { type: 'part'; part: number; flows: number; files: unknown[]; counts: Record<string, number>; releaseNotes: unknown; timeStart: string | null; timeEnd: string | null; open: { flows: number; exportSets: number }; checkpoint: boolean }
+  | { type: 'part'; part: number; flows: number; files: unknown[]; counts: Record<string, number>; releaseNotes: unknown; timeStart: string | null; timeEnd: string | null; open: { flows: number; exportSets: number }; checkpoint: string | null }
   | { type: 'failed'; code: string };
 
 /** Encodes one frame. */

@@ -20,7 +20,7 @@
  * Never: writes the plaintext anywhere, or reads a checkpoint not sealed with the run's key.
  */
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { AppError, ErrorCode } from '../../schemas/errors.ts';
 import type { RecordProcessor } from './record-processor.ts';
 import { StateError, StateReader, StateWriter } from './state-bytes.ts';
@@ -50,8 +50,8 @@ function aad(runId: string, through: number): Buffer {
   return Buffer.from(`flowseal/v1/worker-checkpoint|${runId}|${through}`);
 }
 
-/** Seals `processor`'s state and writes it atomically. */
-export async function writeCheckpoint(processor: RecordProcessor, path: string, key: Uint8Array, runId: string, through: number): Promise<void> {
+/** Seals `processor`'s state and writes it atomically. @returns the SHA-256 (hex) of the file written. */
+export async function writeCheckpoint(processor: RecordProcessor, path: string, key: Uint8Array, runId: string, through: number): Promise<string> {
   const w = new StateWriter();
   w.u32(STATE_MAGIC);
   w.u8(VERSION);
@@ -67,6 +67,7 @@ export async function writeCheckpoint(processor: RecordProcessor, path: string, 
   plaintext.fill(0);
   await writeFile(`${path}.tmp`, body);
   await rename(`${path}.tmp`, path);
+  return createHash('sha256').update(body).digest('hex');
 }
 
 /**
@@ -81,13 +82,15 @@ export async function restoreCheckpoint(processor: RecordProcessor, path: string
   const invalid = (why: string): AppError => new AppError(ErrorCode.ProcessorCheckpointInvalid, `worker checkpoint after segment ${through}: ${why}`);
   let file: Buffer;
   try {
+    // Sized before it is read: a file this large was never written by a worker.
+    if ((await stat(path)).size > MAX_CHECKPOINT_BYTES + 5 + NONCE + TAG) throw invalid('too large');
     file = await readFile(path);
   } catch (e) {
+    if (e instanceof AppError) throw e;
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw invalid('missing');
     throw new AppError(ErrorCode.ProcessorWorkerFailed, `worker checkpoint after segment ${through}: not readable now`);
   }
   if (digest !== null && createHash('sha256').update(file).digest('hex') !== digest) throw invalid('not the file adopted');
-  if (file.length > MAX_CHECKPOINT_BYTES + 5 + NONCE + TAG) throw invalid('too large');
   if (file.length < 5 + NONCE + TAG || file.readUInt32BE(0) !== FILE_MAGIC) throw invalid('not a checkpoint');
   if (file.readUInt8(4) !== VERSION) throw invalid(`unsupported version ${file.readUInt8(4)}`);
   let plaintext: Buffer;

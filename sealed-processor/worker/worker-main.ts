@@ -132,12 +132,9 @@ async function main(): Promise<number> {
           const report = await closePart(sink, processor, part);
           // The state after the cut, for a later worker to continue from (the supervisor adopts
           // it once the part is committed). A failed write only costs the replay it would save.
-          let checkpoint = false;
+          let checkpoint: string | null = null;
           if (checkpointKey && cut.through !== null && !checkpointWriteFails()) {
-            checkpoint = await writeCheckpoint(processor, checkpointPath(config.stagingDir, cut.through), checkpointKey, config.runId, cut.through).then(
-              () => true,
-              () => false,
-            );
+            checkpoint = await writeCheckpoint(processor, checkpointPath(config.stagingDir, cut.through), checkpointKey, config.runId, cut.through).catch(() => null);
           }
           emit({ type: 'part', ...report, open: processor.openState(), checkpoint });
           // An empty part is not published: the next one keeps its number.

@@ -39,19 +39,16 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { appendFileSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, realpath, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DuckDBInstance } from '@duckdb/node-api';
-import { createManifestCatalog } from '../../api/engine/manifest-catalog.ts';
 import { SpoolWriter } from '../../ingest/spool/spool-writer.ts';
 import { DEFAULT_POLICY } from '../../schemas/policy.ts';
 import { encodeSpoolRecord, RecordKind, SpoolBuffer } from '../../schemas/spool.ts';
 import { createFlowAnonymizer } from '../../sealed-processor/anonymize/flow-anonymizer.ts';
-import { ethernet, ipv4, text, udp } from '../../sealed-processor/decode/testing/packet-builders.ts';
 import { runManifests } from '../../sealed-processor/sinks/committed-parts.ts';
-import { startTestSupervisor, type TestSupervisor } from '../../sealed-processor/supervisor/testing.test-util.ts';
+import { committedPorts, spoolSegments, startTestSupervisor, type TestSupervisor, udpPacket, waitFor as waitUntil } from '../../sealed-processor/supervisor/testing.test-util.ts';
 import { RecordProcessor } from '../../sealed-processor/worker/record-processor.ts';
 import { StateReader, StateWriter } from '../../sealed-processor/worker/state-bytes.ts';
 import { checkpointPath, writeCheckpoint } from '../../sealed-processor/worker/worker-checkpoint.ts';
@@ -59,9 +56,7 @@ import { checkpointPath, writeCheckpoint } from '../../sealed-processor/worker/w
 const T = 1_700_000_000;
 const SPY = fileURLToPath(new URL('./checkpoint-key-spy.mjs', import.meta.url));
 
-function packet(port: number): Uint8Array {
-  return ethernet({ dst: '02:00:00:00:00:01', src: '02:00:00:00:00:02', etherType: 0x0800 }, ipv4({ src: '192.0.2.1', dst: '198.51.100.1', protocol: 17 }, udp({ sport: port, dport: 9999 }, text('ckatk'))));
-}
+const packet = (port: number): Uint8Array => udpPacket(port, 'ckatk');
 
 /** A writer whose segments are sealed when the test says so; `flows`: [source port, seconds after T]. */
 async function openWriter(spool: string, runId: string) {
@@ -82,29 +77,8 @@ async function openWriter(spool: string, runId: string) {
   };
 }
 
-async function waitFor(what: string, cond: () => boolean | Promise<boolean>, ms = 90_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const waitFor = (what: string, cond: () => boolean | Promise<boolean>, ms = 90_000): Promise<void> => waitUntil(what, cond, ms);
 
-/** Source ports of every committed flow row of dataset `d`, sorted (a port twice: a duplicate). */
-async function committedPorts(archive: string): Promise<number[]> {
-  const catalog = await createManifestCatalog({ root: await realpath(archive), pinnedKeys: null }).build();
-  const files = catalog.datasets.get('d')?.files ?? [];
-  if (files.length === 0) return [];
-  const db = await DuckDBInstance.create(':memory:');
-  const c = await db.connect();
-  const r = await c.runAndReadAll(`SELECT src_port::INTEGER FROM read_parquet([${files.map((f) => `'${f}'`).join(', ')}]) ORDER BY 1`);
-  const rows = (r.getRows() as Array<[number]>).map(([p]) => p);
-  c.closeSync();
-  db.closeSync();
-  return rows;
-}
-
-const spoolSegments = async (spool: string) => (await readdir(join(spool, 'segments')).catch(() => [] as string[])).filter((n) => n.endsWith('.seg'));
 const checkpointFiles = async (archive: string) => (await readdir(join(archive, '.staging')).catch(() => [] as string[])).filter((n) => n.includes('.checkpoint-') && !n.endsWith('.tmp')).sort();
 const events = (sup: TestSupervisor, event: string) => sup.logs.filter((e) => e.event === event);
 
